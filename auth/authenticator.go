@@ -1,0 +1,209 @@
+package auth
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/pkgate/pkgate/internal/errs"
+	"github.com/pkgate/pkgate/storage/meta"
+)
+
+// Identity is who a request acts as: a user through a personal access
+// token, a deploy token, or nobody (anonymous).
+type Identity struct {
+	User   *meta.User
+	PAT    *meta.PAT
+	Deploy *meta.DeployToken
+}
+
+// Anonymous reports whether no credential resolved.
+func (i *Identity) Anonymous() bool { return i == nil || (i.User == nil && i.Deploy == nil) }
+
+// IsAdmin reports an instance admin acting through a PAT.
+func (i *Identity) IsAdmin() bool { return i != nil && i.User != nil && i.User.IsAdmin }
+
+// Authenticator resolves credentials against the metadata store.
+type Authenticator struct {
+	Store *meta.Store
+	Cache *Cache // optional: verified-token cache
+	Now   func() time.Time
+}
+
+func (a *Authenticator) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+// errUnauthorized never says whether a token exists.
+func errUnauthorized(op string) error {
+	return errs.New(op, errs.Unauthorized, "401 Unauthorized")
+}
+
+func errInvalidToken(op, desc string) error {
+	return &errs.Error{Op: op, Kind: errs.Unauthorized,
+		Challenge: `Bearer realm="The API", error="invalid_token", error_description="` + desc + `"`,
+		Body:      map[string]any{"error": "invalid_token", "error_description": desc}}
+}
+
+// ErrInsufficientScope is GitLab's answer to a PAT lacking the scope.
+func ErrInsufficientScope(op string, scope string) error {
+	return &errs.Error{Op: op, Kind: errs.Forbidden, Body: map[string]any{
+		"error":             "insufficient_scope",
+		"error_description": "The request requires higher privileges than provided by the access token.",
+		"scope":             scope,
+	}}
+}
+
+// resolvePAT finds a personal access token; anything unmatched is 401.
+func (a *Authenticator) resolvePAT(ctx context.Context, secret string) (*Identity, error) {
+	const op = "auth.resolvePAT"
+	if v := a.Cache.get(secret); v != nil && v.User != nil {
+		return v, nil
+	}
+	d := Digest(secret)
+	pat, user, stored, err := a.Store.PATByDigest(ctx, d)
+	if err != nil {
+		if errs.Is(err, errs.NotFound) {
+			return nil, errUnauthorized(op)
+		}
+		return nil, err
+	}
+	if !SameDigest(d, stored) {
+		return nil, errUnauthorized(op)
+	}
+	if pat.Revoked {
+		return nil, errInvalidToken(op, "Token has been revoked.")
+	}
+	if !pat.Active(a.now().UTC()) {
+		return nil, errInvalidToken(op, "Token has expired.")
+	}
+	if user.State != "active" {
+		return nil, errs.New(op, errs.Forbidden, "403 Forbidden - Your account has been blocked.")
+	}
+	id := &Identity{User: user, PAT: pat}
+	a.Cache.put(secret, id)
+	go a.Store.TouchPAT(context.WithoutCancel(ctx), pat.ID) //nolint:errcheck // best effort
+	return id, nil
+}
+
+// lookupDeploy returns a usable deploy token or nil.
+func (a *Authenticator) lookupDeploy(ctx context.Context, secret string) (*Identity, error) {
+	if v := a.Cache.get(secret); v != nil {
+		if v.Deploy != nil {
+			return v, nil
+		}
+		return nil, nil
+	}
+	d := Digest(secret)
+	t, stored, err := a.Store.DeployTokenByDigest(ctx, d)
+	if err != nil {
+		if errs.Is(err, errs.NotFound) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if !SameDigest(d, stored) || !t.Usable(a.now()) {
+		return nil, nil
+	}
+	id := &Identity{Deploy: t}
+	a.Cache.put(secret, id)
+	go a.Store.TouchDeployToken(context.WithoutCancel(ctx), t.ID) //nolint:errcheck // best effort
+	return id, nil
+}
+
+// API resolves credentials on the users/groups/projects/deploy-token API,
+// where only personal access tokens count: Deploy-Token and Basic are
+// ignored (the caller is anonymous), an unknown PRIVATE-TOKEN or Bearer is 401.
+func (a *Authenticator) API(ctx context.Context, r *http.Request) (*Identity, error) {
+	c := Extract(r)
+	var id *Identity
+	var err error
+	switch {
+	case c.Bearer != "":
+		id, err = a.resolvePAT(ctx, c.Bearer)
+	case c.PrivateToken != "":
+		id, err = a.resolvePAT(ctx, c.PrivateToken)
+	case c.JobToken != "":
+		return nil, errUnauthorized("auth.API")
+	default:
+		return &Identity{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return id, checkPATScope("auth.API", id, r.Method)
+}
+
+// checkPATScope enforces api (everything) / read_api (GET and HEAD).
+func checkPATScope(op string, id *Identity, method string) error {
+	if id == nil || id.PAT == nil {
+		return nil
+	}
+	if slices.Contains(id.PAT.Scopes, "api") {
+		return nil
+	}
+	read := method == http.MethodGet || method == http.MethodHead
+	if read && slices.Contains(id.PAT.Scopes, "read_api") {
+		return nil
+	}
+	if read {
+		return ErrInsufficientScope(op, "api read_api")
+	}
+	return ErrInsufficientScope(op, "api")
+}
+
+// Packages resolves credentials on package routes, in GitLab's order:
+// a deploy token (Deploy-Token header, else Bearer, replaced by the Basic
+// password when Basic is present); then Bearer or PRIVATE-TOKEN as a PAT,
+// where no match is 401; then the Basic password as a PAT, where no match is
+// anonymous; a job token can never be valid here (no CI runner), so it is
+// 401. The Basic username is ignored, as GitLab's API does.
+func (a *Authenticator) Packages(ctx context.Context, r *http.Request) (*Identity, error) {
+	const op = "auth.Packages"
+	c := Extract(r)
+	cand := c.DeployToken
+	if cand == "" {
+		cand = c.Bearer
+	}
+	if c.HasBasic {
+		cand = c.BasicPass
+	}
+	if cand != "" && plausibleSecret(cand) {
+		id, err := a.lookupDeploy(ctx, cand)
+		if err != nil {
+			return nil, err
+		}
+		if id != nil {
+			return id, nil
+		}
+	}
+	switch {
+	case c.Bearer != "":
+		return a.resolvePAT(ctx, c.Bearer)
+	case c.PrivateToken != "":
+		return a.resolvePAT(ctx, c.PrivateToken)
+	}
+	if c.HasBasic && c.BasicUser != "gitlab-ci-token" && c.BasicPass != "" && plausibleSecret(c.BasicPass) {
+		id, err := a.resolvePAT(ctx, c.BasicPass)
+		if err == nil {
+			return id, nil
+		}
+		if !errs.Is(err, errs.Unauthorized) {
+			return nil, err
+		}
+	}
+	if c.JobToken != "" || (c.HasBasic && c.BasicUser == "gitlab-ci-token") {
+		return nil, errUnauthorized(op)
+	}
+	return &Identity{}, nil
+}
+
+var secretShape = regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)
+
+// plausibleSecret skips the database for values no token can have.
+func plausibleSecret(s string) bool { return secretShape.MatchString(s) }

@@ -1,0 +1,90 @@
+package auth
+
+import (
+	"crypto/sha256"
+	"sync"
+	"time"
+)
+
+// Cache remembers verified tokens for a short TTL so that a download does
+// not pay a database round trip for authentication. Entries are keyed by a
+// digest of the secret (the secret itself is never kept), and can be dropped
+// by token id when a token is revoked or deleted on this node. A nil *Cache
+// is valid and caches nothing.
+type Cache struct {
+	ttl time.Duration
+	now func() time.Time
+
+	mu      sync.Mutex
+	entries map[[32]byte]cacheEntry
+}
+
+type cacheEntry struct {
+	id      *Identity
+	expires time.Time
+}
+
+// NewCache returns a cache whose entries live ttl (0: nil, no caching).
+func NewCache(ttl time.Duration) *Cache {
+	if ttl <= 0 {
+		return nil
+	}
+	return &Cache{ttl: ttl, now: time.Now, entries: map[[32]byte]cacheEntry{}}
+}
+
+func (c *Cache) get(secret string) *Identity {
+	if c == nil {
+		return nil
+	}
+	k := sha256.Sum256([]byte(secret))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[k]
+	if !ok {
+		return nil
+	}
+	if c.now().After(e.expires) {
+		delete(c.entries, k)
+		return nil
+	}
+	return e.id
+}
+
+func (c *Cache) put(secret string, id *Identity) {
+	if c == nil {
+		return
+	}
+	k := sha256.Sum256([]byte(secret))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) > 100_000 {
+		c.entries = map[[32]byte]cacheEntry{} // bounded memory; refills on demand
+	}
+	c.entries[k] = cacheEntry{id: id, expires: c.now().Add(c.ttl)}
+}
+
+// ForgetDeployToken drops a deploy token (revoked or deleted).
+func (c *Cache) ForgetDeployToken(id int64) {
+	c.forget(func(i *Identity) bool { return i.Deploy != nil && i.Deploy.ID == id })
+}
+
+// ForgetUser drops every token of a user.
+func (c *Cache) ForgetUser(id int64) {
+	c.forget(func(i *Identity) bool { return i.User != nil && i.User.ID == id })
+}
+
+// Clear drops everything.
+func (c *Cache) Clear() { c.forget(func(*Identity) bool { return true }) }
+
+func (c *Cache) forget(match func(*Identity) bool) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.entries {
+		if match(e.id) {
+			delete(c.entries, k)
+		}
+	}
+}

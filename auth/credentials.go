@@ -1,0 +1,62 @@
+// Package auth turns request credentials into an identity and an identity
+// into permissions. Every package route gets its decision from the same
+// middleware here, so the status table of the spec (401 with a Basic
+// challenge, 404 for the invisible, 403 for the visible but not entitled)
+// is implemented once.
+package auth
+
+import (
+	"encoding/base64"
+	"net/http"
+	"strings"
+)
+
+// Credentials are every carrier GitLab reads, extracted without judging
+// them. Header names are case-insensitive (net/http canonicalises them).
+type Credentials struct {
+	DeployToken  string // Deploy-Token header
+	Bearer       string // Authorization: Bearer
+	PrivateToken string // PRIVATE-TOKEN header or private_token query param
+	JobToken     string // JOB-TOKEN header or job_token param
+	HasBasic     bool
+	BasicUser    string
+	BasicPass    string
+}
+
+// Any reports whether any credential was presented.
+func (c Credentials) Any() bool {
+	return c.DeployToken != "" || c.Bearer != "" || c.PrivateToken != "" || c.JobToken != "" || c.HasBasic
+}
+
+// Extract reads credentials from a request. It never fails: a malformed
+// Authorization header is simply no credential.
+func Extract(r *http.Request) Credentials {
+	var c Credentials
+	c.DeployToken = strings.TrimSpace(r.Header.Get("Deploy-Token"))
+	c.PrivateToken = strings.TrimSpace(r.Header.Get("Private-Token"))
+	c.JobToken = strings.TrimSpace(r.Header.Get("Job-Token"))
+	if q := r.URL.Query(); c.PrivateToken == "" || c.JobToken == "" {
+		if c.PrivateToken == "" {
+			c.PrivateToken = q.Get("private_token")
+		}
+		if c.JobToken == "" {
+			c.JobToken = q.Get("job_token")
+		}
+	}
+	scheme, rest, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	if ok {
+		rest = strings.TrimSpace(rest)
+		switch strings.ToLower(scheme) {
+		case "bearer":
+			c.Bearer = rest
+		case "basic":
+			if raw, err := base64.StdEncoding.DecodeString(rest); err == nil {
+				user, pass, found := strings.Cut(string(raw), ":")
+				if found {
+					c.HasBasic, c.BasicUser, c.BasicPass = true, user, pass
+				}
+			}
+		}
+	}
+	return c
+}

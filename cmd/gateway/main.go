@@ -1,0 +1,146 @@
+// Command gateway is the package registry gateway: `serve` runs the HTTP
+// server, `migrate` applies the schema, `admin bootstrap` prints a first
+// admin token for scripts.
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pkgate/pkgate/auth"
+	"github.com/pkgate/pkgate/gateway"
+	"github.com/pkgate/pkgate/internal/errs"
+	"github.com/pkgate/pkgate/migrations"
+	"github.com/pkgate/pkgate/storage/meta"
+)
+
+func main() {
+	if err := root().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+func root() *cobra.Command {
+	var cfg gateway.Config
+	var loadErr error
+	cmd := &cobra.Command{
+		Use:           "gateway",
+		Short:         "GitLab-compatible package registry gateway (npm, Maven, PyPI, generic)",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	cfg, loadErr = gateway.LoadConfig()
+	flags := cmd.PersistentFlags()
+	flags.StringVar(&cfg.Listen, "listen", cfg.Listen, "listen address (GATEWAY_LISTEN)")
+	flags.StringVar(&cfg.ExternalURL, "external-url", cfg.ExternalURL, "external URL written into metadata (GATEWAY_EXTERNAL_URL)")
+	flags.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "Postgres URL (GATEWAY_DATABASE_URL)")
+	flags.StringVar(&cfg.BlobDriver, "blob-driver", cfg.BlobDriver, "fs or s3 (GATEWAY_BLOB_DRIVER)")
+	flags.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn, error (GATEWAY_LOG_LEVEL)")
+	validated := func() (gateway.Config, error) {
+		if loadErr != nil {
+			return cfg, loadErr
+		}
+		c := cfg
+		return c, c.Validate()
+	}
+
+	serve := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the HTTP server (migrates first unless GATEWAY_MIGRATE=false)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := validated()
+			if err != nil {
+				return err
+			}
+			log := gateway.NewLogger(c)
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			srv, err := gateway.New(ctx, c, log)
+			if err != nil {
+				return err
+			}
+			defer srv.Close()
+			ln, err := net.Listen("tcp", c.Listen)
+			if err != nil {
+				return fmt.Errorf("GATEWAY_LISTEN: %w", err)
+			}
+			log.Info("listening", "addr", ln.Addr().String(), "external_url", c.ExternalURL, "blob_driver", c.BlobDriver)
+			return srv.Run(ctx, ln)
+		},
+	}
+
+	migrate := &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply pending database migrations",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := validated()
+			if err != nil {
+				return err
+			}
+			store, err := meta.Open(c.DatabaseURL)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			applied, err := migrations.Up(cmd.Context(), store.DB().DB, gateway.NewLogger(c))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "migrations applied: %d\n", len(applied))
+			return nil
+		},
+	}
+
+	admin := &cobra.Command{Use: "admin", Short: "Administrative commands"}
+	var username string
+	bootstrap := &cobra.Command{
+		Use:   "bootstrap",
+		Short: "Create the admin user if missing and print a new personal access token (scope api) on stdout",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := validated()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			store, err := meta.Open(c.DatabaseURL)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			if _, err := migrations.Up(ctx, store.DB().DB, nil); err != nil {
+				return err
+			}
+			u, err := store.UserByUsername(ctx, username)
+			if errs.Is(err, errs.NotFound) {
+				u = &meta.User{Username: username, Email: username + "@localhost", Name: username, IsAdmin: true, CanCreateGroup: true}
+				err = store.CreateUser(ctx, u)
+				if errs.Is(err, errs.Conflict) { // created concurrently
+					u, err = store.UserByUsername(ctx, username)
+				}
+			}
+			if err != nil {
+				return err
+			}
+			if !u.IsAdmin {
+				return fmt.Errorf("user %q exists and is not an admin", username)
+			}
+			secret, err := auth.IssuePAT(ctx, store, &meta.PAT{UserID: u.ID, Name: "bootstrap", Scopes: []string{"api"}})
+			if err != nil {
+				return err
+			}
+			fmt.Println(secret)
+			return nil
+		},
+	}
+	bootstrap.Flags().StringVar(&username, "username", "root", "admin username")
+	admin.AddCommand(bootstrap)
+	cmd.AddCommand(serve, migrate, admin)
+	return cmd
+}
+

@@ -1,0 +1,133 @@
+// Package formats holds what every format package shares: its dependencies
+// and the one way files are served. Each format lives in its own
+// subpackage (generic, npm, maven, pypi) and none imports another.
+package formats
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/pkgate/pkgate/auth"
+	"github.com/pkgate/pkgate/internal/errs"
+	"github.com/pkgate/pkgate/internal/httpx"
+	"github.com/pkgate/pkgate/storage/blob"
+	"github.com/pkgate/pkgate/storage/meta"
+	"github.com/pkgate/pkgate/storage/registry"
+)
+
+// Limits are per-format maximum file sizes in bytes (0: unlimited).
+type Limits struct {
+	Generic int64
+	NPM     int64
+	Maven   int64
+	PyPI    int64
+}
+
+// Deps is what a format's Register receives.
+type Deps struct {
+	Registry    *registry.Registry
+	Auth        *auth.Authenticator
+	ExternalURL string // no trailing slash
+	Limits      Limits
+	Log         *slog.Logger
+	// RedirectDownloads answers downloads with a short-lived presigned URL
+	// of the blob store (302), as GitLab does with direct download enabled,
+	// when the driver supports it. Off by default: streaming keeps the
+	// store private and works behind any network layout.
+	RedirectDownloads bool
+	RedirectTTL       time.Duration
+}
+
+// URL joins the external URL with a path.
+func (d Deps) URL(path string) string { return d.ExternalURL + path }
+
+// CheckContentLength refuses an upload whose declared size exceeds limit
+// before a byte of the body is read (413).
+func CheckContentLength(c *gin.Context, limit int64, msg string) error {
+	if limit > 0 && c.Request.ContentLength > limit {
+		return errs.New("formats.CheckContentLength", errs.TooLarge, msg)
+	}
+	return nil
+}
+
+// ServeOptions set the headers of a download.
+type ServeOptions struct {
+	ContentType string // default application/octet-stream
+	FileName    string // for Content-Disposition; default the stored name
+	Inline      bool   // no attachment disposition
+}
+
+// ContentDisposition builds an RFC 6266 attachment header value with both
+// the plain and the UTF-8 encoded name.
+func ContentDisposition(name string) string {
+	plain := strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+			return '_'
+		}
+		return r
+	}, name)
+	return fmt.Sprintf(`attachment; filename="%s"; filename*=UTF-8''%s`, plain, url.PathEscape(name))
+}
+
+// ServeFile streams a package file with Range, HEAD and conditional
+// request support (http.ServeContent, as GitLab's Workhorse does), or
+// redirects to a presigned URL when configured.
+func ServeFile(c *gin.Context, d Deps, pkg *meta.Package, f *meta.PackageFile, o ServeOptions) {
+	ctx := c.Request.Context()
+	if o.ContentType == "" {
+		o.ContentType = "application/octet-stream"
+	}
+	if o.FileName == "" {
+		o.FileName = f.FileName
+	}
+	disposition := ContentDisposition(o.FileName)
+	if pkg != nil {
+		id := pkg.ID
+		go d.Registry.Meta.TouchDownload(context.WithoutCancel(ctx), id) //nolint:errcheck // best effort
+	}
+	if d.RedirectDownloads && c.Request.Method == http.MethodGet {
+		ttl := d.RedirectTTL
+		if ttl <= 0 {
+			ttl = 5 * time.Minute
+		}
+		so := blob.SignOptions{ContentType: o.ContentType}
+		if !o.Inline {
+			so.ContentDisposition = disposition
+		}
+		if u, err := d.Registry.SignedURL(ctx, f, ttl, so); err == nil {
+			c.Header("Cache-Control", "no-store")
+			c.Redirect(http.StatusFound, u)
+			return
+		}
+	}
+	h := c.Writer.Header()
+	h.Set("Content-Type", o.ContentType)
+	if !o.Inline {
+		h.Set("Content-Disposition", disposition)
+	}
+	h.Set("Content-Transfer-Encoding", "binary")
+	h.Set("X-Checksum-SHA256", f.BlobSHA256)
+	h.Set("X-Checksum-SHA1", f.SHA1)
+	h.Set("X-Checksum-MD5", f.MD5)
+	r := d.Registry.Open(ctx, f)
+	defer r.Close()
+	if c.Request.Method == http.MethodGet && c.Request.Header.Get("Range") == "" && f.Size > 0 {
+		// Open now so a dead store is a clean 503, not a truncated 200.
+		if err := r.Prime(); err != nil {
+			if err == blob.ErrNotFound {
+				httpx.Abort(c, errs.E("formats.ServeFile", errs.Unavailable, errs.Msg("503 Service Unavailable - file data is missing from blob storage"), err))
+				return
+			}
+			httpx.Abort(c, errs.E("formats.ServeFile", errs.Unavailable, errs.Msg("503 Service Unavailable - blob storage unavailable"), err))
+			return
+		}
+	}
+	http.ServeContent(c.Writer, c.Request, "", f.CreatedAt, r)
+}

@@ -1,0 +1,554 @@
+package gateway
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/pkgate/pkgate/internal/errs"
+	"github.com/pkgate/pkgate/internal/httpx"
+	"github.com/pkgate/pkgate/storage/meta"
+)
+
+var visibilityRank = map[string]int{"private": 0, "internal": 10, "public": 20}
+
+func (s *Server) groupJSON(g *meta.Namespace) gin.H {
+	return gin.H{
+		"id": g.ID, "name": g.Name, "path": g.Path, "full_name": g.FullName, "full_path": g.FullPath,
+		"parent_id": g.ParentID, "visibility": g.Visibility, "web_url": s.Cfg.ExternalURL + "/groups/" + g.FullPath,
+		"description": g.Description, "created_at": httpx.TS(g.CreatedAt), "avatar_url": nil,
+	}
+}
+
+func (s *Server) namespaceJSON(n *meta.Namespace) gin.H {
+	web := s.Cfg.ExternalURL + "/groups/" + n.FullPath
+	if n.Kind == "user" {
+		web = s.Cfg.ExternalURL + "/" + n.FullPath
+	}
+	return gin.H{"id": n.ID, "name": n.Name, "path": n.Path, "kind": n.Kind, "full_path": n.FullPath,
+		"parent_id": n.ParentID, "web_url": web, "avatar_url": nil}
+}
+
+func (s *Server) projectJSON(p *meta.Project) gin.H {
+	return gin.H{
+		"id": p.ID, "name": p.Name, "path": p.Path, "description": p.Description,
+		"path_with_namespace": p.FullPath(), "name_with_namespace": p.FullName(),
+		"namespace": s.namespaceJSON(&p.Namespace), "visibility": p.Visibility,
+		"web_url": s.Cfg.ExternalURL + "/" + p.FullPath(), "packages_enabled": p.PackagesEnabled,
+		"created_at": httpx.TS(p.CreatedAt), "default_branch": nil,
+		"http_url_to_repo": s.Cfg.ExternalURL + "/" + p.FullPath() + ".git",
+	}
+}
+
+func (s *Server) createGroup(c *gin.Context) {
+	const op = "gateway.createGroup"
+	id := identity(c)
+	if id.User == nil {
+		httpx.Abort(c, errUnauthorized(op))
+		return
+	}
+	p, err := readParams(c)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	if err := missing(p, "name", "path"); err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	name, _ := p.str("name")
+	path, _ := p.str("path")
+	visibility, ok := p.str("visibility")
+	if !ok || visibility == "" {
+		visibility = "private"
+	}
+	if _, ok := visibilityRank[visibility]; !ok {
+		httpx.Abort(c, errs.Param(op, "visibility does not have a valid value"))
+		return
+	}
+	parentID, hasParent, err := p.integer("parent_id")
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	if strings.TrimSpace(name) == "" {
+		httpx.Abort(c, validation(op, "name", "can't be blank"))
+		return
+	}
+	if !validPath(path) {
+		httpx.Abort(c, validation(op, "path", "can contain only letters, digits, '_', '-' and '.'. Cannot start with '-', end in '.', '.git' or '.atom'"))
+		return
+	}
+	desc, _ := p.str("description")
+	ctx := c.Request.Context()
+	var parent *meta.Namespace
+	if hasParent && parentID > 0 {
+		parent, err = s.Store.NamespaceByID(ctx, parentID)
+		if err != nil || parent.Kind != "group" {
+			if err == nil || errs.Is(err, errs.NotFound) {
+				err = errs.New(op, errs.NotFound, "404 Group Not Found")
+			}
+			httpx.Abort(c, err)
+			return
+		}
+		level, visible, err := s.groupLevel(c, id, parent)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		if !visible {
+			httpx.Abort(c, errs.New(op, errs.NotFound, "404 Group Not Found"))
+			return
+		}
+		// Decision: GitLab's default subgroup-creation level, Maintainer+.
+		if level < meta.Maintainer {
+			httpx.Abort(c, errForbidden(op))
+			return
+		}
+		if visibilityRank[visibility] > visibilityRank[parent.Visibility] {
+			httpx.Abort(c, validation(op, "visibility_level", "must not be more permissive than the parent group's visibility"))
+			return
+		}
+	} else if !id.IsAdmin() && !id.User.CanCreateGroup {
+		httpx.Abort(c, errForbidden(op))
+		return
+	}
+	g := &meta.Namespace{Name: name, Path: path, Visibility: visibility, Description: desc}
+	if err := s.Store.CreateGroup(ctx, g, parent, id.User.ID); err != nil {
+		if errs.Is(err, errs.Invalid) {
+			err = validation(op, "path", "has already been taken")
+		}
+		httpx.Abort(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, s.groupJSON(g))
+}
+
+func (s *Server) listGroups(c *gin.Context) { s.groupList(c, 0) }
+
+func (s *Server) listSubgroups(c *gin.Context) {
+	g, _, err := s.groupFor(c, identity(c))
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	s.groupList(c, g.ID)
+}
+
+func (s *Server) groupList(c *gin.Context, parent int64) {
+	pg, ok := page(c)
+	if !ok {
+		return
+	}
+	gs, total, err := s.Store.ListGroups(c.Request.Context(), identity(c).User, parent, pg.PerPage, pg.Offset())
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	out := make([]gin.H, 0, len(gs))
+	for i := range gs {
+		out = append(out, s.groupJSON(&gs[i]))
+	}
+	httpx.SetPageHeaders(c, s.Cfg.ExternalURL, pg, total)
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) getGroup(c *gin.Context) {
+	g, _, err := s.groupFor(c, identity(c))
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, s.groupJSON(g))
+}
+
+func (s *Server) listGroupProjects(c *gin.Context) {
+	id := identity(c)
+	g, _, err := s.groupFor(c, id)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	s.projectList(c, g.ID)
+}
+
+func (s *Server) listProjects(c *gin.Context) { s.projectList(c, 0) }
+
+func (s *Server) projectList(c *gin.Context, ns int64) {
+	pg, ok := page(c)
+	if !ok {
+		return
+	}
+	ps, total, err := s.Store.ListProjects(c.Request.Context(), identity(c).User, ns, pg.PerPage, pg.Offset())
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	out := make([]gin.H, 0, len(ps))
+	for i := range ps {
+		out = append(out, s.projectJSON(&ps[i]))
+	}
+	httpx.SetPageHeaders(c, s.Cfg.ExternalURL, pg, total)
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) getProject(c *gin.Context) {
+	p, _, err := s.projectFor(c, identity(c))
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, s.projectJSON(p))
+}
+
+var slugRE = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
+
+func (s *Server) createProject(c *gin.Context) {
+	const op = "gateway.createProject"
+	id := identity(c)
+	if id.User == nil {
+		httpx.Abort(c, errUnauthorized(op))
+		return
+	}
+	p, err := readParams(c)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	name, hasName := p.str("name")
+	path, hasPath := p.str("path")
+	if (!hasName || name == "") && (!hasPath || path == "") {
+		httpx.Abort(c, errs.Param(op, "name, path are missing, at least one parameter must be provided"))
+		return
+	}
+	if path == "" {
+		path = strings.Trim(slugRE.ReplaceAllString(strings.ToLower(name), "-"), "-.")
+	}
+	if name == "" {
+		name = path
+	}
+	if !validPath(path) {
+		httpx.Abort(c, validation(op, "path", "can contain only letters, digits, '_', '-' and '.'. Cannot start with '-', end in '.git' or end in '.atom'"))
+		return
+	}
+	visibility, ok := p.str("visibility")
+	if !ok || visibility == "" {
+		visibility = "private"
+	}
+	if _, ok := visibilityRank[visibility]; !ok {
+		httpx.Abort(c, errs.Param(op, "visibility does not have a valid value"))
+		return
+	}
+	pkgs, given, err := p.boolean("packages_enabled")
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	if !given {
+		pkgs = true
+	}
+	nsID, hasNS, err := p.integer("namespace_id")
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	var ns *meta.Namespace
+	if hasNS && nsID > 0 {
+		ns, err = s.Store.NamespaceByID(ctx, nsID)
+		if err != nil {
+			if errs.Is(err, errs.NotFound) {
+				err = errs.New(op, errs.NotFound, "404 Namespace Not Found")
+			}
+			httpx.Abort(c, err)
+			return
+		}
+		level, visible, err := s.groupLevel(c, id, ns)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		if !visible {
+			httpx.Abort(c, errs.New(op, errs.NotFound, "404 Namespace Not Found"))
+			return
+		}
+		// Decision: GitLab's default project-creation level, Developer+.
+		if level < meta.Developer {
+			httpx.Abort(c, errForbidden(op))
+			return
+		}
+	} else {
+		if ns, err = s.Store.PersonalNamespace(ctx, id.User.ID); err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+	}
+	if ns.Kind == "group" && visibilityRank[visibility] > visibilityRank[ns.Visibility] {
+		httpx.Abort(c, validation(op, "visibility_level", "must not be more permissive than the group's visibility"))
+		return
+	}
+	desc, _ := p.str("description")
+	proj := &meta.Project{NamespaceID: ns.ID, Name: name, Path: path, Visibility: visibility, PackagesEnabled: pkgs, Description: desc}
+	if err := s.Store.CreateProject(ctx, proj); err != nil {
+		if errs.Is(err, errs.Invalid) {
+			err = &errs.Error{Op: op, Kind: errs.Invalid, Body: map[string]any{"message": map[string][]string{
+				"path": {"has already been taken"}, "name": {"has already been taken"}}}}
+		}
+		httpx.Abort(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, s.projectJSON(proj))
+}
+
+// --- members ---
+
+func (s *Server) memberJSON(m *meta.Member) gin.H {
+	var exp any
+	if m.ExpiresAt != nil {
+		exp = m.ExpiresAt.Format("2006-01-02")
+	}
+	return gin.H{
+		"id": m.UserID, "username": m.Username, "name": m.Name, "state": m.State, "avatar_url": nil,
+		"web_url": s.Cfg.ExternalURL + "/" + m.Username, "access_level": m.AccessLevel,
+		"created_at": httpx.TS(m.CreatedAt), "expires_at": exp,
+	}
+}
+
+// memberSource resolves :id as a project or group and the caller's level.
+func (s *Server) memberSource(c *gin.Context, group bool) (meta.MemberSource, int, error) {
+	id := identity(c)
+	if group {
+		g, lvl, err := s.groupFor(c, id)
+		if err != nil {
+			return meta.MemberSource{}, 0, err
+		}
+		return meta.MemberSource{Group: true, ID: g.ID}, lvl, nil
+	}
+	p, lvl, err := s.projectFor(c, id)
+	if err != nil {
+		return meta.MemberSource{}, 0, err
+	}
+	return meta.MemberSource{ID: p.ID}, lvl, nil
+}
+
+// canManage: project members need Maintainer+, group members Owner.
+func canManage(group bool, level int) bool {
+	if group {
+		return level >= meta.Owner
+	}
+	return level >= meta.Maintainer
+}
+
+var validLevels = map[int64]bool{5: true, 10: true, 15: true, 20: true, 30: true, 40: true, 50: true}
+
+func (s *Server) listMembers(group bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		src, _, err := s.memberSource(c, group)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		pg, ok := page(c)
+		if !ok {
+			return
+		}
+		ms, total, err := s.Store.ListMembers(c.Request.Context(), src, pg.PerPage, pg.Offset())
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		out := make([]gin.H, 0, len(ms))
+		for i := range ms {
+			out = append(out, s.memberJSON(&ms[i]))
+		}
+		httpx.SetPageHeaders(c, s.Cfg.ExternalURL, pg, total)
+		c.JSON(http.StatusOK, out)
+	}
+}
+
+func (s *Server) getMember(group bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		src, _, err := s.memberSource(c, group)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		uid, err := httpx.ParseID(c, "user_id")
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		m, err := s.Store.GetMember(c.Request.Context(), src, uid)
+		if err != nil {
+			if errs.Is(err, errs.NotFound) {
+				err = errs.New("gateway.getMember", errs.NotFound, "404 Member Not Found")
+			}
+			httpx.Abort(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, s.memberJSON(m))
+	}
+}
+
+// memberInput validates access_level and expires_at.
+func memberInput(op string, p *params, level int) (int, *time.Time, error) {
+	lvl, _, err := p.integer("access_level")
+	if err != nil {
+		return 0, nil, err
+	}
+	if !validLevels[lvl] {
+		return 0, nil, validation(op, "access_level", "is not included in the list")
+	}
+	if lvl == meta.Owner && level < meta.Owner {
+		return 0, nil, errForbidden(op)
+	}
+	var exp *time.Time
+	if v, ok := p.str("expires_at"); ok && v != "" {
+		t, err := time.Parse("2006-01-02", v)
+		if err != nil {
+			return 0, nil, errs.Param(op, "expires_at is invalid")
+		}
+		exp = &t
+	}
+	return int(lvl), exp, nil
+}
+
+func (s *Server) addMember(group bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		const op = "gateway.addMember"
+		id := identity(c)
+		if id.User == nil {
+			httpx.Abort(c, errUnauthorized(op))
+			return
+		}
+		p, err := readParams(c)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		if err := missing(p, "access_level"); err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		if !p.has("user_id") && !p.has("username") {
+			httpx.Abort(c, errs.Param(op, "user_id, username are missing, exactly one parameter must be provided"))
+			return
+		}
+		src, level, err := s.memberSource(c, group)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		if !canManage(group, level) {
+			httpx.Abort(c, errForbidden(op))
+			return
+		}
+		lvl, exp, err := memberInput(op, p, level)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		ctx := c.Request.Context()
+		var u *meta.User
+		if uid, ok, err := p.integer("user_id"); err != nil {
+			httpx.Abort(c, err)
+			return
+		} else if ok {
+			u, err = s.Store.UserByID(ctx, uid)
+		} else {
+			name, _ := p.str("username")
+			u, err = s.Store.UserByUsername(ctx, name)
+		}
+		if err != nil {
+			if errs.Is(err, errs.NotFound) {
+				err = errs.New(op, errs.NotFound, "404 User Not Found")
+			}
+			httpx.Abort(c, err)
+			return
+		}
+		m, err := s.Store.AddMember(ctx, src, u.ID, lvl, exp)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		c.JSON(http.StatusCreated, s.memberJSON(m))
+	}
+}
+
+func (s *Server) updateMember(group bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		const op = "gateway.updateMember"
+		id := identity(c)
+		if id.User == nil {
+			httpx.Abort(c, errUnauthorized(op))
+			return
+		}
+		p, err := readParams(c)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		if err := missing(p, "access_level"); err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		src, level, err := s.memberSource(c, group)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		if !canManage(group, level) {
+			httpx.Abort(c, errForbidden(op))
+			return
+		}
+		uid, err := httpx.ParseID(c, "user_id")
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		lvl, exp, err := memberInput(op, p, level)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		m, err := s.Store.UpdateMember(c.Request.Context(), src, uid, lvl, exp)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, s.memberJSON(m))
+	}
+}
+
+func (s *Server) removeMember(group bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		const op = "gateway.removeMember"
+		id := identity(c)
+		if id.User == nil {
+			httpx.Abort(c, errUnauthorized(op))
+			return
+		}
+		src, level, err := s.memberSource(c, group)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		if !canManage(group, level) {
+			httpx.Abort(c, errForbidden(op))
+			return
+		}
+		uid, err := httpx.ParseID(c, "user_id")
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		if err := s.Store.RemoveMember(c.Request.Context(), src, uid); err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	}
+}

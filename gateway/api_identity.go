@@ -1,0 +1,271 @@
+package gateway
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/pkgate/pkgate/auth"
+	"github.com/pkgate/pkgate/internal/errs"
+	"github.com/pkgate/pkgate/internal/httpx"
+	"github.com/pkgate/pkgate/storage/meta"
+)
+
+func (s *Server) registerAPI(v4 *gin.RouterGroup) {
+	api := v4.Group("", s.apiAuth())
+	api.GET("/user", s.currentUser)
+	api.GET("/users", s.listUsers)
+	api.POST("/users", s.createUser)
+	api.GET("/users/:id", s.getUser)
+	api.POST("/users/:id/personal_access_tokens", s.createPAT)
+
+	api.POST("/groups", s.createGroup)
+	api.GET("/groups", s.listGroups)
+	api.GET("/groups/:id", s.getGroup)
+	api.GET("/groups/:id/subgroups", s.listSubgroups)
+	api.GET("/groups/:id/projects", s.listGroupProjects)
+
+	api.POST("/projects", s.createProject)
+	api.GET("/projects", s.listProjects)
+	api.GET("/projects/:id", s.getProject)
+
+	for _, kind := range []string{"projects", "groups"} {
+		group := kind == "groups"
+		api.GET("/"+kind+"/:id/members", s.listMembers(group))
+		api.POST("/"+kind+"/:id/members", s.addMember(group))
+		api.GET("/"+kind+"/:id/members/:user_id", s.getMember(group))
+		api.PUT("/"+kind+"/:id/members/:user_id", s.updateMember(group))
+		api.DELETE("/"+kind+"/:id/members/:user_id", s.removeMember(group))
+	}
+	s.registerDeployTokens(api)
+	s.registerPackagesAPI(api)
+}
+
+func (s *Server) userJSON(u *meta.User, full bool) gin.H {
+	h := gin.H{
+		"id": u.ID, "username": u.Username, "name": u.Name, "state": u.State,
+		"avatar_url": nil, "web_url": s.Cfg.ExternalURL + "/" + u.Username,
+		"created_at": httpx.TS(u.CreatedAt), "locked": false,
+	}
+	if full {
+		h["email"] = u.Email
+		h["is_admin"] = u.IsAdmin
+		h["can_create_group"] = u.CanCreateGroup
+	}
+	return h
+}
+
+func (s *Server) currentUser(c *gin.Context) {
+	id := identity(c)
+	if id.User == nil {
+		httpx.Abort(c, errUnauthorized("gateway.currentUser"))
+		return
+	}
+	c.JSON(http.StatusOK, s.userJSON(id.User, true))
+}
+
+func (s *Server) listUsers(c *gin.Context) {
+	id := identity(c)
+	ctx := c.Request.Context()
+	if name := c.Query("username"); name != "" {
+		out := []gin.H{}
+		if u, err := s.Store.UserByUsername(ctx, name); err == nil {
+			out = append(out, s.userJSON(u, id.IsAdmin()))
+		} else if !errs.Is(err, errs.NotFound) {
+			httpx.Abort(c, err)
+			return
+		}
+		httpx.SetPageHeaders(c, s.Cfg.ExternalURL, httpx.Page{Page: 1, PerPage: 20}, len(out))
+		c.JSON(http.StatusOK, out)
+		return
+	}
+	pg, ok := page(c)
+	if !ok {
+		return
+	}
+	us, total, err := s.Store.ListUsers(ctx, pg.PerPage, pg.Offset())
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	out := make([]gin.H, 0, len(us))
+	for i := range us {
+		out = append(out, s.userJSON(&us[i], id.IsAdmin()))
+	}
+	httpx.SetPageHeaders(c, s.Cfg.ExternalURL, pg, total)
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) getUser(c *gin.Context) {
+	id := identity(c)
+	n, err := httpx.ParseID(c, "id")
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	u, err := s.Store.UserByID(c.Request.Context(), n)
+	if err != nil {
+		if errs.Is(err, errs.NotFound) {
+			err = errs.New("gateway.getUser", errs.NotFound, "404 User Not Found")
+		}
+		httpx.Abort(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, s.userJSON(u, id.IsAdmin() || (id.User != nil && id.User.ID == u.ID)))
+}
+
+var (
+	usernameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$`)
+	pathRE     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$`)
+)
+
+func validPath(p string) bool {
+	return pathRE.MatchString(p) && !strings.HasSuffix(p, ".") && !strings.HasSuffix(p, ".git") && !strings.HasSuffix(p, ".atom")
+}
+
+func (s *Server) createUser(c *gin.Context) {
+	const op = "gateway.createUser"
+	id := identity(c)
+	if id.User == nil {
+		httpx.Abort(c, errUnauthorized(op))
+		return
+	}
+	if !id.IsAdmin() {
+		httpx.Abort(c, errForbidden(op))
+		return
+	}
+	p, err := readParams(c)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	if err := missing(p, "email", "username", "name"); err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	email, _ := p.str("email")
+	username, _ := p.str("username")
+	name, _ := p.str("name")
+	password, hasPassword := p.str("password")
+	_, reset := p.str("reset_password")
+	_, random := p.str("force_random_password")
+	if !hasPassword && !reset && !random {
+		httpx.Abort(c, errs.Param(op, "password, reset_password, force_random_password are missing, exactly one parameter must be provided"))
+		return
+	}
+	if !strings.Contains(email, "@") {
+		httpx.Abort(c, validation(op, "email", "is invalid"))
+		return
+	}
+	if !usernameRE.MatchString(username) || strings.HasSuffix(username, ".") || strings.HasSuffix(username, ".git") {
+		httpx.Abort(c, validation(op, "username", "can contain only letters, digits, '_', '-' and '.'. Cannot start with '-' or end in '.', '.git' or '.atom'."))
+		return
+	}
+	if hasPassword && len(password) < 8 {
+		httpx.Abort(c, validation(op, "password", "is too short (minimum is 8 characters)"))
+		return
+	}
+	if !hasPassword {
+		password, _ = auth.NewSecret("")
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		httpx.Abort(c, validation(op, "password", "is invalid"))
+		return
+	}
+	admin, _, err := p.boolean("admin")
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	canCreate, given, err := p.boolean("can_create_group")
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	if !given {
+		canCreate = true
+	}
+	u := &meta.User{Username: username, Email: email, Name: name, PasswordHash: string(hash), IsAdmin: admin, CanCreateGroup: canCreate}
+	if err := s.Store.CreateUser(c.Request.Context(), u); err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, s.userJSON(u, true))
+}
+
+func (s *Server) createPAT(c *gin.Context) {
+	const op = "gateway.createPAT"
+	id := identity(c)
+	if id.User == nil {
+		httpx.Abort(c, errUnauthorized(op))
+		return
+	}
+	if !id.IsAdmin() {
+		httpx.Abort(c, errForbidden(op))
+		return
+	}
+	uid, err := httpx.ParseID(c, "id")
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	p, err := readParams(c)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	if err := missing(p, "name", "scopes"); err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	name, _ := p.str("name")
+	raw, _ := p.list("scopes")
+	scopes, ok := auth.NormalizeScopes(raw, auth.PATScopes)
+	if !ok || len(scopes) == 0 {
+		httpx.Abort(c, errs.Param(op, "scopes does not have a valid value"))
+		return
+	}
+	var expires *time.Time
+	if v, ok := p.str("expires_at"); ok && v != "" {
+		t, err := time.Parse("2006-01-02", v)
+		if err != nil {
+			httpx.Abort(c, errs.Param(op, "expires_at is invalid"))
+			return
+		}
+		expires = &t
+	}
+	if _, err := s.Store.UserByID(c.Request.Context(), uid); err != nil {
+		if errs.Is(err, errs.NotFound) {
+			err = errs.New(op, errs.NotFound, "404 User Not Found")
+		}
+		httpx.Abort(c, err)
+		return
+	}
+	desc, _ := p.str("description")
+	pat := &meta.PAT{UserID: uid, Name: name, Description: desc, Scopes: scopes, ExpiresAt: expires}
+	secret, err := auth.IssuePAT(c.Request.Context(), s.Store, pat)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	out := patJSON(pat)
+	out["token"] = secret
+	c.JSON(http.StatusCreated, out)
+}
+
+func patJSON(p *meta.PAT) gin.H {
+	var exp any
+	if p.ExpiresAt != nil {
+		exp = p.ExpiresAt.Format("2006-01-02")
+	}
+	return gin.H{
+		"id": p.ID, "name": p.Name, "description": p.Description, "revoked": p.Revoked,
+		"created_at": httpx.TS(p.CreatedAt), "scopes": []string(p.Scopes), "user_id": p.UserID,
+		"last_used_at": httpx.TSPtr(p.LastUsedAt), "active": p.Active(time.Now().UTC()), "expires_at": exp,
+	}
+}

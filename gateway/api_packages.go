@@ -1,0 +1,306 @@
+package gateway
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/pkgate/pkgate/internal/errs"
+	"github.com/pkgate/pkgate/internal/httpx"
+	"github.com/pkgate/pkgate/storage/meta"
+)
+
+// The packages REST API accepts personal access tokens only: deploy tokens
+// are ignored here as in GitLab (apiAuth never reads them).
+func (s *Server) registerPackagesAPI(api *gin.RouterGroup) {
+	api.GET("/projects/:id/packages", s.listProjectPackages)
+	api.GET("/groups/:id/packages", s.listGroupPackages)
+	api.GET("/projects/:id/packages/:package_id", s.getPackage)
+	api.DELETE("/projects/:id/packages/:package_id", s.deletePackage)
+	api.GET("/projects/:id/packages/:package_id/package_files", s.listPackageFiles)
+	api.DELETE("/projects/:id/packages/:package_id/package_files/:file_id", s.deletePackageFile)
+}
+
+var (
+	packageTypes = []string{"maven", "npm", "conan", "nuget", "pypi", "composer", "generic", "golang", "debian",
+		"rubygems", "helm", "terraform_module", "rpm", "ml_model", "cargo"}
+	packageStatuses = []string{"default", "hidden", "processing", "error", "pending_destruction", "deprecated"}
+	packageOrders   = []string{"created_at", "name", "version", "type"}
+)
+
+func packageFilter(c *gin.Context) (meta.PackageFilter, error) {
+	const op = "gateway.packageFilter"
+	var f meta.PackageFilter
+	check := func(name string, allowed []string) (string, error) {
+		v := c.Query(name)
+		if v != "" && !slices.Contains(allowed, v) {
+			return "", errs.Param(op, name+" does not have a valid value")
+		}
+		return v, nil
+	}
+	var err error
+	if f.OrderBy, err = check("order_by", packageOrders); err != nil {
+		return f, err
+	}
+	sort, err := check("sort", []string{"asc", "desc"})
+	if err != nil {
+		return f, err
+	}
+	f.Desc = sort == "desc"
+	if f.Type, err = check("package_type", packageTypes); err != nil {
+		return f, err
+	}
+	if f.Status, err = check("status", packageStatuses); err != nil {
+		return f, err
+	}
+	f.Name = c.Query("package_name")
+	f.Version = c.Query("package_version")
+	if v := c.Query("include_versionless"); v != "" {
+		if f.IncludeVersionless, err = httpx.ParseBool(v); err != nil {
+			return f, errs.Param(op, "include_versionless is invalid")
+		}
+	}
+	return f, nil
+}
+
+func (s *Server) packageJSON(p *meta.Package, proj *meta.Project, canDelete bool) gin.H {
+	links := gin.H{}
+	if p.Status == meta.StatusDefault || p.Status == meta.StatusDeprecated {
+		path := "/"
+		if proj != nil {
+			path = "/" + proj.FullPath()
+		}
+		links["web_path"] = strings.TrimSuffix(path, "/") + fmt.Sprintf("/-/packages/%d", p.ID)
+	}
+	if canDelete {
+		links["delete_api_path"] = fmt.Sprintf("%s/api/v4/projects/%d/packages/%d", s.Cfg.ExternalURL, p.ProjectID, p.ID)
+	}
+	h := gin.H{
+		"id": p.ID, "name": p.Name, "version": p.Version, "package_type": p.PackageType, "status": p.Status,
+		"_links": links, "created_at": httpx.TS(p.CreatedAt), "last_downloaded_at": httpx.TSPtr(p.LastDownloadedAt),
+		"tags": []any{},
+	}
+	if proj != nil {
+		h["project_id"] = proj.ID
+		h["project_path"] = proj.FullPath()
+	}
+	return h
+}
+
+func fileJSON(f *meta.PackageFile) gin.H {
+	return gin.H{
+		"id": f.ID, "package_id": f.PackageID, "created_at": httpx.TS(f.CreatedAt), "file_name": f.FileName,
+		"size": f.Size, "file_md5": f.MD5, "file_sha1": f.SHA1, "file_sha256": f.BlobSHA256,
+	}
+}
+
+// packagesProject resolves :id and the caller's package permissions:
+// reading needs visibility (Guest+ for private), deleting Maintainer+.
+func (s *Server) packagesProject(c *gin.Context) (*meta.Project, bool, error) {
+	const op = "gateway.packagesProject"
+	p, level, err := s.projectFor(c, identity(c))
+	if err != nil {
+		return nil, false, err
+	}
+	if !p.PackagesEnabled {
+		return nil, false, errForbidden(op)
+	}
+	return p, level >= meta.Maintainer, nil
+}
+
+func (s *Server) listProjectPackages(c *gin.Context) {
+	p, canDelete, err := s.packagesProject(c)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	f, err := packageFilter(c)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	f.ProjectID = p.ID
+	s.packageList(c, f, func(int64) (*meta.Project, bool) { return p, canDelete })
+}
+
+func (s *Server) listGroupPackages(c *gin.Context) {
+	id := identity(c)
+	g, _, err := s.groupFor(c, id)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	f, err := packageFilter(c)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	f.GroupID, f.VisibleTo = g.ID, id.User
+	projects := map[int64]*meta.Project{}
+	s.packageList(c, f, func(pid int64) (*meta.Project, bool) {
+		p, ok := projects[pid]
+		if !ok {
+			p, _ = s.Store.ProjectByID(c.Request.Context(), pid)
+			projects[pid] = p
+		}
+		canDelete := id.IsAdmin()
+		if !canDelete && id.User != nil && p != nil {
+			lvl, _ := s.Store.ProjectAccess(c.Request.Context(), id.User.ID, p)
+			canDelete = lvl >= meta.Maintainer
+		}
+		return p, canDelete
+	})
+}
+
+func (s *Server) packageList(c *gin.Context, f meta.PackageFilter, project func(int64) (*meta.Project, bool)) {
+	pg, ok := page(c)
+	if !ok {
+		return
+	}
+	ps, total, err := s.Store.ListPackages(c.Request.Context(), f, pg.PerPage, pg.Offset())
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	out := make([]gin.H, 0, len(ps))
+	for i := range ps {
+		proj, canDelete := project(ps[i].ProjectID)
+		out = append(out, s.packageJSON(&ps[i], proj, canDelete))
+	}
+	httpx.SetPageHeaders(c, s.Cfg.ExternalURL, pg, total)
+	c.JSON(http.StatusOK, out)
+}
+
+// findPackage loads :package_id of the project, hiding packages GitLab
+// does not display in detail.
+func (s *Server) findPackage(c *gin.Context, p *meta.Project) (*meta.Package, error) {
+	const op = "gateway.findPackage"
+	pid, err := httpx.ParseID(c, "package_id")
+	if err != nil {
+		return nil, err
+	}
+	pkg, err := s.Store.PackageByID(c.Request.Context(), p.ID, pid)
+	if err != nil {
+		if errs.Is(err, errs.NotFound) {
+			return nil, errs.New(op, errs.NotFound, "404 Not found")
+		}
+		return nil, err
+	}
+	switch pkg.Status {
+	case meta.StatusError:
+		return nil, errs.New(op, errs.NotFound, "Package not found")
+	case meta.StatusHidden, meta.StatusProcessing:
+		return nil, errs.New(op, errs.NotFound, "404 Not found")
+	}
+	return pkg, nil
+}
+
+func (s *Server) getPackage(c *gin.Context) {
+	p, canDelete, err := s.packagesProject(c)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	pkg, err := s.findPackage(c, p)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	others, err := s.Store.PackageVersions(c.Request.Context(), pkg)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	out := s.packageJSON(pkg, p, canDelete)
+	versions := make([]gin.H, 0, len(others))
+	for i := range others {
+		versions = append(versions, s.packageJSON(&others[i], p, canDelete))
+	}
+	out["versions"] = versions
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) deletePackage(c *gin.Context) {
+	const op = "gateway.deletePackage"
+	p, canDelete, err := s.packagesProject(c)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	pid, err := httpx.ParseID(c, "package_id")
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	if !canDelete {
+		httpx.Abort(c, errForbidden(op))
+		return
+	}
+	if _, err := s.Store.DeletePackage(c.Request.Context(), p.ID, pid); err != nil {
+		if errs.Is(err, errs.NotFound) {
+			err = errs.New(op, errs.NotFound, "404 Not found")
+		}
+		httpx.Abort(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (s *Server) listPackageFiles(c *gin.Context) {
+	p, _, err := s.packagesProject(c)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	pkg, err := s.findPackage(c, p)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	pg, ok := page(c)
+	if !ok {
+		return
+	}
+	fs, total, err := s.Store.ListFiles(c.Request.Context(), pkg.ID, pg.PerPage, pg.Offset())
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	out := make([]gin.H, 0, len(fs))
+	for i := range fs {
+		out = append(out, fileJSON(&fs[i]))
+	}
+	httpx.SetPageHeaders(c, s.Cfg.ExternalURL, pg, total)
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) deletePackageFile(c *gin.Context) {
+	const op = "gateway.deletePackageFile"
+	p, canDelete, err := s.packagesProject(c)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	pkg, err := s.findPackage(c, p)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	fid, err := httpx.ParseID(c, "file_id")
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	if !canDelete {
+		httpx.Abort(c, errForbidden(op))
+		return
+	}
+	if err := s.Store.DeleteFile(c.Request.Context(), pkg.ID, fid); err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}

@@ -1,0 +1,309 @@
+package gateway
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/pkgate/pkgate/auth"
+	"github.com/pkgate/pkgate/internal/errs"
+	"github.com/pkgate/pkgate/internal/httpx"
+	"github.com/pkgate/pkgate/storage/meta"
+)
+
+func (s *Server) registerDeployTokens(api *gin.RouterGroup) {
+	api.GET("/deploy_tokens", s.listAllDeployTokens)
+	for _, kind := range []string{"projects", "groups"} {
+		group := kind == "groups"
+		base := "/" + kind + "/:id/deploy_tokens"
+		api.GET(base, s.listDeployTokens(group))
+		api.POST(base, s.createDeployToken(group))
+		api.GET(base+"/:token_id", s.getDeployToken(group))
+		api.DELETE(base+"/:token_id", s.deleteDeployToken(group))
+		// PROJECT DECISION: GitLab revokes only from its web UI; the gateway
+		// exposes the same action to its token page and to scripts.
+		api.POST(base+"/:token_id/revoke", s.revokeDeployToken(group))
+	}
+}
+
+func deployTokenJSON(t *meta.DeployToken, now time.Time) gin.H {
+	return gin.H{
+		"id": t.ID, "name": t.Name, "username": t.DisplayUsername(), "expires_at": httpx.TSPtr(t.ExpiresAt),
+		"scopes": []string(t.Scopes), "revoked": t.Revoked, "expired": t.Expired(now),
+	}
+}
+
+// tokenHolder resolves :id and checks the caller's role: project tokens
+// need Maintainer+; group tokens Maintainer+ to read, Owner to change.
+func (s *Server) tokenHolder(c *gin.Context, group, change bool) (meta.DeployTokenFilter, error) {
+	const op = "gateway.tokenHolder"
+	id := identity(c)
+	need := meta.Maintainer
+	if group && change {
+		need = meta.Owner
+	}
+	if group {
+		g, lvl, err := s.groupFor(c, id)
+		if err != nil {
+			return meta.DeployTokenFilter{}, err
+		}
+		if lvl < need {
+			return meta.DeployTokenFilter{}, errForbidden(op)
+		}
+		return meta.DeployTokenFilter{GroupID: g.ID}, nil
+	}
+	p, lvl, err := s.projectFor(c, id)
+	if err != nil {
+		return meta.DeployTokenFilter{}, err
+	}
+	if lvl < need {
+		return meta.DeployTokenFilter{}, errForbidden(op)
+	}
+	return meta.DeployTokenFilter{ProjectID: p.ID}, nil
+}
+
+func activeParam(c *gin.Context) (bool, error) {
+	v, ok := c.GetQuery("active")
+	if !ok {
+		return false, nil
+	}
+	b, err := httpx.ParseBool(v)
+	if err != nil {
+		return false, errs.Param("gateway.activeParam", "active is invalid")
+	}
+	return b, nil
+}
+
+func (s *Server) listAllDeployTokens(c *gin.Context) {
+	const op = "gateway.listAllDeployTokens"
+	id := identity(c)
+	if id.User == nil {
+		httpx.Abort(c, errUnauthorized(op))
+		return
+	}
+	if !id.IsAdmin() {
+		httpx.Abort(c, errForbidden(op))
+		return
+	}
+	s.tokenList(c, meta.DeployTokenFilter{})
+}
+
+func (s *Server) listDeployTokens(group bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		f, err := s.tokenHolder(c, group, false)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		s.tokenList(c, f)
+	}
+}
+
+func (s *Server) tokenList(c *gin.Context, f meta.DeployTokenFilter) {
+	active, err := activeParam(c)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	f.ActiveOnly = active
+	pg, ok := page(c)
+	if !ok {
+		return
+	}
+	ts, total, err := s.Store.ListDeployTokens(c.Request.Context(), f, pg.PerPage, pg.Offset())
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	now := time.Now()
+	out := make([]gin.H, 0, len(ts))
+	for i := range ts {
+		out = append(out, deployTokenJSON(&ts[i], now))
+	}
+	httpx.SetPageHeaders(c, s.Cfg.ExternalURL, pg, total)
+	c.JSON(http.StatusOK, out)
+}
+
+func tokenNotFound(err error) error {
+	if errs.Is(err, errs.NotFound) {
+		return errs.New("gateway.deployToken", errs.NotFound, "404 Not found")
+	}
+	return err
+}
+
+func (s *Server) getDeployToken(group bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		tid, err := httpx.ParseID(c, "token_id")
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		f, err := s.tokenHolder(c, group, false)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		t, err := s.Store.DeployToken(c.Request.Context(), f, tid)
+		if err != nil {
+			httpx.Abort(c, tokenNotFound(err))
+			return
+		}
+		c.JSON(http.StatusOK, deployTokenJSON(t, time.Now()))
+	}
+}
+
+func (s *Server) deleteDeployToken(group bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		tid, err := httpx.ParseID(c, "token_id")
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		f, err := s.tokenHolder(c, group, true)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		t, err := s.Store.DeleteDeployToken(c.Request.Context(), f, tid)
+		if err != nil {
+			httpx.Abort(c, tokenNotFound(err))
+			return
+		}
+		s.Auth.Cache.ForgetDeployToken(t.ID)
+		c.Status(http.StatusNoContent)
+	}
+}
+
+func (s *Server) revokeDeployToken(group bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		tid, err := httpx.ParseID(c, "token_id")
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		f, err := s.tokenHolder(c, group, true)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		t, err := s.Store.RevokeDeployToken(c.Request.Context(), f, tid)
+		if err != nil {
+			httpx.Abort(c, tokenNotFound(err))
+			return
+		}
+		s.Auth.Cache.ForgetDeployToken(t.ID)
+		c.JSON(http.StatusOK, deployTokenJSON(t, time.Now()))
+	}
+}
+
+var deployUsernameRE = regexp.MustCompile(`^[A-Za-z0-9_+.-]+$`)
+
+// ParseExpiry reads a deploy token's expires_at: a date alone means 00:00
+// UTC of that day; a datetime keeps its second and is normalised to UTC.
+func ParseExpiry(v string) (*time.Time, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil, true
+	}
+	layouts := []string{"2006-01-02", time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02 15:04:05 -0700",
+		"2006-01-02T15:04:05-0700", "2006-01-02 15:04:05 MST", "2006-01-02T15:04Z07:00", "2006-01-02T15:04"}
+	for _, l := range layouts {
+		if t, err := time.Parse(l, v); err == nil {
+			t = t.UTC().Truncate(time.Second)
+			return &t, true
+		}
+	}
+	return nil, false
+}
+
+// DeployTokenInput is a validated create request.
+type DeployTokenInput struct {
+	Name      string
+	Username  *string
+	Scopes    []string
+	ExpiresAt *time.Time
+}
+
+// ValidateDeployToken applies the spec's rules in GitLab's order: missing
+// parameters, unknown scopes and a bad date are parameter errors
+// ({"error": ...}); the rest are model errors joined as one sentence.
+func ValidateDeployToken(p *params) (DeployTokenInput, error) {
+	const op = "gateway.ValidateDeployToken"
+	var in DeployTokenInput
+	if err := missing(p, "name", "scopes"); err != nil {
+		return in, err
+	}
+	in.Name, _ = p.str("name")
+	raw, _ := p.list("scopes")
+	scopes, ok := auth.NormalizeScopes(raw, auth.DeployScopes)
+	if !ok {
+		return in, errs.Param(op, "scopes does not have a valid value")
+	}
+	in.Scopes = scopes
+	if v, ok := p.str("expires_at"); ok {
+		t, ok := ParseExpiry(v)
+		if !ok {
+			return in, errs.Param(op, "expires_at is invalid")
+		}
+		in.ExpiresAt = t
+	}
+	var msgs []string
+	if len(in.Name) > 255 {
+		msgs = append(msgs, "Name is too long (maximum is 255 characters)")
+	}
+	if u, ok := p.str("username"); ok && u != "" {
+		if len(u) > 255 {
+			msgs = append(msgs, "Username is too long (maximum is 255 characters)")
+		} else if !deployUsernameRE.MatchString(u) {
+			msgs = append(msgs, "Username can contain only letters, digits, '_', '-', '+', and '.'")
+		}
+		in.Username = &u
+	}
+	if len(in.Scopes) == 0 {
+		msgs = append(msgs, "Scopes can't be blank")
+	}
+	if len(msgs) > 0 {
+		return in, errs.New(op, errs.Invalid, sentence(msgs))
+	}
+	return in, nil
+}
+
+func (s *Server) createDeployToken(group bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p, err := readParams(c)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		in, err := ValidateDeployToken(p)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		f, err := s.tokenHolder(c, group, true)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		t := &meta.DeployToken{Name: in.Name, Username: in.Username, Scopes: in.Scopes, ExpiresAt: in.ExpiresAt}
+		if f.ProjectID > 0 {
+			t.ProjectID = &f.ProjectID
+		} else {
+			t.GroupID = &f.GroupID
+		}
+		if u := identity(c).User; u != nil {
+			t.CreatorID = &u.ID
+		}
+		secret, err := auth.IssueDeployToken(c.Request.Context(), s.Store, t)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		out := deployTokenJSON(t, time.Now())
+		out["token"] = secret
+		c.JSON(http.StatusCreated, out)
+	}
+}

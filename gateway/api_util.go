@@ -1,0 +1,288 @@
+package gateway
+
+import (
+	"encoding/json"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/pkgate/pkgate/auth"
+	"github.com/pkgate/pkgate/internal/errs"
+	"github.com/pkgate/pkgate/internal/httpx"
+	"github.com/pkgate/pkgate/storage/meta"
+)
+
+const apiIdentityKey = "gateway.identity"
+
+// apiAuth resolves the caller on non-package API routes (PATs only).
+func (s *Server) apiAuth() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := s.Auth.API(c.Request.Context(), c.Request)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		c.Set(apiIdentityKey, id)
+		c.Next()
+	}
+}
+
+func identity(c *gin.Context) *auth.Identity {
+	if v, ok := c.Get(apiIdentityKey); ok {
+		return v.(*auth.Identity)
+	}
+	return &auth.Identity{}
+}
+
+func errUnauthorized(op string) error { return errs.New(op, errs.Unauthorized, "401 Unauthorized") }
+func errForbidden(op string) error    { return errs.New(op, errs.Forbidden, "403 Forbidden") }
+
+// validation renders GitLab's model-validation shape {"message": {field: [msg]}}.
+func validation(op string, field, msg string) error {
+	return &errs.Error{Op: op, Kind: errs.Invalid, Body: map[string]any{"message": map[string][]string{field: {msg}}}}
+}
+
+// params reads request parameters the way Grape does: query string, then
+// a JSON body or a form body on top.
+type params struct {
+	m map[string]any
+}
+
+func readParams(c *gin.Context) (*params, error) {
+	p := &params{m: map[string]any{}}
+	for k, v := range c.Request.URL.Query() {
+		p.set(k, v)
+	}
+	if c.Request.Body == nil || c.Request.Method == http.MethodGet {
+		return p, nil
+	}
+	ct, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	switch {
+	case ct == "application/json" || strings.HasSuffix(ct, "+json"):
+		var m map[string]any
+		dec := json.NewDecoder(io.LimitReader(c.Request.Body, 1<<20))
+		dec.UseNumber()
+		if err := dec.Decode(&m); err != nil && err != io.EOF {
+			return nil, errs.Param("gateway.readParams", "400 Bad request - request body is not valid JSON")
+		}
+		for k, v := range m {
+			p.m[k] = v
+		}
+	case ct == "application/x-www-form-urlencoded" || ct == "multipart/form-data":
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 1<<20)
+		if err := c.Request.ParseMultipartForm(1 << 20); err != nil && err != http.ErrNotMultipart {
+			if ct != "multipart/form-data" {
+				if err := c.Request.ParseForm(); err != nil {
+					return nil, errs.Param("gateway.readParams", "400 Bad request - invalid form body")
+				}
+			} else {
+				return nil, errs.Param("gateway.readParams", "400 Bad request - invalid form body")
+			}
+		}
+		for k, v := range c.Request.PostForm {
+			p.set(k, v)
+		}
+	}
+	return p, nil
+}
+
+func (p *params) set(k string, v []string) {
+	if strings.HasSuffix(k, "[]") {
+		k = strings.TrimSuffix(k, "[]")
+		list := make([]any, len(v))
+		for i, s := range v {
+			list[i] = s
+		}
+		p.m[k] = list
+		return
+	}
+	if len(v) > 0 {
+		p.m[k] = v[len(v)-1]
+	}
+}
+
+func (p *params) has(k string) bool { _, ok := p.m[k]; return ok }
+
+// str returns a string parameter; null counts as absent.
+func (p *params) str(k string) (string, bool) {
+	v, ok := p.m[k]
+	if !ok || v == nil {
+		return "", false
+	}
+	switch t := v.(type) {
+	case string:
+		return t, true
+	case json.Number:
+		return t.String(), true
+	case bool:
+		return strconv.FormatBool(t), true
+	}
+	return "", true
+}
+
+// list accepts a JSON array, a comma-separated string or repeated keys.
+func (p *params) list(k string) ([]string, bool) {
+	v, ok := p.m[k]
+	if !ok || v == nil {
+		return nil, false
+	}
+	switch t := v.(type) {
+	case []any:
+		out := make([]string, 0, len(t))
+		for _, x := range t {
+			s, ok := x.(string)
+			if !ok {
+				return []string{"\x00invalid"}, true
+			}
+			out = append(out, s)
+		}
+		return out, true
+	case string:
+		if t == "" {
+			return []string{}, true
+		}
+		parts := strings.Split(t, ",")
+		for i := range parts {
+			parts[i] = strings.TrimSpace(parts[i])
+		}
+		return parts, true
+	}
+	return []string{"\x00invalid"}, true
+}
+
+func (p *params) boolean(k string) (bool, bool, error) {
+	v, ok := p.m[k]
+	if !ok || v == nil {
+		return false, false, nil
+	}
+	if b, ok := v.(bool); ok {
+		return b, true, nil
+	}
+	s, _ := p.str(k)
+	b, err := httpx.ParseBool(s)
+	if err != nil {
+		return false, true, errs.Param("gateway.params", k+" is invalid")
+	}
+	return b, true, nil
+}
+
+func (p *params) integer(k string) (int64, bool, error) {
+	s, ok := p.str(k)
+	if !ok {
+		return 0, false, nil
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil {
+		return 0, true, errs.Param("gateway.params", k+" is invalid")
+	}
+	return n, true, nil
+}
+
+// missing joins GitLab's "x is missing" messages.
+func missing(p *params, keys ...string) error {
+	var out []string
+	for _, k := range keys {
+		if !p.has(k) {
+			out = append(out, k+" is missing")
+		}
+	}
+	if len(out) > 0 {
+		return errs.Param("gateway.params", strings.Join(out, ", "))
+	}
+	return nil
+}
+
+// sentence joins messages as English prose: "A and B", "A, B, and C".
+func sentence(msgs []string) string {
+	switch len(msgs) {
+	case 0:
+		return ""
+	case 1:
+		return msgs[0]
+	case 2:
+		return msgs[0] + " and " + msgs[1]
+	}
+	return strings.Join(msgs[:len(msgs)-1], ", ") + ", and " + msgs[len(msgs)-1]
+}
+
+// page reads pagination or aborts.
+func page(c *gin.Context) (httpx.Page, bool) {
+	p, err := httpx.ParsePage(c)
+	if err != nil {
+		httpx.Abort(c, err)
+		return p, false
+	}
+	return p, true
+}
+
+// projectFor resolves :id for the API: missing or invisible is
+// "404 Project Not Found", and the caller's effective level is returned.
+func (s *Server) projectFor(c *gin.Context, id *auth.Identity) (*meta.Project, int, error) {
+	const op = "gateway.projectFor"
+	ctx := c.Request.Context()
+	p, err := auth.FindProject(ctx, s.Store, httpx.Param(c, "id"))
+	if err != nil {
+		if errs.Is(err, errs.NotFound) {
+			return nil, 0, errs.New(op, errs.NotFound, "404 Project Not Found")
+		}
+		return nil, 0, err
+	}
+	level := 0
+	switch {
+	case id.IsAdmin():
+		level = meta.Owner
+	case id.User != nil:
+		if level, err = s.Store.ProjectAccess(ctx, id.User.ID, p); err != nil {
+			return nil, 0, err
+		}
+	}
+	visible := p.Visibility == "public" || (id.User != nil && (p.Visibility == "internal" || level > 0))
+	if !visible {
+		return nil, 0, errs.New(op, errs.NotFound, "404 Project Not Found")
+	}
+	return p, level, nil
+}
+
+// groupFor resolves :id as a group the caller can see.
+func (s *Server) groupFor(c *gin.Context, id *auth.Identity) (*meta.Namespace, int, error) {
+	const op = "gateway.groupFor"
+	ctx := c.Request.Context()
+	g, err := auth.FindGroup(ctx, s.Store, httpx.Param(c, "id"))
+	if err != nil {
+		if errs.Is(err, errs.NotFound) {
+			return nil, 0, errs.New(op, errs.NotFound, "404 Group Not Found")
+		}
+		return nil, 0, err
+	}
+	level, visible, err := s.groupLevel(c, id, g)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !visible {
+		return nil, 0, errs.New(op, errs.NotFound, "404 Group Not Found")
+	}
+	return g, level, nil
+}
+
+func (s *Server) groupLevel(c *gin.Context, id *auth.Identity, g *meta.Namespace) (int, bool, error) {
+	ctx := c.Request.Context()
+	if id.IsAdmin() {
+		return meta.Owner, true, nil
+	}
+	if id.User == nil {
+		return 0, g.Visibility == "public", nil
+	}
+	level, err := s.Store.GroupAccess(ctx, id.User.ID, g)
+	if err != nil {
+		return 0, false, err
+	}
+	if level > 0 || g.Visibility != "private" {
+		return level, true, nil
+	}
+	below, err := s.Store.HasProjectsInGroupTree(ctx, id.User.ID, g)
+	return level, below, err
+}

@@ -1,0 +1,131 @@
+// Package gateway wires the HTTP server: configuration, middleware, the
+// GitLab identity and packages REST API, health checks, and the format
+// routes from formats/.
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Config is read from GATEWAY_* environment variables; flags may override
+// fields before Validate. Every variable is listed in the README.
+type Config struct {
+	Listen      string `env:"GATEWAY_LISTEN" envDefault:"127.0.0.1:8080"`
+	ExternalURL string `env:"GATEWAY_EXTERNAL_URL"`
+	DatabaseURL string `env:"GATEWAY_DATABASE_URL"`
+	BlobDriver  string `env:"GATEWAY_BLOB_DRIVER" envDefault:"fs"`
+	FSRoot      string `env:"GATEWAY_FS_ROOT" envDefault:"./data/blobs"`
+	S3Bucket    string `env:"GATEWAY_S3_BUCKET"`
+	S3Region    string `env:"GATEWAY_S3_REGION" envDefault:"us-east-1"`
+	S3Endpoint  string `env:"GATEWAY_S3_ENDPOINT"`
+	S3PathStyle bool   `env:"GATEWAY_S3_PATH_STYLE" envDefault:"false"`
+	LogLevel    string `env:"GATEWAY_LOG_LEVEL" envDefault:"info"`
+	LogFormat   string `env:"GATEWAY_LOG_FORMAT" envDefault:"json"`
+
+	// Migrate applies pending migrations at serve start-up.
+	Migrate bool `env:"GATEWAY_MIGRATE" envDefault:"true"`
+	// Per-format maximum file sizes in bytes (0: unlimited). Defaults are
+	// GitLab's plan limits.
+	MaxGenericSize int64 `env:"GATEWAY_MAX_GENERIC_SIZE" envDefault:"5368709120"`
+	MaxNPMSize     int64 `env:"GATEWAY_MAX_NPM_SIZE" envDefault:"524288000"`
+	MaxMavenSize   int64 `env:"GATEWAY_MAX_MAVEN_SIZE" envDefault:"3221225472"`
+	MaxPyPISize    int64 `env:"GATEWAY_MAX_PYPI_SIZE" envDefault:"3221225472"`
+	// RedirectDownloads answers downloads with presigned S3 URLs.
+	RedirectDownloads bool `env:"GATEWAY_REDIRECT_DOWNLOADS" envDefault:"false"`
+	// TokenCacheTTL caches verified tokens; revocation on another node
+	// takes effect within this time. 0 disables the cache.
+	TokenCacheTTL time.Duration `env:"GATEWAY_TOKEN_CACHE_TTL" envDefault:"0s"`
+	// ShutdownTimeout bounds how long running requests may finish after SIGTERM.
+	ShutdownTimeout time.Duration `env:"GATEWAY_SHUTDOWN_TIMEOUT" envDefault:"60s"`
+}
+
+// LoadConfig reads the environment. Errors name the variable.
+func LoadConfig() (Config, error) {
+	var c Config
+	if err := env.Parse(&c); err != nil {
+		// Name the variable, not the Go field, in the one-line error.
+		var agg env.AggregateError
+		if errors.As(err, &agg) && len(agg.Errors) > 0 {
+			var pe env.ParseError
+			if errors.As(agg.Errors[0], &pe) {
+				if f, ok := reflect.TypeFor[Config]().FieldByName(pe.Name); ok {
+					key, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+					return c, fmt.Errorf("config: %s: %v", key, pe.Err)
+				}
+			}
+		}
+		return c, fmt.Errorf("config: %w", err)
+	}
+	return c, nil
+}
+
+// Validate checks every setting and fills derived defaults. The first
+// problem is returned as one line naming the setting.
+func (c *Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("config: GATEWAY_LISTEN: %q is not host:port", c.Listen)
+	}
+	if c.ExternalURL == "" {
+		host, port, _ := net.SplitHostPort(c.Listen)
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "127.0.0.1"
+		}
+		c.ExternalURL = "http://" + net.JoinHostPort(host, port)
+	}
+	u, err := url.Parse(c.ExternalURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("config: GATEWAY_EXTERNAL_URL: %q is not an absolute http(s) URL", c.ExternalURL)
+	}
+	c.ExternalURL = strings.TrimRight(c.ExternalURL, "/")
+	if c.DatabaseURL == "" {
+		return fmt.Errorf("config: GATEWAY_DATABASE_URL: required (e.g. postgres://user:pass@127.0.0.1:5432/gateway?sslmode=disable)")
+	}
+	switch c.BlobDriver {
+	case "fs":
+		if c.FSRoot == "" {
+			return fmt.Errorf("config: GATEWAY_FS_ROOT: required when GATEWAY_BLOB_DRIVER=fs")
+		}
+	case "s3":
+		if c.S3Bucket == "" {
+			return fmt.Errorf("config: GATEWAY_S3_BUCKET: required when GATEWAY_BLOB_DRIVER=s3")
+		}
+		if c.S3Endpoint != "" {
+			if u, err := url.Parse(c.S3Endpoint); err != nil || u.Scheme == "" || u.Host == "" {
+				return fmt.Errorf("config: GATEWAY_S3_ENDPOINT: %q is not an absolute URL", c.S3Endpoint)
+			}
+		}
+	default:
+		return fmt.Errorf("config: GATEWAY_BLOB_DRIVER: must be fs or s3, got %q", c.BlobDriver)
+	}
+	if _, err := ParseLogLevel(c.LogLevel); err != nil {
+		return fmt.Errorf("config: GATEWAY_LOG_LEVEL: %v", err)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		return fmt.Errorf("config: GATEWAY_LOG_FORMAT: must be json or text, got %q", c.LogFormat)
+	}
+	for name, v := range map[string]int64{"GATEWAY_MAX_GENERIC_SIZE": c.MaxGenericSize, "GATEWAY_MAX_NPM_SIZE": c.MaxNPMSize,
+		"GATEWAY_MAX_MAVEN_SIZE": c.MaxMavenSize, "GATEWAY_MAX_PYPI_SIZE": c.MaxPyPISize} {
+		if v < 0 {
+			return fmt.Errorf("config: %s: must be >= 0", name)
+		}
+	}
+	return nil
+}
+
+// ParseLogLevel accepts debug, info, warn, error.
+func ParseLogLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, fmt.Errorf("must be debug, info, warn or error, got %q", s)
+	}
+	return l, nil
+}

@@ -1,0 +1,243 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/pkgate/pkgate/auth"
+	"github.com/pkgate/pkgate/formats"
+	"github.com/pkgate/pkgate/formats/generic"
+	"github.com/pkgate/pkgate/formats/maven"
+	"github.com/pkgate/pkgate/formats/npm"
+	"github.com/pkgate/pkgate/formats/pypi"
+	"github.com/pkgate/pkgate/internal/errs"
+	"github.com/pkgate/pkgate/internal/httpx"
+	"github.com/pkgate/pkgate/migrations"
+	"github.com/pkgate/pkgate/storage/blob"
+	"github.com/pkgate/pkgate/storage/meta"
+	"github.com/pkgate/pkgate/storage/registry"
+)
+
+// Server is one gateway node.
+type Server struct {
+	Cfg      Config
+	Log      *slog.Logger
+	Store    *meta.Store
+	Blobs    blob.Driver
+	Registry *registry.Registry
+	Auth     *auth.Authenticator
+	engine   *gin.Engine
+}
+
+// NewLogger builds the process logger from the config.
+func NewLogger(c Config) *slog.Logger {
+	lvl, _ := ParseLogLevel(c.LogLevel)
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+}
+
+// OpenBlobs builds the configured blob driver.
+func OpenBlobs(ctx context.Context, c Config) (blob.Driver, error) {
+	switch c.BlobDriver {
+	case "s3":
+		return blob.NewS3(ctx, blob.S3Config{Bucket: c.S3Bucket, Region: c.S3Region, Endpoint: c.S3Endpoint, PathStyle: c.S3PathStyle})
+	default:
+		return blob.NewFS(c.FSRoot)
+	}
+}
+
+// New connects to Postgres and the blob store (failing with a clear message
+// when either is unreachable), migrates when configured, and builds routes.
+func New(ctx context.Context, c Config, log *slog.Logger) (*Server, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	store, err := meta.Open(c.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("database: GATEWAY_DATABASE_URL: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := store.DB().PingContext(pctx); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("database unreachable (GATEWAY_DATABASE_URL): %v", err)
+	}
+	if c.Migrate {
+		if _, err := migrations.Up(ctx, store.DB().DB, log); err != nil {
+			store.Close()
+			return nil, err
+		}
+	}
+	blobs, err := OpenBlobs(ctx, c)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("blob store: %w", err)
+	}
+	if err := blobs.Ping(pctx); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("blob store unreachable (GATEWAY_BLOB_DRIVER=%s): %v", c.BlobDriver, err)
+	}
+	s := &Server{
+		Cfg:      c,
+		Log:      log,
+		Store:    store,
+		Blobs:    blobs,
+		Registry: &registry.Registry{Meta: store, Blobs: blobs, Log: log},
+		Auth:     &auth.Authenticator{Store: store, Cache: auth.NewCache(c.TokenCacheTTL)},
+	}
+	s.engine = s.routes()
+	return s, nil
+}
+
+// Handler is the HTTP handler (tests mount it on their own listener).
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// Close releases the database pool.
+func (s *Server) Close() error { return s.Store.Close() }
+
+// Deps is what the format packages receive.
+func (s *Server) Deps() formats.Deps {
+	return formats.Deps{
+		Registry:    s.Registry,
+		Auth:        s.Auth,
+		ExternalURL: s.Cfg.ExternalURL,
+		Log:         s.Log,
+		Limits: formats.Limits{
+			Generic: s.Cfg.MaxGenericSize, NPM: s.Cfg.MaxNPMSize, Maven: s.Cfg.MaxMavenSize, PyPI: s.Cfg.MaxPyPISize,
+		},
+		RedirectDownloads: s.Cfg.RedirectDownloads,
+	}
+}
+
+func (s *Server) routes() *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	// Route on the escaped path so %2F stays inside one segment (project
+	// paths, npm scopes); handlers decode parameters once (httpx.Param).
+	e.UseRawPath = true
+	e.UnescapePathValues = false
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.RemoveExtraSlash = false
+	e.ContextWithFallback = true
+	e.Use(s.requestContext(), s.recovery())
+	e.NoRoute(func(c *gin.Context) {
+		c.JSON(http.StatusNotFound, gin.H{"error": "404 Not Found"})
+	})
+	e.GET("/-/health", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	e.GET("/-/readiness", s.readiness)
+
+	v4 := e.Group("/api/v4")
+	s.registerAPI(v4)
+	d := s.Deps()
+	generic.Register(v4, d)
+	npm.Register(v4, d)
+	maven.Register(v4, d)
+	pypi.Register(v4, d)
+	return e
+}
+
+func (s *Server) readiness(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 5*time.Second)
+	defer cancel()
+	checks := gin.H{}
+	ok := true
+	if err := s.Store.Ping(ctx); err != nil {
+		checks["database"] = gin.H{"status": "failed", "message": "database unreachable"}
+		ok = false
+	} else {
+		checks["database"] = gin.H{"status": "ok"}
+	}
+	if err := s.Blobs.Ping(ctx); err != nil {
+		checks["blob_store"] = gin.H{"status": "failed", "message": "blob store unreachable"}
+		ok = false
+	} else {
+		checks["blob_store"] = gin.H{"status": "ok"}
+	}
+	status := http.StatusOK
+	checks["status"] = "ok"
+	if !ok {
+		status = http.StatusServiceUnavailable
+		checks["status"] = "failed"
+	}
+	c.JSON(status, checks)
+}
+
+// requestContext gives each request an id (echoed in X-Request-Id) and a
+// logger carrying it, and writes one access-log line. The URL is logged
+// without its query string: private_token may be a query parameter.
+func (s *Server) requestContext() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		rid := c.GetHeader("X-Request-Id")
+		if rid == "" || len(rid) > 64 {
+			rid = uuid.NewString()
+		}
+		c.Header("X-Request-Id", rid)
+		log := s.Log.With("request_id", rid)
+		c.Set(httpx.LoggerKey, log)
+		c.Next()
+		log.Info("request",
+			"method", c.Request.Method, "path", c.Request.URL.EscapedPath(), "status", c.Writer.Status(),
+			"bytes_out", c.Writer.Size(), "bytes_in", c.Request.ContentLength,
+			"duration_ms", time.Since(start).Milliseconds(), "remote", c.ClientIP(), "user_agent", c.Request.UserAgent())
+	}
+}
+
+// recovery turns a panic into a logged 500 instead of a dropped connection.
+func (s *Server) recovery() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				httpx.Logger(c).Error("panic", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				httpx.Abort(c, errs.New("gateway.recovery", errs.Internal, ""))
+			}
+		}()
+		c.Next()
+	}
+}
+
+// Run serves until ctx is cancelled, then shuts down gracefully: the
+// listener closes at once and running requests (uploads included) get up to
+// ShutdownTimeout to finish.
+func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.engine,
+		ReadHeaderTimeout: 15 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.Log.Info("shutting down", "timeout", s.Cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), s.Cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

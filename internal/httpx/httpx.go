@@ -1,0 +1,252 @@
+// Package httpx holds the HTTP conventions every route shares: the one error
+// mapping (Abort), GitLab's timestamp and boolean formats, path-parameter
+// decoding and offset pagination. It sits below gateway/ and formats/ so both
+// can use it without importing each other.
+package httpx
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/pkgate/pkgate/internal/errs"
+)
+
+// Context keys shared by middleware and handlers.
+const (
+	// ChallengeKey, when set on a request, makes every 401 carry this
+	// WWW-Authenticate value (package routes set the Basic challenge).
+	ChallengeKey = "httpx.challenge"
+	// RendererKey may hold a Renderer that replaces the JSON error body for
+	// a format whose clients expect another shape.
+	RendererKey = "httpx.renderer"
+	// LoggerKey holds the request's *slog.Logger.
+	LoggerKey = "httpx.logger"
+)
+
+// PackagesRealm is the Basic challenge GitLab sends on package routes; pip
+// and Maven only retry with credentials after seeing it.
+const PackagesRealm = `Basic realm="GitLab Packages Registry"`
+
+// Renderer writes an error body for a status and a client-facing text.
+type Renderer func(c *gin.Context, status int, text string, shape errs.Shape)
+
+var defaultText = map[errs.Kind]string{
+	errs.Internal:      "500 Internal Server Error",
+	errs.Invalid:       "400 Bad request",
+	errs.Unauthorized:  "401 Unauthorized",
+	errs.Forbidden:     "403 Forbidden",
+	errs.NotFound:      "404 Not Found",
+	errs.Conflict:      "409 Conflict",
+	errs.TooLarge:      "413 Request Entity Too Large",
+	errs.Unprocessable: "422 Unprocessable Entity",
+	errs.Unavailable:   "503 Service Unavailable",
+	errs.RangeInvalid:  "416 Range Not Satisfiable",
+}
+
+// Status maps an error kind to its HTTP status.
+func Status(k errs.Kind) int {
+	switch k {
+	case errs.Invalid:
+		return http.StatusBadRequest
+	case errs.Unauthorized:
+		return http.StatusUnauthorized
+	case errs.Forbidden:
+		return http.StatusForbidden
+	case errs.NotFound:
+		return http.StatusNotFound
+	case errs.Conflict:
+		return http.StatusConflict
+	case errs.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case errs.Unprocessable:
+		return http.StatusUnprocessableEntity
+	case errs.Unavailable:
+		return http.StatusServiceUnavailable
+	case errs.RangeInvalid:
+		return http.StatusRequestedRangeNotSatisfiable
+	}
+	return http.StatusInternalServerError
+}
+
+// Abort is the only place that turns an error into a response. Internal
+// details are logged with the request id and never sent.
+func Abort(c *gin.Context, err error) {
+	var e *errs.Error
+	if !errors.As(err, &e) {
+		e = &errs.Error{Kind: errs.Internal, Err: err}
+	}
+	kind := e.Kind
+	status := Status(kind)
+	text := e.Msg
+	if text == "" || kind == errs.Internal {
+		text = defaultText[kind]
+	}
+	log := Logger(c)
+	switch {
+	case status >= 500:
+		log.Error("request failed", "op", e.Op, "status", status, "err", err.Error())
+	default:
+		log.Debug("request refused", "op", e.Op, "status", status, "err", err.Error())
+	}
+	if status == http.StatusUnauthorized {
+		if e.Challenge != "" {
+			c.Header("WWW-Authenticate", e.Challenge)
+		} else if ch, ok := c.Get(ChallengeKey); ok {
+			c.Header("WWW-Authenticate", ch.(string))
+		}
+	}
+	if c.Writer.Written() {
+		// Headers are gone (a stream broke mid-body): all we can do is stop.
+		c.Abort()
+		return
+	}
+	if e.Body != nil {
+		c.AbortWithStatusJSON(status, e.Body)
+		return
+	}
+	if r, ok := c.Get(RendererKey); ok {
+		r.(Renderer)(c, status, text, e.Shape)
+		c.Abort()
+		return
+	}
+	if c.Request.Method == http.MethodHead {
+		c.AbortWithStatus(status)
+		return
+	}
+	if e.Shape == errs.ShapeError {
+		c.AbortWithStatusJSON(status, gin.H{"error": text})
+		return
+	}
+	c.AbortWithStatusJSON(status, gin.H{"message": text})
+}
+
+// Logger returns the request-scoped logger, or the default one.
+func Logger(c *gin.Context) *slog.Logger {
+	if v, ok := c.Get(LoggerKey); ok {
+		return v.(*slog.Logger)
+	}
+	return slog.Default()
+}
+
+// TimeFormat is GitLab's JSON timestamp: UTC with milliseconds.
+const TimeFormat = "2006-01-02T15:04:05.000Z"
+
+// TS formats a timestamp the way GitLab emits it.
+func TS(t time.Time) string { return t.UTC().Format(TimeFormat) }
+
+// TSPtr formats an optional timestamp; nil stays JSON null.
+func TSPtr(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return TS(*t)
+}
+
+// ParseBool accepts the boolean spellings Grape accepts (python-gitlab sends
+// Python's True/False).
+func ParseBool(s string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "1", "t", "yes", "y", "on":
+		return true, nil
+	case "false", "0", "f", "no", "n", "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("invalid boolean %q", s)
+}
+
+// Param returns a path parameter percent-decoded exactly once. The router
+// matches on the escaped path (so %2F stays inside one segment) and leaves
+// values escaped; decoding here is the single place it happens. A value that
+// is not valid percent-encoding is returned as-is and fails later validation.
+func Param(c *gin.Context, name string) string {
+	raw := c.Param(name)
+	v, err := url.PathUnescape(raw)
+	if err != nil {
+		return raw
+	}
+	return v
+}
+
+// ParseID parses an integer path parameter, answering GitLab's
+// {"error":"<name> is invalid"} when it is not one.
+func ParseID(c *gin.Context, name string) (int64, error) {
+	v := Param(c, name)
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, errs.Param("httpx.ParseID", name+" is invalid")
+	}
+	return n, nil
+}
+
+// Page is an offset pagination request.
+type Page struct {
+	Page    int
+	PerPage int
+}
+
+// Offset is the SQL offset of the page.
+func (p Page) Offset() int { return (p.Page - 1) * p.PerPage }
+
+// ParsePage reads page/per_page with GitLab's defaults and clamping.
+func ParsePage(c *gin.Context) (Page, error) {
+	p := Page{Page: 1, PerPage: 20}
+	if s := c.Query("page"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return p, errs.Param("httpx.ParsePage", "page is invalid")
+		}
+		p.Page = n
+	}
+	if s := c.Query("per_page"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return p, errs.Param("httpx.ParsePage", "per_page is invalid")
+		}
+		p.PerPage = min(n, 100)
+	}
+	return p, nil
+}
+
+// SetPageHeaders writes GitLab's X-* pagination headers and a Link header
+// whose URLs are built on externalURL, so python-gitlab can follow rel="next".
+func SetPageHeaders(c *gin.Context, externalURL string, p Page, total int) {
+	pages := max(1, (total+p.PerPage-1)/p.PerPage)
+	h := c.Writer.Header()
+	h.Set("X-Page", strconv.Itoa(p.Page))
+	h.Set("X-Per-Page", strconv.Itoa(p.PerPage))
+	h.Set("X-Total", strconv.Itoa(total))
+	h.Set("X-Total-Pages", strconv.Itoa(pages))
+	next, prev := "", ""
+	if p.Page < pages {
+		next = strconv.Itoa(p.Page + 1)
+	}
+	if p.Page > 1 {
+		prev = strconv.Itoa(p.Page - 1)
+	}
+	h.Set("X-Next-Page", next)
+	h.Set("X-Prev-Page", prev)
+
+	link := func(page int, rel string) string {
+		q := c.Request.URL.Query()
+		q.Set("page", strconv.Itoa(page))
+		q.Set("per_page", strconv.Itoa(p.PerPage))
+		return fmt.Sprintf("<%s%s?%s>; rel=%q", strings.TrimRight(externalURL, "/"), c.Request.URL.EscapedPath(), q.Encode(), rel)
+	}
+	var links []string
+	if prev != "" {
+		links = append(links, link(p.Page-1, "prev"))
+	}
+	if next != "" {
+		links = append(links, link(p.Page+1, "next"))
+	}
+	links = append(links, link(1, "first"), link(pages, "last"))
+	h.Set("Link", strings.Join(links, ", "))
+}

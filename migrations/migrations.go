@@ -1,0 +1,50 @@
+// Package migrations holds the versioned schema, embedded in the binary, and
+// applies it with goose.
+//
+// Migrations run under a Postgres advisory lock (goose's session locker), so
+// two gateway processes starting at once serialise instead of racing on DDL,
+// and a second run is a no-op because goose records applied versions.
+package migrations
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"log/slog"
+
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+)
+
+//go:embed *.sql
+var files embed.FS
+
+// Up applies every pending migration and returns the versions it applied.
+func Up(ctx context.Context, db *sql.DB, log *slog.Logger) ([]int64, error) {
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return nil, fmt.Errorf("migrations: locker: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, files,
+		goose.WithSessionLocker(locker),
+		goose.WithDisableGlobalRegistry(true),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	res, err := p.Up(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	var applied []int64
+	for _, r := range res {
+		if r.Source != nil {
+			applied = append(applied, r.Source.Version)
+			if log != nil {
+				log.Info("migration applied", "version", r.Source.Version, "path", r.Source.Path, "duration", r.Duration)
+			}
+		}
+	}
+	return applied, nil
+}

@@ -1,0 +1,138 @@
+// Package blob is the byte store under the registry: a deliberately small
+// driver interface (streaming write with commit/cancel, ranged read, stat,
+// delete, list, presign) with filesystem and S3 implementations. It knows
+// nothing about packages or digests; storage/registry builds content
+// addressing on top of it.
+package blob
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+var (
+	// ErrNotFound is returned when a key does not exist.
+	ErrNotFound = errors.New("blob: not found")
+	// ErrUnsupported is returned by optional operations a driver lacks.
+	ErrUnsupported = errors.New("blob: unsupported")
+)
+
+// Info describes a stored object.
+type Info struct {
+	Key     string
+	Size    int64
+	ModTime time.Time
+}
+
+// Writer streams one object. Nothing is visible under the key until Commit
+// succeeds; Cancel releases everything written so far (an S3 multipart
+// upload is aborted). Exactly one of Commit or Cancel must be called.
+type Writer interface {
+	io.Writer
+	Commit(ctx context.Context) error
+	Cancel(ctx context.Context) error
+}
+
+// SignOptions are response overrides baked into a presigned download URL.
+type SignOptions struct {
+	ContentType        string
+	ContentDisposition string
+}
+
+// Driver is implemented by every blob store.
+type Driver interface {
+	// Name is "fs" or "s3", used in logs and metrics.
+	Name() string
+	Writer(ctx context.Context, key string) (Writer, error)
+	// Open reads length bytes from offset (length < 0: to the end).
+	Open(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)
+	Stat(ctx context.Context, key string) (Info, error)
+	Delete(ctx context.Context, key string) error
+	List(ctx context.Context, prefix string, fn func(Info) error) error
+	// SignedURL returns a short-lived direct download URL, or ErrUnsupported.
+	SignedURL(ctx context.Context, key string, ttl time.Duration, opts SignOptions) (string, error)
+	// Ping checks that the store is reachable and usable.
+	Ping(ctx context.Context) error
+}
+
+// Seeker adapts a Driver object of known size to io.ReadSeeker so that
+// http.ServeContent can answer Range and conditional requests. Seeking only
+// records a position; a Read at a position the open stream is not at opens
+// one ranged GET from there, so a range request costs one store request.
+type Seeker struct {
+	ctx   context.Context
+	d     Driver
+	key   string
+	size  int64
+	pos   int64
+	rc    io.ReadCloser
+	rcPos int64
+}
+
+// NewSeeker returns a lazily opened reader over key.
+func NewSeeker(ctx context.Context, d Driver, key string, size int64) *Seeker {
+	return &Seeker{ctx: ctx, d: d, key: key, size: size}
+}
+
+// Prime opens the stream at the current position now, so that a store
+// failure surfaces before any response header is written.
+func (s *Seeker) Prime() error {
+	if s.rc != nil || s.pos >= s.size {
+		return nil
+	}
+	rc, err := s.d.Open(s.ctx, s.key, s.pos, -1)
+	if err != nil {
+		return err
+	}
+	s.rc, s.rcPos = rc, s.pos
+	return nil
+}
+
+func (s *Seeker) Read(p []byte) (int, error) {
+	if s.pos >= s.size {
+		return 0, io.EOF
+	}
+	if s.rc != nil && s.rcPos != s.pos {
+		s.rc.Close()
+		s.rc = nil
+	}
+	if err := s.Prime(); err != nil {
+		return 0, err
+	}
+	n, err := s.rc.Read(p)
+	s.pos += int64(n)
+	s.rcPos = s.pos
+	if err == io.EOF && s.pos < s.size {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+func (s *Seeker) Seek(offset int64, whence int) (int64, error) {
+	var abs int64
+	switch whence {
+	case io.SeekStart:
+		abs = offset
+	case io.SeekCurrent:
+		abs = s.pos + offset
+	case io.SeekEnd:
+		abs = s.size + offset
+	}
+	if abs < 0 {
+		return 0, errors.New("blob: negative seek")
+	}
+	s.pos = abs
+	return abs, nil
+}
+
+// Close releases the open stream, if any.
+func (s *Seeker) Close() error {
+	if s.rc != nil {
+		err := s.rc.Close()
+		s.rc = nil
+		return err
+	}
+	return nil
+}

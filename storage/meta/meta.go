@@ -1,0 +1,125 @@
+// Package meta is the Postgres metadata store: identity (users, tokens,
+// groups, projects, members), deploy tokens, packages, package files and
+// blob rows. It is the only package that writes SQL. Races are decided by
+// unique constraints and ON CONFLICT, never by select-then-insert, and every
+// driver error is translated to an errs.Kind here, in one place.
+package meta
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/pkgate/pkgate/internal/errs"
+)
+
+// Store wraps the connection pool.
+type Store struct {
+	db *sqlx.DB
+}
+
+// Open connects (lazily) with a pool sized for a gateway node.
+func Open(dsn string) (*Store, error) {
+	db, err := sqlx.Open("postgres", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(64)
+	db.SetMaxIdleConns(32)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	return &Store{db: db}, nil
+}
+
+// DB exposes the pool (migrations, tests).
+func (s *Store) DB() *sqlx.DB { return s.db }
+
+// Close closes the pool.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ping checks the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return wrap("meta.Ping", s.db.GetContext(ctx, &one, "SELECT 1"))
+}
+
+// q is what both the pool and a transaction offer.
+type q interface {
+	sqlx.ExtContext
+	GetContext(ctx context.Context, dest any, query string, args ...any) error
+	SelectContext(ctx context.Context, dest any, query string, args ...any) error
+}
+
+// Tx is a metadata transaction handed to callers of Store.Tx.
+type Tx struct {
+	tx *sqlx.Tx
+}
+
+// Tx runs fn in one transaction, committing when it returns nil.
+func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return wrap("meta.Tx", err)
+	}
+	if err := fn(&Tx{tx: tx}); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return wrap("meta.Tx", tx.Commit())
+}
+
+// AdvisoryLock takes a transaction-scoped advisory lock on key, serialising
+// rebuilds of per-package documents across every gateway node.
+func (t *Tx) AdvisoryLock(ctx context.Context, key string) error {
+	_, err := t.tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)
+	return wrap("meta.AdvisoryLock", err)
+}
+
+// wrap translates driver errors into error kinds.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *errs.Error
+	if errors.As(err, &e) {
+		return err
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return errs.E(op, errs.NotFound, err)
+	}
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "23505":
+			return errs.E(op, errs.Conflict, err)
+		case pe.Code == "23503":
+			return errs.E(op, errs.NotFound, err)
+		case pe.Code.Class() == "08", pe.Code.Class() == "57", pe.Code.Class() == "53":
+			// connection exception, operator intervention (shutdown), insufficient resources
+			return errs.E(op, errs.Unavailable, errs.Msg("503 Service Unavailable - database unavailable"), err)
+		case pe.Code == "22P02", pe.Code == "22003", pe.Code == "22001":
+			return errs.E(op, errs.Invalid, err)
+		}
+		return errs.E(op, errs.Internal, err)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, net.ErrClosed) {
+		return errs.E(op, errs.Unavailable, errs.Msg("503 Service Unavailable - database unavailable"), err)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return errs.E(op, errs.Unavailable, errs.Msg("503 Service Unavailable - request timed out"), err)
+	}
+	return errs.E(op, errs.Internal, fmt.Errorf("%w", err))
+}
+
+// IsUniqueViolation reports whether err came from a unique constraint.
+func IsUniqueViolation(err error) bool {
+	var pe *pq.Error
+	return errors.As(err, &pe) && pe.Code == "23505"
+}

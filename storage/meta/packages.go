@@ -1,0 +1,373 @@
+package meta
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx/types"
+	"github.com/lib/pq"
+
+	"github.com/pkgate/pkgate/internal/errs"
+)
+
+// Package statuses (GitLab's).
+const (
+	StatusDefault            = "default"
+	StatusHidden             = "hidden"
+	StatusProcessing         = "processing"
+	StatusError              = "error"
+	StatusPendingDestruction = "pending_destruction"
+	StatusDeprecated         = "deprecated"
+)
+
+// InstallableStatuses may be downloaded.
+var InstallableStatuses = []string{StatusDefault, StatusHidden, StatusDeprecated}
+
+// Package is one name+version of one type in one project.
+type Package struct {
+	ID               int64          `db:"id"`
+	ProjectID        int64          `db:"project_id"`
+	PackageType      string         `db:"package_type"`
+	Name             string         `db:"name"`
+	Version          *string        `db:"version"`
+	Status           string         `db:"status"`
+	Metadata         types.JSONText `db:"metadata"`
+	CreatedAt        time.Time      `db:"created_at"`
+	UpdatedAt        time.Time      `db:"updated_at"`
+	LastDownloadedAt *time.Time     `db:"last_downloaded_at"`
+}
+
+// VersionString is the version or "".
+func (p *Package) VersionString() string {
+	if p.Version == nil {
+		return ""
+	}
+	return *p.Version
+}
+
+const pkgCols = `id, project_id, package_type, name, version, status, metadata, created_at, updated_at, last_downloaded_at`
+
+// Blob is a content-addressed blob row.
+type Blob struct {
+	SHA256     string    `db:"sha256"`
+	Size       int64     `db:"size"`
+	MD5        string    `db:"md5"`
+	SHA1       string    `db:"sha1"`
+	SHA512     *string   `db:"sha512"`
+	StorageKey string    `db:"storage_key"`
+	CreatedAt  time.Time `db:"created_at"`
+}
+
+// PackageFile is a file of a package, joined with its blob's digests.
+type PackageFile struct {
+	ID         int64          `db:"id"`
+	PackageID  int64          `db:"package_id"`
+	FileName   string         `db:"file_name"`
+	BlobSHA256 string         `db:"blob_sha256"`
+	Size       int64          `db:"size"`
+	Metadata   types.JSONText `db:"metadata"`
+	CreatedAt  time.Time      `db:"created_at"`
+	UpdatedAt  time.Time      `db:"updated_at"`
+	MD5        string         `db:"md5"`
+	SHA1       string         `db:"sha1"`
+	SHA512     *string        `db:"sha512"`
+	StorageKey string         `db:"storage_key"`
+}
+
+const fileSelect = `SELECT f.id, f.package_id, f.file_name, f.blob_sha256, f.size, f.metadata, f.created_at, f.updated_at,
+	b.md5, b.sha1, b.sha512, b.storage_key FROM package_files f JOIN blobs b ON b.sha256 = f.blob_sha256`
+
+// BlobBySHA256 loads a blob row.
+func (s *Store) BlobBySHA256(ctx context.Context, sha string) (*Blob, error) {
+	var b Blob
+	if err := s.db.GetContext(ctx, &b, `SELECT sha256, size, md5, sha1, sha512, storage_key, created_at FROM blobs WHERE sha256 = $1`, sha); err != nil {
+		return nil, wrap("meta.BlobBySHA256", err)
+	}
+	return &b, nil
+}
+
+// UpsertBlob inserts the blob row or, if it exists, keeps the stored key —
+// unless heal is set (the stored object was found missing), in which case
+// the row is pointed at the new object. It returns the key the row holds.
+func (t *Tx) UpsertBlob(ctx context.Context, b *Blob, heal bool) (string, error) {
+	var key string
+	err := t.tx.GetContext(ctx, &key, `INSERT INTO blobs (sha256, size, md5, sha1, sha512, storage_key) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (sha256) DO UPDATE SET
+			storage_key = CASE WHEN $7 THEN EXCLUDED.storage_key ELSE blobs.storage_key END,
+			sha512 = coalesce(blobs.sha512, EXCLUDED.sha512)
+		RETURNING storage_key`, b.SHA256, b.Size, b.MD5, b.SHA1, b.SHA512, b.StorageKey, heal)
+	return key, wrap("meta.UpsertBlob", err)
+}
+
+// FindOrCreatePackage returns the live package with p's identity, creating
+// it when absent. Concurrent first publishes converge on one row through the
+// partial unique index. created reports whether this call inserted it.
+func (t *Tx) FindOrCreatePackage(ctx context.Context, p *Package) (created bool, err error) {
+	if p.Status == "" {
+		p.Status = StatusDefault
+	}
+	if p.Metadata == nil {
+		p.Metadata = types.JSONText("{}")
+	}
+	var row struct {
+		Package
+		Inserted bool `db:"inserted"`
+	}
+	err = t.tx.GetContext(ctx, &row, `INSERT INTO packages (project_id, package_type, name, version, status, metadata)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (project_id, package_type, name, (coalesce(version, ''))) WHERE status <> 'pending_destruction'
+		DO UPDATE SET updated_at = now()
+		RETURNING `+pkgCols+`, (xmax = 0) AS inserted`, p.ProjectID, p.PackageType, p.Name, p.Version, p.Status, p.Metadata)
+	if err != nil {
+		return false, wrap("meta.FindOrCreatePackage", err)
+	}
+	*p = row.Package
+	return row.Inserted, nil
+}
+
+// CreatePackage inserts a new package; an existing live one is Conflict.
+func (t *Tx) CreatePackage(ctx context.Context, p *Package) error {
+	if p.Status == "" {
+		p.Status = StatusDefault
+	}
+	if p.Metadata == nil {
+		p.Metadata = types.JSONText("{}")
+	}
+	err := t.tx.GetContext(ctx, p, `INSERT INTO packages (project_id, package_type, name, version, status, metadata)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (project_id, package_type, name, (coalesce(version, ''))) WHERE status <> 'pending_destruction' DO NOTHING
+		RETURNING `+pkgCols, p.ProjectID, p.PackageType, p.Name, p.Version, p.Status, p.Metadata)
+	if err != nil {
+		if errs.Is(wrap("", err), errs.NotFound) {
+			return errs.New("meta.CreatePackage", errs.Conflict, "")
+		}
+		return wrap("meta.CreatePackage", err)
+	}
+	return nil
+}
+
+// LockPackage loads a live package FOR UPDATE (NotFound if absent).
+func (t *Tx) LockPackage(ctx context.Context, projectID int64, typ, name string, version *string) (*Package, error) {
+	var p Package
+	err := t.tx.GetContext(ctx, &p, `SELECT `+pkgCols+` FROM packages WHERE project_id = $1 AND package_type = $2 AND name = $3
+		AND coalesce(version, '') = coalesce($4, '') AND status <> 'pending_destruction' FOR UPDATE`, projectID, typ, name, version)
+	if err != nil {
+		return nil, wrap("meta.LockPackage", err)
+	}
+	return &p, nil
+}
+
+// SetPackageStatus changes a package's status.
+func (t *Tx) SetPackageStatus(ctx context.Context, id int64, status string) error {
+	_, err := t.tx.ExecContext(ctx, `UPDATE packages SET status = $2, updated_at = now() WHERE id = $1`, id, status)
+	return wrap("meta.SetPackageStatus", err)
+}
+
+// SetPackageMetadata replaces a package's JSON metadata.
+func (t *Tx) SetPackageMetadata(ctx context.Context, id int64, md types.JSONText) error {
+	_, err := t.tx.ExecContext(ctx, `UPDATE packages SET metadata = $2, updated_at = now() WHERE id = $1`, id, md)
+	return wrap("meta.SetPackageMetadata", err)
+}
+
+// AddFile inserts a file row (the blob row must exist in this transaction).
+func (t *Tx) AddFile(ctx context.Context, f *PackageFile) error {
+	if f.Metadata == nil {
+		f.Metadata = types.JSONText("{}")
+	}
+	err := t.tx.GetContext(ctx, f, `INSERT INTO package_files (package_id, file_name, blob_sha256, size, metadata)
+		VALUES ($1, $2, $3, $4, $5) RETURNING id, package_id, file_name, blob_sha256, size, metadata, created_at, updated_at`,
+		f.PackageID, f.FileName, f.BlobSHA256, f.Size, f.Metadata)
+	return wrap("meta.AddFile", err)
+}
+
+// DeleteFilesNamed removes every file of a package with a name (used where a
+// format replaces a file instead of keeping duplicates).
+func (t *Tx) DeleteFilesNamed(ctx context.Context, packageID int64, name string) error {
+	_, err := t.tx.ExecContext(ctx, `DELETE FROM package_files WHERE package_id = $1 AND file_name = $2`, packageID, name)
+	return wrap("meta.DeleteFilesNamed", err)
+}
+
+// HasFile reports whether a package has a file with that name.
+func (t *Tx) HasFile(ctx context.Context, packageID int64, name string) (bool, error) {
+	var ok bool
+	err := t.tx.GetContext(ctx, &ok, `SELECT EXISTS (SELECT 1 FROM package_files WHERE package_id = $1 AND file_name = $2)`, packageID, name)
+	return ok, wrap("meta.HasFile", err)
+}
+
+// FindPackage returns the live package with an identity whose status is one
+// of statuses (empty: any live status).
+func (s *Store) FindPackage(ctx context.Context, projectID int64, typ, name string, version *string, statuses []string) (*Package, error) {
+	var p Package
+	err := s.db.GetContext(ctx, &p, `SELECT `+pkgCols+` FROM packages WHERE project_id = $1 AND package_type = $2 AND name = $3
+		AND coalesce(version, '') = coalesce($4, '') AND status <> 'pending_destruction'
+		AND (cardinality($5::text[]) = 0 OR status = ANY($5))`, projectID, typ, name, version, pq.StringArray(statuses))
+	if err != nil {
+		return nil, wrap("meta.FindPackage", err)
+	}
+	return &p, nil
+}
+
+// NewestFile returns the newest file of a package with that name.
+func (s *Store) NewestFile(ctx context.Context, packageID int64, name string) (*PackageFile, error) {
+	var f PackageFile
+	err := s.db.GetContext(ctx, &f, fileSelect+` WHERE f.package_id = $1 AND f.file_name = $2 ORDER BY f.id DESC LIMIT 1`, packageID, name)
+	if err != nil {
+		return nil, wrap("meta.NewestFile", err)
+	}
+	return &f, nil
+}
+
+// TouchDownload records a download, at most once a minute per package.
+func (s *Store) TouchDownload(ctx context.Context, packageID int64) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE packages SET last_downloaded_at = now()
+		WHERE id = $1 AND (last_downloaded_at IS NULL OR last_downloaded_at < now() - interval '1 minute')`, packageID)
+	return wrap("meta.TouchDownload", err)
+}
+
+// PackageFilter is the packages REST API's list query.
+type PackageFilter struct {
+	ProjectID          int64
+	GroupID            int64 // every project in the group tree
+	VisibleTo          *User // for group listings: nil = public projects only
+	Type               string
+	Name               string // case-insensitive substring
+	Version            string
+	Status             string // empty: default, error, deprecated
+	IncludeVersionless bool
+	OrderBy            string // created_at, name, version, type
+	Desc               bool
+}
+
+func (f PackageFilter) where() (string, []any) {
+	var conds []string
+	var args []any
+	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	if f.ProjectID > 0 {
+		conds = append(conds, "p.project_id = "+arg(f.ProjectID))
+	}
+	if f.GroupID > 0 {
+		conds = append(conds, arg(f.GroupID)+" = ANY(n.traversal_ids)")
+		switch u := f.VisibleTo; {
+		case u == nil:
+			conds = append(conds, "pr.visibility = 'public'")
+		case !u.IsAdmin:
+			uid := arg(u.ID)
+			conds = append(conds, `(pr.visibility <> 'private' OR EXISTS (SELECT 1 FROM project_members pm WHERE pm.project_id = pr.id AND pm.user_id = `+uid+`)
+				OR EXISTS (SELECT 1 FROM group_members gm WHERE gm.user_id = `+uid+` AND gm.namespace_id = ANY(n.traversal_ids)))`)
+		}
+	}
+	if f.Type != "" {
+		conds = append(conds, "p.package_type = "+arg(f.Type))
+	} else {
+		conds = append(conds, "p.package_type <> 'terraform_module'")
+	}
+	if f.Name != "" {
+		esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(f.Name)
+		conds = append(conds, "p.name ILIKE "+arg("%"+esc+"%"))
+	}
+	if f.Version != "" {
+		conds = append(conds, "p.version = "+arg(f.Version))
+	}
+	if f.Status != "" {
+		conds = append(conds, "p.status = "+arg(f.Status))
+	} else {
+		conds = append(conds, "p.status IN ('default', 'error', 'deprecated')")
+	}
+	if !f.IncludeVersionless {
+		conds = append(conds, "p.version IS NOT NULL")
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// ListPackages pages packages matching f.
+func (s *Store) ListPackages(ctx context.Context, f PackageFilter, limit, offset int) ([]Package, int, error) {
+	where, args := f.where()
+	from := ` FROM packages p JOIN projects pr ON pr.id = p.project_id JOIN namespaces n ON n.id = pr.namespace_id WHERE `
+	var total int
+	if err := s.db.GetContext(ctx, &total, `SELECT count(*)`+from+where, args...); err != nil {
+		return nil, 0, wrap("meta.ListPackages", err)
+	}
+	order := map[string]string{"name": "p.name", "version": "p.version", "type": "p.package_type"}[f.OrderBy]
+	if order == "" {
+		order = "p.created_at"
+	}
+	dir := "ASC"
+	if f.Desc {
+		dir = "DESC"
+	}
+	n := len(args)
+	args = append(args, limit, offset)
+	var ps []Package
+	err := s.db.SelectContext(ctx, &ps, `SELECT p.id, p.project_id, p.package_type, p.name, p.version, p.status, p.metadata,
+		p.created_at, p.updated_at, p.last_downloaded_at`+from+where+` ORDER BY `+order+` `+dir+`, p.id `+dir+
+		` LIMIT $`+strconv.Itoa(n+1)+` OFFSET $`+strconv.Itoa(n+2), args...)
+	if err != nil {
+		return nil, 0, wrap("meta.ListPackages", err)
+	}
+	return ps, total, nil
+}
+
+// PackageByID loads a live package of a project.
+func (s *Store) PackageByID(ctx context.Context, projectID, id int64) (*Package, error) {
+	var p Package
+	err := s.db.GetContext(ctx, &p, `SELECT `+pkgCols+` FROM packages WHERE id = $1 AND project_id = $2 AND status <> 'pending_destruction'`, id, projectID)
+	if err != nil {
+		return nil, wrap("meta.PackageByID", err)
+	}
+	return &p, nil
+}
+
+// PackageVersions lists the other displayable packages sharing a package's
+// name and type, ordered by version.
+func (s *Store) PackageVersions(ctx context.Context, p *Package) ([]Package, error) {
+	var ps []Package
+	err := s.db.SelectContext(ctx, &ps, `SELECT `+pkgCols+` FROM packages WHERE project_id = $1 AND package_type = $2 AND name = $3
+		AND id <> $4 AND status IN ('default', 'error', 'deprecated') ORDER BY version, id`, p.ProjectID, p.PackageType, p.Name, p.ID)
+	return ps, wrap("meta.PackageVersions", err)
+}
+
+// DeletePackage removes a package and its file rows. Blob rows stay: the
+// janitor frees unreferenced blobs after a grace period, so a concurrent
+// upload that just deduplicated against one of them is never broken.
+func (s *Store) DeletePackage(ctx context.Context, projectID, id int64) (*Package, error) {
+	var p Package
+	err := s.db.GetContext(ctx, &p, `DELETE FROM packages WHERE id = $1 AND project_id = $2 AND status <> 'pending_destruction' RETURNING `+pkgCols, id, projectID)
+	if err != nil {
+		return nil, wrap("meta.DeletePackage", err)
+	}
+	return &p, nil
+}
+
+// ListFiles pages a package's files by id.
+func (s *Store) ListFiles(ctx context.Context, packageID int64, limit, offset int) ([]PackageFile, int, error) {
+	var fs []PackageFile
+	if err := s.db.SelectContext(ctx, &fs, fileSelect+` WHERE f.package_id = $1 ORDER BY f.id LIMIT $2 OFFSET $3`, packageID, limit, offset); err != nil {
+		return nil, 0, wrap("meta.ListFiles", err)
+	}
+	var total int
+	if err := s.db.GetContext(ctx, &total, `SELECT count(*) FROM package_files WHERE package_id = $1`, packageID); err != nil {
+		return nil, 0, wrap("meta.ListFiles", err)
+	}
+	return fs, total, nil
+}
+
+// AllFiles returns every file of the given packages, by package then id.
+func (s *Store) AllFiles(ctx context.Context, packageIDs []int64) ([]PackageFile, error) {
+	var fs []PackageFile
+	err := s.db.SelectContext(ctx, &fs, fileSelect+` WHERE f.package_id = ANY($1) ORDER BY f.package_id, f.id`, pq.Int64Array(packageIDs))
+	return fs, wrap("meta.AllFiles", err)
+}
+
+// DeleteFile removes one file of a package.
+func (s *Store) DeleteFile(ctx context.Context, packageID, fileID int64) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM package_files WHERE id = $1 AND package_id = $2`, fileID, packageID)
+	if err != nil {
+		return wrap("meta.DeleteFile", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errs.New("meta.DeleteFile", errs.NotFound, "404 Not found")
+	}
+	return nil
+}

@@ -1,0 +1,284 @@
+// Package registry is the core every format publishes through: it streams a
+// body into the blob store while hashing it, and commits metadata only after
+// the bytes are durable, in one Postgres transaction.
+//
+// Content addressing lives in the database, not in object names: each upload
+// is written once, straight to a fresh key (blobs/<uuid>), and the blobs row
+// (sha256 primary key) records which object holds those bytes. A second
+// upload of the same bytes finds the row and drops its own object. This
+// avoids the stage-then-server-side-copy step of registries that name
+// objects by digest, which would make S3 write every byte twice (a 1 GiB
+// upload would cost 2 GiB of writes and a full extra pass of latency).
+//
+// Order, and why nothing is orphaned:
+//  1. stream to blobs/<uuid> while hashing (sha256, sha1, md5, optional sha512);
+//  2. verify size limit and any digest the client announced; on failure the
+//     object is ours alone and is deleted;
+//  3. commit the object (S3 CompleteMultipartUpload / fsync+rename);
+//  4. one transaction: upsert the blob row, then the format's package and
+//     file rows. If the existing row's object is gone (storage loss), the row
+//     is healed to point at ours (Gitea #39215's lesson);
+//  5. after commit, if the row kept another object, ours is deleted. If the
+//     transaction failed, ours is deleted too: no row can name it.
+//
+// Objects of other uploads are never deleted on a request's failure path;
+// unreferenced blobs are freed by the janitor after a grace period.
+package registry
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/pkgate/pkgate/internal/errs"
+	"github.com/pkgate/pkgate/storage/blob"
+	"github.com/pkgate/pkgate/storage/meta"
+)
+
+// Registry joins the metadata store and the blob store.
+type Registry struct {
+	Meta  *meta.Store
+	Blobs blob.Driver
+	Log   *slog.Logger
+}
+
+// Digests of one blob, lowercase hex.
+type Digests struct {
+	SHA256 string
+	SHA1   string
+	MD5    string
+	SHA512 string // empty unless requested
+	Size   int64
+}
+
+// IngestOptions tune one upload.
+type IngestOptions struct {
+	// Limit is the maximum size in bytes (0: unlimited). Exceeding it is a
+	// TooLarge error and nothing is kept.
+	Limit int64
+	// TooLargeMsg overrides the client-facing text for the size error.
+	TooLargeMsg string
+	// SHA512 also computes sha512 (npm integrity, Maven checksum files).
+	SHA512 bool
+	// Expect holds digests the client announced; a mismatch is Invalid.
+	Expect Digests
+}
+
+// Staged is a blob durable in the store but not yet referenced by metadata.
+// Pass it to Commit, or Discard it.
+type Staged struct {
+	Digests
+	key string
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
+// hasher fans bytes out to the digests in one pass.
+type hasher struct {
+	sha256, sha1, md5, sha512 hash.Hash
+	w                         io.Writer
+}
+
+func newHasher(withSHA512 bool) *hasher {
+	h := &hasher{sha256: sha256.New(), sha1: sha1.New(), md5: md5.New()}
+	ws := []io.Writer{h.sha256, h.sha1, h.md5}
+	if withSHA512 {
+		h.sha512 = sha512.New()
+		ws = append(ws, h.sha512)
+	}
+	h.w = io.MultiWriter(ws...)
+	return h
+}
+
+func (h *hasher) digests(size int64) Digests {
+	d := Digests{
+		SHA256: hex.EncodeToString(h.sha256.Sum(nil)),
+		SHA1:   hex.EncodeToString(h.sha1.Sum(nil)),
+		MD5:    hex.EncodeToString(h.md5.Sum(nil)),
+		Size:   size,
+	}
+	if h.sha512 != nil {
+		d.SHA512 = hex.EncodeToString(h.sha512.Sum(nil))
+	}
+	return d
+}
+
+// ErrTooLarge is wrapped by size-limit errors.
+var ErrTooLarge = errors.New("registry: body exceeds limit")
+
+// Ingest streams src into a new object, hashing as it goes. Memory is one
+// copy buffer plus the driver's part buffers, whatever the size.
+func (r *Registry) Ingest(ctx context.Context, src io.Reader, opt IngestOptions) (*Staged, error) {
+	const op = "registry.Ingest"
+	key := "blobs/" + uuid.NewString()
+	w, err := r.Blobs.Writer(ctx, key)
+	if err != nil {
+		return nil, storeErr(op, err)
+	}
+	h := newHasher(opt.SHA512)
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	var size int64
+	for {
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			size += int64(n)
+			if opt.Limit > 0 && size > opt.Limit {
+				_ = w.Cancel(ctx)
+				msg := opt.TooLargeMsg
+				if msg == "" {
+					msg = "413 Request Entity Too Large"
+				}
+				return nil, errs.E(op, errs.TooLarge, errs.Msg("%s", msg), ErrTooLarge)
+			}
+			h.w.Write(buf[:n])
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				_ = w.Cancel(ctx)
+				return nil, storeErr(op, werr)
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			_ = w.Cancel(ctx)
+			var e *errs.Error
+			if errors.As(rerr, &e) {
+				return nil, rerr
+			}
+			return nil, errs.E(op, errs.Invalid, errs.Msg("400 Bad request - upload body could not be read"), rerr)
+		}
+	}
+	d := h.digests(size)
+	if err := verify(d, opt.Expect); err != nil {
+		_ = w.Cancel(ctx)
+		return nil, errs.E(op, err)
+	}
+	if err := w.Commit(ctx); err != nil {
+		return nil, storeErr(op, err)
+	}
+	return &Staged{Digests: d, key: key}, nil
+}
+
+func verify(got, want Digests) error {
+	check := func(name, g, w string) error {
+		if w != "" && !strings.EqualFold(g, w) {
+			return errs.New("registry.verify", errs.Invalid, fmt.Sprintf("400 Bad request - %s mismatch", name))
+		}
+		return nil
+	}
+	if err := check("sha256", got.SHA256, want.SHA256); err != nil {
+		return err
+	}
+	if err := check("sha1", got.SHA1, want.SHA1); err != nil {
+		return err
+	}
+	if err := check("md5", got.MD5, want.MD5); err != nil {
+		return err
+	}
+	if want.SHA512 != "" && got.SHA512 != "" {
+		if err := check("sha512", got.SHA512, want.SHA512); err != nil {
+			return err
+		}
+	}
+	if want.Size > 0 && got.Size != want.Size {
+		return errs.New("registry.verify", errs.Invalid, "400 Bad request - size mismatch")
+	}
+	return nil
+}
+
+// storeErr maps a blob-store failure to 503 with a clear message.
+func storeErr(op string, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return errs.E(op, errs.Invalid, errs.Msg("400 Bad request - upload cancelled"), err)
+	}
+	return errs.E(op, errs.Unavailable, errs.Msg("503 Service Unavailable - blob storage unavailable"), err)
+}
+
+// Discard deletes a staged object that will not be committed.
+func (r *Registry) Discard(ctx context.Context, s *Staged) {
+	if s == nil {
+		return
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := r.Blobs.Delete(dctx, s.key); err != nil && r.Log != nil {
+		r.Log.Warn("could not delete unreferenced upload; the janitor will", "key", s.key, "err", err)
+	}
+}
+
+// Commit makes s the blob for its sha256 and runs fn in the same
+// transaction, which adds the format's package and file rows. Whatever
+// happens, no row ends up naming a missing object.
+func (r *Registry) Commit(ctx context.Context, s *Staged, fn func(tx *meta.Tx) error) error {
+	const op = "registry.Commit"
+	heal := false
+	if existing, err := r.Meta.BlobBySHA256(ctx, s.SHA256); err == nil {
+		if existing.StorageKey != s.key {
+			if _, err := r.Blobs.Stat(ctx, existing.StorageKey); errors.Is(err, blob.ErrNotFound) {
+				heal = true
+				if r.Log != nil {
+					r.Log.Warn("blob row pointed at a missing object; healing", "sha256", s.SHA256, "key", existing.StorageKey)
+				}
+			} else if err != nil {
+				r.Discard(ctx, s)
+				return storeErr(op, err)
+			}
+		}
+	} else if !errs.Is(err, errs.NotFound) {
+		r.Discard(ctx, s)
+		return err
+	}
+	var kept string
+	err := r.Meta.Tx(ctx, func(tx *meta.Tx) error {
+		b := &meta.Blob{SHA256: s.SHA256, Size: s.Size, MD5: s.MD5, SHA1: s.SHA1, StorageKey: s.key}
+		if s.SHA512 != "" {
+			b.SHA512 = &s.SHA512
+		}
+		k, err := tx.UpsertBlob(ctx, b, heal)
+		if err != nil {
+			return err
+		}
+		kept = k
+		return fn(tx)
+	})
+	if err != nil || kept != s.key {
+		r.Discard(ctx, s)
+	}
+	return err
+}
+
+// Open returns a seekable reader over a file's bytes for http.ServeContent.
+func (r *Registry) Open(ctx context.Context, f *meta.PackageFile) *blob.Seeker {
+	return blob.NewSeeker(ctx, r.Blobs, f.StorageKey, f.Size)
+}
+
+// SignedURL returns a presigned direct download URL when the driver supports it.
+func (r *Registry) SignedURL(ctx context.Context, f *meta.PackageFile, ttl time.Duration, opts blob.SignOptions) (string, error) {
+	return r.Blobs.SignedURL(ctx, f.StorageKey, ttl, opts)
+}
+
+// Ping checks both stores.
+func (r *Registry) Ping(ctx context.Context) error {
+	if err := r.Meta.Ping(ctx); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	if err := r.Blobs.Ping(ctx); err != nil {
+		return fmt.Errorf("blob store: %w", err)
+	}
+	return nil
+}

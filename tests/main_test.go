@@ -1,0 +1,358 @@
+// Package tests holds the integration tests: a real gateway over real HTTP,
+// on real Postgres and real S3 (from tests/harness), driven by curl-like Go
+// requests and by the real clients (python-gitlab, npm, pip/twine, mvn).
+package tests
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pkgate/pkgate/auth"
+	"github.com/pkgate/pkgate/gateway"
+	"github.com/pkgate/pkgate/storage/meta"
+	"github.com/pkgate/pkgate/tests/harness"
+)
+
+var (
+	provider harness.Provider
+	adminDSN string
+	s3svc    harness.S3
+	// logFile collects every gateway log line of the run, so tests can
+	// assert that no secret was ever logged.
+	logFile *os.File
+	logMu   sync.Mutex
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var err error
+	provider, err = harness.Select(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tests: no services:", err)
+		return 1
+	}
+	defer provider.Close()
+	if adminDSN, err = provider.Postgres(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "tests: postgres:", err)
+		return 1
+	}
+	if s3svc, err = provider.S3(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "tests: s3:", err)
+		return 1
+	}
+	dir := os.Getenv("PKGATE_TEST_ARTIFACTS")
+	if dir == "" {
+		dir, _ = os.MkdirTemp("", "pkgate-logs-*")
+	}
+	os.MkdirAll(dir, 0o755)
+	logFile, err = os.Create(filepath.Join(dir, "gateway.log"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tests: log file:", err)
+		return 1
+	}
+	defer logFile.Close()
+	fmt.Fprintf(os.Stderr, "tests: provider %s, gateway logs in %s\n", provider.Name(), logFile.Name())
+	return m.Run()
+}
+
+type syncWriter struct{}
+
+func (syncWriter) Write(p []byte) (int, error) {
+	logMu.Lock()
+	defer logMu.Unlock()
+	return logFile.Write(p)
+}
+
+// Env is one gateway on a fresh database and a fresh bucket.
+type Env struct {
+	t      *testing.T
+	URL    string // external URL, no trailing slash
+	Server *gateway.Server
+	Store  *meta.Store
+	Admin  string // admin PAT
+	Bucket string
+	Cfg    gateway.Config
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// EnvOption tweaks the config before start.
+type EnvOption func(*gateway.Config)
+
+// NewEnv starts a gateway with the S3 driver on the shared services.
+func NewEnv(t *testing.T, opts ...EnvOption) *Env {
+	t.Helper()
+	ctx := context.Background()
+	dsn, err := harness.NewDatabase(ctx, adminDSN, "gw")
+	if err != nil {
+		t.Fatalf("database: %v", err)
+	}
+	bucket, err := harness.NewBucket(ctx, s3svc, "gw")
+	if err != nil {
+		t.Fatalf("bucket: %v", err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", s3svc.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s3svc.SecretKey)
+	cfg := gateway.Config{
+		Listen: "127.0.0.1:0", DatabaseURL: dsn, BlobDriver: "s3", S3Bucket: bucket, S3Region: s3svc.Region,
+		S3Endpoint: s3svc.Endpoint, S3PathStyle: true, LogLevel: "debug", LogFormat: "json", Migrate: true,
+		MaxGenericSize: 5 << 30, MaxNPMSize: 500 << 20, MaxMavenSize: 3 << 30, MaxPyPISize: 3 << 30,
+		ShutdownTimeout: 10 * time.Second,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return startEnv(t, cfg, bucket)
+}
+
+func startEnv(t *testing.T, cfg gateway.Config, bucket string) *Env {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Listen = ln.Addr().String()
+	if cfg.ExternalURL == "" {
+		cfg.ExternalURL = "http://" + ln.Addr().String()
+	}
+	log := slog.New(slog.NewJSONHandler(syncWriter{}, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := gateway.New(ctx, cfg, log)
+	if err != nil {
+		cancel()
+		ln.Close()
+		t.Fatalf("gateway: %v", err)
+	}
+	e := &Env{t: t, URL: cfg.ExternalURL, Server: srv, Store: srv.Store, Bucket: bucket, Cfg: srv.Cfg, cancel: cancel, done: make(chan error, 1)}
+	go func() { e.done <- srv.Run(ctx, ln) }()
+	t.Cleanup(e.Stop)
+	e.Admin = e.bootstrapAdmin()
+	return e
+}
+
+// Stop shuts the gateway down (idempotent).
+func (e *Env) Stop() {
+	if e.cancel == nil {
+		return
+	}
+	e.cancel()
+	e.cancel = nil
+	<-e.done
+	e.Server.Close()
+}
+
+func (e *Env) bootstrapAdmin() string {
+	ctx := context.Background()
+	u := &meta.User{Username: "root", Email: "root@example.com", Name: "Administrator", IsAdmin: true, CanCreateGroup: true}
+	if err := e.Store.CreateUser(ctx, u); err != nil {
+		e.t.Fatalf("admin user: %v", err)
+	}
+	secret, err := auth.IssuePAT(ctx, e.Store, &meta.PAT{UserID: u.ID, Name: "admin", Scopes: []string{"api"}})
+	if err != nil {
+		e.t.Fatalf("admin pat: %v", err)
+	}
+	return secret
+}
+
+// Resp is a finished HTTP exchange.
+type Resp struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into v.
+func (r *Resp) JSON(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("body is not JSON (%d): %q", r.Status, r.Body)
+	}
+}
+
+// Map decodes an object body.
+func (r *Resp) Map(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	r.JSON(t, &m)
+	return m
+}
+
+// Header sets request headers for Do.
+type H map[string]string
+
+var client = &http.Client{
+	Timeout:       5 * time.Minute,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+// Do sends a request. body may be nil, []byte, string, io.Reader, or any
+// other value (sent as JSON).
+func (e *Env) Do(method, path string, body any, h H) *Resp {
+	e.t.Helper()
+	var rd io.Reader
+	ct := ""
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd = bytes.NewReader(b)
+	case string:
+		rd = strings.NewReader(b)
+	case io.Reader:
+		rd = b
+	default:
+		js, _ := json.Marshal(b)
+		rd = bytes.NewReader(js)
+		ct = "application/json"
+	}
+	u := path
+	if !strings.HasPrefix(path, "http") {
+		u = e.URL + path
+	}
+	req, err := http.NewRequest(method, u, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	for k, v := range h {
+		if k == "Host" {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatalf("%s %s: reading body: %v", method, path, err)
+	}
+	return &Resp{Status: res.StatusCode, Header: res.Header, Body: data}
+}
+
+// PAT returns the header map of a personal access token.
+func PAT(tok string) H { return H{"PRIVATE-TOKEN": tok} }
+
+// DeployHdr returns the Deploy-Token header map.
+func DeployHdr(tok string) H { return H{"Deploy-Token": tok} }
+
+// Basic returns an Authorization header map.
+func Basic(user, pass string) H {
+	req, _ := http.NewRequest("GET", "http://x", nil)
+	req.SetBasicAuth(user, pass)
+	return H{"Authorization": req.Header.Get("Authorization")}
+}
+
+// Bearer returns an Authorization: Bearer header map.
+func Bearer(tok string) H { return H{"Authorization": "Bearer " + tok} }
+
+// Must asserts a status and returns the response.
+func (e *Env) Must(status int, r *Resp) *Resp {
+	e.t.Helper()
+	if r.Status != status {
+		e.t.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
+	}
+	return r
+}
+
+// Group creates a group (parent 0: top level) as admin and returns its id.
+func (e *Env) Group(path string, parent int64, visibility string) int64 {
+	e.t.Helper()
+	body := map[string]any{"name": strings.ToUpper(path[:1]) + path[1:], "path": path, "visibility": visibility}
+	if parent > 0 {
+		body["parent_id"] = parent
+	}
+	m := e.Must(201, e.Do("POST", "/api/v4/groups", body, PAT(e.Admin))).Map(e.t)
+	return int64(m["id"].(float64))
+}
+
+// Project creates a project in a namespace as admin.
+func (e *Env) Project(path string, ns int64, visibility string) int64 {
+	e.t.Helper()
+	m := e.Must(201, e.Do("POST", "/api/v4/projects", map[string]any{"path": path, "namespace_id": ns, "visibility": visibility}, PAT(e.Admin))).Map(e.t)
+	return int64(m["id"].(float64))
+}
+
+// DeployToken creates a token on "projects" or "groups" id and returns
+// (secret, username, id).
+func (e *Env) DeployToken(kind string, id int64, scopes ...string) (string, string, int64) {
+	e.t.Helper()
+	m := e.Must(201, e.Do("POST", fmt.Sprintf("/api/v4/%s/%d/deploy_tokens", kind, id),
+		map[string]any{"name": "t", "scopes": scopes}, PAT(e.Admin))).Map(e.t)
+	return m["token"].(string), m["username"].(string), int64(m["id"].(float64))
+}
+
+// User creates a user and a PAT with scope api; returns (id, pat).
+func (e *Env) User(username string) (int64, string) {
+	e.t.Helper()
+	m := e.Must(201, e.Do("POST", "/api/v4/users", map[string]any{"email": username + "@example.com", "username": username,
+		"name": username, "password": "s3cret-Passw0rd"}, PAT(e.Admin))).Map(e.t)
+	id := int64(m["id"].(float64))
+	p := e.Must(201, e.Do("POST", fmt.Sprintf("/api/v4/users/%d/personal_access_tokens", id),
+		map[string]any{"name": "t", "scopes": []string{"api"}}, PAT(e.Admin))).Map(e.t)
+	return id, p["token"].(string)
+}
+
+// Member adds a user to "projects" or "groups" id at a level.
+func (e *Env) Member(kind string, id, user int64, level int) {
+	e.t.Helper()
+	e.Must(201, e.Do("POST", fmt.Sprintf("/api/v4/%s/%d/members", kind, id), map[string]any{"user_id": user, "access_level": level}, PAT(e.Admin)))
+}
+
+// Scenario is the common fixture: group acme, subgroup sub, private
+// project app in sub, and write/read deploy tokens on app.
+type Scenario struct {
+	GroupID, SubID, ProjectID int64
+	WriteToken, WriteUser     string
+	ReadToken, ReadUser       string
+}
+
+// NewScenario builds the common fixture.
+func (e *Env) NewScenario() Scenario {
+	e.t.Helper()
+	var s Scenario
+	s.GroupID = e.Group("acme", 0, "private")
+	s.SubID = e.Group("sub", s.GroupID, "private")
+	s.ProjectID = e.Project("app", s.SubID, "private")
+	s.WriteToken, s.WriteUser, _ = e.DeployToken("projects", s.ProjectID, "read_package_registry", "write_package_registry")
+	s.ReadToken, s.ReadUser, _ = e.DeployToken("projects", s.ProjectID, "read_package_registry")
+	return s
+}
+
+// ErrBody asserts a JSON error body of the form {"message": want} or
+// {"error": want} (key names the family).
+func ErrBody(t *testing.T, r *Resp, key, want string) {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("error body is not JSON (%d): %q", r.Status, r.Body)
+	}
+	got, ok := m[key].(string)
+	if !ok {
+		t.Fatalf("error body has no %q string: %s", key, r.Body)
+	}
+	if want != "" && got != want {
+		t.Fatalf("%s = %q, want %q", key, got, want)
+	}
+}
