@@ -143,4 +143,3 @@ func root() *cobra.Command {
 	cmd.AddCommand(serve, migrate, admin)
 	return cmd
 }
-

@@ -123,7 +123,6 @@ func notFound(err error) error {
 	return err
 }
 
-
 func registryOpts(limit int64) registry.IngestOptions {
 	return registry.IngestOptions{Limit: limit, TooLargeMsg: tooLarge}
 }
