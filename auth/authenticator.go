@@ -163,12 +163,20 @@ func checkPATScope(op string, id *Identity, method string) error {
 // where no match is 401; then the Basic password as a PAT, where no match is
 // anonymous; a job token can never be valid here (no CI runner), so it is
 // 401. The Basic username is ignored, as GitLab's API does.
+//
+// PROJECT DECISION: a deploy token sent as PRIVATE-TOKEN is also accepted
+// here (GitLab would answer 401). Maven settings.xml files written for
+// GitLab commonly send Private-Token from <httpHeaders>, and the extension
+// breaks no client; on the non-package API it is still an unknown PAT.
 func (a *Authenticator) Packages(ctx context.Context, r *http.Request) (*Identity, error) {
 	const op = "auth.Packages"
 	c := Extract(r)
 	cand := c.DeployToken
 	if cand == "" {
 		cand = c.Bearer
+	}
+	if cand == "" {
+		cand = c.PrivateToken
 	}
 	if c.HasBasic {
 		cand = c.BasicPass

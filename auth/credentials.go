@@ -15,7 +15,7 @@ import (
 // them. Header names are case-insensitive (net/http canonicalises them).
 type Credentials struct {
 	DeployToken  string // Deploy-Token header
-	Bearer       string // Authorization: Bearer
+	Bearer       string // Authorization: Bearer, or ?access_token= / ?bearer_token=
 	PrivateToken string // PRIVATE-TOKEN header or private_token query param
 	JobToken     string // JOB-TOKEN header or job_token param
 	HasBasic     bool
@@ -35,12 +35,17 @@ func Extract(r *http.Request) Credentials {
 	c.DeployToken = strings.TrimSpace(r.Header.Get("Deploy-Token"))
 	c.PrivateToken = strings.TrimSpace(r.Header.Get("Private-Token"))
 	c.JobToken = strings.TrimSpace(r.Header.Get("Job-Token"))
-	if q := r.URL.Query(); c.PrivateToken == "" || c.JobToken == "" {
+	if r.URL.RawQuery != "" {
+		q := r.URL.Query()
 		if c.PrivateToken == "" {
 			c.PrivateToken = q.Get("private_token")
 		}
 		if c.JobToken == "" {
 			c.JobToken = q.Get("job_token")
+		}
+		c.Bearer = q.Get("access_token")
+		if c.Bearer == "" {
+			c.Bearer = q.Get("bearer_token")
 		}
 	}
 	scheme, rest, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
