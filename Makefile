@@ -1,0 +1,31 @@
+# The two commands of the README: `make run` and `make test`.
+GO ?= go
+PG_BIN ?= $(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin)))
+
+.PHONY: run test unit vet build stop bench fmt
+
+run:
+	@scripts/run.sh
+
+build:
+	$(GO) build -o bin/gateway ./cmd/gateway
+
+# Every test: unit tests, then integration tests against real Postgres and
+# real S3 (MinIO) with the real clients (npm, pip, twine, mvn, python-gitlab).
+test: vet
+	$(GO) test -count=1 -timeout 75m ./...
+
+unit:
+	$(GO) test -count=1 -short $$($(GO) list ./... | grep -v /tests)
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./tests/
+
+# Stops what `make run` left running (the Postgres cluster and MinIO).
+stop:
+	-@[ -f data/pg/PG_VERSION ] && runuser -u postgres -- $(PG_BIN)/pg_ctl -D data/pg stop -m fast
+	-@[ -f data/minio.pid ] && kill $$(cat data/minio.pid) && rm -f data/minio.pid

@@ -1,0 +1,147 @@
+package tests
+
+import (
+	"fmt"
+	"testing"
+)
+
+const challenge = `Basic realm="GitLab Packages Registry"`
+
+// TestAuthMatrix walks the spec's status table (4.5) for generic downloads
+// and uploads with every credential form.
+func TestAuthMatrix(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	other := e.Group("other", 0, "private")
+	otherProj := e.Project("elsewhere", other, "private")
+	pub := e.Project("pub", e.Group("open", 0, "public"), "public")
+	deep := e.Group("deeper", s.SubID, "private")
+	deepProj := e.Project("deepapp", deep, "private")
+
+	grpRead, _, _ := e.DeployToken("groups", s.GroupID, "read_package_registry")
+	grpWrite, _, _ := e.DeployToken("groups", s.GroupID, "write_package_registry")
+	noPkgScope, _, _ := e.DeployToken("projects", s.ProjectID, "read_repository")
+	otherTok, _, _ := e.DeployToken("projects", otherProj, "read_package_registry", "write_package_registry")
+	devID, dev := e.User("dev")
+	guestID, guest := e.User("guest")
+	_, stranger := e.User("stranger")
+	e.Member("projects", s.ProjectID, devID, 30)
+	e.Member("projects", s.ProjectID, guestID, 10)
+
+	file := func(p int64) string { return fmt.Sprintf("/api/v4/projects/%d/packages/generic/pkg/1.0.0/f.bin", p) }
+	// Seed one file in each project.
+	for _, p := range []int64{s.ProjectID, pub, deepProj, otherProj} {
+		e.Must(201, e.Do("PUT", file(p), "data", PAT(e.Admin)))
+	}
+
+	cases := []struct {
+		name   string
+		method string
+		proj   int64
+		h      H
+		status int
+	}{
+		{"anon private get", "GET", s.ProjectID, nil, 401},
+		{"anon private put", "PUT", s.ProjectID, nil, 401},
+		{"anon missing project", "GET", 999999, nil, 401},
+		{"anon public get", "GET", pub, nil, 200},
+		{"anon public put", "PUT", pub, nil, 401},
+		{"bad bearer on public", "GET", pub, Bearer("nope"), 401},
+		{"bad private-token on public", "GET", pub, PAT("glpat-nope"), 401},
+		{"bad basic on public is anonymous", "GET", pub, Basic("u", "nope"), 200},
+		{"bad deploy header on private", "GET", s.ProjectID, DeployHdr("gldt-nope"), 401},
+		{"job token", "GET", pub, H{"JOB-TOKEN": "x"}, 401},
+		{"basic gitlab-ci-token", "GET", pub, Basic("gitlab-ci-token", "x"), 401},
+		{"read token header", "GET", s.ProjectID, DeployHdr(s.ReadToken), 200},
+		{"read token basic any user", "GET", s.ProjectID, Basic("__token__", s.ReadToken), 200},
+		{"read token basic empty user", "GET", s.ProjectID, Basic("", s.ReadToken), 200},
+		{"read token bearer", "GET", s.ProjectID, Bearer(s.ReadToken), 200},
+		{"read token private-token (extension)", "GET", s.ProjectID, PAT(s.ReadToken), 200},
+		{"read token put", "PUT", s.ProjectID, DeployHdr(s.ReadToken), 403},
+		{"write token get (write implies read)", "GET", s.ProjectID, DeployHdr(s.WriteToken), 200},
+		{"write token put", "PUT", s.ProjectID, DeployHdr(s.WriteToken), 201},
+		{"no package scope", "GET", s.ProjectID, DeployHdr(noPkgScope), 404},
+		{"other project's token", "GET", s.ProjectID, DeployHdr(otherTok), 404},
+		{"other project's token put", "PUT", s.ProjectID, DeployHdr(otherTok), 404},
+		{"token outside reach on public get", "GET", pub, DeployHdr(otherTok), 200},
+		{"token outside reach on public put", "PUT", pub, DeployHdr(otherTok), 403},
+		{"group token two levels down", "GET", deepProj, DeployHdr(grpRead), 200},
+		{"group token other group", "GET", otherProj, DeployHdr(grpRead), 404},
+		{"group write token put deep", "PUT", deepProj, DeployHdr(grpWrite), 201},
+		{"group read token put", "PUT", deepProj, DeployHdr(grpRead), 403},
+		{"developer put", "PUT", s.ProjectID, PAT(dev), 201},
+		{"developer basic pat", "GET", s.ProjectID, Basic("dev", dev), 200},
+		{"guest get", "GET", s.ProjectID, PAT(guest), 200},
+		{"guest put", "PUT", s.ProjectID, PAT(guest), 403},
+		{"stranger get", "GET", s.ProjectID, PAT(stranger), 404},
+		{"admin get", "GET", otherProj, PAT(e.Admin), 200},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var body any
+			if c.method == "PUT" {
+				body = "payload"
+			}
+			r := e.Do(c.method, file(c.proj), body, c.h)
+			if r.Status != c.status {
+				t.Fatalf("status %d, want %d: %s", r.Status, c.status, r.Body)
+			}
+			switch c.status {
+			case 401:
+				if c.h == nil || c.h["Deploy-Token"] != "" {
+					if got := r.Header.Get("WWW-Authenticate"); got != challenge {
+						t.Errorf("challenge %q", got)
+					}
+				}
+				ErrBody(t, r, "message", "401 Unauthorized")
+			case 403:
+				ErrBody(t, r, "message", "403 Forbidden")
+			case 404:
+				ErrBody(t, r, "message", "404 Not Found")
+			}
+		})
+	}
+}
+
+// TestAuthDeletedTokenStopsAtOnce: deleting a token through the API makes
+// the secret fail on the very next request.
+func TestAuthDeletedTokenStopsAtOnce(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	tok, _, id := e.DeployToken("projects", s.ProjectID, "read_package_registry", "write_package_registry")
+	url := fmt.Sprintf("/api/v4/projects/%d/packages/generic/p/1/f", s.ProjectID)
+	e.Must(201, e.Do("PUT", url, "x", DeployHdr(tok)))
+	e.Must(204, e.Do("DELETE", fmt.Sprintf("/api/v4/projects/%d/deploy_tokens/%d", s.ProjectID, id), nil, PAT(e.Admin)))
+	e.Must(401, e.Do("PUT", url, "x", DeployHdr(tok)))
+	e.Must(401, e.Do("GET", url, nil, DeployHdr(tok)))
+}
+
+// TestAuthPATScopesAndExpiry: read_api PATs read but cannot write; a
+// revoked PAT answers the OAuth-style invalid_token error.
+func TestAuthPATScopes(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	uid, _ := e.User("reader")
+	e.Member("projects", s.ProjectID, uid, 40)
+	m := e.Must(201, e.Do("POST", fmt.Sprintf("/api/v4/users/%d/personal_access_tokens", uid),
+		map[string]any{"name": "ro", "scopes": []string{"read_api"}}, PAT(e.Admin))).Map(t)
+	ro := m["token"].(string)
+	if m["active"] != true || m["expires_at"] != nil {
+		t.Errorf("pat shape: %v", m)
+	}
+	e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d", s.ProjectID), nil, PAT(ro)))
+	r := e.Do("POST", fmt.Sprintf("/api/v4/projects/%d/deploy_tokens", s.ProjectID), map[string]any{"name": "x", "scopes": []string{"read_package_registry"}}, PAT(ro))
+	e.Must(403, r)
+	ErrBody(t, r, "error", "insufficient_scope")
+	r = e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d/packages/generic/p/1/f", s.ProjectID), "x", PAT(ro))
+	e.Must(403, r)
+	ErrBody(t, r, "error", "insufficient_scope")
+
+	past := e.Must(201, e.Do("POST", fmt.Sprintf("/api/v4/users/%d/personal_access_tokens", uid),
+		map[string]any{"name": "old", "scopes": []string{"api"}, "expires_at": "2000-01-01"}, PAT(e.Admin))).Map(t)
+	r = e.Do("GET", "/api/v4/user", nil, PAT(past["token"].(string)))
+	e.Must(401, r)
+	ErrBody(t, r, "error", "invalid_token")
+	e.Must(400, e.Do("POST", fmt.Sprintf("/api/v4/users/%d/personal_access_tokens", uid),
+		map[string]any{"name": "bad", "scopes": []string{"everything"}}, PAT(e.Admin)))
+}

@@ -1,0 +1,241 @@
+package tests
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pkgate/pkgate/gateway"
+)
+
+func TestGenericNamesAndPaths(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	base := fmt.Sprintf("/api/v4/projects/%d/packages/generic/", s.ProjectID)
+	cases := []struct {
+		path   string
+		status int
+		key    string
+	}{
+		{"my-package%2f%2e%2e%2f/1.0.0/f.txt", 400, "error"},
+		{"pkg/1.0.0/%2e%2e%2f.ssh%2fauthorized_keys", 400, "error"},
+		{"pkg/..1.2.3/f.txt", 400, "error"},
+		{"pkg/1.2.3-4%2f..%2f..%2f/f.txt", 400, "error"},
+		{"pkg/%2e%2e%2f1.2.3/f.txt", 400, "error"},
+		{"pkg/1.0/~myfile.tar.gz", 400, "error"},
+		{"pkg/1.0/myfile.tar.gz~", 400, "error"},
+		{"pkg/1.0/@myfile1.1.tar.gz", 400, "error"},
+		{"pkg/1.0/myfile1.1.tar.gz@", 400, "error"},
+		{"pkg/1.0/my%20file.txt", 400, "error"},
+		{"pkg/1.0/my$file.txt", 400, "error"},
+		{"pkg/1.0/..", 400, "error"},
+		{"pkg/1.0/a/../f.txt", 400, "error"},
+		{"..", 404, "error"},
+		{"pkg/1.0", 404, "error"},
+		{"pkg/1.0/my+file.tar.gz", 201, "message"},
+		{"pkg/1.0/my~file.tar.gz", 201, "message"},
+		{"pkg/1.0/myfile@1.1.tar.gz", 201, "message"},
+		{"pkg/v1.2.4-build/f.txt", 201, "message"},
+		{"pkg/1.2.bananas/f.txt", 201, "message"},
+		{"pkg/1.3.350-20201230123456/f.txt", 201, "message"},
+		{"pkg/0123456789abcdef0123456789abcdef01234567/f.txt", 201, "message"},
+		{"pkg/1.0/dir/sub/f.txt", 201, "message"},
+	}
+	for _, c := range cases {
+		t.Run(c.path, func(t *testing.T) {
+			r := e.Do("PUT", base+c.path, "x", DeployHdr(s.WriteToken))
+			if r.Status != c.status {
+				t.Fatalf("status %d, want %d: %s", r.Status, c.status, r.Body)
+			}
+			ErrBody(t, r, c.key, "")
+		})
+	}
+	// Directory files need their directory to be found.
+	e.Must(200, e.Do("GET", base+"pkg/1.0/dir/sub/f.txt", nil, DeployHdr(s.ReadToken)))
+	e.Must(404, e.Do("GET", base+"pkg/1.0/f.txt", nil, DeployHdr(s.ReadToken)))
+	// The path parameter is the same directory.
+	e.Must(201, e.Do("PUT", base+"pkg/2.0/g.txt?path=x/y", "x", DeployHdr(s.WriteToken)))
+	e.Must(200, e.Do("GET", base+"pkg/2.0/x/y/g.txt", nil, DeployHdr(s.ReadToken)))
+	// Unknown status/select values.
+	r := e.Do("PUT", base+"pkg/1.0/f.txt?status=processing", "x", DeployHdr(s.WriteToken))
+	e.Must(400, r)
+	ErrBody(t, r, "error", "status does not have a valid value")
+	r = e.Do("PUT", base+"pkg/1.0/f.txt?select=everything", "x", DeployHdr(s.WriteToken))
+	e.Must(400, r)
+	ErrBody(t, r, "error", "select does not have a valid value")
+}
+
+func TestGenericDownloadHeadersRangesAndDuplicates(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	url := fmt.Sprintf("/api/v4/projects/%d/packages/generic/tool/1.2.3/tool.bin", s.ProjectID)
+	first := []byte("first version of the file")
+	second := []byte("0123456789abcdefghijklmnopqrstuvwxyz")
+
+	r := e.Must(200, e.Do("PUT", url+"?select=package_file", first, DeployHdr(s.WriteToken)))
+	rec := r.Map(t)
+	sum := sha256.Sum256(first)
+	if rec["file_sha256"] != hex.EncodeToString(sum[:]) || rec["file_name"] != "tool.bin" || rec["size"] != float64(len(first)) {
+		t.Fatalf("package_file record: %v", rec)
+	}
+	for _, k := range []string{"id", "package_id", "created_at", "updated_at", "file_md5", "file_sha1"} {
+		if rec[k] == nil {
+			t.Errorf("record lacks %s", k)
+		}
+	}
+	// Duplicate file name: allowed, newest served.
+	e.Must(201, e.Do("PUT", url, second, Basic(s.WriteUser, s.WriteToken)))
+	got := e.Must(200, e.Do("GET", url, nil, DeployHdr(s.ReadToken)))
+	if !bytes.Equal(got.Body, second) {
+		t.Fatalf("newest not served: %q", got.Body)
+	}
+	sum2 := sha256.Sum256(second)
+	h := got.Header
+	want := map[string]string{
+		"Content-Type":              "application/octet-stream",
+		"Content-Disposition":       `attachment; filename="tool.bin"; filename*=UTF-8''tool.bin`,
+		"Content-Transfer-Encoding": "binary",
+		"X-Checksum-Sha256":         hex.EncodeToString(sum2[:]),
+		"Accept-Ranges":             "bytes",
+		"Content-Length":            fmt.Sprint(len(second)),
+	}
+	for k, v := range want {
+		if h.Get(k) != v {
+			t.Errorf("%s = %q, want %q", k, h.Get(k), v)
+		}
+	}
+	if h.Get("Last-Modified") == "" {
+		t.Error("no Last-Modified")
+	}
+	// Range → 206 with Content-Range; unsatisfiable → 416.
+	rr := e.Do("GET", url, nil, H{"Deploy-Token": s.ReadToken, "Range": "bytes=10-19"})
+	e.Must(206, rr)
+	if string(rr.Body) != "abcdefghij" || rr.Header.Get("Content-Range") != fmt.Sprintf("bytes 10-19/%d", len(second)) {
+		t.Errorf("range: %q %q", rr.Body, rr.Header.Get("Content-Range"))
+	}
+	rr = e.Do("GET", url, nil, H{"Deploy-Token": s.ReadToken, "Range": "bytes=30-"})
+	if rr.Status != 206 || string(rr.Body) != "uvwxyz" {
+		t.Errorf("open range: %d %q", rr.Status, rr.Body)
+	}
+	e.Must(416, e.Do("GET", url, nil, H{"Deploy-Token": s.ReadToken, "Range": "bytes=1000-2000"}))
+	// Conditional GET.
+	e.Must(304, e.Do("GET", url, nil, H{"Deploy-Token": s.ReadToken, "If-Modified-Since": h.Get("Last-Modified")}))
+	// HEAD: same headers, no body.
+	hd := e.Must(200, e.Do("HEAD", url, nil, DeployHdr(s.ReadToken)))
+	if len(hd.Body) != 0 || hd.Header.Get("Content-Length") != fmt.Sprint(len(second)) {
+		t.Errorf("HEAD: body %d bytes, length %q", len(hd.Body), hd.Header.Get("Content-Length"))
+	}
+	// Missing file and missing package: 404 JSON.
+	nf := e.Do("GET", strings.Replace(url, "tool.bin", "nope.bin", 1), nil, DeployHdr(s.ReadToken))
+	e.Must(404, nf)
+	ErrBody(t, nf, "message", "404 Not found")
+	e.Must(404, e.Do("GET", strings.Replace(url, "1.2.3", "9.9.9", 1), nil, DeployHdr(s.ReadToken)))
+	// Zero-length file.
+	zero := strings.Replace(url, "tool.bin", "empty.bin", 1)
+	e.Must(201, e.Do("PUT", zero, []byte{}, DeployHdr(s.WriteToken)))
+	z := e.Must(200, e.Do("GET", zero, nil, DeployHdr(s.ReadToken)))
+	if len(z.Body) != 0 || z.Header.Get("Content-Length") != "0" {
+		t.Errorf("empty file: %d bytes", len(z.Body))
+	}
+	// Two identical uploads share one blob row.
+	var blobs int
+	if err := e.Store.DB().Get(&blobs, "SELECT count(*) FROM blobs"); err != nil {
+		t.Fatal(err)
+	}
+	e.Must(201, e.Do("PUT", strings.Replace(url, "tool.bin", "copy.bin", 1), second, DeployHdr(s.WriteToken)))
+	var after int
+	e.Store.DB().Get(&after, "SELECT count(*) FROM blobs")
+	if after != blobs {
+		t.Errorf("identical content made a new blob row: %d -> %d", blobs, after)
+	}
+	assertNoOrphanObjects(t, e)
+}
+
+func TestGenericStatusHidden(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	url := fmt.Sprintf("/api/v4/projects/%d/packages/generic/secret/1.0/a.txt?status=hidden", s.ProjectID)
+	e.Must(201, e.Do("PUT", url, "hidden", DeployHdr(s.WriteToken)))
+	// Downloadable, not listed.
+	e.Must(200, e.Do("GET", strings.Split(url, "?")[0], nil, DeployHdr(s.ReadToken)))
+	var list []map[string]any
+	e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d/packages", s.ProjectID), nil, PAT(e.Admin))).JSON(t, &list)
+	if len(list) != 0 {
+		t.Errorf("hidden package listed: %v", list)
+	}
+	e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d/packages?status=hidden", s.ProjectID), nil, PAT(e.Admin))).JSON(t, &list)
+	if len(list) != 1 {
+		t.Errorf("status=hidden lists %d", len(list))
+	}
+	// A later upload with status=default updates the package.
+	e.Must(201, e.Do("PUT", strings.Replace(url, "hidden", "default", 1), "x", DeployHdr(s.WriteToken)))
+	e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d/packages", s.ProjectID), nil, PAT(e.Admin))).JSON(t, &list)
+	if len(list) != 1 || list[0]["status"] != "default" {
+		t.Errorf("status update: %v", list)
+	}
+}
+
+func TestGenericSizeLimit(t *testing.T) {
+	e := NewEnv(t, func(c *gateway.Config) { c.MaxGenericSize = 1024 })
+	s := e.NewScenario()
+	url := fmt.Sprintf("/api/v4/projects/%d/packages/generic/big/1.0/big.bin", s.ProjectID)
+	// Declared too large: refused before the body is read.
+	r := e.Do("PUT", url, bytes.Repeat([]byte("x"), 2048), DeployHdr(s.WriteToken))
+	e.Must(413, r)
+	ErrBody(t, r, "message", "")
+	// Chunked (no Content-Length): refused while streaming.
+	r = e.Do("PUT", url, io.MultiReader(strings.NewReader(strings.Repeat("y", 4096))), DeployHdr(s.WriteToken))
+	e.Must(413, r)
+	e.Must(201, e.Do("PUT", url, bytes.Repeat([]byte("x"), 1024), DeployHdr(s.WriteToken)))
+	var files int
+	e.Store.DB().Get(&files, "SELECT count(*) FROM package_files")
+	if files != 1 {
+		t.Errorf("refused uploads left file rows: %d", files)
+	}
+	assertNoOrphanObjects(t, e)
+}
+
+// TestGenericConcurrentFirstUpload: many first uploads of one version
+// converge on one package row and all succeed.
+func TestGenericConcurrentFirstUpload(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	const n = 30
+	var wg sync.WaitGroup
+	statuses := make([]int, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			url := fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/race/1.0/f%d.bin", e.URL, s.ProjectID, i)
+			req, _ := http.NewRequest("PUT", url, strings.NewReader(fmt.Sprintf("content %d", i%3)))
+			req.Header.Set("Deploy-Token", s.WriteToken)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return
+			}
+			res.Body.Close()
+			statuses[i] = res.StatusCode
+		}(i)
+	}
+	wg.Wait()
+	for i, st := range statuses {
+		if st != 201 {
+			t.Errorf("upload %d: status %d", i, st)
+		}
+	}
+	var pkgs, files, blobs int
+	e.Store.DB().Get(&pkgs, "SELECT count(*) FROM packages")
+	e.Store.DB().Get(&files, "SELECT count(*) FROM package_files")
+	e.Store.DB().Get(&blobs, "SELECT count(*) FROM blobs")
+	if pkgs != 1 || files != n || blobs != 3 {
+		t.Errorf("packages=%d files=%d blobs=%d, want 1, %d, 3", pkgs, files, blobs, n)
+	}
+	assertNoOrphanObjects(t, e)
+}
