@@ -452,11 +452,13 @@ func (s *Server) addMember(group bool) gin.HandlerFunc {
 			return
 		}
 		ctx := c.Request.Context()
-		var u *meta.User
-		if uid, ok, err := p.integer("user_id"); err != nil {
+		uid, byID, err := p.integer("user_id")
+		if err != nil {
 			httpx.Abort(c, err)
 			return
-		} else if ok {
+		}
+		var u *meta.User
+		if byID {
 			u, err = s.Store.UserByID(ctx, uid)
 		} else {
 			name, _ := p.str("username")

@@ -1,0 +1,193 @@
+package tests
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestPackagesAPIListGetDelete(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	devID, dev := e.User("dev")
+	e.Member("projects", s.ProjectID, devID, 30)
+	put := func(name, version, file string) {
+		e.Must(201, e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d/packages/generic/%s/%s/%s", s.ProjectID, name, version, file), "data-"+name+version, DeployHdr(s.WriteToken)))
+	}
+	put("alpha", "1.0", "a.bin")
+	put("alpha", "2.0", "a.bin")
+	put("beta", "1.0", "b.bin")
+	put("beta", "1.0", "b2.bin")
+
+	base := fmt.Sprintf("/api/v4/projects/%d/packages", s.ProjectID)
+	var list []map[string]any
+	e.Must(200, e.Do("GET", base+"?package_type=generic&package_name=ALP&order_by=version&sort=desc", nil, PAT(e.Admin))).JSON(t, &list)
+	if len(list) != 2 || list[0]["version"] != "2.0" || list[1]["version"] != "1.0" {
+		t.Fatalf("filtered list: %v", list)
+	}
+	links := list[0]["_links"].(map[string]any)
+	if !strings.HasPrefix(links["delete_api_path"].(string), e.URL+"/api/v4/projects/") || links["web_path"] == nil {
+		t.Errorf("_links: %v", links)
+	}
+	// Deploy tokens are not credentials on the packages API.
+	e.Must(404, e.Do("GET", base, nil, DeployHdr(s.ReadToken)))
+	e.Must(401, e.Do("GET", base, nil, Bearer(s.ReadToken)))
+	e.Must(404, e.Do("GET", base, nil, nil))
+	r := e.Do("GET", base+"?package_type=bogus", nil, PAT(e.Admin))
+	e.Must(400, r)
+	ErrBody(t, r, "error", "package_type does not have a valid value")
+	e.Must(400, e.Do("GET", base+"?order_by=size", nil, PAT(e.Admin)))
+
+	// Developer reads but has no delete link and cannot delete.
+	e.Must(200, e.Do("GET", base, nil, PAT(dev))).JSON(t, &list)
+	if len(list) != 3 {
+		t.Fatalf("dev sees %d packages", len(list))
+	}
+	if _, ok := list[0]["_links"].(map[string]any)["delete_api_path"]; ok {
+		t.Error("developer got delete_api_path")
+	}
+	var beta map[string]any
+	for _, p := range list {
+		if p["name"] == "beta" {
+			beta = p
+		}
+	}
+	betaID := int64(beta["id"].(float64))
+	one := e.Must(200, e.Do("GET", fmt.Sprintf("%s/%d", base, betaID), nil, PAT(dev))).Map(t)
+	if _, ok := one["versions"]; !ok {
+		t.Error("GET package lacks versions")
+	}
+	var files []map[string]any
+	e.Must(200, e.Do("GET", fmt.Sprintf("%s/%d/package_files", base, betaID), nil, PAT(dev))).JSON(t, &files)
+	if len(files) != 2 || len(files[0]["file_sha256"].(string)) != 64 {
+		t.Fatalf("files: %v", files)
+	}
+	e.Must(403, e.Do("DELETE", fmt.Sprintf("%s/%d", base, betaID), nil, PAT(dev)))
+	e.Must(403, e.Do("DELETE", fmt.Sprintf("%s/%d/package_files/%v", base, betaID, files[0]["id"]), nil, PAT(dev)))
+
+	// Maintainer (admin) deletes a file, then the package.
+	e.Must(204, e.Do("DELETE", fmt.Sprintf("%s/%d/package_files/%v", base, betaID, files[0]["id"]), nil, PAT(e.Admin)))
+	e.Must(404, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d/packages/generic/beta/1.0/b.bin", s.ProjectID), nil, DeployHdr(s.ReadToken)))
+	e.Must(204, e.Do("DELETE", fmt.Sprintf("%s/%d", base, betaID), nil, PAT(e.Admin)))
+	r = e.Do("GET", fmt.Sprintf("%s/%d", base, betaID), nil, PAT(e.Admin))
+	e.Must(404, r)
+	ErrBody(t, r, "message", "404 Not found")
+	e.Must(404, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d/packages/generic/beta/1.0/b2.bin", s.ProjectID), nil, DeployHdr(s.ReadToken)))
+	e.Must(400, e.Do("GET", base+"/notanumber", nil, PAT(e.Admin)))
+	// A re-upload of a deleted version makes a fresh package.
+	put("beta", "1.0", "b.bin")
+	e.Must(200, e.Do("GET", base+"?package_name=beta", nil, PAT(e.Admin))).JSON(t, &list)
+	if len(list) != 1 || int64(list[0]["id"].(float64)) == betaID {
+		t.Errorf("re-upload: %v", list)
+	}
+	// Group listing covers subgroups.
+	e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/groups/%d/packages", s.GroupID), nil, PAT(e.Admin))).JSON(t, &list)
+	if len(list) != 3 || list[0]["project_path"] != "acme/sub/app" {
+		t.Errorf("group list: %v", list)
+	}
+}
+
+func TestPackagesAPIPagination(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	for i := 0; i < 45; i++ {
+		e.Must(201, e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d/packages/generic/p%02d/1.0/f", s.ProjectID, i), "x", DeployHdr(s.WriteToken)))
+	}
+	base := fmt.Sprintf("/api/v4/projects/%d/packages", s.ProjectID)
+	r := e.Must(200, e.Do("GET", base+"?per_page=20&package_type=generic", nil, PAT(e.Admin)))
+	h := r.Header
+	if h.Get("X-Total") != "45" || h.Get("X-Total-Pages") != "3" || h.Get("X-Page") != "1" || h.Get("X-Next-Page") != "2" || h.Get("X-Prev-Page") != "" || h.Get("X-Per-Page") != "20" {
+		t.Errorf("headers: %v", h)
+	}
+	link := h.Get("Link")
+	want := fmt.Sprintf(`<%s%s?package_type=generic&page=2&per_page=20>; rel="next"`, e.URL, base)
+	if !strings.Contains(link, want) || !strings.Contains(link, `rel="first"`) || !strings.Contains(link, `rel="last"`) {
+		t.Errorf("Link = %s", link)
+	}
+	r = e.Must(200, e.Do("GET", base+"?per_page=20&page=3", nil, PAT(e.Admin)))
+	var items []any
+	r.JSON(t, &items)
+	if len(items) != 5 || r.Header.Get("X-Next-Page") != "" || !strings.Contains(r.Header.Get("Link"), `rel="prev"`) {
+		t.Errorf("last page: %d items, headers %v", len(items), r.Header)
+	}
+	r = e.Must(200, e.Do("GET", base+"?per_page=500", nil, PAT(e.Admin)))
+	if r.Header.Get("X-Per-Page") != "100" {
+		t.Errorf("per_page not clamped: %s", r.Header.Get("X-Per-Page"))
+	}
+	e.Must(400, e.Do("GET", base+"?per_page=0", nil, PAT(e.Admin)))
+	// Empty list: one page.
+	empty := e.Project("empty", s.SubID, "private")
+	r = e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d/packages", empty), nil, PAT(e.Admin)))
+	if r.Header.Get("X-Total-Pages") != "1" || string(r.Body) != "[]" {
+		t.Errorf("empty: %s %v", r.Body, r.Header)
+	}
+}
+
+func TestIdentityAPI(t *testing.T) {
+	e := NewEnv(t)
+	me := e.Must(200, e.Do("GET", "/api/v4/user", nil, PAT(e.Admin))).Map(t)
+	if me["is_admin"] != true || me["web_url"] != e.URL+"/root" {
+		t.Errorf("/user: %v", me)
+	}
+	e.Must(401, e.Do("GET", "/api/v4/user", nil, nil))
+	top := e.Group("acme", 0, "private")
+	sub := e.Group("sub", top, "private")
+	g := e.Must(200, e.Do("GET", "/api/v4/groups/acme%2Fsub", nil, PAT(e.Admin))).Map(t)
+	if int64(g["id"].(float64)) != sub || g["full_path"] != "acme/sub" || g["full_name"] != "Acme / Sub" || g["parent_id"] != float64(top) {
+		t.Errorf("group by path: %v", g)
+	}
+	r := e.Do("POST", "/api/v4/groups", map[string]any{"name": "dup", "path": "sub", "parent_id": top}, PAT(e.Admin))
+	e.Must(400, r)
+	if !strings.Contains(string(r.Body), "has already been taken") {
+		t.Errorf("dup path: %s", r.Body)
+	}
+	e.Must(400, e.Do("POST", "/api/v4/groups", map[string]any{"name": "pub", "path": "pub", "parent_id": top, "visibility": "public"}, PAT(e.Admin)))
+	p := e.Project("app", sub, "private")
+	pj := e.Must(200, e.Do("GET", "/api/v4/projects/acme%2Fsub%2Fapp", nil, PAT(e.Admin))).Map(t)
+	if int64(pj["id"].(float64)) != p || pj["path_with_namespace"] != "acme/sub/app" || pj["name_with_namespace"] != "Acme / Sub / app" {
+		t.Errorf("project by path: %v", pj)
+	}
+	ns := pj["namespace"].(map[string]any)
+	if ns["kind"] != "group" || ns["full_path"] != "acme/sub" {
+		t.Errorf("namespace: %v", ns)
+	}
+	e.Must(404, e.Do("GET", "/api/v4/projects/app", nil, PAT(e.Admin)))
+	e.Must(400, e.Do("POST", "/api/v4/projects", map[string]any{"path": "app", "namespace_id": sub}, PAT(e.Admin)))
+
+	uid, tok := e.User("dev")
+	e.Must(404, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d", p), nil, PAT(tok)))
+	e.Must(404, e.Do("GET", fmt.Sprintf("/api/v4/groups/%d", top), nil, PAT(tok)))
+	r = e.Do("POST", "/api/v4/users", map[string]any{"email": "dev@example.com", "username": "dev2", "name": "x", "password": "longenough1"}, PAT(e.Admin))
+	e.Must(409, r)
+	ErrBody(t, r, "message", "Email has already been taken")
+	r = e.Do("POST", "/api/v4/users", map[string]any{"email": "x@example.com", "username": "DEV", "name": "x", "password": "longenough1"}, PAT(e.Admin))
+	e.Must(409, r)
+	ErrBody(t, r, "message", "Username has already been taken")
+	e.Must(403, e.Do("POST", "/api/v4/users", map[string]any{"email": "y@example.com", "username": "y", "name": "y", "password": "longenough1"}, PAT(tok)))
+
+	// Membership through the group makes project and group visible.
+	e.Member("groups", top, uid, 20)
+	e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d", p), nil, PAT(tok)))
+	e.Must(409, e.Do("POST", fmt.Sprintf("/api/v4/groups/%d/members", top), map[string]any{"user_id": uid, "access_level": 30}, PAT(e.Admin)))
+	r = e.Do("POST", fmt.Sprintf("/api/v4/projects/%d/members", p), map[string]any{"user_id": 99999, "access_level": 30}, PAT(e.Admin))
+	e.Must(404, r)
+	ErrBody(t, r, "message", "404 User Not Found")
+	e.Must(400, e.Do("POST", fmt.Sprintf("/api/v4/projects/%d/members", p), map[string]any{"user_id": uid, "access_level": 42}, PAT(e.Admin)))
+	// A reporter cannot add members.
+	e.Must(403, e.Do("POST", fmt.Sprintf("/api/v4/projects/%d/members", p), map[string]any{"user_id": 1, "access_level": 30}, PAT(tok)))
+	m := e.Must(200, e.Do("PUT", fmt.Sprintf("/api/v4/groups/%d/members/%d", top, uid), map[string]any{"access_level": 40}, PAT(e.Admin))).Map(t)
+	if m["access_level"] != float64(40) {
+		t.Errorf("update member: %v", m)
+	}
+	var members []map[string]any
+	e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/groups/%d/members", top), nil, PAT(tok))).JSON(t, &members)
+	if len(members) != 2 { // root (creator, owner) and dev
+		t.Errorf("members: %v", members)
+	}
+	e.Must(204, e.Do("DELETE", fmt.Sprintf("/api/v4/groups/%d/members/%d", top, uid), nil, PAT(e.Admin)))
+	e.Must(404, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d", p), nil, PAT(tok)))
+	// Unknown routes answer GitLab's catch-all.
+	r = e.Do("GET", "/api/v4/nope", nil, nil)
+	e.Must(404, r)
+	ErrBody(t, r, "error", "404 Not Found")
+}
