@@ -133,7 +133,7 @@ func (s *Server) routes() *gin.Engine {
 	e.RedirectFixedPath = false
 	e.RemoveExtraSlash = false
 	e.ContextWithFallback = true
-	e.Use(s.requestContext(), s.recovery())
+	e.Use(s.requestContext(), s.recovery(), plainJSONContentType)
 	e.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "404 Not Found"})
 	})
@@ -240,4 +240,36 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// plainJSONContentType sends JSON as exactly "application/json": gin adds
+// "; charset=utf-8", and python-gitlab 3.x compares the header verbatim, so
+// with the parameter it refuses every body (GitlabParsingError).
+func plainJSONContentType(c *gin.Context) {
+	c.Writer = jsonWriter{c.Writer}
+	c.Next()
+}
+
+type jsonWriter struct{ gin.ResponseWriter }
+
+func (w jsonWriter) fix() {
+	h := w.Header()
+	if v := h["Content-Type"]; len(v) == 1 && v[0] == "application/json; charset=utf-8" {
+		h["Content-Type"] = []string{"application/json"}
+	}
+}
+
+func (w jsonWriter) Write(b []byte) (int, error) {
+	w.fix()
+	return w.ResponseWriter.Write(b)
+}
+
+func (w jsonWriter) WriteString(s string) (int, error) {
+	w.fix()
+	return w.ResponseWriter.WriteString(s)
+}
+
+func (w jsonWriter) WriteHeaderNow() {
+	w.fix()
+	w.ResponseWriter.WriteHeaderNow()
 }
