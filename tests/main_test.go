@@ -99,8 +99,15 @@ type EnvOption func(*gateway.Config)
 // NewEnv starts a gateway with the S3 driver on the shared services.
 func NewEnv(t *testing.T, opts ...EnvOption) *Env {
 	t.Helper()
+	return NewEnvOn(t, adminDSN, s3svc, opts...)
+}
+
+// NewEnvOn starts a gateway on given services (fault tests bring their own
+// MinIO or Postgres process to stop and restart).
+func NewEnvOn(t *testing.T, pgAdminDSN string, s3svc harness.S3, opts ...EnvOption) *Env {
+	t.Helper()
 	ctx := context.Background()
-	dsn, err := harness.NewDatabase(ctx, adminDSN, "gw")
+	dsn, err := harness.NewDatabase(ctx, pgAdminDSN, "gw")
 	if err != nil {
 		t.Fatalf("database: %v", err)
 	}

@@ -1,0 +1,174 @@
+package tests
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/pkgate/pkgate/tests/harness"
+)
+
+// TestFaultS3KilledMidUpload: S3 dies while a large upload streams. The
+// client gets a clear 5xx within a bounded time, no row points at a missing
+// blob, readiness turns false, and uploads work again when S3 is back —
+// without restarting the gateway.
+func TestFaultS3KilledMidUpload(t *testing.T) {
+	ctx := context.Background()
+	m, err := harness.StartMinIO(ctx)
+	if err != nil {
+		t.Fatalf("minio: %v", err)
+	}
+	defer m.Close()
+	e := NewEnvOn(t, adminDSN, m.S3())
+	s := e.NewScenario()
+	url := fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/big/1.0/big.bin", e.URL, s.ProjectID)
+
+	// A body that streams 1 MiB chunks until the test stops it.
+	pr, pw := io.Pipe()
+	chunk := make([]byte, 1<<20)
+	sent := make(chan int64, 1)
+	go func() {
+		var n int64
+		defer func() { sent <- n }()
+		for i := 0; i < 2048; i++ { // at most 2 GiB
+			if _, err := pw.Write(chunk); err != nil {
+				return
+			}
+			n += int64(len(chunk))
+			if n == 64<<20 { // well into the multipart upload
+				m.Stop()
+			}
+		}
+		pw.Close()
+	}()
+	req, _ := http.NewRequest("PUT", url, pr)
+	req.Header.Set("Deploy-Token", s.WriteToken)
+	start := time.Now()
+	res, err := (&http.Client{Timeout: 2 * time.Minute}).Do(req)
+	elapsed := time.Since(start)
+	pr.CloseWithError(io.ErrClosedPipe)
+	<-sent
+	if err != nil {
+		t.Fatalf("client error instead of a 5xx answer after %v: %v", elapsed, err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 503 {
+		t.Fatalf("status %d after %v: %s", res.StatusCode, elapsed, body)
+	}
+	ErrBody(t, &Resp{Status: res.StatusCode, Body: body}, "message", "503 Service Unavailable - blob storage unavailable")
+	var rows int
+	e.Store.DB().Get(&rows, "SELECT count(*) FROM package_files")
+	if rows != 0 {
+		t.Errorf("%d file rows after a failed upload", rows)
+	}
+	e.Store.DB().Get(&rows, "SELECT count(*) FROM blobs")
+	if rows != 0 {
+		t.Errorf("%d blob rows after a failed upload", rows)
+	}
+	r := e.Do("GET", "/-/readiness", nil, nil)
+	if r.Status != 503 {
+		t.Errorf("readiness %d while S3 is down: %s", r.Status, r.Body)
+	}
+	if err := m.Start(ctx); err != nil {
+		t.Fatalf("restart minio: %v", err)
+	}
+	e.Must(200, e.Do("GET", "/-/readiness", nil, nil))
+	e.Must(201, e.Do("PUT", url, "after recovery", DeployHdr(s.WriteToken)))
+	got := e.Must(200, e.Do("GET", url, nil, DeployHdr(s.ReadToken)))
+	if string(got.Body) != "after recovery" {
+		t.Fatalf("download after recovery: %q", got.Body)
+	}
+	assertNoOrphanObjects(t, e)
+}
+
+// TestFaultPostgresRestart: requests fail cleanly while Postgres is down and
+// succeed after it returns, without restarting the gateway.
+func TestFaultPostgresRestart(t *testing.T) {
+	ctx := context.Background()
+	pg, err := harness.StartPostgres(ctx)
+	if err != nil {
+		t.Fatalf("postgres: %v", err)
+	}
+	defer pg.Close()
+	e := NewEnvOn(t, pg.DSN(), s3svc)
+	s := e.NewScenario()
+	url := fmt.Sprintf("/api/v4/projects/%d/packages/generic/p/1.0/f.txt", s.ProjectID)
+	e.Must(201, e.Do("PUT", url, "before", DeployHdr(s.WriteToken)))
+	if err := pg.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	r := e.Do("GET", url, nil, DeployHdr(s.ReadToken))
+	if r.Status != 503 {
+		t.Fatalf("while down: %d %s", r.Status, r.Body)
+	}
+	ErrBody(t, r, "message", "")
+	e.Must(503, e.Do("GET", "/-/readiness", nil, nil))
+	if err := pg.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r = e.Do("GET", url, nil, DeployHdr(s.ReadToken))
+		if r.Status == 200 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if r.Status != 200 || string(r.Body) != "before" {
+		t.Fatalf("after restart: %d %s", r.Status, r.Body)
+	}
+	e.Must(201, e.Do("PUT", url, "after", DeployHdr(s.WriteToken)))
+}
+
+// TestGracefulShutdownFinishesUploads: a shutdown that starts while an
+// upload streams lets that upload finish and commit.
+func TestGracefulShutdownFinishesUploads(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	url := fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/p/1.0/slow.bin", e.URL, s.ProjectID)
+	pr, pw := io.Pipe()
+	stopped := make(chan struct{})
+	go func() {
+		chunk := make([]byte, 256<<10)
+		for i := 0; i < 40; i++ {
+			if i == 8 {
+				go func() { e.Stop(); close(stopped) }()
+				time.Sleep(200 * time.Millisecond) // shutdown is now in progress
+			}
+			if _, err := pw.Write(chunk); err != nil {
+				return
+			}
+		}
+		pw.Close()
+	}()
+	req, _ := http.NewRequest("PUT", url, pr)
+	req.Header.Set("Deploy-Token", s.WriteToken)
+	req.ContentLength = 40 * 256 << 10
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("upload during shutdown: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 201 {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	<-stopped
+	db, err := sqlx.Open("postgres", e.Cfg.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var size int64
+	if err := db.Get(&size, "SELECT size FROM package_files"); err != nil || size != 40*256<<10 {
+		t.Fatalf("committed file: size %d, err %v", size, err)
+	}
+	if _, err := http.Get(e.URL + "/-/health"); err == nil {
+		t.Fatal("server still accepts connections after shutdown")
+	}
+}
