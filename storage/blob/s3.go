@@ -43,7 +43,7 @@ type S3 struct {
 }
 
 const (
-	defaultPartSize    = 16 << 20
+	defaultPartSize    = 8 << 20
 	defaultConcurrency = 4
 	minPartSize        = 5 << 20 // S3's minimum for all but the last part
 )
