@@ -20,6 +20,7 @@ import (
 	"github.com/pkgate/pkgate/formats/maven"
 	"github.com/pkgate/pkgate/formats/npm"
 	"github.com/pkgate/pkgate/formats/pypi"
+	"github.com/pkgate/pkgate/gateway/web"
 	"github.com/pkgate/pkgate/internal/errs"
 	"github.com/pkgate/pkgate/internal/httpx"
 	"github.com/pkgate/pkgate/migrations"
@@ -139,6 +140,8 @@ func (s *Server) routes() *gin.Engine {
 	})
 	e.GET("/-/health", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/-/readiness", s.readiness)
+
+	web.Register(e, web.Deps{Store: s.Store, Auth: s.Auth, ExternalURL: s.Cfg.ExternalURL, Log: s.Log})
 
 	v4 := e.Group("/api/v4")
 	s.registerAPI(v4)
