@@ -1,11 +1,52 @@
-// Package maven implements the maven protocol of GitLab's package registry.
 package maven
 
 import (
+	"regexp"
+
 	"github.com/gin-gonic/gin"
 
+	"github.com/pkgate/pkgate/auth"
 	"github.com/pkgate/pkgate/formats"
 )
 
-// Register mounts the maven routes on the /api/v4 group. (Routes not built yet.)
-func Register(rg *gin.RouterGroup, d formats.Deps) {}
+// Options are the Maven settings GitLab keeps per namespace.
+type Options struct {
+	// DuplicatesAllowed is GitLab's maven_duplicates_allowed (default true):
+	// re-deploying a release file appends it and downloads serve the newest.
+	// When false, a release version that already holds a file of the same
+	// name refuses it with 400 "Duplicate package is not allowed".
+	// SNAPSHOT versions and versionless metadata are always writable.
+	DuplicatesAllowed bool
+	// DuplicateException is GitLab's maven_duplicate_exception_regex: a
+	// package name or version it matches (whole string) may be re-deployed
+	// even when duplicates are disallowed. nil matches nothing.
+	DuplicateException *regexp.Regexp
+}
+
+// DefaultOptions are GitLab's defaults.
+func DefaultOptions() Options { return Options{DuplicatesAllowed: true} }
+
+// Register mounts the maven routes on the /api/v4 group with GitLab's
+// default settings.
+func Register(rg *gin.RouterGroup, d formats.Deps) { RegisterWith(rg, d, DefaultOptions()) }
+
+// RegisterWith mounts the maven routes with explicit settings.
+//
+// Uploads exist only at project level (group and instance PUT fall through
+// to the 404 of unknown routes, as in GitLab). HEAD is registered next to
+// every GET.
+func RegisterWith(rg *gin.RouterGroup, d formats.Deps, o Options) {
+	h := &handler{d: d, o: o}
+	p := rg.Group("/projects/:id/packages/maven", d.Auth.PackageProject("id"))
+	p.GET("/*path", auth.Require(auth.Read), h.projectGet)
+	p.HEAD("/*path", auth.Require(auth.Read), h.projectGet)
+	p.PUT("/*path", auth.Require(auth.Write), h.put)
+
+	g := rg.Group("/groups/:id/-/packages/maven", d.Auth.PackageGroup("id"))
+	g.GET("/*path", h.groupGet)
+	g.HEAD("/*path", h.groupGet)
+
+	i := rg.Group("/packages/maven", d.Auth.PackageInstance())
+	i.GET("/*path", h.instanceGet)
+	i.HEAD("/*path", h.instanceGet)
+}
