@@ -1,0 +1,96 @@
+package gateway
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigValidate(t *testing.T) {
+	base := func() Config {
+		return Config{Listen: "127.0.0.1:8080", DatabaseURL: "postgres://x", BlobDriver: "fs", FSRoot: "/tmp/x", LogLevel: "info", LogFormat: "json"}
+	}
+	cases := []struct {
+		name   string
+		mutate func(*Config)
+		errHas string
+	}{
+		{"ok", func(*Config) {}, ""},
+		{"bad listen", func(c *Config) { c.Listen = "nope" }, "GATEWAY_LISTEN"},
+		{"no database", func(c *Config) { c.DatabaseURL = "" }, "GATEWAY_DATABASE_URL"},
+		{"bad driver", func(c *Config) { c.BlobDriver = "gcs" }, "GATEWAY_BLOB_DRIVER"},
+		{"s3 without bucket", func(c *Config) { c.BlobDriver = "s3" }, "GATEWAY_S3_BUCKET"},
+		{"bad s3 endpoint", func(c *Config) { c.BlobDriver = "s3"; c.S3Bucket = "b"; c.S3Endpoint = "::" }, "GATEWAY_S3_ENDPOINT"},
+		{"bad external url", func(c *Config) { c.ExternalURL = "ftp://x" }, "GATEWAY_EXTERNAL_URL"},
+		{"bad log level", func(c *Config) { c.LogLevel = "loud" }, "GATEWAY_LOG_LEVEL"},
+		{"negative limit", func(c *Config) { c.MaxPyPISize = -1 }, "GATEWAY_MAX_PYPI_SIZE"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := base()
+			c.mutate(&cfg)
+			err := cfg.Validate()
+			if c.errHas == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if cfg.ExternalURL != "http://127.0.0.1:8080" {
+					t.Errorf("default external URL %q", cfg.ExternalURL)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.errHas) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("err %v, want one line naming %s", err, c.errHas)
+			}
+		})
+	}
+}
+
+func TestLoadConfigNamesVariable(t *testing.T) {
+	t.Setenv("GATEWAY_MAX_NPM_SIZE", "lots")
+	_, err := LoadConfig()
+	if err == nil || !strings.Contains(err.Error(), "GATEWAY_MAX_NPM_SIZE") {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestParseExpiry(t *testing.T) {
+	cases := []struct {
+		in   string
+		want string // RFC3339 or "" for nil; "bad" for invalid
+	}{
+		{"", ""},
+		{"2099-01-31", "2099-01-31T00:00:00Z"},
+		{"2030-03-15T08:00:00+02:00", "2030-03-15T06:00:00Z"},
+		{"2030-03-15T08:00:00.789Z", "2030-03-15T08:00:00Z"},
+		{"2030-03-15 08:00:00", "2030-03-15T08:00:00Z"},
+		{"tomorrow", "bad"},
+		{"2030-13-01", "bad"},
+	}
+	for _, c := range cases {
+		got, ok := ParseExpiry(c.in)
+		switch {
+		case c.want == "bad":
+			if ok {
+				t.Errorf("%q accepted", c.in)
+			}
+		case c.want == "":
+			if !ok || got != nil {
+				t.Errorf("%q: %v %v", c.in, got, ok)
+			}
+		default:
+			if !ok || got == nil || got.Format(time.RFC3339) != c.want {
+				t.Errorf("%q: %v %v", c.in, got, ok)
+			}
+		}
+	}
+}
+
+func TestSentence(t *testing.T) {
+	cases := map[string][]string{"": nil, "A": {"A"}, "A and B": {"A", "B"}, "A, B, and C": {"A", "B", "C"}}
+	for want, in := range cases {
+		if got := sentence(in); got != want {
+			t.Errorf("%v: %q", in, got)
+		}
+	}
+}

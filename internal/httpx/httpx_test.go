@@ -1,0 +1,84 @@
+package httpx
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/pkgate/pkgate/internal/errs"
+)
+
+func TestPageHeaders(t *testing.T) {
+	cases := []struct {
+		query                   string
+		total                   int
+		page, next, prev, pages string
+		hasNext, hasPrev        bool
+	}{
+		{"", 0, "1", "", "", "1", false, false},
+		{"per_page=20", 45, "1", "2", "", "3", true, false},
+		{"per_page=20&page=2", 45, "2", "3", "1", "3", true, true},
+		{"per_page=20&page=3", 45, "3", "", "2", "3", false, true},
+	}
+	for _, c := range cases {
+		w := httptest.NewRecorder()
+		ctx, _ := gin.CreateTestContext(w)
+		ctx.Request = httptest.NewRequest("GET", "/api/v4/x?"+c.query, nil)
+		p, err := ParsePage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		SetPageHeaders(ctx, "https://reg.example/prefix", p, c.total)
+		h := w.Header()
+		if h.Get("X-Page") != c.page || h.Get("X-Next-Page") != c.next || h.Get("X-Prev-Page") != c.prev || h.Get("X-Total-Pages") != c.pages {
+			t.Errorf("%s: %v", c.query, h)
+		}
+		link := h.Get("Link")
+		if strings.Contains(link, `rel="next"`) != c.hasNext || strings.Contains(link, `rel="prev"`) != c.hasPrev ||
+			!strings.HasPrefix(link, "<https://reg.example/prefix/api/v4/x?") {
+			t.Errorf("%s: Link %s", c.query, link)
+		}
+	}
+}
+
+func TestParsePageErrors(t *testing.T) {
+	for _, q := range []string{"page=0", "page=x", "per_page=0", "per_page=-1"} {
+		ctx, _ := gin.CreateTestContext(httptest.NewRecorder())
+		ctx.Request = httptest.NewRequest("GET", "/?"+q, nil)
+		if _, err := ParsePage(ctx); errs.KindOf(err) != errs.Invalid {
+			t.Errorf("%s: %v", q, err)
+		}
+	}
+}
+
+func TestAbortShapes(t *testing.T) {
+	cases := []struct {
+		err       error
+		challenge bool
+		status    int
+		body      string
+	}{
+		{errs.New("op", errs.NotFound, "404 Project Not Found"), false, 404, `{"message":"404 Project Not Found"}`},
+		{errs.Param("op", "name is missing"), false, 400, `{"error":"name is missing"}`},
+		{errs.New("op", errs.Unauthorized, "401 Unauthorized"), true, 401, `{"message":"401 Unauthorized"}`},
+		{errs.E("op", errs.Internal, errs.Msg("secret detail")), false, 500, `{"message":"500 Internal Server Error"}`},
+		{errs.New("op", errs.TooLarge, ""), false, 413, `{"message":"413 Request Entity Too Large"}`},
+	}
+	for _, c := range cases {
+		w := httptest.NewRecorder()
+		ctx, _ := gin.CreateTestContext(w)
+		ctx.Request = httptest.NewRequest("GET", "/", nil)
+		if c.challenge {
+			ctx.Set(ChallengeKey, PackagesRealm)
+		}
+		Abort(ctx, c.err)
+		if w.Code != c.status || w.Body.String() != c.body {
+			t.Errorf("%v: %d %s", c.err, w.Code, w.Body)
+		}
+		if got := w.Header().Get("WWW-Authenticate"); (got == PackagesRealm) != c.challenge {
+			t.Errorf("%v: challenge %q", c.err, got)
+		}
+	}
+}
