@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/pkgate/pkgate/gateway"
 	"github.com/pkgate/pkgate/internal/errs"
 	"github.com/pkgate/pkgate/migrations"
+	"github.com/pkgate/pkgate/storage/janitor"
 	"github.com/pkgate/pkgate/storage/meta"
 )
 
@@ -140,6 +142,40 @@ func root() *cobra.Command {
 	}
 	bootstrap.Flags().StringVar(&username, "username", "root", "admin username")
 	admin.AddCommand(bootstrap)
-	cmd.AddCommand(serve, migrate, admin)
+
+	var grace time.Duration
+	var dryRun bool
+	gc := &cobra.Command{
+		Use:   "gc",
+		Short: "Free blobs and objects that nothing references, older than a grace period (safe while serving)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := validated()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			store, err := meta.Open(c.DatabaseURL)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			blobs, err := gateway.OpenBlobs(ctx, c)
+			if err != nil {
+				return err
+			}
+			rep, err := janitor.Run(ctx, store, blobs, janitor.Options{
+				Grace: grace, DryRun: dryRun,
+				Progress: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) },
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Println(rep.String())
+			return nil
+		},
+	}
+	gc.Flags().DurationVar(&grace, "grace", 24*time.Hour, "only free what has been unreferenced at least this long")
+	gc.Flags().BoolVar(&dryRun, "dry-run", false, "report what would be freed without deleting")
+	cmd.AddCommand(serve, migrate, admin, gc)
 	return cmd
 }

@@ -1,0 +1,142 @@
+// Package janitor frees storage nothing references any more, online and
+// without locking the registry: the database is the mark set, and a grace
+// window keeps it away from uploads that are still committing.
+//
+// Two sweeps:
+//  1. blob rows that no package file references and that are older than
+//     the grace window: the row is deleted first (the foreign key refuses if
+//     a commit just referenced it), then its object;
+//  2. objects under blobs/ that no row names and that are older than the
+//     grace window: leftovers of uploads that failed or of a process that
+//     died between writing an object and committing its row.
+package janitor
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/pkgate/pkgate/storage/blob"
+	"github.com/pkgate/pkgate/storage/meta"
+)
+
+// Report says what a run freed (or would free, in a dry run).
+type Report struct {
+	BlobRows     int
+	Objects      int
+	Bytes        int64
+	ObjectsSeen  int
+	DryRun       bool
+	GraceSeconds float64
+}
+
+func (r Report) String() string {
+	verb := "freed"
+	if r.DryRun {
+		verb = "would free"
+	}
+	return fmt.Sprintf("gc %s %d unreferenced blobs and %d orphan objects, %d bytes (%d objects scanned, grace %s)",
+		verb, r.BlobRows, r.Objects, r.Bytes, r.ObjectsSeen, time.Duration(r.GraceSeconds*float64(time.Second)))
+}
+
+// Options tune a run.
+type Options struct {
+	Grace    time.Duration
+	DryRun   bool
+	Progress func(format string, args ...any) // optional
+	Now      func() time.Time
+}
+
+// Run performs both sweeps once.
+func Run(ctx context.Context, store *meta.Store, blobs blob.Driver, o Options) (Report, error) {
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	say := func(format string, args ...any) {
+		if o.Progress != nil {
+			o.Progress(format, args...)
+		}
+	}
+	cutoff := now().Add(-o.Grace)
+	rep := Report{DryRun: o.DryRun, GraceSeconds: o.Grace.Seconds()}
+
+	say("sweep 1: unreferenced blob rows older than %s", cutoff.UTC().Format(time.RFC3339))
+	for {
+		bs, err := store.UnreferencedBlobs(ctx, cutoff, 500)
+		if err != nil {
+			return rep, err
+		}
+		if len(bs) == 0 {
+			break
+		}
+		progressed := false
+		for _, b := range bs {
+			if o.DryRun {
+				rep.BlobRows++
+				rep.Bytes += b.Size
+				continue
+			}
+			gone, err := store.DeleteBlobRow(ctx, b.SHA256)
+			if err != nil {
+				return rep, err
+			}
+			if !gone {
+				continue // referenced again meanwhile
+			}
+			progressed = true
+			if err := blobs.Delete(ctx, b.StorageKey); err != nil {
+				return rep, fmt.Errorf("delete object %s: %w", b.StorageKey, err)
+			}
+			rep.BlobRows++
+			rep.Bytes += b.Size
+		}
+		say("  %d blob rows, %d bytes so far", rep.BlobRows, rep.Bytes)
+		if o.DryRun || !progressed {
+			break
+		}
+	}
+
+	say("sweep 2: objects under blobs/ that no row names")
+	var batch []blob.Info
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		keys := make([]string, len(batch))
+		for i, b := range batch {
+			keys[i] = b.Key
+		}
+		known, err := store.KnownStorageKeys(ctx, keys)
+		if err != nil {
+			return err
+		}
+		for _, b := range batch {
+			if known[b.Key] || !b.ModTime.Before(cutoff) {
+				continue
+			}
+			if !o.DryRun {
+				if err := blobs.Delete(ctx, b.Key); err != nil {
+					return fmt.Errorf("delete object %s: %w", b.Key, err)
+				}
+			}
+			rep.Objects++
+			rep.Bytes += b.Size
+		}
+		batch = batch[:0]
+		say("  %d objects scanned, %d orphans", rep.ObjectsSeen, rep.Objects)
+		return nil
+	}
+	err := blobs.List(ctx, "blobs/", func(i blob.Info) error {
+		rep.ObjectsSeen++
+		batch = append(batch, i)
+		if len(batch) == 1000 {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	return rep, err
+}
