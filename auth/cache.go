@@ -2,15 +2,23 @@ package auth
 
 import (
 	"crypto/sha256"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
 
 // Cache remembers verified tokens for a short TTL so that a download does
 // not pay a database round trip for authentication. Entries are keyed by a
-// digest of the secret (the secret itself is never kept), and can be dropped
-// by token id when a token is revoked or deleted on this node. A nil *Cache
-// is valid and caches nothing.
+// digest of the secret (the secret itself is never kept).
+//
+// Revocation bound: the node that deletes or revokes a token drops it at
+// once; every other node drops it when the Postgres NOTIFY sent in the same
+// operation arrives (milliseconds). If a node's notification connection is
+// down it clears its whole cache on reconnect, so in the worst case a revoked
+// token works on another node for at most the TTL (GATEWAY_TOKEN_CACHE_TTL).
+// Expiry is re-checked on every hit. A nil *Cache is valid and caches
+// nothing.
 type Cache struct {
 	ttl time.Duration
 	now func() time.Time
@@ -43,7 +51,8 @@ func (c *Cache) get(secret string) *Identity {
 	if !ok {
 		return nil
 	}
-	if c.now().After(e.expires) {
+	now := c.now()
+	if now.After(e.expires) || (e.id.Deploy != nil && !e.id.Deploy.Usable(now)) {
 		delete(c.entries, k)
 		return nil
 	}
@@ -71,6 +80,21 @@ func (c *Cache) ForgetDeployToken(id int64) {
 // ForgetUser drops every token of a user.
 func (c *Cache) ForgetUser(id int64) {
 	c.forget(func(i *Identity) bool { return i.User != nil && i.User.ID == id })
+}
+
+// Invalidate applies a notification payload from another node:
+// "deploy:<id>", "user:<id>", or "*" (state unknown: drop everything).
+func (c *Cache) Invalidate(payload string) {
+	kind, id, _ := strings.Cut(payload, ":")
+	n, err := strconv.ParseInt(id, 10, 64)
+	switch {
+	case kind == "deploy" && err == nil:
+		c.ForgetDeployToken(n)
+	case kind == "user" && err == nil:
+		c.ForgetUser(n)
+	default:
+		c.Clear()
+	}
 }
 
 // Clear drops everything.

@@ -41,9 +41,10 @@ type Config struct {
 	MaxPyPISize    int64 `env:"GATEWAY_MAX_PYPI_SIZE" envDefault:"3221225472"`
 	// RedirectDownloads answers downloads with presigned S3 URLs.
 	RedirectDownloads bool `env:"GATEWAY_REDIRECT_DOWNLOADS" envDefault:"false"`
-	// TokenCacheTTL caches verified tokens; revocation on another node
-	// takes effect within this time. 0 disables the cache.
-	TokenCacheTTL time.Duration `env:"GATEWAY_TOKEN_CACHE_TTL" envDefault:"0s"`
+	// TokenCacheTTL caches verified tokens. Revocation reaches other nodes
+	// through Postgres NOTIFY at once, and within this time at worst. 0
+	// disables the cache.
+	TokenCacheTTL time.Duration `env:"GATEWAY_TOKEN_CACHE_TTL" envDefault:"30s"`
 	// ShutdownTimeout bounds how long running requests may finish after SIGTERM.
 	ShutdownTimeout time.Duration `env:"GATEWAY_SHUTDOWN_TIMEOUT" envDefault:"60s"`
 }

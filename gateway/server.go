@@ -99,6 +99,13 @@ func New(ctx context.Context, c Config, log *slog.Logger) (*Server, error) {
 		Registry: &registry.Registry{Meta: store, Blobs: blobs, Log: log},
 		Auth:     &auth.Authenticator{Store: store, Cache: auth.NewCache(c.TokenCacheTTL)},
 	}
+	if s.Auth.Cache != nil {
+		// Cache invalidations from other nodes; stops with ctx.
+		if err := meta.Listen(ctx, c.DatabaseURL, meta.TokensChannel, s.Auth.Cache.Invalidate); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("database: listen for token invalidations: %w", err)
+		}
+	}
 	s.engine = s.routes()
 	return s, nil
 }

@@ -121,12 +121,14 @@ func NewEnvOn(t *testing.T, pgAdminDSN string, s3svc harness.S3, opts ...EnvOpti
 		Listen: "127.0.0.1:0", DatabaseURL: dsn, BlobDriver: "s3", S3Bucket: bucket, S3Region: s3svc.Region,
 		S3Endpoint: s3svc.Endpoint, S3PathStyle: true, LogLevel: "debug", LogFormat: "json", Migrate: true,
 		MaxGenericSize: 5 << 30, MaxNPMSize: 500 << 20, MaxMavenSize: 3 << 30, MaxPyPISize: 3 << 30,
-		ShutdownTimeout: 10 * time.Second,
+		ShutdownTimeout: 10 * time.Second, TokenCacheTTL: 30 * time.Second,
 	}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	return startEnv(t, cfg, bucket)
+	e := startEnv(t, cfg, bucket)
+	e.Admin = e.bootstrapAdmin()
+	return e
 }
 
 func startEnv(t *testing.T, cfg gateway.Config, bucket string) *Env {
@@ -150,8 +152,18 @@ func startEnv(t *testing.T, cfg gateway.Config, bucket string) *Env {
 	e := &Env{t: t, URL: cfg.ExternalURL, Server: srv, Store: srv.Store, Bucket: bucket, Cfg: srv.Cfg, cancel: cancel, done: make(chan error, 1)}
 	go func() { e.done <- srv.Run(ctx, ln) }()
 	t.Cleanup(e.Stop)
-	e.Admin = e.bootstrapAdmin()
 	return e
+}
+
+// SecondNode starts another gateway process on the same database and
+// bucket, as a second node behind a load balancer would be.
+func (e *Env) SecondNode() *Env {
+	e.t.Helper()
+	cfg := e.Cfg
+	cfg.ExternalURL = ""
+	n := startEnv(e.t, cfg, e.Bucket)
+	n.Admin = e.Admin
+	return n
 }
 
 // Stop shuts the gateway down (idempotent).

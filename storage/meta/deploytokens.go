@@ -150,6 +150,8 @@ func (s *Store) DeleteDeployToken(ctx context.Context, f DeployTokenFilter, id i
 	if err != nil {
 		return nil, wrap("meta.DeleteDeployToken", err)
 	}
+	// Other nodes drop the token from their caches.
+	_ = s.Notify(ctx, TokensChannel, "deploy:"+itoaInt64(t.ID))
 	return &t, nil
 }
 
@@ -162,6 +164,8 @@ func (s *Store) RevokeDeployToken(ctx context.Context, f DeployTokenFilter, id i
 	if err != nil {
 		return nil, wrap("meta.RevokeDeployToken", err)
 	}
+	// Other nodes drop the token from their caches.
+	_ = s.Notify(ctx, TokensChannel, "deploy:"+itoaInt64(t.ID))
 	return &t, nil
 }
 
