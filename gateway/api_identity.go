@@ -41,6 +41,7 @@ func (s *Server) registerAPI(v4 *gin.RouterGroup) {
 		api.PUT("/"+kind+"/:id/members/:user_id", s.updateMember(group))
 		api.DELETE("/"+kind+"/:id/members/:user_id", s.removeMember(group))
 	}
+	api.GET("/audit_events", s.listAudit)
 	s.registerDeployTokens(api)
 	s.registerPackagesAPI(api)
 }
@@ -195,6 +196,7 @@ func (s *Server) createUser(c *gin.Context) {
 		httpx.Abort(c, err)
 		return
 	}
+	s.audit(c, id, "user.create", "user", u.ID, u.Username, map[string]any{"admin": u.IsAdmin})
 	c.JSON(http.StatusCreated, s.userJSON(u, true))
 }
 
@@ -253,6 +255,7 @@ func (s *Server) createPAT(c *gin.Context) {
 		httpx.Abort(c, err)
 		return
 	}
+	s.audit(c, id, "personal_access_token.create", "user", uid, "", map[string]any{"token_id": pat.ID, "name": pat.Name, "scopes": scopes})
 	out := patJSON(pat)
 	out["token"] = secret
 	c.JSON(http.StatusCreated, out)

@@ -173,6 +173,7 @@ func (s *Server) deleteDeployToken(group bool) gin.HandlerFunc {
 			return
 		}
 		s.Auth.Cache.ForgetDeployToken(t.ID)
+		s.auditToken(c, "deploy_token.delete", f, t)
 		c.Status(http.StatusNoContent)
 	}
 }
@@ -195,6 +196,7 @@ func (s *Server) revokeDeployToken(group bool) gin.HandlerFunc {
 			return
 		}
 		s.Auth.Cache.ForgetDeployToken(t.ID)
+		s.auditToken(c, "deploy_token.revoke", f, t)
 		c.JSON(http.StatusOK, deployTokenJSON(t, time.Now()))
 	}
 }
@@ -302,8 +304,18 @@ func (s *Server) createDeployToken(group bool) gin.HandlerFunc {
 			httpx.Abort(c, err)
 			return
 		}
+		s.auditToken(c, "deploy_token.create", f, t)
 		out := deployTokenJSON(t, time.Now())
 		out["token"] = secret
 		c.JSON(http.StatusCreated, out)
 	}
+}
+
+func (s *Server) auditToken(c *gin.Context, action string, f meta.DeployTokenFilter, t *meta.DeployToken) {
+	kind, id := "project", f.ProjectID
+	if f.GroupID > 0 {
+		kind, id = "group", f.GroupID
+	}
+	s.audit(c, identity(c), action, kind, id, "", map[string]any{
+		"token_id": t.ID, "name": t.Name, "username": t.DisplayUsername(), "scopes": []string(t.Scopes), "expires_at": httpx.TSPtr(t.ExpiresAt)})
 }

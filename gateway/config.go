@@ -45,6 +45,12 @@ type Config struct {
 	// through Postgres NOTIFY at once, and within this time at worst. 0
 	// disables the cache.
 	TokenCacheTTL time.Duration `env:"GATEWAY_TOKEN_CACHE_TTL" envDefault:"30s"`
+	// AuthFailPerMinute and AuthFailBurst bound failed authentications per
+	// client address (429 with Retry-After beyond). 0 disables the limit.
+	AuthFailPerMinute int `env:"GATEWAY_AUTH_FAIL_PER_MINUTE" envDefault:"30"`
+	AuthFailBurst     int `env:"GATEWAY_AUTH_FAIL_BURST" envDefault:"30"`
+	// PprofListen serves Go profiles on this address; empty (default) = off.
+	PprofListen string `env:"GATEWAY_PPROF_LISTEN"`
 	// ShutdownTimeout bounds how long running requests may finish after SIGTERM.
 	ShutdownTimeout time.Duration `env:"GATEWAY_SHUTDOWN_TIMEOUT" envDefault:"60s"`
 }

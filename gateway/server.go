@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"runtime/debug"
 	"time"
@@ -38,6 +39,7 @@ type Server struct {
 	Registry *registry.Registry
 	Auth     *auth.Authenticator
 	engine   *gin.Engine
+	metrics  *metrics
 }
 
 // NewLogger builds the process logger from the config.
@@ -91,11 +93,14 @@ func New(ctx context.Context, c Config, log *slog.Logger) (*Server, error) {
 		store.Close()
 		return nil, fmt.Errorf("blob store unreachable (GATEWAY_BLOB_DRIVER=%s): %v", c.BlobDriver, err)
 	}
+	m := newMetrics()
+	blobs = blob.WithObserver(blobs, m.observeBlob)
 	s := &Server{
 		Cfg:      c,
 		Log:      log,
 		Store:    store,
 		Blobs:    blobs,
+		metrics:  m,
 		Registry: &registry.Registry{Meta: store, Blobs: blobs, Log: log},
 		Auth:     &auth.Authenticator{Store: store, Cache: auth.NewCache(c.TokenCacheTTL)},
 	}
@@ -141,12 +146,17 @@ func (s *Server) routes() *gin.Engine {
 	e.RedirectFixedPath = false
 	e.RemoveExtraSlash = false
 	e.ContextWithFallback = true
-	e.Use(s.requestContext(), s.recovery(), plainJSONContentType)
+	e.Use(s.requestContext(), s.recovery(), plainJSONContentType, s.metrics.middleware)
+	if fl := newFailLimiter(s.Cfg.AuthFailPerMinute, s.Cfg.AuthFailBurst); fl != nil {
+		e.Use(fl.middleware)
+	}
+	e.Use(s.auditPackages)
 	e.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "404 Not Found"})
 	})
 	e.GET("/-/health", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/-/readiness", s.readiness)
+	e.GET("/-/metrics", s.metrics.handler())
 
 	web.Register(e, web.Deps{Store: s.Store, Auth: s.Auth, ExternalURL: s.Cfg.ExternalURL, Log: s.Log})
 
@@ -235,6 +245,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if s.Cfg.PprofListen != "" {
+		go servePprof(s.Cfg.PprofListen, s.Log)
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -282,4 +295,20 @@ func (w jsonWriter) WriteString(s string) (int, error) {
 func (w jsonWriter) WriteHeaderNow() {
 	w.fix()
 	w.ResponseWriter.WriteHeaderNow()
+}
+
+// servePprof exposes the Go profiler on its own (loopback) address. It is
+// off unless GATEWAY_PPROF_LISTEN is set: profiles reveal internals.
+func servePprof(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	log.Info("pprof listening", "addr", addr)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if err := srv.ListenAndServe(); err != nil {
+		log.Error("pprof", "err", err.Error())
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"testing"
 	"time"
 
@@ -132,9 +133,14 @@ func TestGracefulShutdownFinishesUploads(t *testing.T) {
 	e := NewEnv(t)
 	s := e.NewScenario()
 	url := fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/p/1.0/slow.bin", e.URL, s.ProjectID)
+	// Expect: 100-continue proves the handler is running (the server sends
+	// 100 only when the handler starts reading the body); shutting down
+	// before that would test an unaccepted connection instead.
 	pr, pw := io.Pipe()
 	stopped := make(chan struct{})
+	got100 := make(chan struct{})
 	go func() {
+		<-got100
 		chunk := make([]byte, 256<<10)
 		for i := 0; i < 40; i++ {
 			if i == 8 {
@@ -147,10 +153,14 @@ func TestGracefulShutdownFinishesUploads(t *testing.T) {
 		}
 		pw.Close()
 	}()
-	req, _ := http.NewRequest("PUT", url, pr)
+	trace := &httptrace.ClientTrace{Got100Continue: func() { close(got100) }}
+	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "PUT", url, pr)
 	req.Header.Set("Deploy-Token", s.WriteToken)
+	req.Header.Set("Expect", "100-continue")
 	req.ContentLength = 40 * 256 << 10
-	res, err := http.DefaultClient.Do(req)
+	tr := &http.Transport{ExpectContinueTimeout: time.Minute}
+	defer tr.CloseIdleConnections()
+	res, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
 		t.Fatalf("upload during shutdown: %v", err)
 	}

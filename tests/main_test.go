@@ -122,6 +122,7 @@ func NewEnvOn(t *testing.T, pgAdminDSN string, s3svc harness.S3, opts ...EnvOpti
 		S3Endpoint: s3svc.Endpoint, S3PathStyle: true, LogLevel: "debug", LogFormat: "json", Migrate: true,
 		MaxGenericSize: 5 << 30, MaxNPMSize: 500 << 20, MaxMavenSize: 3 << 30, MaxPyPISize: 3 << 30,
 		ShutdownTimeout: 10 * time.Second, TokenCacheTTL: 30 * time.Second,
+		AuthFailPerMinute: 30, AuthFailBurst: 30,
 	}
 	for _, o := range opts {
 		o(&cfg)

@@ -1,0 +1,107 @@
+package gateway
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are per server (not the global registry) so several gateways in
+// one process, as in the tests, do not collide. Labels are route templates,
+// never raw paths or anything taken from credentials.
+type metrics struct {
+	reg          *prometheus.Registry
+	requests     *prometheus.CounterVec
+	duration     *prometheus.HistogramVec
+	bytesIn      *prometheus.CounterVec
+	bytesOut     *prometheus.CounterVec
+	authFailures *prometheus.CounterVec
+	blobOps      *prometheus.HistogramVec
+	blobErrors   *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pkgate_http_requests_total", Help: "HTTP requests by format, route, method and status.",
+		}, []string{"format", "route", "method", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "pkgate_http_request_duration_seconds", Help: "HTTP request latency.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10, 60},
+		}, []string{"format", "method"}),
+		bytesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pkgate_http_bytes_in_total", Help: "Request body bytes received.",
+		}, []string{"format"}),
+		bytesOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pkgate_http_bytes_out_total", Help: "Response body bytes sent.",
+		}, []string{"format"}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pkgate_auth_failures_total", Help: "Requests refused with 401, by format and whether credentials were presented.",
+		}, []string{"format", "credentials"}),
+		blobOps: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "pkgate_blob_store_duration_seconds", Help: "Blob store operation latency (open: time to first byte).",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"driver", "op"}),
+		blobErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pkgate_blob_store_errors_total", Help: "Failed blob store operations.",
+		}, []string{"driver", "op"}),
+	}
+	m.reg.MustRegister(m.requests, m.duration, m.bytesIn, m.bytesOut, m.authFailures, m.blobOps, m.blobErrors,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) observeBlob(driver, op string, d time.Duration, err error) {
+	m.blobOps.WithLabelValues(driver, op).Observe(d.Seconds())
+	if err != nil {
+		m.blobErrors.WithLabelValues(driver, op).Inc()
+	}
+}
+
+// formatOf names the protocol of a route template.
+func formatOf(route string) string {
+	for _, f := range []string{"generic", "npm", "maven", "pypi"} {
+		if strings.Contains(route, "/packages/"+f) {
+			return f
+		}
+	}
+	switch {
+	case strings.HasPrefix(route, "/api/v4"):
+		return "api"
+	case strings.HasPrefix(route, "/-/ui"):
+		return "ui"
+	case route == "":
+		return "unmatched"
+	}
+	return "internal"
+}
+
+func (m *metrics) middleware(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	format := formatOf(route)
+	status := c.Writer.Status()
+	m.requests.WithLabelValues(format, route, c.Request.Method, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(format, c.Request.Method).Observe(time.Since(start).Seconds())
+	if c.Request.ContentLength > 0 {
+		m.bytesIn.WithLabelValues(format).Add(float64(c.Request.ContentLength))
+	}
+	if n := c.Writer.Size(); n > 0 {
+		m.bytesOut.WithLabelValues(format).Add(float64(n))
+	}
+	if status == 401 {
+		m.authFailures.WithLabelValues(format, strconv.FormatBool(hasCredentials(c))).Inc()
+	}
+}
+
+func (m *metrics) handler() gin.HandlerFunc {
+	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	return gin.WrapH(h)
+}

@@ -1,0 +1,78 @@
+package blob
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Observer is told how long each store operation took and whether it failed.
+type Observer func(driver, op string, d time.Duration, err error)
+
+// WithObserver decorates a driver with timing, leaving behaviour unchanged
+// (metrics stay out of the drivers themselves).
+func WithObserver(d Driver, obs Observer) Driver {
+	if obs == nil {
+		return d
+	}
+	return &observed{Driver: d, obs: obs}
+}
+
+type observed struct {
+	Driver
+	obs Observer
+}
+
+func (o *observed) note(op string, start time.Time, err error) {
+	o.obs(o.Driver.Name(), op, time.Since(start), err)
+}
+
+type observedWriter struct {
+	Writer
+	o *observed
+}
+
+func (w observedWriter) Commit(ctx context.Context) error {
+	start := time.Now()
+	err := w.Writer.Commit(ctx)
+	w.o.note("commit", start, err)
+	return err
+}
+
+func (o *observed) Writer(ctx context.Context, key string) (Writer, error) {
+	w, err := o.Driver.Writer(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return observedWriter{Writer: w, o: o}, nil
+}
+
+// Open is timed to the first byte being available (the store's latency).
+func (o *observed) Open(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	start := time.Now()
+	rc, err := o.Driver.Open(ctx, key, offset, length)
+	if err == ErrNotFound {
+		o.note("open", start, nil)
+	} else {
+		o.note("open", start, err)
+	}
+	return rc, err
+}
+
+func (o *observed) Stat(ctx context.Context, key string) (Info, error) {
+	start := time.Now()
+	i, err := o.Driver.Stat(ctx, key)
+	if err == ErrNotFound {
+		o.note("stat", start, nil)
+	} else {
+		o.note("stat", start, err)
+	}
+	return i, err
+}
+
+func (o *observed) Delete(ctx context.Context, key string) error {
+	start := time.Now()
+	err := o.Driver.Delete(ctx, key)
+	o.note("delete", start, err)
+	return err
+}

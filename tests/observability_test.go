@@ -1,0 +1,136 @@
+package tests
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pkgate/pkgate/gateway"
+)
+
+func TestMetricsEndpoint(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	url := fmt.Sprintf("/api/v4/projects/%d/packages/generic/m/1.0/f.bin", s.ProjectID)
+	e.Must(201, e.Do("PUT", url, strings.Repeat("z", 5000), DeployHdr(s.WriteToken)))
+	e.Must(200, e.Do("GET", url, nil, DeployHdr(s.ReadToken)))
+	e.Must(401, e.Do("GET", url, nil, DeployHdr("gldt-wrong")))
+	r := e.Must(200, e.Do("GET", "/-/metrics", nil, nil))
+	body := string(r.Body)
+	for _, want := range []string{
+		`pkgate_http_requests_total{format="generic",method="PUT",route="/api/v4/projects/:id/packages/generic/*path",status="201"} 1`,
+		`pkgate_http_requests_total{format="generic",method="GET",route="/api/v4/projects/:id/packages/generic/*path",status="200"} 1`,
+		`pkgate_http_bytes_in_total{format="generic"} 5000`,
+		`pkgate_auth_failures_total{credentials="true",format="generic"} 1`,
+		`pkgate_blob_store_duration_seconds_count{driver="s3",op="commit"}`,
+		`pkgate_blob_store_duration_seconds_count{driver="s3",op="open"}`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(body, s.WriteToken) || strings.Contains(body, "gldt-wrong") {
+		t.Error("a token appears in the metrics")
+	}
+}
+
+func TestAuthFailureRateLimit(t *testing.T) {
+	e := NewEnv(t, func(c *gateway.Config) { c.AuthFailPerMinute = 6; c.AuthFailBurst = 5 })
+	s := e.NewScenario()
+	url := fmt.Sprintf("/api/v4/projects/%d/packages/generic/p/1.0/f", s.ProjectID)
+	e.Must(201, e.Do("PUT", url, "x", DeployHdr(s.WriteToken)))
+	// Anonymous challenges (pip, Maven) do not count.
+	for i := 0; i < 10; i++ {
+		e.Must(401, e.Do("GET", url, nil, nil))
+	}
+	for i := 0; i < 5; i++ {
+		e.Must(401, e.Do("GET", url, nil, Bearer("wrong-token")))
+	}
+	r := e.Do("GET", url, nil, Bearer("wrong-token"))
+	e.Must(429, r)
+	if n, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || n < 1 || n > 60 {
+		t.Errorf("Retry-After %q", r.Header.Get("Retry-After"))
+	}
+	ErrBody(t, r, "message", "")
+	// While blocked, the same address is refused even with a good token;
+	// the budget refills with time (one attempt per 10 s here).
+	e.Must(429, e.Do("GET", url, nil, DeployHdr(s.ReadToken)))
+}
+
+func TestAuditLog(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	_, _, tid := e.DeployToken("projects", s.ProjectID, "read_package_registry")
+	e.Must(200, e.Do("POST", fmt.Sprintf("/api/v4/projects/%d/deploy_tokens/%d/revoke", s.ProjectID, tid), nil, PAT(e.Admin)))
+	e.Must(204, e.Do("DELETE", fmt.Sprintf("/api/v4/projects/%d/deploy_tokens/%d", s.ProjectID, tid), nil, PAT(e.Admin)))
+	url := fmt.Sprintf("/api/v4/projects/%d/packages/generic/audited/1.0/f.bin", s.ProjectID)
+	e.Must(201, e.Do("PUT", url, "x", Basic("ci", s.WriteToken)))
+	var pkgs []map[string]any
+	e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d/packages", s.ProjectID), nil, PAT(e.Admin))).JSON(t, &pkgs)
+	e.Must(204, e.Do("DELETE", fmt.Sprintf("/api/v4/projects/%d/packages/%v", s.ProjectID, pkgs[0]["id"]), nil, PAT(e.Admin)))
+
+	var events []map[string]any
+	e.Must(200, e.Do("GET", "/api/v4/audit_events?per_page=100", nil, PAT(e.Admin))).JSON(t, &events)
+	count := map[string]int{}
+	for _, ev := range events {
+		count[ev["action"].(string)]++
+	}
+	// Scenario: 2 token creates; here: 1 more create, revoke, delete, publish, package delete.
+	want := map[string]int{"deploy_token.create": 3, "deploy_token.revoke": 1, "deploy_token.delete": 1, "package.publish": 1, "package.delete": 1}
+	for k, v := range want {
+		if count[k] != v {
+			t.Errorf("%s: %d events, want %d (all: %v)", k, count[k], v, count)
+		}
+	}
+	for _, ev := range events {
+		if ev["action"] == "package.publish" {
+			if ev["author_type"] != "deploy_token" || ev["ip_address"] != "127.0.0.1" || !strings.Contains(ev["entity_path"].(string), "audited") {
+				t.Errorf("publish event: %v", ev)
+			}
+		}
+		if strings.Contains(fmt.Sprint(ev), "gldt-") {
+			t.Errorf("a secret in an audit event: %v", ev)
+		}
+	}
+	var filtered []map[string]any
+	e.Must(200, e.Do("GET", "/api/v4/audit_events?action=deploy_token", nil, PAT(e.Admin))).JSON(t, &filtered)
+	if len(filtered) != 5 {
+		t.Errorf("action filter: %d", len(filtered))
+	}
+	_, dev := e.User("dev")
+	e.Must(403, e.Do("GET", "/api/v4/audit_events", nil, PAT(dev)))
+	e.Must(401, e.Do("GET", "/api/v4/audit_events", nil, nil))
+}
+
+// TestSecretsNeverLogged uses secrets in every carrier (including the
+// private_token query parameter) and then greps everything the gateway
+// logged during this test for them.
+func TestSecretsNeverLogged(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	url := fmt.Sprintf("/api/v4/projects/%d/packages/generic/p/1.0/f", s.ProjectID)
+	e.Must(201, e.Do("PUT", url, "x", DeployHdr(s.WriteToken)))
+	e.Must(200, e.Do("GET", url, nil, Basic("u", s.ReadToken)))
+	e.Must(200, e.Do("GET", url, nil, Bearer(s.ReadToken)))
+	e.Must(200, e.Do("GET", url+"?private_token="+e.Admin, nil, nil))
+	e.Must(401, e.Do("GET", url, nil, Bearer("gldt-notarealtokenXXXXX")))
+	e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d?private_token=%s", s.ProjectID, e.Admin), nil, nil))
+	e.Stop()
+	logMu.Lock()
+	logFile.Sync()
+	data, err := os.ReadFile(logFile.Name())
+	logMu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), t.Name()) {
+		t.Fatal("no log lines of this test were captured")
+	}
+	for _, secret := range []string{s.WriteToken, s.ReadToken, e.Admin, "gldt-notarealtokenXXXXX"} {
+		if strings.Contains(string(data), secret) {
+			t.Errorf("secret %s...%s appears in the gateway log", secret[:5], secret[len(secret)-2:])
+		}
+	}
+}
