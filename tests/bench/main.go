@@ -1,0 +1,608 @@
+// Command bench measures the gateway against the S3 under it, in one run on
+// this machine: it starts Postgres and MinIO (tests/harness), builds and
+// starts the gateway as its own process (so its memory can be read from
+// /proc), and runs every case against the gateway and against S3 directly,
+// printing throughput, ratios and the gateway's memory growth.
+//
+//	go run ./tests/bench [-size-mib 1024] [-small 2000] [-duration 5s] [-only generic,small,auth,docs]
+//
+// The document cases (npm packument, PyPI simple index, maven-metadata.xml)
+// run when those formats answer; their absence is reported, not hidden.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/pkgate/pkgate/storage/blob"
+	"github.com/pkgate/pkgate/tests/harness"
+)
+
+var (
+	sizeMiB  = flag.Int("size-mib", 1024, "size of the large-file cases")
+	small    = flag.Int("small", 2000, "number of small files")
+	smallKiB = flag.Int("small-kib", 64, "size of each small file")
+	dur      = flag.Duration("duration", 5*time.Second, "duration of each request-rate case")
+	only     = flag.String("only", "", "comma-separated case groups to run: generic, redirect, small, auth, npm, pypi, maven")
+)
+
+func want(group string) bool {
+	if *only == "" {
+		return true
+	}
+	for _, g := range strings.Split(*only, ",") {
+		if g == group {
+			return true
+		}
+	}
+	return false
+}
+
+func main() {
+	flag.Parse()
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type gw struct {
+	url   string
+	cmd   *exec.Cmd
+	admin string
+}
+
+func (g *gw) rssMiB() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", g.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			f := strings.Fields(l)
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// peakDuring samples the gateway's RSS while fn runs and returns the growth.
+func (g *gw) peakDuring(fn func() error) (float64, error) {
+	base := g.rssMiB()
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if r := uint64(g.rssMiB() * 1024); r > peak.Load() {
+				peak.Store(r)
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	err := fn()
+	close(stop)
+	<-done
+	return float64(peak.Load())/1024 - base, err
+}
+
+func freePort() string {
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func run() error {
+	ctx := context.Background()
+	tmp, err := os.MkdirTemp("", "pkgate-bench-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	bin := filepath.Join(tmp, "gateway")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/gateway").CombinedOutput(); err != nil {
+		return fmt.Errorf("build gateway (run from the repository root): %v\n%s", err, out)
+	}
+	fmt.Println("starting Postgres and MinIO ...")
+	pg, err := harness.StartPostgres(ctx)
+	if err != nil {
+		return err
+	}
+	defer pg.Close()
+	mio, err := harness.StartMinIO(ctx)
+	if err != nil {
+		return err
+	}
+	defer mio.Close()
+	s3svc := mio.S3()
+	dsn, err := harness.NewDatabase(ctx, pg.DSN(), "bench")
+	if err != nil {
+		return err
+	}
+	bucket, err := harness.NewBucket(ctx, s3svc, "bench")
+	if err != nil {
+		return err
+	}
+	env := append(os.Environ(),
+		"GATEWAY_DATABASE_URL="+dsn, "GATEWAY_BLOB_DRIVER=s3", "GATEWAY_S3_BUCKET="+bucket,
+		"GATEWAY_S3_ENDPOINT="+s3svc.Endpoint, "GATEWAY_S3_PATH_STYLE=true", "GATEWAY_S3_REGION="+s3svc.Region,
+		"AWS_ACCESS_KEY_ID="+s3svc.AccessKey, "AWS_SECRET_ACCESS_KEY="+s3svc.SecretKey, "GATEWAY_LOG_LEVEL=warn",
+		"GATEWAY_AUTH_FAIL_PER_MINUTE=0")
+	start := func(extra ...string) (*gw, error) {
+		addr := freePort()
+		cmd := exec.Command(bin, "serve")
+		cmd.Env = append(append(env, "GATEWAY_LISTEN="+addr), extra...)
+		logf, _ := os.Create(filepath.Join(tmp, "gateway-"+addr+".log"))
+		cmd.Stdout, cmd.Stderr = logf, logf
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		g := &gw{url: "http://" + addr, cmd: cmd}
+		for i := 0; i < 200; i++ {
+			if r, err := http.Get(g.url + "/-/readiness"); err == nil {
+				r.Body.Close()
+				if r.StatusCode == 200 {
+					return g, nil
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		cmd.Process.Kill()
+		return nil, errors.New("gateway did not become ready")
+	}
+	g, err := start()
+	if err != nil {
+		return err
+	}
+	defer g.cmd.Process.Kill()
+	boot := exec.Command(bin, "admin", "bootstrap", "--username", "root")
+	boot.Env = env
+	out, err := boot.Output()
+	if err != nil {
+		return fmt.Errorf("bootstrap: %v", err)
+	}
+	g.admin = strings.TrimSpace(string(out))
+
+	f, err := setup(g)
+	if err != nil {
+		return err
+	}
+	os.Setenv("AWS_ACCESS_KEY_ID", s3svc.AccessKey)
+	os.Setenv("AWS_SECRET_ACCESS_KEY", s3svc.SecretKey)
+	direct, err := blob.NewS3(ctx, blob.S3Config{Bucket: bucket, Region: s3svc.Region, Endpoint: s3svc.Endpoint, PathStyle: true})
+	if err != nil {
+		return err
+	}
+	rep := &report{}
+	if want("generic") || want("redirect") {
+		if err := largeFiles(ctx, g, f, direct, rep, start); err != nil {
+			return err
+		}
+	}
+	if want("small") {
+		if err := smallFiles(ctx, g, f, direct, rep); err != nil {
+			return err
+		}
+	}
+	if want("auth") {
+		if err := authCost(g, f, rep); err != nil {
+			return err
+		}
+	}
+	documents(g, f, rep)
+	rep.print()
+	return nil
+}
+
+// fixture is one group with a private and a public project and tokens.
+type fixture struct {
+	private, public int64
+	write, read     string
+}
+
+func api(g *gw, method, path string, body any, out any) error {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, g.url+path, bytes.NewReader(b))
+	req.Header.Set("PRIVATE-TOKEN", g.admin)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	if res.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, data)
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+func setup(g *gw) (*fixture, error) {
+	var grp, priv, pub, w, r struct {
+		ID    int64  `json:"id"`
+		Token string `json:"token"`
+	}
+	if err := api(g, "POST", "/api/v4/groups", map[string]any{"name": "Bench", "path": "bench", "visibility": "public"}, &grp); err != nil {
+		return nil, err
+	}
+	if err := api(g, "POST", "/api/v4/projects", map[string]any{"path": "private", "namespace_id": grp.ID}, &priv); err != nil {
+		return nil, err
+	}
+	if err := api(g, "POST", "/api/v4/projects", map[string]any{"path": "public", "namespace_id": grp.ID, "visibility": "public"}, &pub); err != nil {
+		return nil, err
+	}
+	if err := api(g, "POST", "/api/v4/groups/"+strconv.FormatInt(grp.ID, 10)+"/deploy_tokens", map[string]any{"name": "w", "scopes": []string{"read_package_registry", "write_package_registry"}}, &w); err != nil {
+		return nil, err
+	}
+	if err := api(g, "POST", "/api/v4/groups/"+strconv.FormatInt(grp.ID, 10)+"/deploy_tokens", map[string]any{"name": "r", "scopes": []string{"read_package_registry"}}, &r); err != nil {
+		return nil, err
+	}
+	return &fixture{private: priv.ID, public: pub.ID, write: w.Token, read: r.Token}, nil
+}
+
+// pattern is a reader of n bytes cycling through a random 1 MiB block:
+// free to produce, and not compressible or deduplicable by the store.
+type pattern struct {
+	block []byte
+	n     int64
+	off   int64
+}
+
+var block = func() []byte {
+	b := make([]byte, 1<<20)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}()
+
+func newPattern(n int64) *pattern { return &pattern{block: block, n: n} }
+
+func (p *pattern) Read(b []byte) (int, error) {
+	if p.off >= p.n {
+		return 0, io.EOF
+	}
+	i := p.off % int64(len(p.block))
+	c := copy(b, p.block[i:])
+	if rem := p.n - p.off; int64(c) > rem {
+		c = int(rem)
+	}
+	p.off += int64(c)
+	return c, nil
+}
+
+var transport = &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 512, DisableCompression: true,
+	WriteBufferSize: 256 << 10, ReadBufferSize: 256 << 10}
+var client = &http.Client{Transport: transport}
+
+type row struct {
+	name            string
+	gateway, direct float64
+	unit            string
+	target          float64 // minimum ratio, 0: none
+	note            string
+}
+
+type report struct{ rows []row }
+
+func (r *report) add(x row) {
+	r.rows = append(r.rows, x)
+	ratio := ""
+	if x.direct > 0 {
+		ratio = fmt.Sprintf("  ratio %.2f", x.gateway/x.direct)
+	}
+	fmt.Printf("  %-52s gateway %9.1f %-6s direct %9.1f%s %s\n", x.name, x.gateway, x.unit, x.direct, ratio, x.note)
+}
+
+func (r *report) print() {
+	fmt.Println("\n| case | gateway | direct S3 | ratio | target |")
+	fmt.Println("|---|---|---|---|---|")
+	for _, x := range r.rows {
+		d, ratio, target := "—", "—", "—"
+		if x.direct > 0 {
+			d = fmt.Sprintf("%.1f %s", x.direct, x.unit)
+			ratio = fmt.Sprintf("%.2f", x.gateway/x.direct)
+		}
+		if x.target > 0 {
+			target = fmt.Sprintf("≥ %.2f", x.target)
+			if x.direct > 0 && x.gateway/x.direct < x.target {
+				target += " (missed)"
+			}
+		}
+		if x.note != "" {
+			target += " " + x.note
+		}
+		fmt.Printf("| %s | %.1f %s | %s | %s | %s |\n", x.name, x.gateway, x.unit, d, ratio, target)
+	}
+}
+
+func mibps(n int64, d time.Duration) float64 { return float64(n) / (1 << 20) / d.Seconds() }
+
+func largeFiles(ctx context.Context, g *gw, f *fixture, direct *blob.S3, rep *report, start func(...string) (*gw, error)) error {
+	n := int64(*sizeMiB) << 20
+	fmt.Printf("large file: %d MiB\n", *sizeMiB)
+	url := fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/big/1.0/big.bin", g.url, f.private)
+
+	// Direct multipart PUT of the same bytes, with the gateway's own part
+	// size and concurrency.
+	t0 := time.Now()
+	w, _ := direct.Writer(ctx, "direct/big.bin")
+	if _, err := io.CopyBuffer(w, newPattern(n), make([]byte, 1<<20)); err != nil {
+		return err
+	}
+	if err := w.Commit(ctx); err != nil {
+		return err
+	}
+	directPut := time.Since(t0)
+
+	var gwPut time.Duration
+	growth, err := g.peakDuring(func() error {
+		t0 := time.Now()
+		req, _ := http.NewRequest("PUT", url, newPattern(n))
+		req.ContentLength = n
+		req.Header.Set("Deploy-Token", f.write)
+		res, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != 201 {
+			return fmt.Errorf("upload: %d", res.StatusCode)
+		}
+		gwPut = time.Since(t0)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	rep.add(row{name: "generic upload 1 file", gateway: mibps(n, gwPut), direct: mibps(n, directPut), unit: "MiB/s", target: 0.85})
+	rep.add(row{name: "gateway RSS growth during upload", gateway: growth, unit: "MiB", note: "(target < 64 MiB)"})
+
+	get := func(u string, hdr string) (time.Duration, error) {
+		t0 := time.Now()
+		req, _ := http.NewRequest("GET", u, nil)
+		if hdr != "" {
+			req.Header.Set("Deploy-Token", hdr)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		got, _ := io.CopyBuffer(io.Discard, res.Body, make([]byte, 256<<10))
+		res.Body.Close()
+		if res.StatusCode != 200 || got != n {
+			return 0, fmt.Errorf("download: %d, %d bytes", res.StatusCode, got)
+		}
+		return time.Since(t0), nil
+	}
+	directGet := func() (time.Duration, error) {
+		t0 := time.Now()
+		out, err := direct.Client().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(direct.Bucket()), Key: aws.String("direct/big.bin")})
+		if err != nil {
+			return 0, err
+		}
+		io.CopyBuffer(io.Discard, out.Body, make([]byte, 256<<10))
+		out.Body.Close()
+		return time.Since(t0), nil
+	}
+	if want("generic") {
+		d1, err := directGet()
+		if err != nil {
+			return err
+		}
+		var gwGet time.Duration
+		growth, err = g.peakDuring(func() error { var e error; gwGet, e = get(url, f.read); return e })
+		if err != nil {
+			return err
+		}
+		rep.add(row{name: "generic download 1 file (streamed)", gateway: mibps(n, gwGet), direct: mibps(n, d1), unit: "MiB/s", target: 0.8})
+		rep.add(row{name: "gateway RSS growth during download", gateway: growth, unit: "MiB", note: "(target < 64 MiB)"})
+	}
+	if want("redirect") {
+		r, err := start("GATEWAY_REDIRECT_DOWNLOADS=true")
+		if err != nil {
+			return err
+		}
+		defer r.cmd.Process.Kill()
+		rurl := strings.Replace(url, g.url, r.url, 1)
+		d1, err := directGet()
+		if err != nil {
+			return err
+		}
+		rd, err := get(rurl, f.read)
+		if err != nil {
+			return err
+		}
+		rep.add(row{name: "generic download 1 file (presigned redirect)", gateway: mibps(n, rd), direct: mibps(n, d1), unit: "MiB/s", target: 0.95})
+	}
+	return nil
+}
+
+// rate runs fn from c workers for the configured duration and returns req/s.
+func rate(c int, fn func(i int) error) (float64, error) {
+	var count atomic.Int64
+	var firstErr atomic.Value
+	deadline := time.Now().Add(*dur)
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for w := 0; w < c; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; time.Now().Before(deadline); i += c {
+				if err := fn(i); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				count.Add(1)
+			}
+		}(w)
+	}
+	wg.Wait()
+	if e := firstErr.Load(); e != nil {
+		return 0, e.(error)
+	}
+	return float64(count.Load()) / time.Since(t0).Seconds(), nil
+}
+
+func fetch(req *http.Request, wantStatus int) error {
+	res, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode != wantStatus {
+		return fmt.Errorf("%s %s: %d", req.Method, req.URL.Path, res.StatusCode)
+	}
+	return nil
+}
+
+func smallFiles(ctx context.Context, g *gw, f *fixture, direct *blob.S3, rep *report) error {
+	size := int64(*smallKiB) << 10
+	fmt.Printf("small files: %d × %d KiB, concurrency 16\n", *small, *smallKiB)
+	body := func(i int) []byte {
+		b := make([]byte, size)
+		copy(b, block[i%len(block):])
+		copy(b, strconv.Itoa(i)) // distinct content per file
+		return b
+	}
+	url := func(i int) string {
+		return fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/small/1.0/f%d.bin", g.url, f.private, i%*small)
+	}
+	// Uploads: the same files both ways.
+	t0 := time.Now()
+	if err := parallel(16, *small, func(i int) error {
+		req, _ := http.NewRequest("PUT", url(i), bytes.NewReader(body(i)))
+		req.Header.Set("Deploy-Token", f.write)
+		return fetch(req, 201)
+	}); err != nil {
+		return err
+	}
+	gwPut := float64(*small) / time.Since(t0).Seconds()
+	t0 = time.Now()
+	if err := parallel(16, *small, func(i int) error {
+		_, err := direct.Client().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(direct.Bucket()),
+			Key: aws.String(fmt.Sprintf("direct/small/f%d.bin", i)), Body: bytes.NewReader(body(i)), ContentLength: aws.Int64(size)})
+		return err
+	}); err != nil {
+		return err
+	}
+	directPut := float64(*small) / time.Since(t0).Seconds()
+	rep.add(row{name: fmt.Sprintf("small files upload (%d KiB, c=16)", *smallKiB), gateway: gwPut, direct: directPut, unit: "req/s"})
+
+	gwGet, err := rate(16, func(i int) error {
+		req, _ := http.NewRequest("GET", url(i), nil)
+		req.Header.Set("Deploy-Token", f.read)
+		return fetch(req, 200)
+	})
+	if err != nil {
+		return err
+	}
+	directGet, err := rate(16, func(i int) error {
+		out, err := direct.Client().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(direct.Bucket()), Key: aws.String(fmt.Sprintf("direct/small/f%d.bin", i%*small))})
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, out.Body)
+		return out.Body.Close()
+	})
+	if err != nil {
+		return err
+	}
+	rep.add(row{name: fmt.Sprintf("small files download (%d KiB, c=16)", *smallKiB), gateway: gwGet, direct: directGet, unit: "req/s", target: 0.8})
+	return nil
+}
+
+func parallel(c, n int, fn func(i int) error) error {
+	var next atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	for w := 0; w < c; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || firstErr.Load() != nil {
+					return
+				}
+				if err := fn(i); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if e := firstErr.Load(); e != nil {
+		return e.(error)
+	}
+	return nil
+}
+
+// authCost compares a token-authenticated download from a private project
+// with an anonymous one from a public project (same 64 KiB file).
+func authCost(g *gw, f *fixture, rep *report) error {
+	fmt.Println("authentication cost: 64 KiB downloads, c=16")
+	data := block[:64<<10]
+	for _, p := range []int64{f.private, f.public} {
+		req, _ := http.NewRequest("PUT", fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/auth/1.0/f.bin", g.url, p), bytes.NewReader(data))
+		req.Header.Set("Deploy-Token", f.write)
+		if err := fetch(req, 201); err != nil {
+			return err
+		}
+	}
+	public, err := rate(16, func(int) error {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/auth/1.0/f.bin", g.url, f.public), nil)
+		return fetch(req, 200)
+	})
+	if err != nil {
+		return err
+	}
+	authed, err := rate(16, func(int) error {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/auth/1.0/f.bin", g.url, f.private), nil)
+		req.Header.Set("Deploy-Token", f.read)
+		return fetch(req, 200)
+	})
+	if err != nil {
+		return err
+	}
+	rep.add(row{name: "authenticated vs public download (req/s)", gateway: authed, direct: public, unit: "req/s", target: 0.95,
+		note: "(direct = anonymous public download)"})
+	return nil
+}
