@@ -151,7 +151,7 @@ func (a *Authenticator) PackageProject(param string) gin.HandlerFunc {
 			return
 		}
 		c.Set(identityKey, id)
-		p, err := FindProject(ctx, a.Store, httpx.Param(c, param))
+		p, err := a.cachedProject(ctx, httpx.Param(c, param))
 		if err != nil {
 			if errs.Is(err, errs.NotFound) {
 				httpx.Abort(c, notVisible(op, id))

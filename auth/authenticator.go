@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/pkgate/pkgate/internal/errs"
@@ -30,6 +31,9 @@ type Authenticator struct {
 	Store *meta.Store
 	Cache *Cache // optional: verified-token cache
 	Now   func() time.Time
+
+	projectsOnce sync.Once
+	projects     *projectCache
 }
 
 func (a *Authenticator) now() time.Time {

@@ -84,10 +84,13 @@ func TestGenericDownloadHeadersRangesAndDuplicates(t *testing.T) {
 	if rec["file_sha256"] != hex.EncodeToString(sum[:]) || rec["file_name"] != "tool.bin" || rec["size"] != float64(len(first)) {
 		t.Fatalf("package_file record: %v", rec)
 	}
-	for _, k := range []string{"id", "package_id", "created_at", "updated_at", "file_md5", "file_sha1"} {
+	for _, k := range []string{"id", "package_id", "created_at", "updated_at", "file_sha1"} {
 		if rec[k] == nil {
 			t.Errorf("record lacks %s", k)
 		}
+	}
+	if md5, ok := rec["file_md5"]; !ok || md5 != nil {
+		t.Errorf("file_md5 = %v (present %v), want null: generic uploads skip md5", md5, ok)
 	}
 	// Duplicate file name: allowed, newest served.
 	e.Must(201, e.Do("PUT", url, second, Basic(s.WriteUser, s.WriteToken)))

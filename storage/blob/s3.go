@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/pkgate/pkgate/internal/bufpool"
 )
 
 // S3Config configures the S3 driver. Credentials come from the standard AWS
@@ -39,7 +41,7 @@ type S3 struct {
 	cfg     S3Config
 	client  *s3.Client
 	presign *s3.PresignClient
-	pool    sync.Pool
+	pool    *bufpool.Pool
 }
 
 const (
@@ -70,6 +72,8 @@ func NewS3(ctx context.Context, c S3Config) (*S3, error) {
 		t.MaxIdleConnsPerHost = 256
 		t.IdleConnTimeout = 90 * time.Second
 		t.ResponseHeaderTimeout = 60 * time.Second
+		t.ReadBufferSize = 256 << 10
+		t.WriteBufferSize = 256 << 10
 	}).WithDialerOptions(func(d *net.Dialer) {
 		d.Timeout = 5 * time.Second
 	})
@@ -94,7 +98,7 @@ func NewS3(ctx context.Context, c S3Config) (*S3, error) {
 		o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
 	})
 	d := &S3{cfg: c, client: client, presign: s3.NewPresignClient(client)}
-	d.pool.New = func() any { b := make([]byte, c.PartSize); return &b }
+	d.pool = bufpool.New(c.PartSize, 2*(c.Concurrency+1))
 	return d, nil
 }
 
@@ -143,7 +147,7 @@ type s3Writer struct {
 }
 
 func (d *S3) Writer(ctx context.Context, key string) (Writer, error) {
-	return &s3Writer{d: d, ctx: ctx, key: key, buf: d.pool.Get().(*[]byte), sem: make(chan struct{}, d.cfg.Concurrency)}, nil
+	return &s3Writer{d: d, ctx: ctx, key: key, buf: d.pool.Get(), sem: make(chan struct{}, d.cfg.Concurrency)}, nil
 }
 
 func (w *s3Writer) failed() error {
@@ -187,7 +191,7 @@ func (w *s3Writer) flushPart() error {
 	w.partNum++
 	num := w.partNum
 	buf, n := w.buf, w.n
-	w.buf, w.n = w.d.pool.Get().(*[]byte), 0
+	w.buf, w.n = w.d.pool.Get(), 0
 	select {
 	case w.sem <- struct{}{}:
 	case <-w.ctx.Done():

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -22,7 +23,8 @@ import (
 
 // Store wraps the connection pool.
 type Store struct {
-	db *sqlx.DB
+	db      *sqlx.DB
+	touched sync.Map // package id -> time of the last recorded download
 }
 
 // Open connects (lazily) with a pool sized for a gateway node.

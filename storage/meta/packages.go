@@ -88,17 +88,24 @@ func (s *Store) BlobBySHA256(ctx context.Context, sha string) (*Blob, error) {
 	return &b, nil
 }
 
-// UpsertBlob inserts the blob row or, if it exists, keeps the stored key —
-// unless heal is set (the stored object was found missing), in which case
-// the row is pointed at the new object. It returns the key the row holds.
-func (t *Tx) UpsertBlob(ctx context.Context, b *Blob, heal bool) (string, error) {
+// UpsertBlob inserts the blob row or, if these bytes are known, keeps the
+// existing row (filling digests it lacked) and locks it for the rest of the
+// transaction. It returns the storage key the row holds.
+func (t *Tx) UpsertBlob(ctx context.Context, b *Blob) (string, error) {
 	var key string
 	err := t.tx.GetContext(ctx, &key, `INSERT INTO blobs (sha256, size, md5, sha1, sha512, storage_key) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (sha256) DO UPDATE SET
-			storage_key = CASE WHEN $7 THEN EXCLUDED.storage_key ELSE blobs.storage_key END,
+			md5 = CASE WHEN blobs.md5 = '' THEN EXCLUDED.md5 ELSE blobs.md5 END,
 			sha512 = coalesce(blobs.sha512, EXCLUDED.sha512)
-		RETURNING storage_key`, b.SHA256, b.Size, b.MD5, b.SHA1, b.SHA512, b.StorageKey, heal)
+		RETURNING storage_key`, b.SHA256, b.Size, b.MD5, b.SHA1, b.SHA512, b.StorageKey)
 	return key, wrap("meta.UpsertBlob", err)
+}
+
+// SetBlobKey points a blob row at another object (self-healing after the
+// original object was lost).
+func (t *Tx) SetBlobKey(ctx context.Context, sha, key string) error {
+	_, err := t.tx.ExecContext(ctx, `UPDATE blobs SET storage_key = $2 WHERE sha256 = $1`, sha, key)
+	return wrap("meta.SetBlobKey", err)
 }
 
 // FindOrCreatePackage returns the live package with p's identity, creating
@@ -209,6 +216,28 @@ func (s *Store) FindPackage(ctx context.Context, projectID int64, typ, name stri
 	return &p, nil
 }
 
+// FindFile returns, in one query, the newest file named name of the live
+// package with that identity whose status is one of statuses.
+func (s *Store) FindFile(ctx context.Context, projectID int64, typ, name string, version *string, statuses []string, fileName string) (*Package, *PackageFile, error) {
+	var row struct {
+		Package
+		F PackageFile `db:"f"`
+	}
+	err := s.db.GetContext(ctx, &row, `SELECT p.id, p.project_id, p.package_type, p.name, p.version, p.status, p.metadata,
+		p.created_at, p.updated_at, p.last_downloaded_at,
+		f.id "f.id", f.package_id "f.package_id", f.file_name "f.file_name", f.blob_sha256 "f.blob_sha256", f.size "f.size",
+		f.metadata "f.metadata", f.created_at "f.created_at", f.updated_at "f.updated_at",
+		b.md5 "f.md5", b.sha1 "f.sha1", b.sha512 "f.sha512", b.storage_key "f.storage_key"
+		FROM packages p JOIN package_files f ON f.package_id = p.id JOIN blobs b ON b.sha256 = f.blob_sha256
+		WHERE p.project_id = $1 AND p.package_type = $2 AND p.name = $3 AND coalesce(p.version, '') = coalesce($4, '')
+		AND p.status <> 'pending_destruction' AND (cardinality($5::text[]) = 0 OR p.status = ANY($5)) AND f.file_name = $6
+		ORDER BY f.id DESC LIMIT 1`, projectID, typ, name, version, pq.StringArray(statuses), fileName)
+	if err != nil {
+		return nil, nil, wrap("meta.FindFile", err)
+	}
+	return &row.Package, &row.F, nil
+}
+
 // NewestFile returns the newest file of a package with that name.
 func (s *Store) NewestFile(ctx context.Context, packageID int64, name string) (*PackageFile, error) {
 	var f PackageFile
@@ -219,8 +248,14 @@ func (s *Store) NewestFile(ctx context.Context, packageID int64, name string) (*
 	return &f, nil
 }
 
-// TouchDownload records a download, at most once a minute per package.
+// TouchDownload records a download, at most once a minute per package: an
+// in-process check skips the query entirely for hot packages.
 func (s *Store) TouchDownload(ctx context.Context, packageID int64) error {
+	now := time.Now()
+	if last, ok := s.touched.Load(packageID); ok && now.Sub(last.(time.Time)) < time.Minute {
+		return nil
+	}
+	s.touched.Store(packageID, now)
 	_, err := s.db.ExecContext(ctx, `UPDATE packages SET last_downloaded_at = now()
 		WHERE id = $1 AND (last_downloaded_at IS NULL OR last_downloaded_at < now() - interval '1 minute')`, packageID)
 	return wrap("meta.TouchDownload", err)
