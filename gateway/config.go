@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"reflect"
+	"regexp"
 	"strings"
 	"time"
 
@@ -45,6 +46,11 @@ type Config struct {
 	// through Postgres NOTIFY at once, and within this time at worst. 0
 	// disables the cache.
 	TokenCacheTTL time.Duration `env:"GATEWAY_TOKEN_CACHE_TTL" envDefault:"30s"`
+	// Maven duplicate releases (GitLab's namespace package settings):
+	// allowed by default; when disallowed, names or versions matching the
+	// exception regex may still be re-deployed.
+	MavenDuplicatesAllowed       bool   `env:"GATEWAY_MAVEN_DUPLICATES_ALLOWED" envDefault:"true"`
+	MavenDuplicateExceptionRegex string `env:"GATEWAY_MAVEN_DUPLICATE_EXCEPTION_REGEX"`
 	// AuthFailPerMinute and AuthFailBurst bound failed authentications per
 	// client address (429 with Retry-After beyond). 0 disables the limit.
 	AuthFailPerMinute int `env:"GATEWAY_AUTH_FAIL_PER_MINUTE" envDefault:"30"`
@@ -115,6 +121,11 @@ func (c *Config) Validate() error {
 	}
 	if _, err := ParseLogLevel(c.LogLevel); err != nil {
 		return fmt.Errorf("config: GATEWAY_LOG_LEVEL: %v", err)
+	}
+	if c.MavenDuplicateExceptionRegex != "" {
+		if _, err := regexp.Compile(c.MavenDuplicateExceptionRegex); err != nil {
+			return fmt.Errorf("config: GATEWAY_MAVEN_DUPLICATE_EXCEPTION_REGEX: %v", err)
+		}
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		return fmt.Errorf("config: GATEWAY_LOG_FORMAT: must be json or text, got %q", c.LogFormat)

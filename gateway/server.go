@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"regexp"
 	"runtime/debug"
 	"time"
 
@@ -165,7 +166,11 @@ func (s *Server) routes() *gin.Engine {
 	d := s.Deps()
 	generic.Register(v4, d)
 	npm.Register(v4, d)
-	maven.Register(v4, d)
+	mo := maven.Options{DuplicatesAllowed: s.Cfg.MavenDuplicatesAllowed}
+	if s.Cfg.MavenDuplicateExceptionRegex != "" {
+		mo.DuplicateException = regexp.MustCompile(s.Cfg.MavenDuplicateExceptionRegex) // validated in Config.Validate
+	}
+	maven.RegisterWith(v4, d, mo)
 	pypi.Register(v4, d)
 	return e
 }

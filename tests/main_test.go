@@ -117,13 +117,16 @@ func NewEnvOn(t *testing.T, pgAdminDSN string, s3svc harness.S3, opts ...EnvOpti
 	}
 	t.Setenv("AWS_ACCESS_KEY_ID", s3svc.AccessKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", s3svc.SecretKey)
-	cfg := gateway.Config{
-		Listen: "127.0.0.1:0", DatabaseURL: dsn, BlobDriver: "s3", S3Bucket: bucket, S3Region: s3svc.Region,
-		S3Endpoint: s3svc.Endpoint, S3PathStyle: true, LogLevel: "debug", LogFormat: "json", Migrate: true,
-		MaxGenericSize: 5 << 30, MaxNPMSize: 500 << 20, MaxMavenSize: 3 << 30, MaxPyPISize: 3 << 30,
-		ShutdownTimeout: 10 * time.Second, TokenCacheTTL: 30 * time.Second,
-		AuthFailPerMinute: 30, AuthFailBurst: 30,
+	// Start from the production defaults (GATEWAY_* variables and their
+	// defaults), then point the gateway at this test's services.
+	cfg, err := gateway.LoadConfig()
+	if err != nil {
+		t.Fatal(err)
 	}
+	cfg.Listen, cfg.ExternalURL, cfg.DatabaseURL = "127.0.0.1:0", "", dsn
+	cfg.BlobDriver, cfg.S3Bucket, cfg.S3Region, cfg.S3Endpoint, cfg.S3PathStyle = "s3", bucket, s3svc.Region, s3svc.Endpoint, true
+	cfg.LogLevel, cfg.LogFormat, cfg.Migrate = "debug", "json", true
+	cfg.ShutdownTimeout = 10 * time.Second
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -37,6 +37,9 @@ func Register(rg *gin.RouterGroup, d formats.Deps) { RegisterWith(rg, d, Default
 // every GET.
 func RegisterWith(rg *gin.RouterGroup, d formats.Deps, o Options) {
 	h := &handler{d: d, o: o}
+	if o.DuplicateException != nil {
+		h.dupException = regexp.MustCompile(`^(?:` + o.DuplicateException.String() + `)$`)
+	}
 	p := rg.Group("/projects/:id/packages/maven", d.Auth.PackageProject("id"))
 	p.GET("/*path", auth.Require(auth.Read), h.projectGet)
 	p.HEAD("/*path", auth.Require(auth.Read), h.projectGet)

@@ -1,0 +1,162 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/pkgate/pkgate/auth"
+	"github.com/pkgate/pkgate/gateway"
+	"github.com/pkgate/pkgate/storage/meta"
+	"github.com/pkgate/pkgate/tests/harness"
+)
+
+// mavenBenchGateway starts a gateway like NewEnv does, for a testing.TB
+// (NewEnv needs a *testing.T), and returns its URL and an admin PAT.
+func mavenBenchGateway(tb testing.TB) (string, string) {
+	tb.Helper()
+	ctx := context.Background()
+	dsn, err := harness.NewDatabase(ctx, adminDSN, "gw")
+	if err != nil {
+		tb.Fatalf("database: %v", err)
+	}
+	bucket, err := harness.NewBucket(ctx, s3svc, "gw")
+	if err != nil {
+		tb.Fatalf("bucket: %v", err)
+	}
+	tb.Setenv("AWS_ACCESS_KEY_ID", s3svc.AccessKey)
+	tb.Setenv("AWS_SECRET_ACCESS_KEY", s3svc.SecretKey)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg := gateway.Config{
+		Listen: ln.Addr().String(), ExternalURL: "http://" + ln.Addr().String(), DatabaseURL: dsn, BlobDriver: "s3",
+		S3Bucket: bucket, S3Region: s3svc.Region, S3Endpoint: s3svc.Endpoint, S3PathStyle: true, LogLevel: "error",
+		LogFormat: "json", Migrate: true, MaxGenericSize: 5 << 30, MaxNPMSize: 500 << 20, MaxMavenSize: 3 << 30,
+		MaxPyPISize: 3 << 30, ShutdownTimeout: 10 * time.Second, TokenCacheTTL: 30 * time.Second,
+	}
+	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError}))
+	rctx, cancel := context.WithCancel(ctx)
+	srv, err := gateway.New(rctx, cfg, log)
+	if err != nil {
+		cancel()
+		tb.Fatalf("gateway: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(rctx, ln) }()
+	tb.Cleanup(func() { cancel(); <-done; srv.Close() })
+	u := &meta.User{Username: "root", Email: "root@example.com", Name: "Administrator", IsAdmin: true, CanCreateGroup: true}
+	if err := srv.Store.CreateUser(ctx, u); err != nil {
+		tb.Fatal(err)
+	}
+	pat, err := auth.IssuePAT(ctx, srv.Store, &meta.PAT{UserID: u.ID, Name: "admin", Scopes: []string{"api"}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cfg.ExternalURL, pat
+}
+
+var mavenBenchClient = &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}, Timeout: time.Minute}
+
+// mavenBenchDo sends one request; it reports failures with Error (it runs
+// inside RunParallel goroutines, where Fatal is not allowed).
+func mavenBenchDo(tb testing.TB, method, url string, body []byte, h map[string]string) (int, []byte) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		tb.Error(err)
+		return 0, nil
+	}
+	for k, v := range h {
+		req.Header.Set(k, v)
+	}
+	res, err := mavenBenchClient.Do(req)
+	if err != nil {
+		tb.Error(err)
+		return 0, nil
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, b
+}
+
+func mavenBenchCreate(tb testing.TB, url, pat string, body any) map[string]any {
+	tb.Helper()
+	js, _ := json.Marshal(body)
+	st, b := mavenBenchDo(tb, "POST", url, js, map[string]string{"PRIVATE-TOKEN": pat, "Content-Type": "application/json"})
+	if st != 201 {
+		tb.Fatalf("POST %s: %d %s", url, st, b)
+	}
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	return m
+}
+
+// BenchmarkMavenGet measures what a Maven build asks most, in requests
+// per second, on a private project holding 50 releases of one artifact
+// (16 KiB jar + pom each), authenticated with a read deploy token over
+// Basic as mvn retries after the challenge. Sub-benchmarks: metadata (the
+// artifact-level maven-metadata.xml, derived from the database on every
+// request), artifact (a 16 KiB jar streamed from S3) and checksum (the
+// jar's .sha1, from the blob row). Run:
+//
+//	go test ./tests/ -run '^$' -bench BenchmarkMavenGet -benchtime 5s
+func BenchmarkMavenGet(b *testing.B) {
+	base, pat := mavenBenchGateway(b)
+	g := mavenBenchCreate(b, base+"/api/v4/groups", pat, map[string]any{"name": "Acme", "path": "acme", "visibility": "private"})
+	p := mavenBenchCreate(b, base+"/api/v4/projects", pat, map[string]any{"path": "app", "namespace_id": g["id"], "visibility": "private"})
+	pid := int64(p["id"].(float64))
+	w := mavenBenchCreate(b, fmt.Sprintf("%s/api/v4/projects/%d/deploy_tokens", base, pid), pat,
+		map[string]any{"name": "w", "scopes": []string{"write_package_registry"}})
+	r := mavenBenchCreate(b, fmt.Sprintf("%s/api/v4/projects/%d/deploy_tokens", base, pid), pat,
+		map[string]any{"name": "r", "scopes": []string{"read_package_registry"}})
+	wh := map[string]string{"Deploy-Token": w["token"].(string)}
+	rh := map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(r["username"].(string)+":"+r["token"].(string)))}
+	repo := fmt.Sprintf("%s/api/v4/projects/%d/packages/maven/com/acme/hello", base, pid)
+	jar := bytes.Repeat([]byte("0123456789abcdef"), 1024)
+	for i := range 50 {
+		v := fmt.Sprintf("1.%d.0", i)
+		for _, f := range []struct {
+			name string
+			body []byte
+		}{{"hello-" + v + ".pom", []byte("<project/>")}, {"hello-" + v + ".jar", append([]byte(v), jar...)}} {
+			if st, body := mavenBenchDo(b, "PUT", repo+"/"+v+"/"+f.name, f.body, wh); st != 200 {
+				b.Fatalf("deploy %s: %d %s", f.name, st, body)
+			}
+		}
+	}
+	for _, tc := range []struct{ name, url string }{
+		{"metadata", repo + "/maven-metadata.xml"},
+		{"artifact", repo + "/1.25.0/hello-1.25.0.jar"},
+		{"checksum", repo + "/1.25.0/hello-1.25.0.jar.sha1"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			if st, body := mavenBenchDo(b, "GET", tc.url, nil, rh); st != 200 {
+				b.Fatalf("GET %s: %d %s", tc.url, st, body)
+			}
+			b.ResetTimer()
+			start := time.Now()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if st, _ := mavenBenchDo(b, "GET", tc.url, nil, rh); st != 200 {
+						b.Errorf("GET %s: %d", tc.url, st)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+		})
+	}
+}
