@@ -1,0 +1,183 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pkgate/pkgate/auth"
+	"github.com/pkgate/pkgate/gateway"
+	"github.com/pkgate/pkgate/storage/meta"
+	"github.com/pkgate/pkgate/tests/harness"
+)
+
+// pypiBenchGateway starts a gateway like NewEnv does, for a testing.TB
+// (NewEnv and Env need a *testing.T), and returns its URL and admin PAT.
+func pypiBenchGateway(tb testing.TB) (string, string) {
+	tb.Helper()
+	ctx := context.Background()
+	dsn, err := harness.NewDatabase(ctx, adminDSN, "gw")
+	if err != nil {
+		tb.Fatalf("database: %v", err)
+	}
+	bucket, err := harness.NewBucket(ctx, s3svc, "gw")
+	if err != nil {
+		tb.Fatalf("bucket: %v", err)
+	}
+	tb.Setenv("AWS_ACCESS_KEY_ID", s3svc.AccessKey)
+	tb.Setenv("AWS_SECRET_ACCESS_KEY", s3svc.SecretKey)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg := gateway.Config{
+		Listen: ln.Addr().String(), ExternalURL: "http://" + ln.Addr().String(), DatabaseURL: dsn, BlobDriver: "s3",
+		S3Bucket: bucket, S3Region: s3svc.Region, S3Endpoint: s3svc.Endpoint, S3PathStyle: true, LogLevel: "error",
+		LogFormat: "json", Migrate: true, MaxGenericSize: 5 << 30, MaxNPMSize: 500 << 20, MaxMavenSize: 3 << 30,
+		MaxPyPISize: 3 << 30, ShutdownTimeout: 10 * time.Second, TokenCacheTTL: 30 * time.Second,
+	}
+	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError}))
+	rctx, cancel := context.WithCancel(ctx)
+	srv, err := gateway.New(rctx, cfg, log)
+	if err != nil {
+		cancel()
+		tb.Fatalf("gateway: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(rctx, ln) }()
+	tb.Cleanup(func() { cancel(); <-done; srv.Close() })
+	u := &meta.User{Username: "root", Email: "root@example.com", Name: "Administrator", IsAdmin: true, CanCreateGroup: true}
+	if err := srv.Store.CreateUser(ctx, u); err != nil {
+		tb.Fatal(err)
+	}
+	pat, err := auth.IssuePAT(ctx, srv.Store, &meta.PAT{UserID: u.ID, Name: "admin", Scopes: []string{"api"}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cfg.ExternalURL, pat
+}
+
+var pypiBenchClient = &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}, Timeout: time.Minute}
+
+func pypiBenchDo(tb testing.TB, method, url string, body io.Reader, h map[string]string) (int, []byte) {
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for k, v := range h {
+		req.Header.Set(k, v)
+	}
+	res, err := pypiBenchClient.Do(req)
+	if err != nil {
+		tb.Error(err) // Error, not Fatal: called from RunParallel goroutines
+		return 0, nil
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, b
+}
+
+func pypiBenchJSON(tb testing.TB, url, pat string, body any) map[string]any {
+	js, _ := json.Marshal(body)
+	st, b := pypiBenchDo(tb, "POST", url, bytes.NewReader(js), map[string]string{"PRIVATE-TOKEN": pat, "Content-Type": "application/json"})
+	if st != 201 {
+		tb.Fatalf("POST %s: %d %s", url, st, b)
+	}
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	return m
+}
+
+// BenchmarkPyPISimpleIndex measures project-page requests per second on a
+// private project holding 200 files (100 versions x wheel + sdist) of one
+// package, authenticated with a read deploy token over Basic, as pip asks,
+// with the production token-cache TTL (30s).
+//
+//	go test ./tests/ -run '^$' -bench BenchmarkPyPISimpleIndex -benchtime 5s
+func BenchmarkPyPISimpleIndex(b *testing.B) {
+	base, pat := pypiBenchGateway(b)
+	g := pypiBenchJSON(b, base+"/api/v4/groups", pat, map[string]any{"name": "Acme", "path": "acme", "visibility": "private"})
+	p := pypiBenchJSON(b, base+"/api/v4/projects", pat, map[string]any{"path": "app", "namespace_id": g["id"], "visibility": "private"})
+	pid := int64(p["id"].(float64))
+	write := pypiBenchJSON(b, fmt.Sprintf("%s/api/v4/projects/%d/deploy_tokens", base, pid), pat,
+		map[string]any{"name": "w", "scopes": []string{"write_package_registry"}})["token"].(string)
+	read := pypiBenchJSON(b, fmt.Sprintf("%s/api/v4/projects/%d/deploy_tokens", base, pid), pat,
+		map[string]any{"name": "r", "scopes": []string{"read_package_registry"}})["token"].(string)
+
+	// Seed 200 files with 8 parallel uploaders.
+	jobs := make(chan string)
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for fn := range jobs {
+				version := strings.Split(fn, "-")[1]
+				version = strings.TrimSuffix(version, ".tar.gz")
+				content := []byte("content of " + fn)
+				body, ct := pypiGood("bench-pkg", version, fn, content).body()
+				req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/v4/projects/%d/packages/pypi", base, pid), bytes.NewReader(body))
+				req.SetBasicAuth("__token__", write)
+				req.Header.Set("Content-Type", ct)
+				res, err := pypiBenchClient.Do(req)
+				if err != nil {
+					b.Error(err)
+					continue
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != 201 {
+					b.Errorf("seed %s: %d", fn, res.StatusCode)
+				}
+			}
+		}()
+	}
+	for i := 0; i < 100; i++ {
+		v := fmt.Sprintf("1.%d.0", i)
+		jobs <- "bench_pkg-" + v + "-py3-none-any.whl"
+		jobs <- "bench_pkg-" + v + ".tar.gz"
+	}
+	close(jobs)
+	wg.Wait()
+	if b.Failed() {
+		b.FailNow()
+	}
+
+	page := fmt.Sprintf("%s/api/v4/projects/%d/packages/pypi/simple/bench-pkg/", base, pid)
+	for _, flavour := range []struct{ name, accept string }{
+		{"html", "text/html"},
+		{"json", "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01"},
+	} {
+		b.Run(flavour.name, func(b *testing.B) {
+			h := map[string]string{"Accept": flavour.accept}
+			req, _ := http.NewRequest("GET", page, nil)
+			req.SetBasicAuth("__token__", read)
+			h["Authorization"] = req.Header.Get("Authorization")
+			st, body := pypiBenchDo(b, "GET", page, nil, h)
+			if st != 200 || bytes.Count(body, []byte("#sha256=")) != 200 {
+				b.Fatalf("page: %d, %d links", st, bytes.Count(body, []byte("#sha256=")))
+			}
+			b.SetParallelism(4)
+			b.ResetTimer()
+			start := time.Now()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if st, _ := pypiBenchDo(b, "GET", page, nil, h); st != 200 {
+						b.Errorf("status %d", st)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+		})
+	}
+}
