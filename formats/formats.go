@@ -45,6 +45,8 @@ type Deps struct {
 	// store private and works behind any network layout.
 	RedirectDownloads bool
 	RedirectTTL       time.Duration
+	// Docs caches rendered metadata documents, shared by all formats.
+	Docs *DocCache
 }
 
 // URL joins the external URL with a path.

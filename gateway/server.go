@@ -41,6 +41,7 @@ type Server struct {
 	Auth     *auth.Authenticator
 	engine   *gin.Engine
 	metrics  *metrics
+	docs     *formats.DocCache
 }
 
 // NewLogger builds the process logger from the config.
@@ -102,6 +103,7 @@ func New(ctx context.Context, c Config, log *slog.Logger) (*Server, error) {
 		Store:    store,
 		Blobs:    blobs,
 		metrics:  m,
+		docs:     formats.NewDocCache(store),
 		Registry: &registry.Registry{Meta: store, Blobs: blobs, Log: log},
 		Auth:     &auth.Authenticator{Store: store, Cache: auth.NewCache(c.TokenCacheTTL)},
 	}
@@ -133,6 +135,7 @@ func (s *Server) Deps() formats.Deps {
 			Generic: s.Cfg.MaxGenericSize, NPM: s.Cfg.MaxNPMSize, Maven: s.Cfg.MaxMavenSize, PyPI: s.Cfg.MaxPyPISize,
 		},
 		RedirectDownloads: s.Cfg.RedirectDownloads,
+		Docs:              s.docs,
 	}
 }
 

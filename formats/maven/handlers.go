@@ -240,13 +240,20 @@ func fileDigest(f *meta.PackageFile, alg string) string {
 // Maven never overwrites history), and the checksum GETs hash the same
 // bytes. Versions are rows created by a unique constraint, so a read needs
 // no lock: one SQL snapshot is consistent.
+//
+// Derived documents are cached (formats.DocCache) and rebuilt only when a
+// maven package of one of the projects changed, on any node.
 func (h *handler) serveMetadata(c *gin.Context, sc scope, p Path) {
 	ctx := c.Request.Context()
-	doc, mod, err := h.buildMetadata(ctx, sc.ids, p)
+	key := fmt.Sprintf("maven:%v:%s:%s", sc.ids, p.Name, p.Version)
+	cached, err := h.d.Docs.Get(ctx, key, sc.ids, "maven", "application/octet-stream", func() ([]byte, time.Time, error) {
+		return h.buildMetadata(ctx, sc.ids, p)
+	})
 	if err != nil {
 		httpx.Abort(c, err)
 		return
 	}
+	doc, mod := cached.Body, cached.Modified
 	if doc == nil {
 		// Nothing to derive from: the newest stored upload, if any (e.g. a
 		// document we cannot interpret).

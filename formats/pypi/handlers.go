@@ -1,9 +1,10 @@
 package pypi
 
 import (
+	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -21,21 +22,28 @@ import (
 func (h *handler) index(sc func(*gin.Context) scope) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		s := sc(c)
-		entries, err := h.d.Registry.Meta.PyPIProjects(c.Request.Context(), s.projectIDs, meta.InstallableStatuses)
+		ctx := c.Request.Context()
+		fl := Negotiate(c.GetHeader("Accept"))
+		key := fmt.Sprintf("pypi:index:%s:%v:%d", s.base, s.projectIDs, fl)
+		doc, err := h.d.Docs.Get(ctx, key, s.projectIDs, "pypi", fl.ContentType(), func() ([]byte, time.Time, error) {
+			entries, err := h.d.Registry.Meta.PyPIProjects(ctx, s.projectIDs, meta.InstallableStatuses)
+			if err != nil {
+				return nil, time.Time{}, err
+			}
+			if fl == JSON {
+				return renderIndexJSON(entries), time.Time{}, nil
+			}
+			links := make([]Link, 0, len(entries))
+			for _, e := range entries {
+				links = append(links, Link{Href: s.base + "/simple/" + e.Normalized, Text: e.Name, RequiresPython: e.RequiresPython})
+			}
+			return renderHTML(s.title, links), time.Time{}, nil
+		})
 		if err != nil {
 			httpx.Abort(c, err)
 			return
 		}
-		fl := Negotiate(c.GetHeader("Accept"))
-		if fl == JSON {
-			writeDoc(c, fl, renderIndexJSON(entries))
-			return
-		}
-		links := make([]Link, 0, len(entries))
-		for _, e := range entries {
-			links = append(links, Link{Href: s.base + "/simple/" + e.Normalized, Text: e.Name, RequiresPython: e.RequiresPython})
-		}
-		writeDoc(c, fl, renderHTML(s.title, links))
+		doc.Serve(c, http.StatusOK)
 	}
 }
 
@@ -53,25 +61,32 @@ func (h *handler) page(sc func(*gin.Context) scope) gin.HandlerFunc {
 			return
 		}
 		norm := Normalize(name)
-		files, err := h.d.Registry.Meta.PyPIFiles(c.Request.Context(), s.projectIDs, norm, meta.InstallableStatuses)
+		ctx := c.Request.Context()
+		fl := Negotiate(c.GetHeader("Accept"))
+		key := fmt.Sprintf("pypi:page:%s:%v:%d:%s", s.base, s.projectIDs, fl, norm)
+		doc, err := h.d.Docs.Get(ctx, key, s.projectIDs, "pypi", fl.ContentType(), func() ([]byte, time.Time, error) {
+			files, err := h.d.Registry.Meta.PyPIFiles(ctx, s.projectIDs, norm, meta.InstallableStatuses)
+			if err != nil || len(files) == 0 {
+				return nil, time.Time{}, err
+			}
+			links := make([]Link, len(files))
+			for i, f := range files {
+				links[i] = fileLink(s.base, f)
+			}
+			if fl == JSON {
+				return renderProjectJSON(norm, links), time.Time{}, nil
+			}
+			return renderHTML(files[0].Name, links), time.Time{}, nil
+		})
 		if err != nil {
 			httpx.Abort(c, err)
 			return
 		}
-		if len(files) == 0 {
+		if doc.Body == nil {
 			httpx.Abort(c, errs.New(op, errs.NotFound, "404 Package Not Found"))
 			return
 		}
-		links := make([]Link, len(files))
-		for i, f := range files {
-			links[i] = fileLink(s.base, f)
-		}
-		fl := Negotiate(c.GetHeader("Accept"))
-		if fl == JSON {
-			writeDoc(c, fl, renderProjectJSON(norm, links))
-			return
-		}
-		writeDoc(c, fl, renderHTML(files[0].Name, links))
+		doc.Serve(c, http.StatusOK)
 	}
 }
 
@@ -101,19 +116,5 @@ func (h *handler) file(sc func(*gin.Context) scope) gin.HandlerFunc {
 			return
 		}
 		formats.ServeFile(c, h.d, pkg, f, formats.ServeOptions{})
-	}
-}
-
-// writeDoc sends an index document with its negotiated type. Vary: Accept
-// always, since the same URL has HTML and JSON representations.
-func writeDoc(c *gin.Context, fl Flavour, body []byte) {
-	hd := c.Writer.Header()
-	hd.Set("Content-Type", fl.ContentType())
-	hd.Set("Vary", "Accept")
-	hd.Set("Content-Length", strconv.Itoa(len(body)))
-	c.Status(http.StatusOK)
-	c.Writer.WriteHeaderNow()
-	if c.Request.Method != http.MethodHead {
-		_, _ = c.Writer.Write(body)
 	}
 }

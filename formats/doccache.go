@@ -1,0 +1,144 @@
+package formats
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/pkgate/pkgate/storage/meta"
+)
+
+// Doc is a rendered metadata document, kept with its gzip form and an ETag.
+type Doc struct {
+	Body        []byte // nil: the builder found nothing to render
+	Modified    time.Time
+	Gzip        []byte
+	ETag        string
+	ContentType string
+	generation  int64
+	expires     time.Time
+}
+
+// DocCache keeps rendered documents (packuments, simple indexes,
+// maven-metadata.xml) so that a read costs one primary-key query instead of
+// a rebuild from every version row. A cached copy is used only while the
+// package generation of its projects and type is the one it was built at
+// (see migrations/0006_generations.sql), so a publish or delete on any node
+// is seen by the very next request. Concurrent misses for one key build the
+// document once.
+type DocCache struct {
+	Store *meta.Store
+	TTL   time.Duration // upper bound on an entry's life (memory hygiene)
+	Max   int           // entries kept before the cache is reset
+
+	mu    sync.Mutex
+	m     map[string]*Doc
+	group singleflight.Group
+}
+
+// NewDocCache returns a cache over store.
+func NewDocCache(store *meta.Store) *DocCache {
+	return &DocCache{Store: store, TTL: 10 * time.Minute, Max: 20000, m: map[string]*Doc{}}
+}
+
+// Get returns the document for key, built by build when the cached copy is
+// missing or stale. projectIDs and typ name what the document depends on.
+func (dc *DocCache) Get(ctx context.Context, key string, projectIDs []int64, typ, contentType string, build func() ([]byte, time.Time, error)) (*Doc, error) {
+	gen, err := dc.Store.Generation(ctx, projectIDs, typ)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	dc.mu.Lock()
+	d, ok := dc.m[key]
+	dc.mu.Unlock()
+	if ok && d.generation == gen && now.Before(d.expires) {
+		return d, nil
+	}
+	v, err, _ := dc.group.Do(key+"\x00"+strconv.FormatInt(gen, 10), func() (any, error) {
+		body, modified, err := build()
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(body)
+		d := &Doc{Body: body, Modified: modified, ETag: `"` + hex.EncodeToString(sum[:16]) + `"`, ContentType: contentType, generation: gen, expires: now.Add(dc.TTL)}
+		if len(body) > 1024 {
+			var buf bytes.Buffer
+			zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+			zw.Write(body)
+			zw.Close()
+			d.Gzip = buf.Bytes()
+		}
+		dc.mu.Lock()
+		if len(dc.m) >= dc.Max {
+			dc.m = map[string]*Doc{}
+		}
+		if cur, ok := dc.m[key]; !ok || cur.generation <= gen {
+			dc.m[key] = d
+		}
+		dc.mu.Unlock()
+		return d, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*Doc), nil
+}
+
+// Serve writes a document with ETag/If-None-Match (304) and gzip when the
+// client accepts it. HEAD gets the headers only.
+func (d *Doc) Serve(c *gin.Context, status int) {
+	h := c.Writer.Header()
+	h.Set("ETag", d.ETag)
+	h.Set("Vary", "Accept, Accept-Encoding")
+	h.Set("Cache-Control", "no-cache")
+	if status == http.StatusOK && etagMatch(c.GetHeader("If-None-Match"), d.ETag) {
+		c.Status(http.StatusNotModified)
+		return
+	}
+	body := d.Body
+	if d.Gzip != nil && acceptsGzip(c.GetHeader("Accept-Encoding")) {
+		h.Set("Content-Encoding", "gzip")
+		body = d.Gzip
+	}
+	h.Set("Content-Type", d.ContentType)
+	if c.Request.Method == http.MethodHead {
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+		c.Status(status)
+		return
+	}
+	c.Data(status, d.ContentType, body)
+}
+
+func etagMatch(header, etag string) bool {
+	if header == "" {
+		return false
+	}
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(t), "W/"))
+		if t == etag || t == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+func acceptsGzip(header string) bool {
+	for _, part := range strings.Split(header, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(name), "gzip") {
+			return !strings.Contains(strings.ReplaceAll(params, " ", ""), "q=0") || strings.Contains(params, "q=0.")
+		}
+	}
+	return false
+}
