@@ -1,8 +1,21 @@
-// Package web serves the deploy-token management pages.
+// Package web serves the gateway's own pages under /-/ui/: sign-in with a
+// personal access token, the groups and projects a user can see, each
+// project's packages with install commands, and the Deploy tokens section of
+// project and group settings (create, one-time display, revoke).
+//
+// The pages are server-rendered html/template with embedded CSS and a small
+// script that only enhances them (copy buttons, a confirmation dialog): every
+// action works without JavaScript. Authorization follows the REST API's
+// rules exactly (gateway/api_tokens.go) and is enforced on every POST, not
+// just by hiding buttons.
 package web
 
 import (
 	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -18,5 +31,77 @@ type Deps struct {
 	Log         *slog.Logger
 }
 
-// Register mounts the pages under /-/ui. (Pages not built yet.)
-func Register(e *gin.Engine, d Deps) {}
+type ui struct {
+	d      Deps
+	r      *renderer
+	secure bool   // cookies get the Secure flag (external URL is https)
+	origin string // scheme://host[:port] of the external URL
+	now    func() time.Time
+}
+
+// Register mounts the pages under /-/ui.
+func Register(e *gin.Engine, d Deps) {
+	u := newUI(d)
+
+	e.GET(uiPrefix, func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, uiPrefix+"/") })
+	e.GET(uiPrefix+"/static/*file", u.serveStatic)
+	e.HEAD(uiPrefix+"/static/*file", u.serveStatic)
+
+	g := e.Group(uiPrefix, securityHeaders, u.withSession)
+	g.GET("/sign_in", u.signInForm)
+	g.POST("/sign_in", u.signIn)
+
+	p := g.Group("", u.checkPost, u.requireSession)
+	p.GET("/", u.dashboard)
+	p.POST("/sign_out", u.signOut)
+	p.GET("/projects/:id", u.projectHome)
+	p.GET("/projects/:id/packages", u.projectPackages)
+	p.GET("/projects/:id/settings", u.settings(kindProject))
+	p.POST("/projects/:id/deploy_tokens", u.createToken(kindProject))
+	p.POST("/projects/:id/deploy_tokens/:token_id/revoke", u.revokeToken(kindProject))
+	p.GET("/groups/:id", u.groupHome)
+	p.GET("/groups/:id/settings", u.settings(kindGroup))
+	p.POST("/groups/:id/deploy_tokens", u.createToken(kindGroup))
+	p.POST("/groups/:id/deploy_tokens/:token_id/revoke", u.revokeToken(kindGroup))
+}
+
+func newUI(d Deps) *ui {
+	r, err := newRenderer()
+	if err != nil {
+		// The templates are embedded: this fails at the first test run,
+		// never in production.
+		panic(err)
+	}
+	u := &ui{d: d, r: r, now: time.Now}
+	if pu, err := url.Parse(d.ExternalURL); err == nil && pu.Host != "" {
+		u.secure = pu.Scheme == "https"
+		u.origin = pu.Scheme + "://" + pu.Host
+	}
+	return u
+}
+
+// securityHeaders: pages never go into a shared or back/forward cache (they
+// show private data, and once a new token's secret), may not be framed,
+// and may only load the gateway's own script and styles.
+func securityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+		"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	c.Next()
+}
+
+// pathID is the :id segment decoded once (numeric id or full path).
+func pathID(c *gin.Context) string {
+	v := c.Param("id")
+	if d, err := url.PathUnescape(v); err == nil {
+		return d
+	}
+	return v
+}
+
+func trimSlash(s string) string { return strings.TrimRight(s, "/") }
