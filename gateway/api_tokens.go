@@ -2,8 +2,6 @@ package gateway
 
 import (
 	"net/http"
-	"regexp"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -201,26 +199,6 @@ func (s *Server) revokeDeployToken(group bool) gin.HandlerFunc {
 	}
 }
 
-var deployUsernameRE = regexp.MustCompile(`^[A-Za-z0-9_+.-]+$`)
-
-// ParseExpiry reads a deploy token's expires_at: a date alone means 00:00
-// UTC of that day; a datetime keeps its second and is normalised to UTC.
-func ParseExpiry(v string) (*time.Time, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return nil, true
-	}
-	layouts := []string{"2006-01-02", time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02 15:04:05 -0700",
-		"2006-01-02T15:04:05-0700", "2006-01-02 15:04:05 MST", "2006-01-02T15:04Z07:00", "2006-01-02T15:04"}
-	for _, l := range layouts {
-		if t, err := time.Parse(l, v); err == nil {
-			t = t.UTC().Truncate(time.Second)
-			return &t, true
-		}
-	}
-	return nil, false
-}
-
 // DeployTokenInput is a validated create request.
 type DeployTokenInput struct {
 	Name      string
@@ -246,7 +224,7 @@ func ValidateDeployToken(p *params) (DeployTokenInput, error) {
 	}
 	in.Scopes = scopes
 	if v, ok := p.str("expires_at"); ok {
-		t, ok := ParseExpiry(v)
+		t, ok := auth.ParseExpiry(v)
 		if !ok {
 			return in, errs.Param(op, "expires_at is invalid")
 		}
@@ -259,7 +237,7 @@ func ValidateDeployToken(p *params) (DeployTokenInput, error) {
 	if u, ok := p.str("username"); ok && u != "" {
 		if len(u) > 255 {
 			msgs = append(msgs, "Username is too long (maximum is 255 characters)")
-		} else if !deployUsernameRE.MatchString(u) {
+		} else if !auth.ValidDeployUsername(u) {
 			msgs = append(msgs, "Username can contain only letters, digits, '_', '-', '+', and '.'")
 		}
 		in.Username = &u

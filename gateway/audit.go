@@ -100,7 +100,7 @@ func (s *Server) listAudit(c *gin.Context) {
 	f.Action = c.Query("action")
 	for name, dst := range map[string]**time.Time{"created_after": &f.CreatedAfter, "created_before": &f.CreatedBefore} {
 		if v := c.Query(name); v != "" {
-			t, ok := ParseExpiry(v)
+			t, ok := auth.ParseExpiry(v)
 			if !ok {
 				httpx.Abort(c, errs.Param(op, name+" is invalid"))
 				return

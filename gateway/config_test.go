@@ -3,7 +3,6 @@ package gateway
 import (
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -51,38 +50,6 @@ func TestLoadConfigNamesVariable(t *testing.T) {
 	_, err := LoadConfig()
 	if err == nil || !strings.Contains(err.Error(), "GATEWAY_MAX_NPM_SIZE") {
 		t.Fatalf("err %v", err)
-	}
-}
-
-func TestParseExpiry(t *testing.T) {
-	cases := []struct {
-		in   string
-		want string // RFC3339 or "" for nil; "bad" for invalid
-	}{
-		{"", ""},
-		{"2099-01-31", "2099-01-31T00:00:00Z"},
-		{"2030-03-15T08:00:00+02:00", "2030-03-15T06:00:00Z"},
-		{"2030-03-15T08:00:00.789Z", "2030-03-15T08:00:00Z"},
-		{"2030-03-15 08:00:00", "2030-03-15T08:00:00Z"},
-		{"tomorrow", "bad"},
-		{"2030-13-01", "bad"},
-	}
-	for _, c := range cases {
-		got, ok := ParseExpiry(c.in)
-		switch {
-		case c.want == "bad":
-			if ok {
-				t.Errorf("%q accepted", c.in)
-			}
-		case c.want == "":
-			if !ok || got != nil {
-				t.Errorf("%q: %v %v", c.in, got, ok)
-			}
-		default:
-			if !ok || got == nil || got.Format(time.RFC3339) != c.want {
-				t.Errorf("%q: %v %v", c.in, got, ok)
-			}
-		}
 	}
 }
 

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -46,7 +45,6 @@ func (e FormErrors) For(field string) string {
 	return ""
 }
 
-var deployUsernameRE = regexp.MustCompile(`^[A-Za-z0-9_+.-]+$`)
 
 // Validate applies the REST API's rules for deploy tokens plus three that
 // only make sense in a form, where a person rather than a script is typing:
@@ -74,7 +72,7 @@ func (f TokenForm) Validate(now time.Time) (TokenInput, FormErrors) {
 	}
 
 	if v := strings.TrimSpace(f.ExpiresAt); v != "" {
-		t, ok := ParseExpiry(v)
+		t, ok := auth.ParseExpiry(v)
 		switch {
 		case !ok:
 			add("expires_at", "Enter the expiration date as YYYY-MM-DD.")
@@ -89,7 +87,7 @@ func (f TokenForm) Validate(now time.Time) (TokenInput, FormErrors) {
 		switch {
 		case len(u) > 255:
 			add("username", "Username is too long (maximum is 255 characters).")
-		case !deployUsernameRE.MatchString(u):
+		case !auth.ValidDeployUsername(u):
 			add("username", "Username can contain only letters, digits, '_', '-', '+', and '.'.")
 		default:
 			in.Username = &u
@@ -113,28 +111,6 @@ func (f TokenForm) Validate(now time.Time) (TokenInput, FormErrors) {
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
-
-// ParseExpiry reads a deploy token's expires_at: a date alone means 00:00
-// UTC of that day; a datetime keeps its second and is normalised to UTC.
-//
-// It is a copy of gateway.ParseExpiry, which this package cannot import
-// (package gateway imports web); the two should move to one shared place
-// (e.g. package auth) so the API and the page cannot drift apart.
-func ParseExpiry(v string) (*time.Time, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return nil, true
-	}
-	layouts := []string{"2006-01-02", time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02 15:04:05 -0700",
-		"2006-01-02T15:04:05-0700", "2006-01-02 15:04:05 MST", "2006-01-02T15:04Z07:00", "2006-01-02T15:04"}
-	for _, l := range layouts {
-		if t, err := time.Parse(l, v); err == nil {
-			t = t.UTC().Truncate(time.Second)
-			return &t, true
-		}
-	}
-	return nil, false
-}
 
 // minExpiryDate is the earliest date the form's date picker offers:
 // tomorrow in UTC (see Validate).
