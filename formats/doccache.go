@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -101,13 +100,13 @@ func (d *Doc) Serve(c *gin.Context, status int) {
 	h := c.Writer.Header()
 	h.Set("ETag", d.ETag)
 	h.Set("Vary", "Accept, Accept-Encoding")
-	h.Set("Cache-Control", "no-cache")
-	if status == http.StatusOK && etagMatch(c.GetHeader("If-None-Match"), d.ETag) {
+	h.Set("Cache-Control", "private, no-cache")
+	if status == http.StatusOK && ETagMatch(c.GetHeader("If-None-Match"), d.ETag) {
 		c.Status(http.StatusNotModified)
 		return
 	}
 	body := d.Body
-	if d.Gzip != nil && acceptsGzip(c.GetHeader("Accept-Encoding")) {
+	if d.Gzip != nil && AcceptsGzip(c.GetHeader("Accept-Encoding")) {
 		h.Set("Content-Encoding", "gzip")
 		body = d.Gzip
 	}
@@ -118,27 +117,4 @@ func (d *Doc) Serve(c *gin.Context, status int) {
 		return
 	}
 	c.Data(status, d.ContentType, body)
-}
-
-func etagMatch(header, etag string) bool {
-	if header == "" {
-		return false
-	}
-	for _, t := range strings.Split(header, ",") {
-		t = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(t), "W/"))
-		if t == etag || t == "*" {
-			return true
-		}
-	}
-	return false
-}
-
-func acceptsGzip(header string) bool {
-	for _, part := range strings.Split(header, ",") {
-		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.EqualFold(strings.TrimSpace(name), "gzip") {
-			return !strings.Contains(strings.ReplaceAll(params, " ", ""), "q=0") || strings.Contains(params, "q=0.")
-		}
-	}
-	return false
 }

@@ -1,11 +1,59 @@
-// Package npm implements the npm protocol of GitLab's package registry.
 package npm
 
 import (
+	"net/http"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/pkgate/pkgate/formats"
+	"github.com/pkgate/pkgate/internal/errs"
+	"github.com/pkgate/pkgate/internal/httpx"
 )
 
-// Register mounts the npm routes on the /api/v4 group. (Routes not built yet.)
-func Register(rg *gin.RouterGroup, d formats.Deps) {}
+// Register mounts the npm routes on the /api/v4 group at the three GitLab
+// prefixes. Each prefix has one catch-all per method, because scoped names
+// contain a slash that npm sends percent-encoded (@acme%2fhello) and other
+// tools send literally; ParsePath decides which endpoint a path names.
+//
+//	project:  /projects/:id/packages/npm/...      read, publish, dist-tags, unpublish
+//	group:    /groups/:id/-/packages/npm/...      read, dist-tags
+//	instance: /packages/npm/...                   read, dist-tags (scope = top-level namespace)
+func Register(rg *gin.RouterGroup, d formats.Deps) {
+	h := &handler{d: d}
+	methods := []string{http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete, http.MethodPost}
+	proj := rg.Group("/projects/:id/packages/npm", npmErrors, d.Auth.PackageProject("id"))
+	grp := rg.Group("/groups/:id/-/packages/npm", npmErrors, d.Auth.PackageGroup("id"))
+	inst := rg.Group("/packages/npm", npmErrors, d.Auth.PackageInstance())
+	for _, m := range methods {
+		proj.Handle(m, "/*path", h.project)
+		grp.Handle(m, "/*path", h.group)
+		inst.Handle(m, "/*path", h.instance)
+	}
+}
+
+// npmErrors makes every error on npm routes carry both "message" (GitLab's
+// key) and "error" (the key npm prints after the status line), as GitLab's
+// npm endpoints do. It runs before authentication so 401/404 from the auth
+// middleware get the same shape.
+//
+// Whether GitLab's npm 401s carry a WWW-Authenticate header is unconfirmed;
+// ours carry the packages Basic challenge the auth middleware sets for every
+// format. npm then reports "Unable to authenticate, need: Basic realm=..."
+// (it never retries), and the value holds no "otp", which npm would turn
+// into a one-time-password prompt.
+func npmErrors(c *gin.Context) {
+	c.Set(httpx.RendererKey, httpx.Renderer(renderError))
+	c.Next()
+}
+
+func renderError(c *gin.Context, status int, text string, shape errs.Shape) {
+	if c.Request.Method == http.MethodHead {
+		c.AbortWithStatus(status)
+		return
+	}
+	if shape == errs.ShapeError {
+		c.AbortWithStatusJSON(status, gin.H{"error": text})
+		return
+	}
+	c.AbortWithStatusJSON(status, gin.H{"message": text, "error": text})
+}

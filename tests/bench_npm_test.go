@@ -1,0 +1,180 @@
+package tests
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pkgate/pkgate/auth"
+	"github.com/pkgate/pkgate/gateway"
+	"github.com/pkgate/pkgate/storage/meta"
+	"github.com/pkgate/pkgate/tests/harness"
+)
+
+// npmBench is a gateway with one private project holding @acme/bench in
+// npmBenchVersions versions. It is built without Env (whose helpers need a
+// *testing.T) but on the same shared Postgres and MinIO.
+type npmBench struct {
+	url       string
+	projectID int64
+	token     string
+	client    *http.Client
+}
+
+const npmBenchVersions = 200
+
+func newNPMBench(b *testing.B) *npmBench {
+	b.Helper()
+	ctx := context.Background()
+	dsn, err := harness.NewDatabase(ctx, adminDSN, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	bucket, err := harness.NewBucket(ctx, s3svc, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Setenv("AWS_ACCESS_KEY_ID", s3svc.AccessKey)
+	b.Setenv("AWS_SECRET_ACCESS_KEY", s3svc.SecretKey)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := gateway.Config{
+		Listen: ln.Addr().String(), ExternalURL: "http://" + ln.Addr().String(), DatabaseURL: dsn, BlobDriver: "s3",
+		S3Bucket: bucket, S3Region: s3svc.Region, S3Endpoint: s3svc.Endpoint, S3PathStyle: true,
+		LogLevel: "warn", LogFormat: "json", Migrate: true, MaxNPMSize: 500 << 20, ShutdownTimeout: 10 * time.Second,
+		TokenCacheTTL: 30 * time.Second,
+	}
+	// Request logging off (warn level, discarded): the numbers measure the
+	// npm format, not the log writer.
+	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	sctx, cancel := context.WithCancel(ctx)
+	srv, err := gateway.New(sctx, cfg, log)
+	if err != nil {
+		cancel()
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(sctx, ln) }()
+	b.Cleanup(func() { cancel(); <-done; srv.Close() })
+
+	g := &meta.Namespace{Name: "Acme", Path: "acme", Visibility: "private"}
+	if err := srv.Store.CreateGroup(ctx, g, nil, 0); err != nil {
+		b.Fatal(err)
+	}
+	p := &meta.Project{NamespaceID: g.ID, Name: "app", Path: "app", Visibility: "private", PackagesEnabled: true}
+	if err := srv.Store.CreateProject(ctx, p); err != nil {
+		b.Fatal(err)
+	}
+	tok, err := auth.IssueDeployToken(ctx, srv.Store, &meta.DeployToken{Name: "bench", ProjectID: &p.ID,
+		Scopes: []string{auth.ScopeReadPackages, auth.ScopeWritePackages}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	nb := &npmBench{url: cfg.ExternalURL, projectID: p.ID, token: tok, client: &http.Client{
+		Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, DisableCompression: true},
+	}}
+	// Publish the versions through the real publish path, 8 at a time.
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	errc := make(chan error, npmBenchVersions)
+	for i := 0; i < npmBenchVersions; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			v := fmt.Sprintf("1.%d.%d", i/10, i%10)
+			tgz := npmTarball(b, "@acme/bench", v, nil)
+			doc := npmPublishDoc("@acme/bench", v, tgz)
+			m := doc["versions"].(map[string]any)[v].(map[string]any)
+			m["description"] = "a package with a realistic manifest " + strings.Repeat("x", 200)
+			m["dependencies"] = map[string]any{"@acme/a": "^1.0.0", "@acme/b": "~2.3.4", "@acme/c": ">=3"}
+			m["scripts"] = map[string]any{"test": "node test.js", "build": "tsc -p ."}
+			m["keywords"] = []string{"bench", "npm", "gateway"}
+			m["repository"] = map[string]any{"type": "git", "url": "https://example.test/acme/bench.git"}
+			req, _ := http.NewRequest("PUT", nb.url+npmPkgPath(p.ID, "@acme/bench"), strings.NewReader(string(npmJSON(doc))))
+			req.Header.Set("Authorization", "Bearer "+tok)
+			req.Header.Set("Content-Type", "application/json")
+			res, err := nb.client.Do(req)
+			if err != nil {
+				errc <- err
+				return
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != 200 {
+				errc <- fmt.Errorf("publish %s: %d", v, res.StatusCode)
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		b.Fatal(err)
+	}
+	return nb
+}
+
+// run measures GETs of one URL from parallel clients and reports req/s.
+func (nb *npmBench) run(b *testing.B, url string, h map[string]string) {
+	b.Helper()
+	get := func() (int, int64, error) {
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Authorization", "Bearer "+nb.token)
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		res, err := nb.client.Do(req)
+		if err != nil {
+			return 0, 0, err
+		}
+		n, _ := io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode, n, nil
+	}
+	st, size, err := get()
+	if err != nil || st != 200 {
+		b.Fatalf("GET %s: %d %v", url, st, err)
+	}
+	b.SetBytes(size)
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if st, _, err := get(); err != nil || st != 200 {
+				b.Errorf("GET %s: %d %v", url, st, err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
+// BenchmarkNPM reports packument requests/second for a package with 200
+// versions (full, abbreviated, abbreviated+gzip) and tarball downloads per
+// second. Run:
+//
+//	go test ./tests/ -run '^$' -bench BenchmarkNPM -benchtime 5s
+func BenchmarkNPM(b *testing.B) {
+	nb := newNPMBench(b)
+	pkg := nb.url + npmPkgPath(nb.projectID, "@acme/bench")
+	b.Run("PackumentFull200", func(b *testing.B) { nb.run(b, pkg, nil) })
+	b.Run("PackumentAbbreviated200", func(b *testing.B) {
+		nb.run(b, pkg, map[string]string{"Accept": "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"})
+	})
+	b.Run("PackumentAbbreviated200Gzip", func(b *testing.B) {
+		nb.run(b, pkg, map[string]string{"Accept": "application/vnd.npm.install-v1+json", "Accept-Encoding": "gzip"})
+	})
+	b.Run("Tarball", func(b *testing.B) {
+		nb.run(b, fmt.Sprintf("%s/api/v4/projects/%d/packages/npm/@acme/bench/-/@acme/bench-1.9.9.tgz", nb.url, nb.projectID), nil)
+	})
+}
