@@ -57,6 +57,8 @@ type Config struct {
 	AuthFailBurst     int `env:"GATEWAY_AUTH_FAIL_BURST" envDefault:"30"`
 	// PprofListen serves Go profiles on this address; empty (default) = off.
 	PprofListen string `env:"GATEWAY_PPROF_LISTEN"`
+	// BodyIdleTimeout drops an upload whose body stops flowing this long.
+	BodyIdleTimeout time.Duration `env:"GATEWAY_BODY_IDLE_TIMEOUT" envDefault:"60s"`
 	// ShutdownTimeout bounds how long running requests may finish after SIGTERM.
 	ShutdownTimeout time.Duration `env:"GATEWAY_SHUTDOWN_TIMEOUT" envDefault:"60s"`
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -150,7 +151,7 @@ func (s *Server) routes() *gin.Engine {
 	e.RedirectFixedPath = false
 	e.RemoveExtraSlash = false
 	e.ContextWithFallback = true
-	e.Use(s.requestContext(), s.recovery(), plainJSONContentType, s.metrics.middleware)
+	e.Use(s.requestContext(), bodyIdleTimeout(s.Cfg.BodyIdleTimeout), s.recovery(), plainJSONContentType, s.metrics.middleware)
 	if fl := newFailLimiter(s.Cfg.AuthFailPerMinute, s.Cfg.AuthFailBurst); fl != nil {
 		e.Use(fl.middleware)
 	}
@@ -319,4 +320,28 @@ func servePprof(addr string, log *slog.Logger) {
 	if err := srv.ListenAndServe(); err != nil {
 		log.Error("pprof", "err", err.Error())
 	}
+}
+
+// bodyIdleTimeout keeps a stalled client from holding a request (and its
+// upload buffers) forever: every read of the body must make progress
+// within d, else the read fails and the connection is dropped. There is no
+// total read timeout, so a slow but steady multi-GiB upload still works.
+func bodyIdleTimeout(d time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if d > 0 && c.Request.Body != nil && c.Request.Body != http.NoBody {
+			c.Request.Body = &idleBody{ReadCloser: c.Request.Body, ctl: http.NewResponseController(c.Writer), d: d}
+		}
+		c.Next()
+	}
+}
+
+type idleBody struct {
+	io.ReadCloser
+	ctl *http.ResponseController
+	d   time.Duration
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	_ = b.ctl.SetReadDeadline(time.Now().Add(b.d))
+	return b.ReadCloser.Read(p)
 }

@@ -4,13 +4,16 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptrace"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/pkgate/pkgate/gateway"
 	"github.com/pkgate/pkgate/tests/harness"
 )
 
@@ -181,4 +184,35 @@ func TestGracefulShutdownFinishesUploads(t *testing.T) {
 	if _, err := http.Get(e.URL + "/-/health"); err == nil {
 		t.Fatal("server still accepts connections after shutdown")
 	}
+}
+
+// TestStalledUploadIsDropped: a client that stops sending its body in the
+// middle of an upload does not hold the request: the gateway gives up after
+// the idle timeout and nothing is committed.
+func TestStalledUploadIsDropped(t *testing.T) {
+	e := NewEnv(t, func(c *gateway.Config) { c.BodyIdleTimeout = time.Second })
+	s := e.NewScenario()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "PUT /api/v4/projects/%d/packages/generic/stall/1.0/f.bin HTTP/1.1\r\nHost: x\r\nDeploy-Token: %s\r\nContent-Length: 1000000\r\n\r\n", s.ProjectID, s.WriteToken)
+	conn.Write(make([]byte, 1000)) // then stall
+	start := time.Now()
+	conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+	resp, _ := io.ReadAll(conn) // returns when the gateway answers and closes
+	if waited := time.Since(start); waited > 10*time.Second {
+		t.Fatalf("stalled upload held for %v", waited)
+	}
+	if len(resp) > 0 && !strings.Contains(string(resp), " 400 ") {
+		t.Errorf("unexpected answer: %q", resp)
+	}
+	var rows int
+	e.Store.DB().Get(&rows, "SELECT count(*) FROM package_files")
+	if rows != 0 {
+		t.Errorf("%d file rows after a stalled upload", rows)
+	}
+	// The gateway still serves.
+	e.Must(200, e.Do("GET", "/-/health", nil, nil))
 }

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -69,7 +70,33 @@ func run(m *testing.M) int {
 	}
 	defer logFile.Close()
 	fmt.Fprintf(os.Stderr, "tests: provider %s, gateway logs in %s\n", provider.Name(), logFile.Name())
-	return m.Run()
+	code := m.Run()
+	if n := secretsInLog(); n > 0 {
+		fmt.Fprintf(os.Stderr, "tests: FAIL: %d token secrets found in the gateway logs of this run (%s)\n", n, logFile.Name())
+		return 1
+	}
+	return code
+}
+
+// secretShape matches every secret the gateway issues.
+var secretShape = regexp.MustCompile(`(gldt|glpat)-[A-Za-z0-9_-]{20}`)
+
+// secretsInLog greps everything the gateways logged during the whole run
+// for token secrets: none may ever be logged, whatever the test did.
+func secretsInLog() int {
+	logMu.Lock()
+	defer logMu.Unlock()
+	logFile.Sync()
+	data, err := os.ReadFile(logFile.Name())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tests: reading the gateway log:", err)
+		return 1
+	}
+	found := secretShape.FindAll(data, -1)
+	for _, f := range found {
+		fmt.Fprintf(os.Stderr, "tests: secret-shaped string in the gateway log: %s...\n", f[:8])
+	}
+	return len(found)
 }
 
 type syncWriter struct{}

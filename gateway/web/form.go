@@ -45,7 +45,6 @@ func (e FormErrors) For(field string) string {
 	return ""
 }
 
-
 // Validate applies the REST API's rules for deploy tokens plus three that
 // only make sense in a form, where a person rather than a script is typing:
 // the name may not be blank (the API accepts "", GitLab's own form does
