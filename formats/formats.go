@@ -4,7 +4,9 @@
 package formats
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -122,20 +124,31 @@ func ServeFile(c *gin.Context, d Deps, pkg *meta.Package, f *meta.PackageFile, o
 	if f.MD5 != "" {
 		h.Set("X-Checksum-MD5", f.MD5)
 	}
+	if data, ok, err := d.Registry.Small(ctx, f); ok {
+		if err != nil {
+			httpx.Abort(c, storeError(err))
+			return
+		}
+		http.ServeContent(c.Writer, c.Request, "", f.CreatedAt, bytes.NewReader(data))
+		return
+	}
 	r := d.Registry.Open(ctx, f)
 	defer r.Close()
 	if c.Request.Method == http.MethodGet && c.Request.Header.Get("Range") == "" && f.Size > 0 {
 		// Open now so a dead store is a clean 503, not a truncated 200.
 		if err := r.Prime(); err != nil {
-			if err == blob.ErrNotFound {
-				httpx.Abort(c, errs.E("formats.ServeFile", errs.Unavailable, errs.Msg("503 Service Unavailable - file data is missing from blob storage"), err))
-				return
-			}
-			httpx.Abort(c, errs.E("formats.ServeFile", errs.Unavailable, errs.Msg("503 Service Unavailable - blob storage unavailable"), err))
+			httpx.Abort(c, storeError(err))
 			return
 		}
 	}
 	http.ServeContent(bigCopyWriter{c.Writer}, c.Request, "", f.CreatedAt, r)
+}
+
+func storeError(err error) error {
+	if errors.Is(err, blob.ErrNotFound) {
+		return errs.E("formats.ServeFile", errs.Unavailable, errs.Msg("503 Service Unavailable - file data is missing from blob storage"), err)
+	}
+	return errs.E("formats.ServeFile", errs.Unavailable, errs.Msg("503 Service Unavailable - blob storage unavailable"), err)
 }
 
 var copyPool = bufpool.New(1<<20, 64)

@@ -57,6 +57,9 @@ type Config struct {
 	AuthFailBurst     int `env:"GATEWAY_AUTH_FAIL_BURST" envDefault:"30"`
 	// PprofListen serves Go profiles on this address; empty (default) = off.
 	PprofListen string `env:"GATEWAY_PPROF_LISTEN"`
+	// BlobCacheSize is the memory budget for small hot blobs (files of at
+	// most 1 MiB) served without a round trip to the blob store. 0 = off.
+	BlobCacheSize int64 `env:"GATEWAY_BLOB_CACHE_SIZE" envDefault:"67108864"`
 	// BodyIdleTimeout drops an upload whose body stops flowing this long.
 	BodyIdleTimeout time.Duration `env:"GATEWAY_BODY_IDLE_TIMEOUT" envDefault:"60s"`
 	// ShutdownTimeout bounds how long running requests may finish after SIGTERM.

@@ -105,7 +105,7 @@ func New(ctx context.Context, c Config, log *slog.Logger) (*Server, error) {
 		Blobs:    blobs,
 		metrics:  m,
 		docs:     formats.NewDocCache(store),
-		Registry: &registry.Registry{Meta: store, Blobs: blobs, Log: log},
+		Registry: &registry.Registry{Meta: store, Blobs: blobs, Log: log, Cache: registry.NewBlobCache(c.BlobCacheSize, 1<<20)},
 		Auth:     &auth.Authenticator{Store: store, Cache: auth.NewCache(c.TokenCacheTTL)},
 	}
 	if s.Auth.Cache != nil {

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/pkgate/pkgate/auth"
 	"github.com/pkgate/pkgate/gateway"
@@ -47,12 +46,7 @@ func newNPMBench(b *testing.B) *npmBench {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg := gateway.Config{
-		Listen: ln.Addr().String(), ExternalURL: "http://" + ln.Addr().String(), DatabaseURL: dsn, BlobDriver: "s3",
-		S3Bucket: bucket, S3Region: s3svc.Region, S3Endpoint: s3svc.Endpoint, S3PathStyle: true,
-		LogLevel: "warn", LogFormat: "json", Migrate: true, MaxNPMSize: 500 << 20, ShutdownTimeout: 10 * time.Second,
-		TokenCacheTTL: 30 * time.Second,
-	}
+	cfg := benchConfig(b, ln.Addr().String(), dsn, bucket)
 	// Request logging off (warn level, discarded): the numbers measure the
 	// npm format, not the log writer.
 	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))

@@ -39,12 +39,7 @@ func pypiBenchGateway(tb testing.TB) (string, string) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cfg := gateway.Config{
-		Listen: ln.Addr().String(), ExternalURL: "http://" + ln.Addr().String(), DatabaseURL: dsn, BlobDriver: "s3",
-		S3Bucket: bucket, S3Region: s3svc.Region, S3Endpoint: s3svc.Endpoint, S3PathStyle: true, LogLevel: "error",
-		LogFormat: "json", Migrate: true, MaxGenericSize: 5 << 30, MaxNPMSize: 500 << 20, MaxMavenSize: 3 << 30,
-		MaxPyPISize: 3 << 30, ShutdownTimeout: 10 * time.Second, TokenCacheTTL: 30 * time.Second,
-	}
+	cfg := benchConfig(tb, ln.Addr().String(), dsn, bucket)
 	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError}))
 	rctx, cancel := context.WithCancel(ctx)
 	srv, err := gateway.New(rctx, cfg, log)

@@ -406,3 +406,18 @@ func ErrBody(t *testing.T, r *Resp, key, want string) {
 		t.Fatalf("%s = %q, want %q", key, got, want)
 	}
 }
+
+// benchConfig is the production configuration (GATEWAY_* defaults) pointed
+// at a benchmark's database and bucket, with request logging off so the
+// numbers measure the gateway rather than the log writer.
+func benchConfig(b testing.TB, listen, dsn, bucket string) gateway.Config {
+	b.Helper()
+	cfg, err := gateway.LoadConfig()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.Listen, cfg.ExternalURL, cfg.DatabaseURL = listen, "http://"+listen, dsn
+	cfg.BlobDriver, cfg.S3Bucket, cfg.S3Region, cfg.S3Endpoint, cfg.S3PathStyle = "s3", bucket, s3svc.Region, s3svc.Endpoint, true
+	cfg.LogLevel, cfg.Migrate, cfg.AuthFailPerMinute = "error", true, 0
+	return cfg
+}

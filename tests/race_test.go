@@ -73,7 +73,9 @@ func TestRaceSameVersionOneWinner(t *testing.T) {
 
 	tgz := npmTarball(t, "@acme/race", "1.0.0", nil)
 	npmBody := npmJSON(npmPublishDoc("@acme/race", "1.0.0", tgz))
-	st := race(t, raceN, func(int) *http.Request { return req("PUT", e.URL+npmPkgPath(s.ProjectID, "@acme/race"), npmBody, bearer) })
+	st := race(t, raceN, func(int) *http.Request {
+		return req("PUT", e.URL+npmPkgPath(s.ProjectID, "@acme/race"), npmBody, bearer)
+	})
 	if ok, bad, other := tally(st); ok != 1 || bad != raceN-1 || other != 0 {
 		t.Errorf("npm: %d ok, %d 4xx, %d other: %v", ok, bad, other, st)
 	}

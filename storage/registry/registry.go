@@ -55,6 +55,7 @@ type Registry struct {
 	Meta  *meta.Store
 	Blobs blob.Driver
 	Log   *slog.Logger
+	Cache *BlobCache // optional: small hot blobs in memory
 }
 
 // Digests of one blob, lowercase hex.
@@ -337,6 +338,29 @@ func (r *Registry) Commit(ctx context.Context, s *Staged, fn func(tx *meta.Tx) e
 // Open returns a seekable reader over a file's bytes for http.ServeContent.
 func (r *Registry) Open(ctx context.Context, f *meta.PackageFile) *blob.Seeker {
 	return blob.NewSeeker(ctx, r.Blobs, f.StorageKey, f.Size)
+}
+
+// Small returns the whole content of a file small enough for the blob
+// cache, from the cache or (once) from the store; ok is false for files the
+// cache does not take, which should be streamed with Open.
+func (r *Registry) Small(ctx context.Context, f *meta.PackageFile) (data []byte, ok bool, err error) {
+	if !r.Cache.Fits(f.Size) {
+		return nil, false, nil
+	}
+	if data, ok := r.Cache.Get(f.BlobSHA256); ok {
+		return data, true, nil
+	}
+	rc, err := r.Blobs.Open(ctx, f.StorageKey, 0, -1)
+	if err != nil {
+		return nil, true, err
+	}
+	defer rc.Close()
+	data = make([]byte, f.Size)
+	if _, err := io.ReadFull(rc, data); err != nil {
+		return nil, true, err
+	}
+	r.Cache.Put(f.BlobSHA256, data)
+	return data, true, nil
 }
 
 // SignedURL returns a presigned direct download URL when the driver supports it.
