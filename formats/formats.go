@@ -120,7 +120,9 @@ func ServeFile(c *gin.Context, d Deps, pkg *meta.Package, f *meta.PackageFile, o
 	}
 	h.Set("Content-Transfer-Encoding", "binary")
 	h.Set("X-Checksum-SHA256", f.BlobSHA256)
-	h.Set("X-Checksum-SHA1", f.SHA1)
+	if f.SHA1 != "" {
+		h.Set("X-Checksum-SHA1", f.SHA1)
+	}
 	if f.MD5 != "" {
 		h.Set("X-Checksum-MD5", f.MD5)
 	}

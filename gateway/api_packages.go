@@ -93,7 +93,7 @@ func (s *Server) packageJSON(p *meta.Package, proj *meta.Project, canDelete bool
 func fileJSON(f *meta.PackageFile) gin.H {
 	return gin.H{
 		"id": f.ID, "package_id": f.PackageID, "created_at": httpx.TS(f.CreatedAt), "file_name": f.FileName,
-		"size": f.Size, "file_md5": nilIfEmpty(f.MD5), "file_sha1": f.SHA1, "file_sha256": f.BlobSHA256,
+		"size": f.Size, "file_md5": nilIfEmpty(f.MD5), "file_sha1": nilIfEmpty(f.SHA1), "file_sha256": f.BlobSHA256,
 	}
 }
 

@@ -29,8 +29,12 @@ type Config struct {
 	S3Region    string `env:"GATEWAY_S3_REGION" envDefault:"us-east-1"`
 	S3Endpoint  string `env:"GATEWAY_S3_ENDPOINT"`
 	S3PathStyle bool   `env:"GATEWAY_S3_PATH_STYLE" envDefault:"false"`
-	LogLevel    string `env:"GATEWAY_LOG_LEVEL" envDefault:"info"`
-	LogFormat   string `env:"GATEWAY_LOG_FORMAT" envDefault:"json"`
+	// S3 multipart tuning: part size in bytes and parts uploaded at once
+	// per upload (memory per upload is about size × (concurrency + 1)).
+	S3PartSize    int    `env:"GATEWAY_S3_PART_SIZE" envDefault:"8388608"`
+	S3Concurrency int    `env:"GATEWAY_S3_CONCURRENCY" envDefault:"3"`
+	LogLevel      string `env:"GATEWAY_LOG_LEVEL" envDefault:"info"`
+	LogFormat     string `env:"GATEWAY_LOG_FORMAT" envDefault:"json"`
 
 	// Migrate applies pending migrations at serve start-up.
 	Migrate bool `env:"GATEWAY_MIGRATE" envDefault:"true"`
@@ -113,6 +117,12 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("config: GATEWAY_FS_ROOT: required when GATEWAY_BLOB_DRIVER=fs")
 		}
 	case "s3":
+		if c.S3PartSize < 5<<20 {
+			return fmt.Errorf("config: GATEWAY_S3_PART_SIZE: must be at least 5242880 (S3's minimum part size)")
+		}
+		if c.S3Concurrency < 1 {
+			return fmt.Errorf("config: GATEWAY_S3_CONCURRENCY: must be at least 1")
+		}
 		if c.S3Bucket == "" {
 			return fmt.Errorf("config: GATEWAY_S3_BUCKET: required when GATEWAY_BLOB_DRIVER=s3")
 		}

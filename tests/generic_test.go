@@ -84,13 +84,15 @@ func TestGenericDownloadHeadersRangesAndDuplicates(t *testing.T) {
 	if rec["file_sha256"] != hex.EncodeToString(sum[:]) || rec["file_name"] != "tool.bin" || rec["size"] != float64(len(first)) {
 		t.Fatalf("package_file record: %v", rec)
 	}
-	for _, k := range []string{"id", "package_id", "created_at", "updated_at", "file_sha1"} {
+	for _, k := range []string{"id", "package_id", "created_at", "updated_at"} {
 		if rec[k] == nil {
 			t.Errorf("record lacks %s", k)
 		}
 	}
-	if md5, ok := rec["file_md5"]; !ok || md5 != nil {
-		t.Errorf("file_md5 = %v (present %v), want null: generic uploads skip md5", md5, ok)
+	for _, k := range []string{"file_md5", "file_sha1"} {
+		if v, ok := rec[k]; !ok || v != nil {
+			t.Errorf("%s = %v (present %v), want null: generic uploads compute sha256 only", k, v, ok)
+		}
 	}
 	// Duplicate file name: allowed, newest served.
 	e.Must(201, e.Do("PUT", url, second, Basic(s.WriteUser, s.WriteToken)))
@@ -241,4 +243,33 @@ func TestGenericConcurrentFirstUpload(t *testing.T) {
 		t.Errorf("packages=%d files=%d blobs=%d, want 1, %d, 3", pkgs, files, blobs, n)
 	}
 	assertNoOrphanObjects(t, e)
+}
+
+// TestDigestsFilledForSharedBlob: bytes first stored by a generic upload
+// (sha256 only) get their sha1 and md5 when a format that needs them
+// stores the same bytes, and are served with them.
+func TestDigestsFilledForSharedBlob(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	data := []byte("the same bytes in two formats")
+	e.Must(201, e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d/packages/generic/g/1.0/x.jar", s.ProjectID), data, DeployHdr(s.WriteToken)))
+	var sha1, md5 string
+	e.Store.DB().QueryRow("SELECT sha1, md5 FROM blobs").Scan(&sha1, &md5)
+	if sha1 != "" || md5 != "" {
+		t.Fatalf("generic computed sha1 %q md5 %q", sha1, md5)
+	}
+	base := mvnProject(s.ProjectID) + "/com/acme/shared/1.0/shared-1.0.jar"
+	e.Must(200, e.Do("PUT", base, data, DeployHdr(s.WriteToken)))
+	sums := mavenSums(data)
+	for _, alg := range []string{"sha1", "md5"} {
+		got := e.Must(200, e.Do("GET", base+"."+alg, nil, DeployHdr(s.ReadToken)))
+		if string(got.Body) != sums[alg] {
+			t.Errorf("%s: %q, want %q", alg, got.Body, sums[alg])
+		}
+	}
+	var blobs int
+	e.Store.DB().Get(&blobs, "SELECT count(*) FROM blobs")
+	if blobs != 1 {
+		t.Errorf("%d blob rows for one content", blobs)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -61,6 +62,13 @@ func root() *cobra.Command {
 				return err
 			}
 			log := gateway.NewLogger(c)
+			if os.Getenv("GOGC") == "" {
+				// The heap is mostly pooled, long-lived I/O buffers and the
+				// garbage rate is low, so collecting at 25% growth instead
+				// of 100% costs little CPU and keeps resident memory close
+				// to what is in use during large transfers.
+				debug.SetGCPercent(25)
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
 			srv, err := gateway.New(ctx, c, log)

@@ -85,7 +85,7 @@ func (h *handler) upload(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{
 			"id": file.ID, "package_id": file.PackageID, "created_at": httpx.TS(file.CreatedAt),
 			"updated_at": httpx.TS(file.UpdatedAt), "size": file.Size, "file_store": 1,
-			"file_md5": nilIfEmpty(staged.MD5), "file_sha1": staged.SHA1, "file_sha256": staged.SHA256,
+			"file_md5": nilIfEmpty(staged.MD5), "file_sha1": nilIfEmpty(staged.SHA1), "file_sha256": staged.SHA256,
 			"file_name": file.FileName,
 			"file":      gin.H{"url": c.Request.URL.EscapedPath()},
 		})
@@ -119,13 +119,15 @@ func notFound(err error) error {
 }
 
 func registryOpts(limit int64) registry.IngestOptions {
-	// Decision: md5 is not computed for generic files (file_md5 is null,
-	// which GitLab's field rules allow, though the spec's preference was to
-	// fill it). md5 is the slowest digest (~700 MB/s per core); on top of
-	// sha256 and sha1 it would cap uploads well below the speed of the S3
-	// under the gateway. Formats whose clients need md5 (Maven, PyPI)
-	// compute it.
-	return registry.IngestOptions{Limit: limit, TooLargeMsg: tooLarge, SkipMD5: true}
+	// Decision: only sha256 is computed for generic files; file_md5 and
+	// file_sha1 are null, which GitLab's API allows (the spec preferred
+	// both filled). Each extra digest costs a second of CPU per 0.7-1.6 GB,
+	// and on a small machine they would cap uploads well below the speed of
+	// the S3 under the gateway; no generic client reads them (downloads
+	// carry X-Checksum-SHA256). Formats whose clients need sha1 or md5
+	// (npm, Maven, PyPI) compute them, and fill them in for bytes a generic
+	// upload stored first.
+	return registry.IngestOptions{Limit: limit, TooLargeMsg: tooLarge, SkipMD5: true, SkipSHA1: true}
 }
 
 func nilIfEmpty(s string) any {

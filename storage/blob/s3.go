@@ -46,7 +46,7 @@ type S3 struct {
 
 const (
 	defaultPartSize    = 8 << 20
-	defaultConcurrency = 4
+	defaultConcurrency = 3
 	minPartSize        = 5 << 20 // S3's minimum for all but the last part
 )
 

@@ -96,6 +96,7 @@ func (t *Tx) UpsertBlob(ctx context.Context, b *Blob) (string, error) {
 	err := t.tx.GetContext(ctx, &key, `INSERT INTO blobs (sha256, size, md5, sha1, sha512, storage_key) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (sha256) DO UPDATE SET
 			md5 = CASE WHEN blobs.md5 = '' THEN EXCLUDED.md5 ELSE blobs.md5 END,
+			sha1 = CASE WHEN blobs.sha1 = '' THEN EXCLUDED.sha1 ELSE blobs.sha1 END,
 			sha512 = coalesce(blobs.sha512, EXCLUDED.sha512)
 		RETURNING storage_key`, b.SHA256, b.Size, b.MD5, b.SHA1, b.SHA512, b.StorageKey)
 	return key, wrap("meta.UpsertBlob", err)
