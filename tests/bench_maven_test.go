@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"testing"
 	"time"
 
@@ -143,6 +144,7 @@ func BenchmarkMavenGet(b *testing.B) {
 			}
 			b.ResetTimer()
 			start := time.Now()
+			b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0))) // 16 concurrent clients
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if st, _ := mavenBenchDo(b, "GET", tc.url, nil, rh); st != 200 {

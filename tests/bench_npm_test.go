@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -119,7 +120,7 @@ func newNPMBench(b *testing.B) *npmBench {
 }
 
 // run measures GETs of one URL from parallel clients and reports req/s.
-func (nb *npmBench) run(b *testing.B, url string, h map[string]string) {
+func (nb *npmBench) run(b *testing.B, url string, h map[string]string, concurrency int) {
 	b.Helper()
 	get := func() (int, int64, error) {
 		req, _ := http.NewRequest("GET", url, nil)
@@ -140,7 +141,7 @@ func (nb *npmBench) run(b *testing.B, url string, h map[string]string) {
 		b.Fatalf("GET %s: %d %v", url, st, err)
 	}
 	b.SetBytes(size)
-	b.SetParallelism(4)
+	b.SetParallelism(max(1, concurrency/runtime.GOMAXPROCS(0)))
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -161,14 +162,15 @@ func (nb *npmBench) run(b *testing.B, url string, h map[string]string) {
 func BenchmarkNPM(b *testing.B) {
 	nb := newNPMBench(b)
 	pkg := nb.url + npmPkgPath(nb.projectID, "@acme/bench")
-	b.Run("PackumentFull200", func(b *testing.B) { nb.run(b, pkg, nil) })
-	b.Run("PackumentAbbreviated200", func(b *testing.B) {
-		nb.run(b, pkg, map[string]string{"Accept": "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"})
+	abbr := map[string]string{"Accept": "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"}
+	for _, c := range []int{16, 64} {
+		b.Run(fmt.Sprintf("PackumentFull200/c%d", c), func(b *testing.B) { nb.run(b, pkg, nil, c) })
+		b.Run(fmt.Sprintf("PackumentAbbreviated200/c%d", c), func(b *testing.B) { nb.run(b, pkg, abbr, c) })
+	}
+	b.Run("PackumentAbbreviated200Gzip/c16", func(b *testing.B) {
+		nb.run(b, pkg, map[string]string{"Accept": "application/vnd.npm.install-v1+json", "Accept-Encoding": "gzip"}, 16)
 	})
-	b.Run("PackumentAbbreviated200Gzip", func(b *testing.B) {
-		nb.run(b, pkg, map[string]string{"Accept": "application/vnd.npm.install-v1+json", "Accept-Encoding": "gzip"})
-	})
-	b.Run("Tarball", func(b *testing.B) {
-		nb.run(b, fmt.Sprintf("%s/api/v4/projects/%d/packages/npm/@acme/bench/-/@acme/bench-1.9.9.tgz", nb.url, nb.projectID), nil)
+	b.Run("Tarball/c16", func(b *testing.B) {
+		nb.run(b, fmt.Sprintf("%s/api/v4/projects/%d/packages/npm/@acme/bench/-/@acme/bench-1.9.9.tgz", nb.url, nb.projectID), nil, 16)
 	})
 }

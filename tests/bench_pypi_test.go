@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -161,7 +162,7 @@ func BenchmarkPyPISimpleIndex(b *testing.B) {
 			if st != 200 || bytes.Count(body, []byte("#sha256=")) != 200 {
 				b.Fatalf("page: %d, %d links", st, bytes.Count(body, []byte("#sha256=")))
 			}
-			b.SetParallelism(4)
+			b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0))) // 16 concurrent clients
 			b.ResetTimer()
 			start := time.Now()
 			b.RunParallel(func(pb *testing.PB) {
