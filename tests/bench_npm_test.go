@@ -1,11 +1,8 @@
 package tests
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"runtime"
 	"strings"
@@ -13,9 +10,6 @@ import (
 	"testing"
 
 	"github.com/pkgate/pkgate/auth"
-	"github.com/pkgate/pkgate/gateway"
-	"github.com/pkgate/pkgate/storage/meta"
-	"github.com/pkgate/pkgate/tests/harness"
 )
 
 // npmBench is a gateway with one private project holding @acme/bench in
@@ -32,49 +26,11 @@ const npmBenchVersions = 200
 
 func newNPMBench(b *testing.B) *npmBench {
 	b.Helper()
-	ctx := context.Background()
-	dsn, err := harness.NewDatabase(ctx, adminDSN, "bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	bucket, err := harness.NewBucket(ctx, s3svc, "bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Setenv("AWS_ACCESS_KEY_ID", s3svc.AccessKey)
-	b.Setenv("AWS_SECRET_ACCESS_KEY", s3svc.SecretKey)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg := benchConfig(b, ln.Addr().String(), dsn, bucket)
-	// Request logging off (warn level, discarded): the numbers measure the
-	// npm format, not the log writer.
-	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	sctx, cancel := context.WithCancel(ctx)
-	srv, err := gateway.New(sctx, cfg, log)
-	if err != nil {
-		cancel()
-		b.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(sctx, ln) }()
-	b.Cleanup(func() { cancel(); <-done; srv.Close() })
-
-	g := &meta.Namespace{Name: "Acme", Path: "acme", Visibility: "private"}
-	if err := srv.Store.CreateGroup(ctx, g, nil, 0); err != nil {
-		b.Fatal(err)
-	}
-	p := &meta.Project{NamespaceID: g.ID, Name: "app", Path: "app", Visibility: "private", PackagesEnabled: true}
-	if err := srv.Store.CreateProject(ctx, p); err != nil {
-		b.Fatal(err)
-	}
-	tok, err := auth.IssueDeployToken(ctx, srv.Store, &meta.DeployToken{Name: "bench", ProjectID: &p.ID,
-		Scopes: []string{auth.ScopeReadPackages, auth.ScopeWritePackages}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	nb := &npmBench{url: cfg.ExternalURL, projectID: p.ID, token: tok, client: &http.Client{
+	e := BenchEnv(b)
+	g := e.Group("acme", 0, "private")
+	pid := e.Project("app", g, "private")
+	tok, _, _ := e.DeployToken("projects", pid, auth.ScopeReadPackages, auth.ScopeWritePackages)
+	nb := &npmBench{url: e.URL, projectID: pid, token: tok, client: &http.Client{
 		Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, DisableCompression: true},
 	}}
 	// Publish the versions through the real publish path, 8 at a time.
@@ -96,7 +52,7 @@ func newNPMBench(b *testing.B) *npmBench {
 			m["scripts"] = map[string]any{"test": "node test.js", "build": "tsc -p ."}
 			m["keywords"] = []string{"bench", "npm", "gateway"}
 			m["repository"] = map[string]any{"type": "git", "url": "https://example.test/acme/bench.git"}
-			req, _ := http.NewRequest("PUT", nb.url+npmPkgPath(p.ID, "@acme/bench"), strings.NewReader(string(npmJSON(doc))))
+			req, _ := http.NewRequest("PUT", nb.url+npmPkgPath(pid, "@acme/bench"), strings.NewReader(string(npmJSON(doc))))
 			req.Header.Set("Authorization", "Bearer "+tok)
 			req.Header.Set("Content-Type", "application/json")
 			res, err := nb.client.Do(req)

@@ -2,64 +2,21 @@ package tests
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/pkgate/pkgate/auth"
-	"github.com/pkgate/pkgate/gateway"
-	"github.com/pkgate/pkgate/storage/meta"
-	"github.com/pkgate/pkgate/tests/harness"
 )
 
-// pypiBenchGateway starts a gateway like NewEnv does, for a testing.TB
-// (NewEnv and Env need a *testing.T), and returns its URL and admin PAT.
+// pypiBenchGateway starts a gateway and returns its URL and an admin PAT.
 func pypiBenchGateway(tb testing.TB) (string, string) {
-	tb.Helper()
-	ctx := context.Background()
-	dsn, err := harness.NewDatabase(ctx, adminDSN, "gw")
-	if err != nil {
-		tb.Fatalf("database: %v", err)
-	}
-	bucket, err := harness.NewBucket(ctx, s3svc, "gw")
-	if err != nil {
-		tb.Fatalf("bucket: %v", err)
-	}
-	tb.Setenv("AWS_ACCESS_KEY_ID", s3svc.AccessKey)
-	tb.Setenv("AWS_SECRET_ACCESS_KEY", s3svc.SecretKey)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cfg := benchConfig(tb, ln.Addr().String(), dsn, bucket)
-	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError}))
-	rctx, cancel := context.WithCancel(ctx)
-	srv, err := gateway.New(rctx, cfg, log)
-	if err != nil {
-		cancel()
-		tb.Fatalf("gateway: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(rctx, ln) }()
-	tb.Cleanup(func() { cancel(); <-done; srv.Close() })
-	u := &meta.User{Username: "root", Email: "root@example.com", Name: "Administrator", IsAdmin: true, CanCreateGroup: true}
-	if err := srv.Store.CreateUser(ctx, u); err != nil {
-		tb.Fatal(err)
-	}
-	pat, err := auth.IssuePAT(ctx, srv.Store, &meta.PAT{UserID: u.ID, Name: "admin", Scopes: []string{"api"}})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return cfg.ExternalURL, pat
+	e := BenchEnv(tb)
+	return e.URL, e.Admin
 }
 
 var pypiBenchClient = &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}, Timeout: time.Minute}

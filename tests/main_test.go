@@ -109,7 +109,7 @@ func (syncWriter) Write(p []byte) (int, error) {
 
 // Env is one gateway on a fresh database and a fresh bucket.
 type Env struct {
-	t      *testing.T
+	t      testing.TB
 	URL    string // external URL, no trailing slash
 	Server *gateway.Server
 	Store  *meta.Store
@@ -124,14 +124,14 @@ type Env struct {
 type EnvOption func(*gateway.Config)
 
 // NewEnv starts a gateway with the S3 driver on the shared services.
-func NewEnv(t *testing.T, opts ...EnvOption) *Env {
+func NewEnv(t testing.TB, opts ...EnvOption) *Env {
 	t.Helper()
 	return NewEnvOn(t, adminDSN, s3svc, opts...)
 }
 
 // NewEnvOn starts a gateway on given services (fault tests bring their own
 // MinIO or Postgres process to stop and restart).
-func NewEnvOn(t *testing.T, pgAdminDSN string, s3svc harness.S3, opts ...EnvOption) *Env {
+func NewEnvOn(t testing.TB, pgAdminDSN string, s3svc harness.S3, opts ...EnvOption) *Env {
 	t.Helper()
 	ctx := context.Background()
 	dsn, err := harness.NewDatabase(ctx, pgAdminDSN, "gw")
@@ -162,7 +162,7 @@ func NewEnvOn(t *testing.T, pgAdminDSN string, s3svc harness.S3, opts ...EnvOpti
 	return e
 }
 
-func startEnv(t *testing.T, cfg gateway.Config, bucket string) *Env {
+func startEnv(t testing.TB, cfg gateway.Config, bucket string) *Env {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -172,7 +172,8 @@ func startEnv(t *testing.T, cfg gateway.Config, bucket string) *Env {
 	if cfg.ExternalURL == "" {
 		cfg.ExternalURL = "http://" + ln.Addr().String()
 	}
-	log := slog.New(slog.NewJSONHandler(syncWriter{}, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
+	level, _ := gateway.ParseLogLevel(cfg.LogLevel)
+	log := slog.New(slog.NewJSONHandler(syncWriter{}, &slog.HandlerOptions{Level: level})).With("test", t.Name())
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := gateway.New(ctx, cfg, log)
 	if err != nil {
@@ -229,7 +230,7 @@ type Resp struct {
 }
 
 // JSON decodes the body into v.
-func (r *Resp) JSON(t *testing.T, v any) {
+func (r *Resp) JSON(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.Body, v); err != nil {
 		t.Fatalf("body is not JSON (%d): %q", r.Status, r.Body)
@@ -237,7 +238,7 @@ func (r *Resp) JSON(t *testing.T, v any) {
 }
 
 // Map decodes an object body.
-func (r *Resp) Map(t *testing.T) map[string]any {
+func (r *Resp) Map(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	r.JSON(t, &m)
@@ -407,17 +408,10 @@ func ErrBody(t *testing.T, r *Resp, key, want string) {
 	}
 }
 
-// benchConfig is the production configuration (GATEWAY_* defaults) pointed
-// at a benchmark's database and bucket, with request logging off so the
-// numbers measure the gateway rather than the log writer.
-func benchConfig(b testing.TB, listen, dsn, bucket string) gateway.Config {
+// BenchEnv is NewEnv for benchmarks: the production configuration with
+// request logging and the failed-authentication limit off, so the numbers
+// measure the gateway rather than the log writer.
+func BenchEnv(b testing.TB) *Env {
 	b.Helper()
-	cfg, err := gateway.LoadConfig()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.Listen, cfg.ExternalURL, cfg.DatabaseURL = listen, "http://"+listen, dsn
-	cfg.BlobDriver, cfg.S3Bucket, cfg.S3Region, cfg.S3Endpoint, cfg.S3PathStyle = "s3", bucket, s3svc.Region, s3svc.Endpoint, true
-	cfg.LogLevel, cfg.Migrate, cfg.AuthFailPerMinute = "error", true, 0
-	return cfg
+	return NewEnv(b, func(c *gateway.Config) { c.LogLevel, c.AuthFailPerMinute = "error", 0 })
 }

@@ -22,7 +22,7 @@ import (
 // browser test drives real Chromium; these tests check the server's rules
 // quickly and precisely, including posts a browser would never send).
 type webClient struct {
-	t    *testing.T
+	t    testing.TB
 	e    *Env
 	http *http.Client
 }
@@ -87,7 +87,7 @@ func (w *webClient) cookie(name string) string {
 var webCSRFRE = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 
 // csrfOf extracts the form token of a page.
-func webCSRF(t *testing.T, body string) string {
+func webCSRF(t testing.TB, body string) string {
 	t.Helper()
 	m := webCSRFRE.FindStringSubmatch(body)
 	if m == nil {
