@@ -139,21 +139,9 @@ func (s *Server) listSubgroups(c *gin.Context) {
 }
 
 func (s *Server) groupList(c *gin.Context, parent int64) {
-	pg, ok := page(c)
-	if !ok {
-		return
-	}
-	gs, total, err := s.Store.ListGroups(c.Request.Context(), identity(c).User, parent, pg.PerPage, pg.Offset())
-	if err != nil {
-		httpx.Abort(c, err)
-		return
-	}
-	out := make([]gin.H, 0, len(gs))
-	for i := range gs {
-		out = append(out, s.groupJSON(&gs[i]))
-	}
-	httpx.SetPageHeaders(c, s.Cfg.ExternalURL, pg, total)
-	c.JSON(http.StatusOK, out)
+	list(c, s.Cfg.ExternalURL, func(limit, offset int) ([]meta.Namespace, int, error) {
+		return s.Store.ListGroups(c.Request.Context(), identity(c).User, parent, limit, offset)
+	}, s.groupJSON)
 }
 
 func (s *Server) getGroup(c *gin.Context) {
@@ -178,21 +166,9 @@ func (s *Server) listGroupProjects(c *gin.Context) {
 func (s *Server) listProjects(c *gin.Context) { s.projectList(c, 0) }
 
 func (s *Server) projectList(c *gin.Context, ns int64) {
-	pg, ok := page(c)
-	if !ok {
-		return
-	}
-	ps, total, err := s.Store.ListProjects(c.Request.Context(), identity(c).User, ns, pg.PerPage, pg.Offset())
-	if err != nil {
-		httpx.Abort(c, err)
-		return
-	}
-	out := make([]gin.H, 0, len(ps))
-	for i := range ps {
-		out = append(out, s.projectJSON(&ps[i]))
-	}
-	httpx.SetPageHeaders(c, s.Cfg.ExternalURL, pg, total)
-	c.JSON(http.StatusOK, out)
+	list(c, s.Cfg.ExternalURL, func(limit, offset int) ([]meta.Project, int, error) {
+		return s.Store.ListProjects(c.Request.Context(), identity(c).User, ns, limit, offset)
+	}, s.projectJSON)
 }
 
 func (s *Server) getProject(c *gin.Context) {
@@ -351,21 +327,9 @@ func (s *Server) listMembers(group bool) gin.HandlerFunc {
 			httpx.Abort(c, err)
 			return
 		}
-		pg, ok := page(c)
-		if !ok {
-			return
-		}
-		ms, total, err := s.Store.ListMembers(c.Request.Context(), src, pg.PerPage, pg.Offset())
-		if err != nil {
-			httpx.Abort(c, err)
-			return
-		}
-		out := make([]gin.H, 0, len(ms))
-		for i := range ms {
-			out = append(out, s.memberJSON(&ms[i]))
-		}
-		httpx.SetPageHeaders(c, s.Cfg.ExternalURL, pg, total)
-		c.JSON(http.StatusOK, out)
+		list(c, s.Cfg.ExternalURL, func(limit, offset int) ([]meta.Member, int, error) {
+			return s.Store.ListMembers(c.Request.Context(), src, limit, offset)
+		}, s.memberJSON)
 	}
 }
 

@@ -84,21 +84,9 @@ func (s *Server) listUsers(c *gin.Context) {
 		c.JSON(http.StatusOK, out)
 		return
 	}
-	pg, ok := page(c)
-	if !ok {
-		return
-	}
-	us, total, err := s.Store.ListUsers(ctx, pg.PerPage, pg.Offset())
-	if err != nil {
-		httpx.Abort(c, err)
-		return
-	}
-	out := make([]gin.H, 0, len(us))
-	for i := range us {
-		out = append(out, s.userJSON(&us[i], id.IsAdmin()))
-	}
-	httpx.SetPageHeaders(c, s.Cfg.ExternalURL, pg, total)
-	c.JSON(http.StatusOK, out)
+	list(c, s.Cfg.ExternalURL, func(limit, offset int) ([]meta.User, int, error) {
+		return s.Store.ListUsers(ctx, limit, offset)
+	}, func(u *meta.User) gin.H { return s.userJSON(u, id.IsAdmin()) })
 }
 
 func (s *Server) getUser(c *gin.Context) {

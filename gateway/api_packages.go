@@ -156,22 +156,12 @@ func (s *Server) listGroupPackages(c *gin.Context) {
 }
 
 func (s *Server) packageList(c *gin.Context, f meta.PackageFilter, project func(int64) (*meta.Project, bool)) {
-	pg, ok := page(c)
-	if !ok {
-		return
-	}
-	ps, total, err := s.Store.ListPackages(c.Request.Context(), f, pg.PerPage, pg.Offset())
-	if err != nil {
-		httpx.Abort(c, err)
-		return
-	}
-	out := make([]gin.H, 0, len(ps))
-	for i := range ps {
-		proj, canDelete := project(ps[i].ProjectID)
-		out = append(out, s.packageJSON(&ps[i], proj, canDelete))
-	}
-	httpx.SetPageHeaders(c, s.Cfg.ExternalURL, pg, total)
-	c.JSON(http.StatusOK, out)
+	list(c, s.Cfg.ExternalURL, func(limit, offset int) ([]meta.Package, int, error) {
+		return s.Store.ListPackages(c.Request.Context(), f, limit, offset)
+	}, func(p *meta.Package) gin.H {
+		proj, canDelete := project(p.ProjectID)
+		return s.packageJSON(p, proj, canDelete)
+	})
 }
 
 // findPackage loads :package_id of the project, hiding packages GitLab
@@ -260,21 +250,9 @@ func (s *Server) listPackageFiles(c *gin.Context) {
 		httpx.Abort(c, err)
 		return
 	}
-	pg, ok := page(c)
-	if !ok {
-		return
-	}
-	fs, total, err := s.Store.ListFiles(c.Request.Context(), pkg.ID, pg.PerPage, pg.Offset())
-	if err != nil {
-		httpx.Abort(c, err)
-		return
-	}
-	out := make([]gin.H, 0, len(fs))
-	for i := range fs {
-		out = append(out, fileJSON(&fs[i]))
-	}
-	httpx.SetPageHeaders(c, s.Cfg.ExternalURL, pg, total)
-	c.JSON(http.StatusOK, out)
+	list(c, s.Cfg.ExternalURL, func(limit, offset int) ([]meta.PackageFile, int, error) {
+		return s.Store.ListFiles(c.Request.Context(), pkg.ID, limit, offset)
+	}, fileJSON)
 }
 
 func (s *Server) deletePackageFile(c *gin.Context) {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -107,22 +108,10 @@ func (s *Server) tokenList(c *gin.Context, f meta.DeployTokenFilter) {
 		return
 	}
 	f.ActiveOnly = active
-	pg, ok := page(c)
-	if !ok {
-		return
-	}
-	ts, total, err := s.Store.ListDeployTokens(c.Request.Context(), f, pg.PerPage, pg.Offset())
-	if err != nil {
-		httpx.Abort(c, err)
-		return
-	}
 	now := time.Now()
-	out := make([]gin.H, 0, len(ts))
-	for i := range ts {
-		out = append(out, deployTokenJSON(&ts[i], now))
-	}
-	httpx.SetPageHeaders(c, s.Cfg.ExternalURL, pg, total)
-	c.JSON(http.StatusOK, out)
+	list(c, s.Cfg.ExternalURL, func(limit, offset int) ([]meta.DeployToken, int, error) {
+		return s.Store.ListDeployTokens(c.Request.Context(), f, limit, offset)
+	}, func(t *meta.DeployToken) gin.H { return deployTokenJSON(t, now) })
 }
 
 func tokenNotFound(err error) error {
@@ -154,29 +143,23 @@ func (s *Server) getDeployToken(group bool) gin.HandlerFunc {
 }
 
 func (s *Server) deleteDeployToken(group bool) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		tid, err := httpx.ParseID(c, "token_id")
-		if err != nil {
-			httpx.Abort(c, err)
-			return
-		}
-		f, err := s.tokenHolder(c, group, true)
-		if err != nil {
-			httpx.Abort(c, err)
-			return
-		}
-		t, err := s.Store.DeleteDeployToken(c.Request.Context(), f, tid)
-		if err != nil {
-			httpx.Abort(c, tokenNotFound(err))
-			return
-		}
-		s.Auth.Cache.ForgetDeployToken(t.ID)
-		s.auditToken(c, "deploy_token.delete", f, t)
+	return s.changeDeployToken(group, "deploy_token.delete", s.Store.DeleteDeployToken, func(c *gin.Context, _ *meta.DeployToken) {
 		c.Status(http.StatusNoContent)
-	}
+	})
 }
 
 func (s *Server) revokeDeployToken(group bool) gin.HandlerFunc {
+	return s.changeDeployToken(group, "deploy_token.revoke", s.Store.RevokeDeployToken, func(c *gin.Context, t *meta.DeployToken) {
+		c.JSON(http.StatusOK, deployTokenJSON(t, time.Now()))
+	})
+}
+
+// changeDeployToken runs a destructive token operation: it needs the
+// holder's management role, drops the token from this node's cache at once
+// (other nodes hear it through NOTIFY) and records the audit event.
+func (s *Server) changeDeployToken(group bool, action string,
+	change func(context.Context, meta.DeployTokenFilter, int64) (*meta.DeployToken, error),
+	respond func(*gin.Context, *meta.DeployToken)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		tid, err := httpx.ParseID(c, "token_id")
 		if err != nil {
@@ -188,14 +171,14 @@ func (s *Server) revokeDeployToken(group bool) gin.HandlerFunc {
 			httpx.Abort(c, err)
 			return
 		}
-		t, err := s.Store.RevokeDeployToken(c.Request.Context(), f, tid)
+		t, err := change(c.Request.Context(), f, tid)
 		if err != nil {
 			httpx.Abort(c, tokenNotFound(err))
 			return
 		}
 		s.Auth.Cache.ForgetDeployToken(t.ID)
-		s.auditToken(c, "deploy_token.revoke", f, t)
-		c.JSON(http.StatusOK, deployTokenJSON(t, time.Now()))
+		s.auditToken(c, action, f, t)
+		respond(c, t)
 	}
 }
 

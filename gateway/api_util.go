@@ -209,14 +209,25 @@ func sentence(msgs []string) string {
 	return strings.Join(msgs[:len(msgs)-1], ", ") + ", and " + msgs[len(msgs)-1]
 }
 
-// page reads pagination or aborts.
-func page(c *gin.Context) (httpx.Page, bool) {
-	p, err := httpx.ParsePage(c)
+// list answers a paginated GitLab list: it reads page/per_page, runs the
+// query for that page, renders each item and sets the pagination headers.
+func list[T any](c *gin.Context, externalURL string, query func(limit, offset int) ([]T, int, error), render func(*T) gin.H) {
+	pg, err := httpx.ParsePage(c)
 	if err != nil {
 		httpx.Abort(c, err)
-		return p, false
+		return
 	}
-	return p, true
+	items, total, err := query(pg.PerPage, pg.Offset())
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	out := make([]gin.H, 0, len(items))
+	for i := range items {
+		out = append(out, render(&items[i]))
+	}
+	httpx.SetPageHeaders(c, externalURL, pg, total)
+	c.JSON(http.StatusOK, out)
 }
 
 // projectFor resolves :id for the API: missing or invisible is

@@ -108,19 +108,7 @@ func (s *Server) listAudit(c *gin.Context) {
 			*dst = t
 		}
 	}
-	pg, ok := page(c)
-	if !ok {
-		return
-	}
-	es, total, err := s.Store.ListAudit(c.Request.Context(), f, pg.PerPage, pg.Offset())
-	if err != nil {
-		httpx.Abort(c, err)
-		return
-	}
-	out := make([]gin.H, 0, len(es))
-	for i := range es {
-		out = append(out, auditJSON(&es[i]))
-	}
-	httpx.SetPageHeaders(c, s.Cfg.ExternalURL, pg, total)
-	c.JSON(http.StatusOK, out)
+	list(c, s.Cfg.ExternalURL, func(limit, offset int) ([]meta.AuditEvent, int, error) {
+		return s.Store.ListAudit(c.Request.Context(), f, limit, offset)
+	}, auditJSON)
 }
