@@ -109,6 +109,11 @@ func New(ctx context.Context, c Config, log *slog.Logger) (*Server, error) {
 		Registry: &registry.Registry{Meta: store, Blobs: blobs, Log: log, Cache: registry.NewBlobCache(c.BlobCacheSize, 1<<20)},
 		Auth:     &auth.Authenticator{Store: store, Cache: auth.NewCache(c.TokenCacheTTL)},
 	}
+	// Package changes on any node drop this node's file-lookup cache.
+	if err := meta.Listen(ctx, c.DatabaseURL, meta.PackagesChannel, func(string) { store.InvalidateLookups() }); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("database: listen for package changes: %w", err)
+	}
 	if s.Auth.Cache != nil {
 		// Cache invalidations from other nodes; stops with ctx.
 		if err := meta.Listen(ctx, c.DatabaseURL, meta.TokensChannel, s.Auth.Cache.Invalidate); err != nil {
@@ -156,7 +161,7 @@ func (s *Server) routes() *gin.Engine {
 	if fl := newFailLimiter(s.Cfg.AuthFailPerMinute, s.Cfg.AuthFailBurst); fl != nil {
 		e.Use(fl.middleware)
 	}
-	e.Use(s.auditPackages)
+	e.Use(s.auditPackages, s.invalidateOnWrite)
 	e.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "404 Not Found"})
 	})
@@ -345,4 +350,44 @@ type idleBody struct {
 func (b *idleBody) Read(p []byte) (int, error) {
 	_ = b.ctl.SetReadDeadline(time.Now().Add(b.d))
 	return b.ReadCloser.Read(p)
+}
+
+// invalidateOnWrite drops this node's cached file lookups before a writing
+// request's answer leaves (at its first header or byte), so a client that
+// deletes or replaces a file and then downloads it through this node never
+// sees the old row; other nodes hear of the change through Postgres NOTIFY.
+func (s *Server) invalidateOnWrite(c *gin.Context) {
+	switch c.Request.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		c.Next()
+		return
+	}
+	c.Writer = &invalidatingWriter{ResponseWriter: c.Writer, invalidate: s.Store.InvalidateLookups}
+	c.Next()
+	s.Store.InvalidateLookups()
+}
+
+type invalidatingWriter struct {
+	gin.ResponseWriter
+	invalidate func()
+	done       bool
+}
+
+func (w *invalidatingWriter) before() {
+	if !w.done {
+		w.done = true
+		w.invalidate()
+	}
+}
+
+func (w *invalidatingWriter) WriteHeaderNow() { w.before(); w.ResponseWriter.WriteHeaderNow() }
+
+func (w *invalidatingWriter) Write(b []byte) (int, error) {
+	w.before()
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *invalidatingWriter) WriteString(s string) (int, error) {
+	w.before()
+	return w.ResponseWriter.WriteString(s)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestDocumentCacheAcrossNodes: a rendered document cached on one node is
@@ -44,4 +45,39 @@ func TestDocumentCacheAcrossNodes(t *testing.T) {
 	if m := meta(a); strings.Contains(m, "<version>2.0</version>") {
 		t.Fatalf("node a serves a deleted version: %s", m)
 	}
+}
+
+// TestFileLookupCacheAcrossNodes: a download served from a node's cached
+// file lookup follows a replacement or a delete made through another node
+// within the notification latency, and at once on the node that wrote.
+func TestFileLookupCacheAcrossNodes(t *testing.T) {
+	a := NewEnv(t)
+	s := a.NewScenario()
+	b := a.SecondNode()
+	url := fmt.Sprintf("/api/v4/projects/%d/packages/generic/hot/1.0/f.bin", s.ProjectID)
+	get := func(e *Env) *Resp { return e.Do("GET", url, nil, DeployHdr(s.ReadToken)) }
+	eventually := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(time.Second) // well under the 2 s safety TTL
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("node b did not see %s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	a.Must(201, a.Do("PUT", url, "version one", DeployHdr(s.WriteToken)))
+	if string(b.Must(200, get(b)).Body) != "version one" {
+		t.Fatal("node b: wrong first version")
+	}
+	a.Must(201, a.Do("PUT", url, "version two", DeployHdr(s.WriteToken)))
+	if string(a.Must(200, get(a)).Body) != "version two" {
+		t.Fatal("node a serves a stale file right after its own write")
+	}
+	eventually("the replacement", func() bool { return string(get(b).Body) == "version two" })
+	var pkgs []map[string]any
+	a.Must(200, a.Do("GET", fmt.Sprintf("/api/v4/projects/%d/packages?package_name=hot", s.ProjectID), nil, PAT(a.Admin))).JSON(t, &pkgs)
+	a.Must(204, a.Do("DELETE", fmt.Sprintf("/api/v4/projects/%d/packages/%v", s.ProjectID, pkgs[0]["id"]), nil, PAT(a.Admin)))
+	a.Must(404, get(a))
+	eventually("the delete", func() bool { return get(b).Status == 404 })
 }

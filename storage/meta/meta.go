@@ -25,6 +25,7 @@ import (
 type Store struct {
 	db      *sqlx.DB
 	touched sync.Map // package id -> time of the last recorded download
+	lookups lookups
 }
 
 // Open connects (lazily) with a pool sized for a gateway node.

@@ -2,6 +2,7 @@ package meta
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jmoiron/sqlx/types"
@@ -99,6 +100,13 @@ func (s *Store) NPMNewestProject(ctx context.Context, projectIDs []int64, name s
 // NPMTarball finds a tarball by exact file name in the newest installable
 // package of that name holding it: one query for both rows.
 func (s *Store) NPMTarball(ctx context.Context, projectID int64, name, fileName string) (*Package, *PackageFile, error) {
+	key := fmt.Sprintf("npm\x00%d\x00%s\x00%s", projectID, name, fileName)
+	return s.cachedLookup(ctx, key, func() (*Package, *PackageFile, error) {
+		return s.npmTarball(ctx, projectID, name, fileName)
+	})
+}
+
+func (s *Store) npmTarball(ctx context.Context, projectID int64, name, fileName string) (*Package, *PackageFile, error) {
 	var row struct {
 		P Package     `db:"p"`
 		F PackageFile `db:"f"`

@@ -2,6 +2,7 @@ package meta
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -220,6 +221,16 @@ func (s *Store) FindPackage(ctx context.Context, projectID int64, typ, name stri
 // FindFile returns, in one query, the newest file named name of the live
 // package with that identity whose status is one of statuses.
 func (s *Store) FindFile(ctx context.Context, projectID int64, typ, name string, version *string, statuses []string, fileName string) (*Package, *PackageFile, error) {
+	key := fmt.Sprintf("file\x00%d\x00%s\x00%s\x00%v\x00%v\x00%s", projectID, typ, name, version != nil, statuses, fileName)
+	if version != nil {
+		key += "\x00" + *version
+	}
+	return s.cachedLookup(ctx, key, func() (*Package, *PackageFile, error) {
+		return s.findFile(ctx, projectID, typ, name, version, statuses, fileName)
+	})
+}
+
+func (s *Store) findFile(ctx context.Context, projectID int64, typ, name string, version *string, statuses []string, fileName string) (*Package, *PackageFile, error) {
 	var row struct {
 		Package
 		F PackageFile `db:"f"`
