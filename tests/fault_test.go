@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,8 +92,9 @@ func TestFaultS3KilledMidUpload(t *testing.T) {
 	assertNoOrphanObjects(t, e)
 }
 
-// TestFaultPostgresRestart: requests fail cleanly while Postgres is down and
-// succeed after it returns, without restarting the gateway.
+// TestFaultPostgresRestart: under a steady load of downloads and uploads,
+// requests fail cleanly (503, never a 500 or a hang) while Postgres is
+// down and succeed after it returns, without restarting the gateway.
 func TestFaultPostgresRestart(t *testing.T) {
 	ctx := context.Background()
 	pg, err := harness.StartPostgres(ctx)
@@ -104,30 +106,80 @@ func TestFaultPostgresRestart(t *testing.T) {
 	s := e.NewScenario()
 	url := fmt.Sprintf("/api/v4/projects/%d/packages/generic/p/1.0/f.txt", s.ProjectID)
 	e.Must(201, e.Do("PUT", url, "before", DeployHdr(s.WriteToken)))
+
+	// Load: readers and writers until told to stop, recording every status.
+	var mu sync.Mutex
+	seen := map[int]int{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	lc := &http.Client{Timeout: 20 * time.Second}
+	for w := 0; w < 6; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var r *http.Request
+				if w%2 == 0 {
+					r, _ = http.NewRequest("GET", e.URL+url, nil)
+				} else {
+					r, _ = http.NewRequest("PUT", fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/load/%d.%d/f.txt", e.URL, s.ProjectID, w, i), strings.NewReader("x"))
+				}
+				r.Header.Set("Deploy-Token", s.WriteToken)
+				status := -1
+				if res, err := lc.Do(r); err == nil {
+					io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					status = res.StatusCode
+				}
+				mu.Lock()
+				seen[status]++
+				mu.Unlock()
+				time.Sleep(5 * time.Millisecond)
+			}
+		}(w)
+	}
+	time.Sleep(200 * time.Millisecond)
 	if err := pg.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	r := e.Do("GET", url, nil, DeployHdr(s.ReadToken))
+	time.Sleep(500 * time.Millisecond)
+	e.Must(503, e.Do("GET", "/-/readiness", nil, nil))
+	r := e.Do("GET", fmt.Sprintf("/api/v4/projects/%d/packages/generic/p/1.0/missing.txt", s.ProjectID), nil, DeployHdr(s.ReadToken))
 	if r.Status != 503 {
 		t.Fatalf("while down: %d %s", r.Status, r.Body)
 	}
 	ErrBody(t, r, "message", "")
-	e.Must(503, e.Do("GET", "/-/readiness", nil, nil))
 	if err := pg.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		r = e.Do("GET", url, nil, DeployHdr(s.ReadToken))
-		if r.Status == 200 || time.Now().After(deadline) {
+		if (r.Status == 200 && e.Do("GET", "/-/readiness", nil, nil).Status == 200) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	time.Sleep(300 * time.Millisecond) // some load after recovery
+	close(stop)
+	wg.Wait()
 	if r.Status != 200 || string(r.Body) != "before" {
 		t.Fatalf("after restart: %d %s", r.Status, r.Body)
 	}
 	e.Must(201, e.Do("PUT", url, "after", DeployHdr(s.WriteToken)))
+	for status, n := range seen {
+		if status != 200 && status != 201 && status != 503 {
+			t.Errorf("%d requests answered %d under the restart", n, status)
+		}
+	}
+	if seen[503] == 0 || seen[201] == 0 {
+		t.Errorf("load did not cover the outage and the recovery: %v", seen)
+	}
 }
 
 // TestGracefulShutdownFinishesUploads: a shutdown that starts while an
