@@ -88,8 +88,8 @@ func TestWebSignInAndSession(t *testing.T) {
 	if strings.Contains(sc.Value, pat) || strings.Contains(pat, sc.Value) {
 		t.Fatal("the PAT is in the cookie")
 	}
-	// The session secret is inert on the API and on package endpoints.
-	if r := e.Do("GET", "/api/v4/user", nil, PAT(sc.Value)); r.Status != http.StatusForbidden {
+	// The session secret is no token: the API does not know it.
+	if r := e.Do("GET", "/api/v4/user", nil, PAT(sc.Value)); r.Status != http.StatusUnauthorized {
 		t.Fatalf("session secret on the API: %d %s", r.Status, r.Body)
 	}
 	dash := w.get("/-/ui/")
@@ -126,7 +126,7 @@ func TestWebSignInAndSession(t *testing.T) {
 	}
 	var n int
 	if err := e.Store.DB().GetContext(context.Background(), &n,
-		`SELECT count(*) FROM personal_access_tokens WHERE name = 'pkgate web session' AND user_id = (SELECT id FROM users WHERE username = 'bob')`); err != nil || n != 0 {
+		`SELECT count(*) FROM web_sessions WHERE user_id = (SELECT id FROM users WHERE username = 'bob')`); err != nil || n != 0 {
 		t.Fatalf("session rows after sign-out: %d %v", n, err)
 	}
 }

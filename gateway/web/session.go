@@ -9,12 +9,10 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/lib/pq"
 
 	"github.com/pkgate/pkgate/auth"
 	"github.com/pkgate/pkgate/internal/errs"
@@ -27,21 +25,18 @@ import (
 // A person signs in by pasting a personal access token. The gateway does
 // not keep that token anywhere: it checks it once and opens a session of
 // its own. Gateway nodes are stateless (every fact lives in Postgres), so a
-// session must be readable by any node and survive restarts; rather than a
-// new table, a session is a row of personal_access_tokens that
+// session is a row of web_sessions, readable by any node and surviving
+// restarts. The row records the token the user signed in with (its
+// "source"): every page load re-checks it, so revoking or expiring it ends
+// the session, and its scopes decide what the session may do (api: manage
+// tokens; read_api: read-only). Session secrets are not tokens: no API or
+// package endpoint looks at that table.
 //
-//   - has the fixed name sessionName and NO scopes, so its secret opens no
-//     API or package endpoint (the API answers insufficient_scope), and
-//   - records in its description the id of the token the user signed in
-//     with (its "source"). Every page load re-checks the source: revoking
-//     or expiring it ends the session, and its scopes decide what the
-//     session may do (api: manage tokens; read_api: read-only).
-//
-// The session row's secret (prefix sessionPrefix, 120 random bits) lives only
+// The session's secret (prefix sessionPrefix, 120 random bits) lives only
 // in an HttpOnly, SameSite=Lax cookie scoped to /-/ui (Secure when the
 // external URL is https); the database keeps its SHA-256 as for every token.
 // A session lasts at most sessionTTL from sign-in; signing out deletes the
-// row, and stale rows are swept at the user's next sign-in.
+// row, and expired rows are swept at the user's next sign-in.
 //
 // CSRF: every form carries HMAC-SHA256(session secret, "csrf") and POSTs
 // are refused without it (a synchronizer token that needs no storage: only
@@ -52,9 +47,7 @@ const (
 	uiPrefix      = "/-/ui"
 	sessionCookie = "pkgate_session"
 	signinCookie  = "pkgate_signin"
-	sessionName   = "pkgate web session"
 	sessionPrefix = "pkgws-"
-	sourcePrefix  = "web-session source="
 	sessionTTL    = 12 * time.Hour
 	csrfField     = "csrf_token"
 )
@@ -62,7 +55,7 @@ const (
 // session is a signed-in browser.
 type session struct {
 	secret string
-	row    *meta.PAT
+	row    *meta.WebSession
 	user   *meta.User
 	source *meta.PAT
 	csrf   string
@@ -149,29 +142,25 @@ func (u *ui) loadSession(ctx context.Context, secret string) (*session, error) {
 		return nil, nil
 	}
 	d := auth.Digest(secret)
-	row, user, stored, err := u.d.Store.PATByDigest(ctx, d)
+	row, user, stored, err := u.d.Store.WebSessionByDigest(ctx, d)
 	if err != nil {
 		if errs.Is(err, errs.NotFound) {
 			return nil, nil
 		}
 		return nil, err
 	}
-	if !auth.SameDigest(d, stored) || row.Name != sessionName || len(row.Scopes) != 0 || row.Revoked {
+	if !auth.SameDigest(d, stored) {
 		return nil, nil
 	}
 	now := u.now()
-	if now.Sub(row.CreatedAt) > sessionTTL {
-		_ = u.d.Store.DeletePAT(ctx, user.ID, row.ID)
+	if now.Sub(row.CreatedAt) > sessionTTL || now.After(row.ExpiresAt) {
+		_ = u.d.Store.DeleteWebSession(ctx, user.ID, row.ID)
 		return nil, nil
 	}
 	if user.State != "active" {
 		return nil, nil
 	}
-	srcID, err := strconv.ParseInt(strings.TrimPrefix(row.Description, sourcePrefix), 10, 64)
-	if err != nil || !strings.HasPrefix(row.Description, sourcePrefix) {
-		return nil, nil
-	}
-	src, err := u.d.Store.PATByID(ctx, srcID)
+	src, err := u.d.Store.PATByID(ctx, row.SourcePATID)
 	if err != nil {
 		if errs.Is(err, errs.NotFound) {
 			return nil, nil
@@ -360,18 +349,14 @@ func (u *ui) signIn(c *gin.Context) {
 	// Signing in again replaces this browser's session; abandoned sessions
 	// of the user are swept; then a new one is opened.
 	if old := sessionFrom(c); old != nil {
-		_ = u.d.Store.DeletePAT(ctx, old.user.ID, old.row.ID)
+		_ = u.d.Store.DeleteWebSession(ctx, old.user.ID, old.row.ID)
 	}
-	if err := u.d.Store.DeleteStaleSessions(ctx, user.ID, sessionName, now.Add(-sessionTTL)); err != nil {
+	if err := u.d.Store.DeleteExpiredWebSessions(ctx, user.ID, now); err != nil {
 		httpx.Logger(c).Warn("web: sweeping old sessions failed", "error", err.Error())
 	}
 	secret, digest := auth.NewSecret(sessionPrefix)
-	// The row's date-granular expiry is a backstop for the sweep; the
-	// session itself ends sessionTTL after created_at (loadSession).
-	exp := now.Add(sessionTTL).Truncate(24*time.Hour).AddDate(0, 0, 1)
-	row := &meta.PAT{UserID: user.ID, Name: sessionName, Description: sourcePrefix + strconv.FormatInt(pat.ID, 10),
-		Scopes: pq.StringArray{}, ExpiresAt: &exp}
-	if err := u.d.Store.CreatePAT(ctx, row, digest); err != nil {
+	row := &meta.WebSession{UserID: user.ID, SourcePATID: pat.ID, ExpiresAt: now.Add(sessionTTL)}
+	if err := u.d.Store.CreateWebSession(ctx, row, digest); err != nil {
 		u.fail(c, err)
 		return
 	}
@@ -383,7 +368,7 @@ func (u *ui) signIn(c *gin.Context) {
 
 func (u *ui) signOut(c *gin.Context) {
 	s := sessionFrom(c)
-	if err := u.d.Store.DeletePAT(c.Request.Context(), s.user.ID, s.row.ID); err != nil {
+	if err := u.d.Store.DeleteWebSession(c.Request.Context(), s.user.ID, s.row.ID); err != nil {
 		u.fail(c, err)
 		return
 	}

@@ -8,10 +8,6 @@ import (
 )
 
 // Queries of the web pages (gateway/web).
-//
-// Web sessions are rows of personal_access_tokens (see gateway/web's
-// session.go for why): a session row has a fixed name, no scopes (so it
-// opens no API endpoint) and points at the token the user signed in with.
 
 // PATByID loads a personal access token (secret digest not included).
 func (s *Store) PATByID(ctx context.Context, id int64) (*PAT, error) {
@@ -22,19 +18,51 @@ func (s *Store) PATByID(ctx context.Context, id int64) (*PAT, error) {
 	return &p, nil
 }
 
-// DeletePAT removes one token of a user (a web session on sign-out).
-func (s *Store) DeletePAT(ctx context.Context, userID, id int64) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM personal_access_tokens WHERE id = $1 AND user_id = $2`, id, userID)
-	return wrap("meta.DeletePAT", err)
+// WebSession is a signed-in browser of the web pages.
+type WebSession struct {
+	ID          int64     `db:"id"`
+	UserID      int64     `db:"user_id"`
+	SourcePATID int64     `db:"source_pat_id"`
+	CreatedAt   time.Time `db:"created_at"`
+	ExpiresAt   time.Time `db:"expires_at"`
 }
 
-// DeleteStaleSessions removes a user's web-session rows (tokens named name
-// that carry no scope) created before cutoff or revoked, so that sessions
-// abandoned without signing out do not accumulate.
-func (s *Store) DeleteStaleSessions(ctx context.Context, userID int64, name string, cutoff time.Time) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM personal_access_tokens
-		WHERE user_id = $1 AND name = $2 AND cardinality(scopes) = 0 AND (revoked OR created_at < $3)`, userID, name, cutoff)
-	return wrap("meta.DeleteStaleSessions", err)
+// CreateWebSession stores a session by the digest of its secret.
+func (s *Store) CreateWebSession(ctx context.Context, w *WebSession, digest []byte) error {
+	err := s.db.GetContext(ctx, w, `INSERT INTO web_sessions (user_id, token_digest, source_pat_id, expires_at)
+		VALUES ($1, $2, $3, $4) RETURNING id, user_id, source_pat_id, created_at, expires_at`, w.UserID, digest, w.SourcePATID, w.ExpiresAt)
+	return wrap("meta.CreateWebSession", err)
+}
+
+// WebSessionByDigest finds a session with its user and the stored digest
+// (for a constant-time comparison).
+func (s *Store) WebSessionByDigest(ctx context.Context, digest []byte) (*WebSession, *User, []byte, error) {
+	var row struct {
+		WebSession
+		Digest []byte `db:"token_digest"`
+		U      User   `db:"u"`
+	}
+	err := s.db.GetContext(ctx, &row, `SELECT w.id, w.user_id, w.source_pat_id, w.created_at, w.expires_at, w.token_digest,
+		u.id "u.id", u.username "u.username", u.email "u.email", u.name "u.name", u.password_hash "u.password_hash",
+		u.is_admin "u.is_admin", u.state "u.state", u.can_create_group "u.can_create_group", u.created_at "u.created_at"
+		FROM web_sessions w JOIN users u ON u.id = w.user_id WHERE w.token_digest = $1`, digest)
+	if err != nil {
+		return nil, nil, nil, wrap("meta.WebSessionByDigest", err)
+	}
+	return &row.WebSession, &row.U, row.Digest, nil
+}
+
+// DeleteWebSession ends one session of a user.
+func (s *Store) DeleteWebSession(ctx context.Context, userID, id int64) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM web_sessions WHERE id = $1 AND user_id = $2`, id, userID)
+	return wrap("meta.DeleteWebSession", err)
+}
+
+// DeleteExpiredWebSessions sweeps a user's sessions that have expired, so
+// sessions abandoned without signing out do not accumulate.
+func (s *Store) DeleteExpiredWebSessions(ctx context.Context, userID int64, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM web_sessions WHERE user_id = $1 AND expires_at < $2`, userID, now)
+	return wrap("meta.DeleteExpiredWebSessions", err)
 }
 
 // ProjectLevels is the effective access level of a user on each of the
