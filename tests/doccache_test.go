@@ -58,7 +58,7 @@ func TestFileLookupCacheAcrossNodes(t *testing.T) {
 	get := func(e *Env) *Resp { return e.Do("GET", url, nil, DeployHdr(s.ReadToken)) }
 	eventually := func(what string, ok func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(time.Second) // well under the 2 s safety TTL
+		deadline := time.Now().Add(time.Second) // well under the 10 s safety TTL
 		for !ok() {
 			if time.Now().After(deadline) {
 				t.Fatalf("node b did not see %s", what)

@@ -13,7 +13,7 @@ const PackagesChannel = "pkgate_packages"
 
 // lookupTTL bounds how long a cached file lookup may live even if a change
 // notification were lost.
-const lookupTTL = 2 * time.Second
+const lookupTTL = 10 * time.Second
 
 // lookups caches the hottest read of the registry — "which file row serves
 // this download" — so a download of a popular file costs no database round
