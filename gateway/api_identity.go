@@ -118,15 +118,10 @@ func validPath(p string) bool {
 
 func (s *Server) createUser(c *gin.Context) {
 	const op = "gateway.createUser"
+	if !requireAdmin(c, op) {
+		return
+	}
 	id := identity(c)
-	if id.User == nil {
-		httpx.Abort(c, errUnauthorized(op))
-		return
-	}
-	if !id.IsAdmin() {
-		httpx.Abort(c, errForbidden(op))
-		return
-	}
 	p, err := readParams(c)
 	if err != nil {
 		httpx.Abort(c, err)
@@ -190,15 +185,10 @@ func (s *Server) createUser(c *gin.Context) {
 
 func (s *Server) createPAT(c *gin.Context) {
 	const op = "gateway.createPAT"
+	if !requireAdmin(c, op) {
+		return
+	}
 	id := identity(c)
-	if id.User == nil {
-		httpx.Abort(c, errUnauthorized(op))
-		return
-	}
-	if !id.IsAdmin() {
-		httpx.Abort(c, errForbidden(op))
-		return
-	}
 	uid, err := httpx.ParseID(c, "id")
 	if err != nil {
 		httpx.Abort(c, err)

@@ -78,13 +78,7 @@ func activeParam(c *gin.Context) (bool, error) {
 
 func (s *Server) listAllDeployTokens(c *gin.Context) {
 	const op = "gateway.listAllDeployTokens"
-	id := identity(c)
-	if id.User == nil {
-		httpx.Abort(c, errUnauthorized(op))
-		return
-	}
-	if !id.IsAdmin() {
-		httpx.Abort(c, errForbidden(op))
+	if !requireAdmin(c, op) {
 		return
 	}
 	s.tokenList(c, meta.DeployTokenFilter{})

@@ -39,7 +39,22 @@ func identity(c *gin.Context) *auth.Identity {
 }
 
 func errUnauthorized(op string) error { return errs.New(op, errs.Unauthorized, "401 Unauthorized") }
-func errForbidden(op string) error    { return errs.New(op, errs.Forbidden, "403 Forbidden") }
+
+// requireAdmin answers 401 to anonymous callers and 403 to non-admins, and
+// reports whether the request may go on.
+func requireAdmin(c *gin.Context, op string) bool {
+	id := identity(c)
+	switch {
+	case id.User == nil:
+		httpx.Abort(c, errUnauthorized(op))
+	case !id.IsAdmin():
+		httpx.Abort(c, errForbidden(op))
+	default:
+		return true
+	}
+	return false
+}
+func errForbidden(op string) error { return errs.New(op, errs.Forbidden, "403 Forbidden") }
 
 // validation renders GitLab's model-validation shape {"message": {field: [msg]}}.
 func validation(op string, field, msg string) error {

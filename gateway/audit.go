@@ -87,13 +87,7 @@ func auditJSON(e *meta.AuditEvent) gin.H {
 // listAudit is the admin API: GET /api/v4/audit_events[?action=&created_after=&created_before=].
 func (s *Server) listAudit(c *gin.Context) {
 	const op = "gateway.listAudit"
-	id := identity(c)
-	if id.User == nil {
-		httpx.Abort(c, errUnauthorized(op))
-		return
-	}
-	if !id.IsAdmin() {
-		httpx.Abort(c, errForbidden(op))
+	if !requireAdmin(c, op) {
 		return
 	}
 	var f meta.AuditFilter

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -52,6 +53,27 @@ func root() *cobra.Command {
 		c := cfg
 		return c, c.Validate()
 	}
+	// withStore runs fn with the validated configuration and an open
+	// metadata store (the offline commands: migrate, bootstrap, gc).
+	withStore := func(fn func(ctx context.Context, c gateway.Config, store *meta.Store) error) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, _ []string) error {
+			c, err := validated()
+			if err != nil {
+				return err
+			}
+			store, err := meta.Open(c.DatabaseURL)
+			if err != nil {
+				return fmt.Errorf("GATEWAY_DATABASE_URL: %w", err)
+			}
+			defer store.Close()
+			pctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
+			defer cancel()
+			if err := store.DB().PingContext(pctx); err != nil {
+				return fmt.Errorf("database unreachable (GATEWAY_DATABASE_URL): %v", err)
+			}
+			return fn(cmd.Context(), c, store)
+		}
+	}
 
 	serve := &cobra.Command{
 		Use:   "serve",
@@ -88,23 +110,14 @@ func root() *cobra.Command {
 	migrate := &cobra.Command{
 		Use:   "migrate",
 		Short: "Apply pending database migrations",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := validated()
-			if err != nil {
-				return err
-			}
-			store, err := meta.Open(c.DatabaseURL)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			applied, err := migrations.Up(cmd.Context(), store.DB().DB, gateway.NewLogger(c))
+		RunE: withStore(func(ctx context.Context, c gateway.Config, store *meta.Store) error {
+			applied, err := migrations.Up(ctx, store.DB().DB, gateway.NewLogger(c))
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(os.Stderr, "migrations applied: %d\n", len(applied))
 			return nil
-		},
+		}),
 	}
 
 	admin := &cobra.Command{Use: "admin", Short: "Administrative commands"}
@@ -112,17 +125,7 @@ func root() *cobra.Command {
 	bootstrap := &cobra.Command{
 		Use:   "bootstrap",
 		Short: "Create the admin user if missing and print a new personal access token (scope api) on stdout",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := validated()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			store, err := meta.Open(c.DatabaseURL)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
+		RunE: withStore(func(ctx context.Context, c gateway.Config, store *meta.Store) error {
 			if _, err := migrations.Up(ctx, store.DB().DB, nil); err != nil {
 				return err
 			}
@@ -146,7 +149,7 @@ func root() *cobra.Command {
 			}
 			fmt.Println(secret)
 			return nil
-		},
+		}),
 	}
 	bootstrap.Flags().StringVar(&username, "username", "root", "admin username")
 	admin.AddCommand(bootstrap)
@@ -156,17 +159,7 @@ func root() *cobra.Command {
 	gc := &cobra.Command{
 		Use:   "gc",
 		Short: "Free blobs and objects that nothing references, older than a grace period (safe while serving)",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := validated()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			store, err := meta.Open(c.DatabaseURL)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
+		RunE: withStore(func(ctx context.Context, c gateway.Config, store *meta.Store) error {
 			blobs, err := gateway.OpenBlobs(ctx, c)
 			if err != nil {
 				return err
@@ -180,7 +173,7 @@ func root() *cobra.Command {
 			}
 			fmt.Println(rep.String())
 			return nil
-		},
+		}),
 	}
 	gc.Flags().DurationVar(&grace, "grace", 24*time.Hour, "only free what has been unreferenced at least this long")
 	gc.Flags().BoolVar(&dryRun, "dry-run", false, "report what would be freed without deleting")
