@@ -357,6 +357,9 @@ func (r *Registry) Small(ctx context.Context, f *meta.PackageFile) (data []byte,
 	if data, ok := r.Cache.Get(f.BlobSHA256); ok {
 		return data, true, nil
 	}
+	if !r.Cache.Admit(f.BlobSHA256, f.Size) {
+		return nil, false, nil // stream it instead of buffering bytes the cache would drop
+	}
 	rc, err := r.Blobs.Open(ctx, f.StorageKey, 0, -1)
 	if err != nil {
 		return nil, true, err
