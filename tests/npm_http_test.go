@@ -13,7 +13,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/pkgate/pkgate/gateway"
@@ -457,26 +456,12 @@ func TestNPMDuplicatesAndRace(t *testing.T) {
 	tgz := npmTarball(t, "@acme/hello", "3.0.0", nil)
 	body := npmJSON(npmPublishDoc("@acme/hello", "3.0.0", tgz))
 	statuses := make([]int, n)
-	bodies := make([]string, n)
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			req, _ := http.NewRequest("PUT", e.URL+npmPkgPath(s.ProjectID, "@acme/hello"), bytes.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+s.WriteToken)
-			req.Header.Set("Content-Type", "application/json")
-			res, err := client.Do(req)
-			if err != nil {
-				bodies[i] = err.Error()
-				return
-			}
-			b, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			statuses[i], bodies[i] = res.StatusCode, string(b)
-		}(i)
-	}
-	wg.Wait()
+	statuses, bodies := raceBodies(t, n, func(int) *http.Request {
+		req, _ := http.NewRequest("PUT", e.URL+npmPkgPath(s.ProjectID, "@acme/hello"), bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+s.WriteToken)
+		req.Header.Set("Content-Type", "application/json")
+		return req
+	})
 	won := 0
 	for i, st := range statuses {
 		switch {

@@ -13,7 +13,6 @@ import (
 	"net/textproto"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/pkgate/pkgate/gateway"
@@ -291,27 +290,12 @@ func TestPyPIConcurrentDuplicateUpload(t *testing.T) {
 	content := []byte("the one wheel")
 	up := pypiGood("race", "1.0", "race-1.0-py3-none-any.whl", content)
 	body, ct := up.body()
-	statuses := make([]int, n)
-	bodies := make([]string, n)
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/v4/projects/%d/packages/pypi", e.URL, s.ProjectID), bytes.NewReader(body))
-			req.SetBasicAuth("__token__", s.WriteToken)
-			req.Header.Set("Content-Type", ct)
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				bodies[i] = err.Error()
-				return
-			}
-			b, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			statuses[i], bodies[i] = res.StatusCode, string(b)
-		}(i)
-	}
-	wg.Wait()
+	statuses, bodies := raceBodies(t, n, func(int) *http.Request {
+		req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/v4/projects/%d/packages/pypi", e.URL, s.ProjectID), bytes.NewReader(body))
+		req.SetBasicAuth("__token__", s.WriteToken)
+		req.Header.Set("Content-Type", ct)
+		return req
+	})
 	created := 0
 	for i, st := range statuses {
 		switch {
@@ -336,23 +320,14 @@ func TestPyPIConcurrentDuplicateUpload(t *testing.T) {
 		{"multi.spell", "multi_spell-2.0-py2-none-any.whl"},
 		{"MULTI-SPELL", "multi_spell-2.0.zip"},
 	}
-	statuses = make([]int, len(files))
-	for i, f := range files {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := []byte("file " + f.file)
-			b, ct := pypiGood(f.name, "2.0", f.file, c).body()
-			req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/v4/projects/%d/packages/pypi", e.URL, s.ProjectID), bytes.NewReader(b))
-			req.SetBasicAuth("__token__", s.WriteToken)
-			req.Header.Set("Content-Type", ct)
-			if res, err := http.DefaultClient.Do(req); err == nil {
-				res.Body.Close()
-				statuses[i] = res.StatusCode
-			}
-		}()
-	}
-	wg.Wait()
+	statuses = race(t, len(files), func(i int) *http.Request {
+		f := files[i]
+		b, ct := pypiGood(f.name, "2.0", f.file, []byte("file "+f.file)).body()
+		req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/v4/projects/%d/packages/pypi", e.URL, s.ProjectID), bytes.NewReader(b))
+		req.SetBasicAuth("__token__", s.WriteToken)
+		req.Header.Set("Content-Type", ct)
+		return req
+	})
 	for i, st := range statuses {
 		if st != 201 {
 			t.Errorf("%s: status %d", files[i].file, st)

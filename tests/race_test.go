@@ -17,7 +17,16 @@ const raceN = 50
 // race sends n requests at once and returns their statuses.
 func race(t *testing.T, n int, build func(i int) *http.Request) []int {
 	t.Helper()
+	statuses, _ := raceBodies(t, n, build)
+	return statuses
+}
+
+// raceBodies sends n requests at once and returns their statuses and
+// bodies (a transport error gives status -1 and the error as body).
+func raceBodies(t *testing.T, n int, build func(i int) *http.Request) ([]int, []string) {
+	t.Helper()
 	statuses := make([]int, n)
+	bodies := make([]string, n)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for i := 0; i < n; i++ {
@@ -28,17 +37,17 @@ func race(t *testing.T, n int, build func(i int) *http.Request) []int {
 			<-start
 			res, err := client.Do(req)
 			if err != nil {
-				statuses[i] = -1
+				statuses[i], bodies[i] = -1, err.Error()
 				return
 			}
-			io.Copy(io.Discard, res.Body)
+			b, _ := io.ReadAll(res.Body)
 			res.Body.Close()
-			statuses[i] = res.StatusCode
+			statuses[i], bodies[i] = res.StatusCode, string(b)
 		}(i)
 	}
 	close(start)
 	wg.Wait()
-	return statuses
+	return statuses, bodies
 }
 
 func tally(statuses []int) (ok, clientErr, other int) {
