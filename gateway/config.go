@@ -59,6 +59,10 @@ type Config struct {
 	// client address (429 with Retry-After beyond). 0 disables the limit.
 	AuthFailPerMinute int `env:"GATEWAY_AUTH_FAIL_PER_MINUTE" envDefault:"30"`
 	AuthFailBurst     int `env:"GATEWAY_AUTH_FAIL_BURST" envDefault:"30"`
+	// TrustedProxies are the addresses (IPs or CIDRs) of reverse proxies
+	// whose X-Forwarded-For may name the client. Empty: none, so the client
+	// address (rate limiting, audit) is the TCP peer and cannot be spoofed.
+	TrustedProxies []string `env:"GATEWAY_TRUSTED_PROXIES" envSeparator:","`
 	// PprofListen serves Go profiles on this address; empty (default) = off.
 	PprofListen string `env:"GATEWAY_PPROF_LISTEN"`
 	// BlobCacheSize is the memory budget for small hot blobs (files of at
@@ -136,6 +140,11 @@ func (c *Config) Validate() error {
 	}
 	if _, err := ParseLogLevel(c.LogLevel); err != nil {
 		return fmt.Errorf("config: GATEWAY_LOG_LEVEL: %v", err)
+	}
+	for _, p := range c.TrustedProxies {
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			return fmt.Errorf("config: GATEWAY_TRUSTED_PROXIES: %q is not an IP address or CIDR", p)
+		}
 	}
 	if c.MavenDuplicateExceptionRegex != "" {
 		if _, err := regexp.Compile(c.MavenDuplicateExceptionRegex); err != nil {

@@ -23,6 +23,7 @@ func TestConfigValidate(t *testing.T) {
 		{"bad s3 endpoint", func(c *Config) { c.BlobDriver = "s3"; c.S3Bucket = "b"; c.S3Endpoint = "::" }, "GATEWAY_S3_ENDPOINT"},
 		{"bad external url", func(c *Config) { c.ExternalURL = "ftp://x" }, "GATEWAY_EXTERNAL_URL"},
 		{"bad log level", func(c *Config) { c.LogLevel = "loud" }, "GATEWAY_LOG_LEVEL"},
+		{"bad trusted proxy", func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/8", "proxy.example"} }, "GATEWAY_TRUSTED_PROXIES"},
 		{"negative limit", func(c *Config) { c.MaxPyPISize = -1 }, "GATEWAY_MAX_PYPI_SIZE"},
 	}
 	for _, c := range cases {

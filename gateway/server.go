@@ -157,6 +157,10 @@ func (s *Server) routes() *gin.Engine {
 	e.RedirectFixedPath = false
 	e.RemoveExtraSlash = false
 	e.ContextWithFallback = true
+	// gin trusts X-Forwarded-For from anyone by default; the client address
+	// feeds the failed-auth limiter and the audit log, so only configured
+	// proxies may set it (validated in Config.Validate).
+	_ = e.SetTrustedProxies(s.Cfg.TrustedProxies)
 	e.Use(s.requestContext(), bodyIdleTimeout(s.Cfg.BodyIdleTimeout), s.recovery(), plainJSONContentType, s.metrics.middleware)
 	if fl := newFailLimiter(s.Cfg.AuthFailPerMinute, s.Cfg.AuthFailBurst); fl != nil {
 		e.Use(fl.middleware)

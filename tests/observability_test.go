@@ -134,3 +134,16 @@ func TestSecretsNeverLogged(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardedForIsNotTrusted: without configured proxies a client cannot
+// dodge the failed-auth limit (or forge the audit address) by sending
+// X-Forwarded-For.
+func TestForwardedForIsNotTrusted(t *testing.T) {
+	e := NewEnv(t, func(c *gateway.Config) { c.AuthFailPerMinute = 6; c.AuthFailBurst = 2 })
+	s := e.NewScenario()
+	url := fmt.Sprintf("/api/v4/projects/%d/packages/generic/p/1.0/f", s.ProjectID)
+	for i := 0; i < 2; i++ {
+		e.Must(401, e.Do("GET", url, nil, H{"Authorization": "Bearer wrong", "X-Forwarded-For": fmt.Sprintf("10.0.0.%d", i)}))
+	}
+	e.Must(429, e.Do("GET", url, nil, H{"Authorization": "Bearer wrong", "X-Forwarded-For": "10.0.0.99"}))
+}
