@@ -68,7 +68,8 @@ type Config struct {
 	// BlobCacheSize is the memory budget for small hot blobs (files of at
 	// most 1 MiB) served without a round trip to the blob store. 0 = off.
 	BlobCacheSize int64 `env:"GATEWAY_BLOB_CACHE_SIZE" envDefault:"67108864"`
-	// BodyIdleTimeout drops an upload whose body stops flowing this long.
+	// BodyIdleTimeout drops a transfer (upload body or download) that stops
+	// flowing this long.
 	BodyIdleTimeout time.Duration `env:"GATEWAY_BODY_IDLE_TIMEOUT" envDefault:"60s"`
 	// ShutdownTimeout bounds how long running requests may finish after SIGTERM.
 	ShutdownTimeout time.Duration `env:"GATEWAY_SHUTDOWN_TIMEOUT" envDefault:"60s"`

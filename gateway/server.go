@@ -333,16 +333,37 @@ func servePprof(addr string, log *slog.Logger) {
 }
 
 // bodyIdleTimeout keeps a stalled client from holding a request (and its
-// upload buffers) forever: every read of the body must make progress
-// within d, else the read fails and the connection is dropped. There is no
-// total read timeout, so a slow but steady multi-GiB upload still works.
+// buffers) forever: every read of the request body and every write of the
+// response must make progress within d, else it fails and the connection
+// is dropped. There is no total timeout, so a slow but steady multi-GiB
+// transfer still works.
 func bodyIdleTimeout(d time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if d > 0 && c.Request.Body != nil && c.Request.Body != http.NoBody {
-			c.Request.Body = &idleBody{ReadCloser: c.Request.Body, ctl: http.NewResponseController(c.Writer), d: d}
+		if d > 0 {
+			ctl := http.NewResponseController(c.Writer)
+			if c.Request.Body != nil && c.Request.Body != http.NoBody {
+				c.Request.Body = &idleBody{ReadCloser: c.Request.Body, ctl: ctl, d: d}
+			}
+			c.Writer = &idleWriter{ResponseWriter: c.Writer, ctl: ctl, d: d}
 		}
 		c.Next()
 	}
+}
+
+type idleWriter struct {
+	gin.ResponseWriter
+	ctl *http.ResponseController
+	d   time.Duration
+}
+
+func (w *idleWriter) Write(b []byte) (int, error) {
+	_ = w.ctl.SetWriteDeadline(time.Now().Add(w.d))
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *idleWriter) WriteString(s string) (int, error) {
+	_ = w.ctl.SetWriteDeadline(time.Now().Add(w.d))
+	return w.ResponseWriter.WriteString(s)
 }
 
 type idleBody struct {

@@ -268,3 +268,40 @@ func TestStalledUploadIsDropped(t *testing.T) {
 	// The gateway still serves.
 	e.Must(200, e.Do("GET", "/-/health", nil, nil))
 }
+
+// TestStalledDownloadIsDropped: a client that stops reading a large
+// download does not hold the request: after the idle timeout the gateway
+// gives up and closes the connection.
+func TestStalledDownloadIsDropped(t *testing.T) {
+	e := NewEnv(t, func(c *gateway.Config) { c.BodyIdleTimeout = time.Second })
+	s := e.NewScenario()
+	const size = 64 << 20
+	path := fmt.Sprintf("/api/v4/projects/%d/packages/generic/big/1.0/f.bin", s.ProjectID)
+	req, _ := http.NewRequest("PUT", e.URL+path, io.LimitReader(zeroes{}, size))
+	req.ContentLength = size
+	req.Header.Set("Deploy-Token", s.WriteToken)
+	if res, err := client.Do(req); err != nil || res.StatusCode != 201 {
+		t.Fatalf("upload: %v %v", res, err)
+	}
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.(*net.TCPConn).SetReadBuffer(64 << 10)
+	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: x\r\nDeploy-Token: %s\r\n\r\n", path, s.ReadToken)
+	time.Sleep(4 * time.Second) // stall well past the idle timeout
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	got, _ := io.Copy(io.Discard, conn)
+	if got >= size {
+		t.Fatalf("the stalled download was completed (%d bytes): the gateway kept waiting", got)
+	}
+	e.Must(200, e.Do("GET", "/-/health", nil, nil))
+}
+
+type zeroes struct{}
+
+func (zeroes) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
