@@ -2,8 +2,6 @@ package tests
 
 import (
 	"bytes"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,12 +9,6 @@ import (
 	"testing"
 	"time"
 )
-
-// mavenBenchGateway starts a gateway and returns its URL and an admin PAT.
-func mavenBenchGateway(tb testing.TB) (string, string) {
-	e := BenchEnv(tb)
-	return e.URL, e.Admin
-}
 
 var mavenBenchClient = &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}, Timeout: time.Minute}
 
@@ -45,38 +37,22 @@ func mavenBenchDo(tb testing.TB, method, url string, body []byte, h map[string]s
 	return res.StatusCode, b
 }
 
-func mavenBenchCreate(tb testing.TB, url, pat string, body any) map[string]any {
-	tb.Helper()
-	js, _ := json.Marshal(body)
-	st, b := mavenBenchDo(tb, "POST", url, js, map[string]string{"PRIVATE-TOKEN": pat, "Content-Type": "application/json"})
-	if st != 201 {
-		tb.Fatalf("POST %s: %d %s", url, st, b)
-	}
-	var m map[string]any
-	json.Unmarshal(b, &m)
-	return m
-}
-
 // BenchmarkMavenGet measures what a Maven build asks most, in requests
 // per second, on a private project holding 50 releases of one artifact
 // (16 KiB jar + pom each), authenticated with a read deploy token over
 // Basic as mvn retries after the challenge. Sub-benchmarks: metadata (the
-// artifact-level maven-metadata.xml, derived from the database on every
-// request), artifact (a 16 KiB jar streamed from S3) and checksum (the
+// artifact-level maven-metadata.xml, served from the document cache), artifact (a 16 KiB jar streamed from S3) and checksum (the
 // jar's .sha1, from the blob row). Run:
 //
 //	go test ./tests/ -run '^$' -bench BenchmarkMavenGet -benchtime 5s
 func BenchmarkMavenGet(b *testing.B) {
-	base, pat := mavenBenchGateway(b)
-	g := mavenBenchCreate(b, base+"/api/v4/groups", pat, map[string]any{"name": "Acme", "path": "acme", "visibility": "private"})
-	p := mavenBenchCreate(b, base+"/api/v4/projects", pat, map[string]any{"path": "app", "namespace_id": g["id"], "visibility": "private"})
-	pid := int64(p["id"].(float64))
-	w := mavenBenchCreate(b, fmt.Sprintf("%s/api/v4/projects/%d/deploy_tokens", base, pid), pat,
-		map[string]any{"name": "w", "scopes": []string{"write_package_registry"}})
-	r := mavenBenchCreate(b, fmt.Sprintf("%s/api/v4/projects/%d/deploy_tokens", base, pid), pat,
-		map[string]any{"name": "r", "scopes": []string{"read_package_registry"}})
-	wh := map[string]string{"Deploy-Token": w["token"].(string)}
-	rh := map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(r["username"].(string)+":"+r["token"].(string)))}
+	e := BenchEnv(b)
+	base := e.URL
+	pid := e.Project("app", e.Group("acme", 0, "private"), "private")
+	wtok, _, _ := e.DeployToken("projects", pid, "write_package_registry")
+	rtok, ruser, _ := e.DeployToken("projects", pid, "read_package_registry")
+	wh := map[string]string{"Deploy-Token": wtok}
+	rh := map[string]string(Basic(ruser, rtok))
 	repo := fmt.Sprintf("%s/api/v4/projects/%d/packages/maven/com/acme/hello", base, pid)
 	jar := bytes.Repeat([]byte("0123456789abcdef"), 1024)
 	for i := range 50 {

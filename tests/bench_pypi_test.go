@@ -2,7 +2,6 @@ package tests
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,12 +11,6 @@ import (
 	"testing"
 	"time"
 )
-
-// pypiBenchGateway starts a gateway and returns its URL and an admin PAT.
-func pypiBenchGateway(tb testing.TB) (string, string) {
-	e := BenchEnv(tb)
-	return e.URL, e.Admin
-}
 
 var pypiBenchClient = &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}, Timeout: time.Minute}
 
@@ -39,17 +32,6 @@ func pypiBenchDo(tb testing.TB, method, url string, body io.Reader, h map[string
 	return res.StatusCode, b
 }
 
-func pypiBenchJSON(tb testing.TB, url, pat string, body any) map[string]any {
-	js, _ := json.Marshal(body)
-	st, b := pypiBenchDo(tb, "POST", url, bytes.NewReader(js), map[string]string{"PRIVATE-TOKEN": pat, "Content-Type": "application/json"})
-	if st != 201 {
-		tb.Fatalf("POST %s: %d %s", url, st, b)
-	}
-	var m map[string]any
-	json.Unmarshal(b, &m)
-	return m
-}
-
 // BenchmarkPyPISimpleIndex measures project-page requests per second on a
 // private project holding 200 files (100 versions x wheel + sdist) of one
 // package, authenticated with a read deploy token over Basic, as pip asks,
@@ -57,14 +39,11 @@ func pypiBenchJSON(tb testing.TB, url, pat string, body any) map[string]any {
 //
 //	go test ./tests/ -run '^$' -bench BenchmarkPyPISimpleIndex -benchtime 5s
 func BenchmarkPyPISimpleIndex(b *testing.B) {
-	base, pat := pypiBenchGateway(b)
-	g := pypiBenchJSON(b, base+"/api/v4/groups", pat, map[string]any{"name": "Acme", "path": "acme", "visibility": "private"})
-	p := pypiBenchJSON(b, base+"/api/v4/projects", pat, map[string]any{"path": "app", "namespace_id": g["id"], "visibility": "private"})
-	pid := int64(p["id"].(float64))
-	write := pypiBenchJSON(b, fmt.Sprintf("%s/api/v4/projects/%d/deploy_tokens", base, pid), pat,
-		map[string]any{"name": "w", "scopes": []string{"write_package_registry"}})["token"].(string)
-	read := pypiBenchJSON(b, fmt.Sprintf("%s/api/v4/projects/%d/deploy_tokens", base, pid), pat,
-		map[string]any{"name": "r", "scopes": []string{"read_package_registry"}})["token"].(string)
+	e := BenchEnv(b)
+	base := e.URL
+	pid := e.Project("app", e.Group("acme", 0, "private"), "private")
+	write, _, _ := e.DeployToken("projects", pid, "write_package_registry")
+	read, _, _ := e.DeployToken("projects", pid, "read_package_registry")
 
 	// Seed 200 files with 8 parallel uploaders.
 	jobs := make(chan string)
