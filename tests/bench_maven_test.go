@@ -41,8 +41,9 @@ func mavenBenchDo(tb testing.TB, method, url string, body []byte, h map[string]s
 // per second, on a private project holding 50 releases of one artifact
 // (16 KiB jar + pom each), authenticated with a read deploy token over
 // Basic as mvn retries after the challenge. Sub-benchmarks: metadata (the
-// artifact-level maven-metadata.xml, served from the document cache), artifact (a 16 KiB jar streamed from S3) and checksum (the
-// jar's .sha1, from the blob row). Run:
+// artifact-level maven-metadata.xml, served from the document cache),
+// artifact (a 16 KiB jar, from the small-blob cache after the first read)
+// and checksum (the jar's .sha1, from the blob row). Run:
 //
 //	go test ./tests/ -run '^$' -bench BenchmarkMavenGet -benchtime 5s
 func BenchmarkMavenGet(b *testing.B) {
