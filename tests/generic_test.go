@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/pkgate/pkgate/gateway"
@@ -212,24 +211,10 @@ func TestGenericConcurrentFirstUpload(t *testing.T) {
 	e := NewEnv(t)
 	s := e.NewScenario()
 	const n = 30
-	var wg sync.WaitGroup
-	statuses := make([]int, n)
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			url := fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/race/1.0/f%d.bin", e.URL, s.ProjectID, i)
-			req, _ := http.NewRequest("PUT", url, strings.NewReader(fmt.Sprintf("content %d", i%3)))
-			req.Header.Set("Deploy-Token", s.WriteToken)
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				return
-			}
-			res.Body.Close()
-			statuses[i] = res.StatusCode
-		}(i)
-	}
-	wg.Wait()
+	statuses := race(t, n, func(i int) *http.Request {
+		url := fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/race/1.0/f%d.bin", e.URL, s.ProjectID, i)
+		return req("PUT", url, []byte(fmt.Sprintf("content %d", i%3)), DeployHdr(s.WriteToken))
+	})
 	for i, st := range statuses {
 		if st != 201 {
 			t.Errorf("upload %d: status %d", i, st)
