@@ -206,12 +206,13 @@ func (t *Tx) HasFile(ctx context.Context, packageID int64, name string) (bool, e
 }
 
 // FindPackage returns the live package with an identity whose status is one
-// of statuses (empty: any live status).
+// of statuses (empty or nil: any live status; pq sends a nil slice as NULL,
+// hence the coalesce).
 func (s *Store) FindPackage(ctx context.Context, projectID int64, typ, name string, version *string, statuses []string) (*Package, error) {
 	var p Package
 	err := s.db.GetContext(ctx, &p, `SELECT `+pkgCols+` FROM packages WHERE project_id = $1 AND package_type = $2 AND name = $3
 		AND coalesce(version, '') = coalesce($4, '') AND status <> 'pending_destruction'
-		AND (cardinality($5::text[]) = 0 OR status = ANY($5))`, projectID, typ, name, version, pq.StringArray(statuses))
+		AND (coalesce(cardinality($5::text[]), 0) = 0 OR status = ANY($5))`, projectID, typ, name, version, pq.StringArray(statuses))
 	if err != nil {
 		return nil, wrap("meta.FindPackage", err)
 	}
@@ -242,7 +243,7 @@ func (s *Store) findFile(ctx context.Context, projectID int64, typ, name string,
 		b.md5 "f.md5", b.sha1 "f.sha1", b.sha512 "f.sha512", b.storage_key "f.storage_key"
 		FROM packages p JOIN package_files f ON f.package_id = p.id JOIN blobs b ON b.sha256 = f.blob_sha256
 		WHERE p.project_id = $1 AND p.package_type = $2 AND p.name = $3 AND coalesce(p.version, '') = coalesce($4, '')
-		AND p.status <> 'pending_destruction' AND (cardinality($5::text[]) = 0 OR p.status = ANY($5)) AND f.file_name = $6
+		AND p.status <> 'pending_destruction' AND (coalesce(cardinality($5::text[]), 0) = 0 OR p.status = ANY($5)) AND f.file_name = $6
 		ORDER BY f.id DESC LIMIT 1`, projectID, typ, name, version, pq.StringArray(statuses), fileName)
 	if err != nil {
 		return nil, nil, wrap("meta.FindFile", err)
