@@ -342,7 +342,17 @@ func bodyIdleTimeout(d time.Duration) gin.HandlerFunc {
 		if d > 0 {
 			ctl := http.NewResponseController(c.Writer)
 			if c.Request.Body != nil && c.Request.Body != http.NoBody {
-				c.Request.Body = &idleBody{ReadCloser: c.Request.Body, ctl: ctl, d: d}
+				// Wrap the body in a shallow copy of the request: net/http
+				// looks at its own Request.Body after the handler to tell
+				// an Expect: 100-continue body it never asked for (it then
+				// closes the connection) from one to drain. Replaced in
+				// place, the server tried to drain up to 256 KiB of a body
+				// refused from its headers (413, duplicate), which the
+				// client holds back until its own 100-continue timeout, so
+				// every such refusal came that much later.
+				r := *c.Request
+				r.Body = &idleBody{ReadCloser: c.Request.Body, ctl: ctl, d: d}
+				c.Request = &r
 			}
 			c.Writer = &idleWriter{ResponseWriter: c.Writer, ctl: ctl, d: d}
 		}
