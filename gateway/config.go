@@ -55,6 +55,11 @@ type Config struct {
 	// exception regex may still be re-deployed.
 	MavenDuplicatesAllowed       bool   `env:"GATEWAY_MAVEN_DUPLICATES_ALLOWED" envDefault:"true"`
 	MavenDuplicateExceptionRegex string `env:"GATEWAY_MAVEN_DUPLICATE_EXCEPTION_REGEX"`
+	// Generic duplicate files, the same setting for generic packages.
+	// Instance-wide, as the Maven one: GitLab keeps both per namespace but
+	// exposes them only through GraphQL (see generic.Options).
+	GenericDuplicatesAllowed       bool   `env:"GATEWAY_GENERIC_DUPLICATES_ALLOWED" envDefault:"true"`
+	GenericDuplicateExceptionRegex string `env:"GATEWAY_GENERIC_DUPLICATE_EXCEPTION_REGEX"`
 	// AuthFailPerMinute and AuthFailBurst bound failed authentications per
 	// client address (429 with Retry-After beyond). 0 disables the limit.
 	AuthFailPerMinute int `env:"GATEWAY_AUTH_FAIL_PER_MINUTE" envDefault:"30"`
@@ -147,9 +152,13 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("config: GATEWAY_TRUSTED_PROXIES: %q is not an IP address or CIDR", p)
 		}
 	}
-	if c.MavenDuplicateExceptionRegex != "" {
-		if _, err := regexp.Compile(c.MavenDuplicateExceptionRegex); err != nil {
-			return fmt.Errorf("config: GATEWAY_MAVEN_DUPLICATE_EXCEPTION_REGEX: %v", err)
+	for name, re := range map[string]string{"GATEWAY_MAVEN_DUPLICATE_EXCEPTION_REGEX": c.MavenDuplicateExceptionRegex,
+		"GATEWAY_GENERIC_DUPLICATE_EXCEPTION_REGEX": c.GenericDuplicateExceptionRegex} {
+		if re == "" {
+			continue
+		}
+		if _, err := regexp.Compile(re); err != nil {
+			return fmt.Errorf("config: %s: %v", name, err)
 		}
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {

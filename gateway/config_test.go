@@ -25,6 +25,11 @@ func TestConfigValidate(t *testing.T) {
 		{"bad log level", func(c *Config) { c.LogLevel = "loud" }, "GATEWAY_LOG_LEVEL"},
 		{"bad trusted proxy", func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/8", "proxy.example"} }, "GATEWAY_TRUSTED_PROXIES"},
 		{"negative limit", func(c *Config) { c.MaxPyPISize = -1 }, "GATEWAY_MAX_PYPI_SIZE"},
+		{"bad maven exception regex", func(c *Config) { c.MavenDuplicateExceptionRegex = "(" }, "GATEWAY_MAVEN_DUPLICATE_EXCEPTION_REGEX"},
+		{"bad generic exception regex", func(c *Config) { c.GenericDuplicateExceptionRegex = "[a-" }, "GATEWAY_GENERIC_DUPLICATE_EXCEPTION_REGEX"},
+		{"good exception regexes", func(c *Config) {
+			c.MavenDuplicateExceptionRegex, c.GenericDuplicateExceptionRegex = ".*-SNAPSHOT", "nightly|1\\.0"
+		}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

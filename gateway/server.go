@@ -178,15 +178,22 @@ func (s *Server) routes() *gin.Engine {
 	v4 := e.Group("/api/v4")
 	s.registerAPI(v4)
 	d := s.Deps()
-	generic.Register(v4, d)
+	// The exception regexes were validated in Config.Validate.
+	generic.RegisterWith(v4, d, generic.Options{DuplicatesAllowed: s.Cfg.GenericDuplicatesAllowed,
+		DuplicateException: optionalRegexp(s.Cfg.GenericDuplicateExceptionRegex)})
 	npm.Register(v4, d)
-	mo := maven.Options{DuplicatesAllowed: s.Cfg.MavenDuplicatesAllowed}
-	if s.Cfg.MavenDuplicateExceptionRegex != "" {
-		mo.DuplicateException = regexp.MustCompile(s.Cfg.MavenDuplicateExceptionRegex) // validated in Config.Validate
-	}
-	maven.RegisterWith(v4, d, mo)
+	maven.RegisterWith(v4, d, maven.Options{DuplicatesAllowed: s.Cfg.MavenDuplicatesAllowed,
+		DuplicateException: optionalRegexp(s.Cfg.MavenDuplicateExceptionRegex)})
 	pypi.Register(v4, d)
 	return e
+}
+
+// optionalRegexp compiles a validated setting; empty is nil (no regex).
+func optionalRegexp(s string) *regexp.Regexp {
+	if s == "" {
+		return nil
+	}
+	return regexp.MustCompile(s)
 }
 
 func (s *Server) readiness(c *gin.Context) {

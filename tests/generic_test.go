@@ -8,7 +8,9 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/pkgate/pkgate/gateway"
 )
@@ -257,4 +259,129 @@ func TestDigestsFilledForSharedBlob(t *testing.T) {
 	if blobs != 1 {
 		t.Errorf("%d blob rows for one content", blobs)
 	}
+}
+
+// dupMessage is GitLab's answer to a refused duplicate, byte for byte.
+const dupMessage = `{"message":"400 Bad request - Duplicate package is not allowed"}`
+
+// TestGenericDuplicatesRefused: with GATEWAY_GENERIC_DUPLICATES_ALLOWED=false
+// a second upload of a file name to a package version is refused (before
+// its body is read), other names, directories and versions are not, the
+// exception regex (anchored) lets matching names or versions through, and
+// a package pending destruction does not count.
+func TestGenericDuplicatesRefused(t *testing.T) {
+	e := NewEnv(t, func(c *gateway.Config) {
+		c.GenericDuplicatesAllowed, c.GenericDuplicateExceptionRegex = false, `nightly|.*-dev`
+	})
+	s := e.NewScenario()
+	base := fmt.Sprintf("/api/v4/projects/%d/packages/generic/", s.ProjectID)
+	w := DeployHdr(s.WriteToken)
+	refused := func(path, body string) {
+		t.Helper()
+		r := e.Do("PUT", base+path, body, w)
+		if r.Status != 400 || string(r.Body) != dupMessage {
+			t.Errorf("PUT %s: %d %s, want 400 %s", path, r.Status, r.Body, dupMessage)
+		}
+	}
+
+	e.Must(201, e.Do("PUT", base+"tool/1.0/tool.bin", "first", w))
+	refused("tool/1.0/tool.bin", "second")
+	refused("tool/1.0/tool.bin?select=package_file", "third")
+
+	// Refused from the headers alone: with Expect: 100-continue the body
+	// is never sent (a long ExpectContinueTimeout so a slow run cannot
+	// make the client send it anyway).
+	var read atomic.Bool
+	body := readFlag{r: strings.NewReader(strings.Repeat("x", 1<<20)), read: &read}
+	rq, _ := http.NewRequest("PUT", e.URL+base+"tool/1.0/tool.bin", body)
+	rq.ContentLength = 1 << 20
+	rq.Header.Set("Deploy-Token", s.WriteToken)
+	rq.Header.Set("Expect", "100-continue")
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.ExpectContinueTimeout = time.Minute
+	defer tr.CloseIdleConnections()
+	res, err := (&http.Client{Transport: tr}).Do(rq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 400 || string(got) != dupMessage || read.Load() {
+		t.Errorf("Expect: 100-continue duplicate: %d %s, body read %v", res.StatusCode, got, read.Load())
+	}
+
+	// Another file name, the same name in a directory, another version.
+	e.Must(201, e.Do("PUT", base+"tool/1.0/other.bin", "x", w))
+	e.Must(201, e.Do("PUT", base+"tool/1.0/a/tool.bin", "x", w))
+	refused("tool/1.0/tool.bin?path=a", "y")
+	e.Must(201, e.Do("PUT", base+"tool/2.0/tool.bin", "x", w))
+	// Hidden packages hold their files too.
+	e.Must(201, e.Do("PUT", base+"secret/1.0/s.bin?status=hidden", "x", w))
+	refused("secret/1.0/s.bin", "y")
+
+	// The exception regex matches a whole name or version.
+	for range 2 {
+		e.Must(201, e.Do("PUT", base+"nightly/1.0/n.bin", "n", w))
+		e.Must(201, e.Do("PUT", base+"tool/3.0-dev/tool.bin", "d", w))
+	}
+	e.Must(201, e.Do("PUT", base+"nightly-build/1.0/n.bin", "n", w))
+	refused("nightly-build/1.0/n.bin", "n")
+
+	// The first upload is still the one served.
+	if r := e.Must(200, e.Do("GET", base+"tool/1.0/tool.bin", nil, DeployHdr(s.ReadToken))); string(r.Body) != "first" {
+		t.Errorf("served %q after refused duplicates", r.Body)
+	}
+	var rows int
+	e.Store.DB().Get(&rows, `SELECT count(*) FROM package_files f JOIN packages p ON p.id = f.package_id
+		WHERE p.name = 'tool' AND p.version = '1.0' AND f.file_name = 'tool.bin'`)
+	if rows != 1 {
+		t.Errorf("%d tool.bin rows after refused duplicates", rows)
+	}
+
+	// A package pending destruction is ignored: the upload makes a new one.
+	if _, err := e.Store.DB().Exec(`UPDATE packages SET status = 'pending_destruction' WHERE name = 'tool' AND version = '1.0'`); err != nil {
+		t.Fatal(err)
+	}
+	e.Must(201, e.Do("PUT", base+"tool/1.0/tool.bin", "after", w))
+	var pkgs int
+	e.Store.DB().Get(&pkgs, `SELECT count(*) FROM packages WHERE name = 'tool' AND version = '1.0'`)
+	if pkgs != 2 {
+		t.Errorf("%d tool 1.0 packages, want the one pending destruction and a new one", pkgs)
+	}
+	refused("tool/1.0/tool.bin", "again")
+	assertNoOrphanObjects(t, e)
+}
+
+// TestGenericDuplicatesAllowedByDefault: by default each upload of a file
+// name appends a row and the newest is served; an exception regex has no
+// effect while duplicates are allowed (as in GitLab).
+func TestGenericDuplicatesAllowedByDefault(t *testing.T) {
+	e := NewEnv(t, func(c *gateway.Config) { c.GenericDuplicateExceptionRegex = "tool" })
+	if !e.Cfg.GenericDuplicatesAllowed {
+		t.Fatal("GATEWAY_GENERIC_DUPLICATES_ALLOWED defaults to false")
+	}
+	s := e.NewScenario()
+	url := fmt.Sprintf("/api/v4/projects/%d/packages/generic/tool/1.0/tool.bin", s.ProjectID)
+	for _, body := range []string{"one", "two", "three"} {
+		e.Must(201, e.Do("PUT", url, body, DeployHdr(s.WriteToken)))
+	}
+	var rows int
+	e.Store.DB().Get(&rows, `SELECT count(*) FROM package_files WHERE file_name = 'tool.bin'`)
+	if rows != 3 {
+		t.Errorf("%d file rows, want 3", rows)
+	}
+	if r := e.Must(200, e.Do("GET", url, nil, DeployHdr(s.ReadToken))); string(r.Body) != "three" {
+		t.Errorf("served %q, want the newest", r.Body)
+	}
+}
+
+// readFlag is a request body that records whether it was read.
+type readFlag struct {
+	r    io.Reader
+	read *atomic.Bool
+}
+
+func (b readFlag) Read(p []byte) (int, error) {
+	b.read.Store(true)
+	return b.r.Read(p)
 }

@@ -73,10 +73,11 @@ func req(method, url string, body []byte, h H) *http.Request {
 }
 
 // TestRaceSameVersionOneWinner: 50 concurrent publishes of the same npm
-// version, PyPI file and Maven release (duplicates refused) end with
-// exactly one winner, 49 clean 4xx answers and one consistent state.
+// version, PyPI file, Maven release and generic file (duplicates refused)
+// end with exactly one winner, 49 clean 4xx answers and one consistent
+// state.
 func TestRaceSameVersionOneWinner(t *testing.T) {
-	e := NewEnv(t, func(c *gateway.Config) { c.MavenDuplicatesAllowed = false })
+	e := NewEnv(t, func(c *gateway.Config) { c.MavenDuplicatesAllowed, c.GenericDuplicatesAllowed = false, false })
 	s := e.NewScenario()
 	bearer := H{"Authorization": "Bearer " + s.WriteToken, "Content-Type": "application/json"}
 
@@ -108,10 +109,28 @@ func TestRaceSameVersionOneWinner(t *testing.T) {
 		t.Errorf("maven: %d ok, %d 4xx, %d other: %v", ok, bad, other, st)
 	}
 
+	st, bodies := raceBodies(t, raceN, func(int) *http.Request {
+		return req("PUT", fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/race/1.0/race.bin", e.URL, s.ProjectID), []byte("generic bytes"), DeployHdr(s.WriteToken))
+	})
+	created, dup := 0, 0
+	for i, code := range st {
+		switch {
+		case code == 201:
+			created++
+		case code == 400 && bodies[i] == `{"message":"400 Bad request - Duplicate package is not allowed"}`:
+			dup++
+		default:
+			t.Errorf("generic: %d %s", code, bodies[i])
+		}
+	}
+	if created != 1 || dup != raceN-1 {
+		t.Errorf("generic: %d created, %d duplicates refused: %v", created, dup, st)
+	}
+
 	for _, c := range []struct {
 		typ   string
 		files int
-	}{{"npm", 1}, {"pypi", 1}} {
+	}{{"npm", 1}, {"pypi", 1}, {"generic", 1}} {
 		var pkgs, files int
 		e.Store.DB().Get(&pkgs, "SELECT count(*) FROM packages WHERE package_type = $1", c.typ)
 		e.Store.DB().Get(&files, "SELECT count(*) FROM package_files f JOIN packages p ON p.id = f.package_id WHERE p.package_type = $1", c.typ)

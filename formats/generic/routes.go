@@ -1,7 +1,10 @@
 package generic
 
 import (
+	"context"
+	"fmt"
 	"net/http"
+	"regexp"
 
 	"github.com/gin-gonic/gin"
 
@@ -13,9 +16,35 @@ import (
 	"github.com/pkgate/pkgate/storage/registry"
 )
 
-// Register mounts the generic routes on the /api/v4 group.
-func Register(rg *gin.RouterGroup, d formats.Deps) {
-	h := &handler{d: d}
+// Options are GitLab's generic duplicate settings.
+//
+// Decision: they are instance-wide (GATEWAY_GENERIC_DUPLICATES_ALLOWED and
+// GATEWAY_GENERIC_DUPLICATE_EXCEPTION_REGEX), as the Maven ones are, rather
+// than per namespace: GitLab exposes the namespace setting only through
+// GraphQL, which no package client calls and this gateway does not serve.
+type Options struct {
+	// DuplicatesAllowed is GitLab's generic_duplicates_allowed (default
+	// true): re-uploading a file name appends a file row and downloads serve
+	// the newest. When false, a package that already holds a file of that
+	// name refuses it with 400 "Duplicate package is not allowed".
+	DuplicatesAllowed bool
+	// DuplicateException is GitLab's generic_duplicate_exception_regex: a
+	// package name or version it matches (whole string) may be re-uploaded
+	// even when duplicates are disallowed; when they are allowed it has no
+	// effect, as in GitLab. nil matches nothing.
+	DuplicateException *regexp.Regexp
+}
+
+// DefaultOptions are GitLab's defaults.
+func DefaultOptions() Options { return Options{DuplicatesAllowed: true} }
+
+// Register mounts the generic routes on the /api/v4 group with GitLab's
+// default settings.
+func Register(rg *gin.RouterGroup, d formats.Deps) { RegisterWith(rg, d, DefaultOptions()) }
+
+// RegisterWith mounts the generic routes with explicit settings.
+func RegisterWith(rg *gin.RouterGroup, d formats.Deps, o Options) {
+	h := newHandler(d, o)
 	g := rg.Group("/projects/:id/packages/generic", d.Auth.PackageProject("id"))
 	g.PUT("/*path", auth.Require(auth.Write), h.upload)
 	g.GET("/*path", auth.Require(auth.Read), h.download)
@@ -24,6 +53,31 @@ func Register(rg *gin.RouterGroup, d formats.Deps) {
 
 type handler struct {
 	d formats.Deps
+	o Options
+	// dupException is o.DuplicateException anchored to the whole string.
+	dupException *regexp.Regexp
+}
+
+func newHandler(d formats.Deps, o Options) *handler {
+	return &handler{d: d, o: o, dupException: formats.AnchorWhole(o.DuplicateException)}
+}
+
+// duplicateAllowed applies the duplicate setting to a package name and
+// version.
+func (h *handler) duplicateAllowed(t Target) bool {
+	if h.o.DuplicatesAllowed {
+		return true
+	}
+	if re := h.dupException; re != nil {
+		return re.MatchString(t.Name) || re.MatchString(t.Version)
+	}
+	return false
+}
+
+// lockKey names the advisory lock serialising uploads to one package when
+// duplicates are refused. Names and versions cannot hold ':'.
+func lockKey(projectID int64, t Target) string {
+	return fmt.Sprintf("generic:%d:%s:%s", projectID, t.Name, t.Version)
 }
 
 const tooLarge = "413 Request Entity Too Large - File is too large"
@@ -31,6 +85,13 @@ const tooLarge = "413 Request Entity Too Large - File is too large"
 // upload stores one file. Decision: an oversized file is answered 413 (GitLab
 // says 400 "File is too large"; the spec tolerates 413, and 413 lets the
 // gateway refuse from Content-Length before reading the body).
+//
+// With duplicates refused, a known duplicate is refused before the body is
+// read (curl sends Expect: 100-continue for large files, so it never sends
+// the bytes), and the authoritative check runs in the commit transaction
+// under the package's advisory lock, so of concurrent uploads of one file
+// exactly one wins and the others get 400. With duplicates allowed no lock
+// is taken: uploads to one version stay concurrent.
 func (h *handler) upload(c *gin.Context) {
 	const op = "generic.Upload"
 	ctx := c.Request.Context()
@@ -54,6 +115,18 @@ func (h *handler) upload(c *gin.Context) {
 		return
 	}
 	acc := auth.AccessFrom(c)
+	dupOK := h.duplicateAllowed(t)
+	if !dupOK {
+		dup, err := h.hasFile(ctx, acc.Project.ID, t)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		if dup {
+			httpx.Abort(c, formats.ErrDuplicate(op))
+			return
+		}
+	}
 	staged, err := h.d.Registry.Ingest(ctx, c.Request.Body, registryOpts(h.d.Limits.Generic))
 	if err != nil {
 		httpx.Abort(c, err)
@@ -62,11 +135,25 @@ func (h *handler) upload(c *gin.Context) {
 	file := &meta.PackageFile{FileName: t.StoredName(), BlobSHA256: staged.SHA256, Size: staged.Size}
 	var pkg meta.Package
 	err = h.d.Registry.Commit(ctx, staged, func(tx *meta.Tx) error {
+		if !dupOK {
+			if err := tx.AdvisoryLock(ctx, lockKey(acc.Project.ID, t)); err != nil {
+				return err
+			}
+		}
 		version := t.Version
 		pkg = meta.Package{ProjectID: acc.Project.ID, PackageType: "generic", Name: t.Name, Version: &version, Status: status}
 		created, err := tx.FindOrCreatePackage(ctx, &pkg)
 		if err != nil {
 			return err
+		}
+		if !dupOK && !created {
+			dup, err := tx.HasFile(ctx, pkg.ID, file.FileName)
+			if err != nil {
+				return err
+			}
+			if dup {
+				return formats.ErrDuplicate(op)
+			}
 		}
 		if !created && status != "" && pkg.Status != status {
 			if err := tx.SetPackageStatus(ctx, pkg.ID, status); err != nil {
@@ -92,6 +179,26 @@ func (h *handler) upload(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusCreated, gin.H{"message": "201 Created"})
+}
+
+// hasFile is the pre-check of a refused duplicate: whether the live
+// package already holds a file of t's stored name. It reads the database
+// directly, not the download path's lookup cache, whose entries may
+// outlive a deletion made on another node by a few milliseconds.
+func (h *handler) hasFile(ctx context.Context, projectID int64, t Target) (bool, error) {
+	version := t.Version
+	pkg, err := h.d.Registry.Meta.FindPackage(ctx, projectID, "generic", t.Name, &version, nil)
+	if errs.Is(err, errs.NotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	_, err = h.d.Registry.Meta.NewestFile(ctx, pkg.ID, t.StoredName())
+	if errs.Is(err, errs.NotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 func (h *handler) download(c *gin.Context) {

@@ -377,10 +377,6 @@ func (h *handler) duplicateAllowed(p Path) bool {
 	return false
 }
 
-func errDuplicate(op string) error {
-	return errs.New(op, errs.Invalid, "400 Bad request - Duplicate package is not allowed")
-}
-
 // put stores one uploaded file, or verifies an uploaded checksum.
 //
 // Every PUT of a file appends a row (GitLab's behaviour; downloads serve
@@ -415,7 +411,7 @@ func (h *handler) put(c *gin.Context) {
 		// authoritative check runs again in the transaction.
 		_, err := h.d.Registry.Meta.MavenNewestFile(ctx, []int64{acc.Project.ID}, p.Name, p.VersionPtr(), p.Base)
 		if err == nil {
-			httpx.Abort(c, errDuplicate(op))
+			httpx.Abort(c, formats.ErrDuplicate(op))
 			return
 		}
 		if !errs.Is(err, errs.NotFound) {
@@ -451,7 +447,7 @@ func (h *handler) put(c *gin.Context) {
 				return err
 			}
 			if dup {
-				return errDuplicate(op)
+				return formats.ErrDuplicate(op)
 			}
 		}
 		if len(plugins) > 0 {

@@ -36,10 +36,7 @@ func Register(rg *gin.RouterGroup, d formats.Deps) { RegisterWith(rg, d, Default
 // to the 404 of unknown routes, as in GitLab). HEAD is registered next to
 // every GET.
 func RegisterWith(rg *gin.RouterGroup, d formats.Deps, o Options) {
-	h := &handler{d: d, o: o}
-	if o.DuplicateException != nil {
-		h.dupException = regexp.MustCompile(`^(?:` + o.DuplicateException.String() + `)$`)
-	}
+	h := &handler{d: d, o: o, dupException: formats.AnchorWhole(o.DuplicateException)}
 	p := rg.Group("/projects/:id/packages/maven", d.Auth.PackageProject("id"))
 	p.GET("/*path", auth.Require(auth.Read), h.projectGet)
 	p.HEAD("/*path", auth.Require(auth.Read), h.projectGet)
