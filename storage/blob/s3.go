@@ -41,13 +41,19 @@ type S3 struct {
 	cfg     S3Config
 	client  *s3.Client
 	presign *s3.PresignClient
-	pool    *bufpool.Pool
+	pool    *bufpool.Pool // part buffers
+	small   *bufpool.Pool // first buffer of every upload
 }
 
 const (
 	defaultPartSize    = 8 << 20
 	defaultConcurrency = 3
 	minPartSize        = 5 << 20 // S3's minimum for all but the last part
+	// firstBufSize is what an upload holds until it proves larger: most
+	// packages are far smaller than a part, and sixteen concurrent 64 KiB
+	// uploads each taking an 8 MiB part buffer cost 128 MiB of zeroed
+	// memory and the GC work to drop it.
+	firstBufSize = 1 << 20
 )
 
 // NewS3 builds a client; it does not contact the store (Ping does).
@@ -99,6 +105,7 @@ func NewS3(ctx context.Context, c S3Config) (*S3, error) {
 	})
 	d := &S3{cfg: c, client: client, presign: s3.NewPresignClient(client)}
 	d.pool = bufpool.New(c.PartSize, 2*(c.Concurrency+1))
+	d.small = bufpool.New(firstBufSize, 64)
 	return d, nil
 }
 
@@ -130,11 +137,15 @@ func isNotFound(err error) bool {
 // s3Writer buffers one part at a time. A body smaller than one part becomes
 // a single PutObject; anything larger becomes a multipart upload whose parts
 // are sent in parallel (bounded by Concurrency) while the next part fills.
+// It starts with a small buffer and moves to a part buffer only when the
+// body outgrows it. A full buffer is sent when more bytes arrive (or at
+// Commit), so a body of exactly one part is still a single PutObject.
 type s3Writer struct {
 	d        *S3
 	ctx      context.Context
 	key      string
 	buf      *[]byte
+	first    bool // buf is the small first buffer
 	n        int
 	uploadID *string
 	partNum  int32
@@ -147,7 +158,7 @@ type s3Writer struct {
 }
 
 func (d *S3) Writer(ctx context.Context, key string) (Writer, error) {
-	return &s3Writer{d: d, ctx: ctx, key: key, buf: d.pool.Get(), sem: make(chan struct{}, d.cfg.Concurrency)}, nil
+	return &s3Writer{d: d, ctx: ctx, key: key, buf: d.small.Get(), first: true, sem: make(chan struct{}, d.cfg.Concurrency)}, nil
 }
 
 func (w *s3Writer) failed() error {
@@ -165,17 +176,27 @@ func (w *s3Writer) Write(p []byte) (int, error) {
 		if err := w.failed(); err != nil {
 			return written, err
 		}
+		if w.n == len(*w.buf) {
+			if w.first {
+				w.grow()
+			} else if err := w.flushPart(); err != nil {
+				return written, err
+			}
+		}
 		c := copy((*w.buf)[w.n:], p)
 		w.n += c
 		written += c
 		p = p[c:]
-		if w.n == len(*w.buf) {
-			if err := w.flushPart(); err != nil {
-				return written, err
-			}
-		}
 	}
 	return written, nil
+}
+
+// grow moves the bytes of the small first buffer into a part buffer.
+func (w *s3Writer) grow() {
+	nb := w.d.pool.Get()
+	copy(*nb, (*w.buf)[:w.n])
+	w.d.small.Put(w.buf)
+	w.buf, w.first = nb, false
 }
 
 func (w *s3Writer) flushPart() error {
@@ -220,10 +241,15 @@ func (w *s3Writer) flushPart() error {
 }
 
 func (w *s3Writer) release() {
-	if w.buf != nil {
-		w.d.pool.Put(w.buf)
-		w.buf = nil
+	if w.buf == nil {
+		return
 	}
+	if w.first {
+		w.d.small.Put(w.buf)
+	} else {
+		w.d.pool.Put(w.buf)
+	}
+	w.buf = nil
 }
 
 func (w *s3Writer) Commit(ctx context.Context) error {

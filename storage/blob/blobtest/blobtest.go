@@ -58,7 +58,7 @@ func Run(t *testing.T, d blob.Driver, prefix string) {
 	}
 
 	t.Run("sizes round-trip", func(t *testing.T) {
-		for _, n := range []int{0, 1, 4096, 5<<20 - 1, 5 << 20, 8<<20 + 3, 19 << 20} {
+		for _, n := range []int{0, 1, 4096, 1 << 20, 1<<20 + 1, 5<<20 - 1, 5 << 20, 8 << 20, 8<<20 + 3, 16 << 20, 19 << 20} {
 			data := random(n)
 			k := key("size")
 			put(t, k, data)
