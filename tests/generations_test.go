@@ -1,0 +1,85 @@
+package tests
+
+import (
+	"context"
+	"fmt"
+	"testing"
+)
+
+// TestGenerationBumpsOncePerTransaction: the package generation (what
+// cached documents are checked against) moves by exactly one per committed
+// transaction and key, however many rows the transaction changed, and
+// never for a rolled-back one.
+func TestGenerationBumpsOncePerTransaction(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	other := e.Project("other", s.GroupID, "private")
+	ctx := context.Background()
+	db := e.Store.DB()
+	gen := func(project int64) int64 {
+		t.Helper()
+		g, err := e.Store.Generation(ctx, []int64{project}, "generic")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	put := func(project int64, file string) {
+		t.Helper()
+		e.Must(201, e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d/packages/generic/gen/1.0/%s", project, file), "x", DeployHdr(s.WriteToken)))
+	}
+	put(s.ProjectID, "a.bin") // creates the package: insert + file
+	g0 := gen(s.ProjectID)
+	// The package exists now: each upload updates it and adds a file, two
+	// row changes in one transaction.
+	put(s.ProjectID, "b.bin")
+	put(s.ProjectID, "a.bin")
+	if g := gen(s.ProjectID); g != g0+2 {
+		t.Fatalf("two uploads moved the generation from %d to %d, want +2", g0, g)
+	}
+
+	// One transaction, two packages in two projects, each touched twice.
+	e.Must(201, e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d/packages/generic/gen/1.0/c.bin", other), "x", H{"PRIVATE-TOKEN": e.Admin}))
+	a0, b0 := gen(s.ProjectID), gen(other)
+	tx := db.MustBegin()
+	for range 2 {
+		tx.MustExec(`UPDATE packages SET updated_at = now() WHERE project_id IN ($1, $2) AND package_type = 'generic'`, s.ProjectID, other)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := gen(s.ProjectID), gen(other); a != a0+1 || b != b0+1 {
+		t.Fatalf("one transaction over two projects: %d→%d and %d→%d, want +1 each", a0, a, b0, b)
+	}
+
+	// A rolled-back transaction leaves no trace, and the next one on the
+	// same connection still bumps.
+	conn, err := db.Connx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	a0 = gen(s.ProjectID)
+	rtx, err := conn.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rtx.MustExec(`UPDATE packages SET updated_at = now() WHERE project_id = $1`, s.ProjectID)
+	if err := rtx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if a := gen(s.ProjectID); a != a0 {
+		t.Fatalf("rolled back transaction moved the generation %d→%d", a0, a)
+	}
+	tx2, err := conn.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx2.MustExec(`UPDATE packages SET updated_at = now() WHERE project_id = $1`, s.ProjectID)
+	if err := tx2.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if a := gen(s.ProjectID); a != a0+1 {
+		t.Fatalf("transaction after a rollback on the same connection: %d→%d, want +1", a0, a)
+	}
+}
