@@ -1,17 +1,20 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 )
 
-// cpuSeconds returns the CPU time (user+system, seconds) used so far by
-// the processes that share this machine during a case: MinIO, the gateway
-// and this client. On a small machine a transfer is bounded by their sum,
-// so the split shows what each side costs.
-func cpuSeconds() (minio, gateway, client float64) {
+// cpu is the CPU time (user+system, seconds) used so far by the processes
+// that share this machine during a case. On a small machine a transfer is
+// bounded by their sum, so the split shows what each side costs.
+type cpu struct{ minio, gateway, postgres, client float64 }
+
+func cpuNow() cpu {
+	var c cpu
 	paths, _ := filepath.Glob("/proc/[0-9]*/stat")
 	self := "/proc/" + strconv.Itoa(os.Getpid()) + "/stat"
 	for _, p := range paths {
@@ -31,14 +34,24 @@ func cpuSeconds() (minio, gateway, client float64) {
 		ut, _ := strconv.ParseFloat(f[11], 64)
 		st, _ := strconv.ParseFloat(f[12], 64)
 		sec := (ut + st) / 100 // USER_HZ is 100 on Linux
-		switch {
+		switch name := s[i+1 : j]; {
 		case p == self:
-			client += sec
-		case s[i+1:j] == "minio":
-			minio += sec
-		case s[i+1:j] == "gateway":
-			gateway += sec
+			c.client += sec
+		case name == "minio":
+			c.minio += sec
+		case name == "gateway":
+			c.gateway += sec
+		case name == "postgres":
+			c.postgres += sec
 		}
 	}
-	return
+	return c
+}
+
+func (c cpu) since(b cpu) cpu {
+	return cpu{c.minio - b.minio, c.gateway - b.gateway, c.postgres - b.postgres, c.client - b.client}
+}
+
+func (c cpu) String() string {
+	return fmt.Sprintf("cpu s: minio %.2f gateway %.2f postgres %.2f client %.2f", c.minio, c.gateway, c.postgres, c.client)
 }

@@ -369,15 +369,13 @@ func alternate(what string, n int64, direct, gateway func() (time.Duration, erro
 				fn, out, name = gateway, &gs, "gateway"
 			}
 			syscall.Sync()
-			m0, g0, c0 := cpuSeconds()
+			c0 := cpuNow()
 			d, err := fn()
 			if err != nil {
 				return 0, 0, err
 			}
-			m1, g1, c1 := cpuSeconds()
 			*out = append(*out, mibps(n, d))
-			fmt.Printf("    %s %s round %d: %6.1f MiB/s  cpu s: minio %.2f gateway %.2f client %.2f\n",
-				what, name, i+1, mibps(n, d), m1-m0, g1-g0, c1-c0)
+			fmt.Printf("    %s %s round %d: %6.1f MiB/s  %v\n", what, name, i+1, mibps(n, d), cpuNow().since(c0))
 		}
 	}
 	return median(ds), median(gs), nil
@@ -554,6 +552,7 @@ func smallFiles(ctx context.Context, g *gw, f *fixture, direct *blob.S3, rep *re
 		return fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/small/1.0/f%d.bin", g.url, f.private, i%*small)
 	}
 	// Uploads: the same files both ways.
+	c0 := cpuNow()
 	t0 := time.Now()
 	if err := parallel(16, *small, func(i int) error {
 		req, _ := http.NewRequest("PUT", url(i), bytes.NewReader(body(i)))
@@ -563,6 +562,8 @@ func smallFiles(ctx context.Context, g *gw, f *fixture, direct *blob.S3, rep *re
 		return err
 	}
 	gwPut := float64(*small) / time.Since(t0).Seconds()
+	c1 := cpuNow()
+	fmt.Printf("    small uploads gateway: %v\n", c1.since(c0))
 	t0 = time.Now()
 	if err := parallel(16, *small, func(i int) error {
 		_, err := direct.Client().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(direct.Bucket()),
@@ -572,6 +573,7 @@ func smallFiles(ctx context.Context, g *gw, f *fixture, direct *blob.S3, rep *re
 		return err
 	}
 	directPut := float64(*small) / time.Since(t0).Seconds()
+	fmt.Printf("    small uploads direct:  %v\n", cpuNow().since(c1))
 	rep.add(row{name: fmt.Sprintf("small files upload (%d KiB, c=16)", *smallKiB), gateway: gwPut, direct: directPut, unit: "req/s"})
 
 	gwGet, err := rate(16, func(i int) error {
