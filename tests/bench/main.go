@@ -4,7 +4,7 @@
 // /proc), and runs every case against the gateway and against S3 directly,
 // printing throughput, ratios and the gateway's memory growth.
 //
-//	go run ./tests/bench [-size-mib 1024] [-small 2000] [-duration 5s] [-only generic,small,auth,docs]
+//	go run ./tests/bench [-size-mib 1024] [-small 2000] [-duration 5s] [-rounds 3] [-only generic,small,auth,docs]
 //
 // The document cases (npm packument, PyPI simple index, maven-metadata.xml)
 // run when those formats answer; their absence is reported, not hidden.
@@ -44,7 +44,7 @@ var (
 	small    = flag.Int("small", 2000, "number of small files")
 	smallKiB = flag.Int("small-kib", 64, "size of each small file")
 	dur      = flag.Duration("duration", 5*time.Second, "duration of each request-rate case")
-	rounds   = flag.Int("rounds", 3, "rounds of each large-file case (median reported)")
+	rounds   = flag.Int("rounds", 3, "rounds of each compared case, alternating which side goes first (medians reported)")
 	only     = flag.String("only", "", "comma-separated case groups to run: generic, redirect, small, auth, npm, pypi, maven")
 )
 
@@ -351,16 +351,17 @@ func (r *report) print() {
 	}
 }
 
-// alternate times a direct and a gateway transfer of n bytes for -rounds
-// rounds and returns the median throughput of each, in MiB/s, printing
-// every run with the CPU seconds MinIO, the gateway and this client spent
-// on it. Each run starts after sync(2), and the order alternates between
-// rounds: MinIO writes through the page cache, and a transfer that follows
-// another would otherwise pay for its write-back. The very first transfer
-// into a fresh MinIO is also faster than any later one (a fresh direct
-// 1 GiB PUT measured 360 MiB/s, the next ones 230-270), which the median
-// keeps from deciding the ratio.
-func alternate(what string, n int64, direct, gateway func() (time.Duration, error)) (float64, float64, error) {
+// alternate measures a direct and a gateway case for -rounds rounds and
+// returns the median of each (both functions return a rate: MiB/s or
+// req/s), printing every run with the CPU seconds MinIO, the gateway,
+// Postgres and this client spent on it. Each run starts after sync(2), and
+// the order alternates between rounds. On a shared 2-core machine single
+// runs swing by 30 % or more, and MinIO is not steady either: it writes
+// through the page cache, so a transfer that follows another pays for its
+// write-back, and the first 1 GiB PUT into a fresh MinIO ran at 360 MiB/s
+// with MinIO spending 3.3 CPU-seconds, later ones at 230-270 MiB/s with
+// 5-7. Measuring one side once after the other decided the ratio by order.
+func alternate(what, unit string, direct, gateway func() (float64, error)) (float64, float64, error) {
 	var ds, gs []float64
 	for i := 0; i < *rounds; i++ {
 		for j := range 2 {
@@ -370,15 +371,26 @@ func alternate(what string, n int64, direct, gateway func() (time.Duration, erro
 			}
 			syscall.Sync()
 			c0 := cpuNow()
-			d, err := fn()
+			v, err := fn()
 			if err != nil {
 				return 0, 0, err
 			}
-			*out = append(*out, mibps(n, d))
-			fmt.Printf("    %s %s round %d: %6.1f MiB/s  %v\n", what, name, i+1, mibps(n, d), cpuNow().since(c0))
+			*out = append(*out, v)
+			fmt.Printf("    %s %s round %d: %8.1f %-6s %v\n", what, name, i+1, v, unit, cpuNow().since(c0))
 		}
 	}
 	return median(ds), median(gs), nil
+}
+
+// perSecond turns a timed transfer of n bytes into a MiB/s measurement.
+func perSecond(n int64, fn func() (time.Duration, error)) func() (float64, error) {
+	return func() (float64, error) {
+		d, err := fn()
+		if err != nil {
+			return 0, err
+		}
+		return mibps(n, d), nil
+	}
 }
 
 func median(x []float64) float64 {
@@ -434,7 +446,7 @@ func largeFiles(ctx context.Context, g *gw, f *fixture, direct *blob.S3, rep *re
 		growth = max(growth, gr)
 		return d, err
 	}
-	dPut, gPut, err := alternate("upload", n, directPut, gwPut)
+	dPut, gPut, err := alternate("upload", "MiB/s", perSecond(n, directPut), perSecond(n, gwPut))
 	if err != nil {
 		return err
 	}
@@ -476,7 +488,7 @@ func largeFiles(ctx context.Context, g *gw, f *fixture, direct *blob.S3, rep *re
 			growth = max(growth, gr)
 			return d, err
 		}
-		d1, gw1, err := alternate("download", n, directGet, gwGet)
+		d1, gw1, err := alternate("download", "MiB/s", perSecond(n, directGet), perSecond(n, gwGet))
 		if err != nil {
 			return err
 		}
@@ -490,7 +502,7 @@ func largeFiles(ctx context.Context, g *gw, f *fixture, direct *blob.S3, rep *re
 		}
 		defer r.cmd.Process.Kill()
 		rurl := strings.Replace(url, g.url, r.url, 1)
-		d1, rd, err := alternate("redirect download", n, directGet, func() (time.Duration, error) { return get(rurl, f.read) })
+		d1, rd, err := alternate("redirect download", "MiB/s", perSecond(n, directGet), perSecond(n, func() (time.Duration, error) { return get(rurl, f.read) }))
 		if err != nil {
 			return err
 		}
@@ -548,54 +560,58 @@ func smallFiles(ctx context.Context, g *gw, f *fixture, direct *blob.S3, rep *re
 		copy(b, strconv.Itoa(i)) // distinct content per file
 		return b
 	}
-	url := func(i int) string {
-		return fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/small/1.0/f%d.bin", g.url, f.private, i%*small)
+	url := func(round, i int) string {
+		return fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/small/1.0/f%d-%d.bin", g.url, f.private, round, i%*small)
 	}
-	// Uploads: the same files both ways.
-	c0 := cpuNow()
-	t0 := time.Now()
-	if err := parallel(16, *small, func(i int) error {
-		req, _ := http.NewRequest("PUT", url(i), bytes.NewReader(body(i)))
-		req.Header.Set("Deploy-Token", f.write)
-		return fetch(req, 201)
-	}); err != nil {
-		return err
+	// Uploads: the same files both ways, under new names every round.
+	var gwRound, dRound int
+	gwPut := func() (float64, error) {
+		gwRound++
+		t0 := time.Now()
+		err := parallel(16, *small, func(i int) error {
+			req, _ := http.NewRequest("PUT", url(gwRound, i), bytes.NewReader(body(i)))
+			req.Header.Set("Deploy-Token", f.write)
+			return fetch(req, 201)
+		})
+		return float64(*small) / time.Since(t0).Seconds(), err
 	}
-	gwPut := float64(*small) / time.Since(t0).Seconds()
-	c1 := cpuNow()
-	fmt.Printf("    small uploads gateway: %v\n", c1.since(c0))
-	t0 = time.Now()
-	if err := parallel(16, *small, func(i int) error {
-		_, err := direct.Client().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(direct.Bucket()),
-			Key: aws.String(fmt.Sprintf("direct/small/f%d.bin", i)), Body: bytes.NewReader(body(i)), ContentLength: aws.Int64(size)})
-		return err
-	}); err != nil {
-		return err
-	}
-	directPut := float64(*small) / time.Since(t0).Seconds()
-	fmt.Printf("    small uploads direct:  %v\n", cpuNow().since(c1))
-	rep.add(row{name: fmt.Sprintf("small files upload (%d KiB, c=16)", *smallKiB), gateway: gwPut, direct: directPut, unit: "req/s"})
-
-	gwGet, err := rate(16, func(i int) error {
-		req, _ := http.NewRequest("GET", url(i), nil)
-		req.Header.Set("Deploy-Token", f.read)
-		return fetch(req, 200)
-	})
-	if err != nil {
-		return err
-	}
-	directGet, err := rate(16, func(i int) error {
-		out, err := direct.Client().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(direct.Bucket()), Key: aws.String(fmt.Sprintf("direct/small/f%d.bin", i%*small))})
-		if err != nil {
+	directPut := func() (float64, error) {
+		dRound++
+		t0 := time.Now()
+		err := parallel(16, *small, func(i int) error {
+			_, err := direct.Client().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(direct.Bucket()),
+				Key: aws.String(fmt.Sprintf("direct/small/f%d-%d.bin", dRound, i)), Body: bytes.NewReader(body(i)), ContentLength: aws.Int64(size)})
 			return err
-		}
-		io.Copy(io.Discard, out.Body)
-		return out.Body.Close()
+		})
+		return float64(*small) / time.Since(t0).Seconds(), err
+	}
+	dPut, gPut, err := alternate("small uploads", "req/s", directPut, gwPut)
+	if err != nil {
+		return err
+	}
+	rep.add(row{name: fmt.Sprintf("small files upload (%d KiB, c=16)", *smallKiB), gateway: gPut, direct: dPut, unit: "req/s"})
+
+	// Downloads: the first round's files.
+	dGet, gGet, err := alternate("small downloads", "req/s", func() (float64, error) {
+		return rate(16, func(i int) error {
+			out, err := direct.Client().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(direct.Bucket()), Key: aws.String(fmt.Sprintf("direct/small/f1-%d.bin", i%*small))})
+			if err != nil {
+				return err
+			}
+			io.Copy(io.Discard, out.Body)
+			return out.Body.Close()
+		})
+	}, func() (float64, error) {
+		return rate(16, func(i int) error {
+			req, _ := http.NewRequest("GET", url(1, i), nil)
+			req.Header.Set("Deploy-Token", f.read)
+			return fetch(req, 200)
+		})
 	})
 	if err != nil {
 		return err
 	}
-	rep.add(row{name: fmt.Sprintf("small files download (%d KiB, c=16)", *smallKiB), gateway: gwGet, direct: directGet, unit: "req/s", target: 0.8})
+	rep.add(row{name: fmt.Sprintf("small files download (%d KiB, c=16)", *smallKiB), gateway: gGet, direct: dGet, unit: "req/s", target: 0.8})
 	return nil
 }
 
@@ -638,17 +654,17 @@ func authCost(g *gw, f *fixture, rep *report) error {
 			return err
 		}
 	}
-	public, err := rate(16, func(int) error {
-		req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/auth/1.0/f.bin", g.url, f.public), nil)
-		return fetch(req, 200)
-	})
-	if err != nil {
-		return err
-	}
-	authed, err := rate(16, func(int) error {
-		req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/auth/1.0/f.bin", g.url, f.private), nil)
-		req.Header.Set("Deploy-Token", f.read)
-		return fetch(req, 200)
+	public, authed, err := alternate("auth", "req/s", func() (float64, error) {
+		return rate(16, func(int) error {
+			req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/auth/1.0/f.bin", g.url, f.public), nil)
+			return fetch(req, 200)
+		})
+	}, func() (float64, error) {
+		return rate(16, func(int) error {
+			req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/auth/1.0/f.bin", g.url, f.private), nil)
+			req.Header.Set("Deploy-Token", f.read)
+			return fetch(req, 200)
+		})
 	})
 	if err != nil {
 		return err
