@@ -10,11 +10,12 @@ import (
 	"net"
 	"net/url"
 	"reflect"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/pkgate/pkgate/formats"
 )
 
 // Config is read from GATEWAY_* environment variables; flags may override
@@ -154,10 +155,7 @@ func (c *Config) Validate() error {
 	}
 	for name, re := range map[string]string{"GATEWAY_MAVEN_DUPLICATE_EXCEPTION_REGEX": c.MavenDuplicateExceptionRegex,
 		"GATEWAY_GENERIC_DUPLICATE_EXCEPTION_REGEX": c.GenericDuplicateExceptionRegex} {
-		if re == "" {
-			continue
-		}
-		if _, err := regexp.Compile(re); err != nil {
+		if _, err := formats.NewDuplicates(false, re); err != nil {
 			return fmt.Errorf("config: %s: %v", name, err)
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
-	"regexp"
 	"runtime/debug"
 	"time"
 
@@ -178,22 +177,21 @@ func (s *Server) routes() *gin.Engine {
 	v4 := e.Group("/api/v4")
 	s.registerAPI(v4)
 	d := s.Deps()
-	// The exception regexes were validated in Config.Validate.
-	generic.RegisterWith(v4, d, generic.Options{DuplicatesAllowed: s.Cfg.GenericDuplicatesAllowed,
-		DuplicateException: optionalRegexp(s.Cfg.GenericDuplicateExceptionRegex)})
+	generic.RegisterWith(v4, d, generic.Options{Duplicates: duplicates(s.Cfg.GenericDuplicatesAllowed, s.Cfg.GenericDuplicateExceptionRegex)})
 	npm.Register(v4, d)
-	maven.RegisterWith(v4, d, maven.Options{DuplicatesAllowed: s.Cfg.MavenDuplicatesAllowed,
-		DuplicateException: optionalRegexp(s.Cfg.MavenDuplicateExceptionRegex)})
+	maven.RegisterWith(v4, d, maven.Options{Duplicates: duplicates(s.Cfg.MavenDuplicatesAllowed, s.Cfg.MavenDuplicateExceptionRegex)})
 	pypi.Register(v4, d)
 	return e
 }
 
-// optionalRegexp compiles a validated setting; empty is nil (no regex).
-func optionalRegexp(s string) *regexp.Regexp {
-	if s == "" {
-		return nil
+// duplicates builds a duplicate setting whose regex Config.Validate has
+// already checked.
+func duplicates(allowed bool, exception string) formats.Duplicates {
+	d, err := formats.NewDuplicates(allowed, exception)
+	if err != nil {
+		panic(err) // unreachable after Config.Validate
 	}
-	return regexp.MustCompile(s)
+	return d
 }
 
 func (s *Server) readiness(c *gin.Context) {

@@ -12,13 +12,13 @@ import (
 	"fmt"
 	"io"
 	"net/http/httptest"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/pkgate/pkgate/formats"
 	"github.com/pkgate/pkgate/formats/maven"
 	"github.com/pkgate/pkgate/gateway"
 	"github.com/pkgate/pkgate/storage/blob"
@@ -485,7 +485,11 @@ func TestMavenHTTPConcurrentRelease(t *testing.T) {
 	// same database and store.
 	eng := gin.New()
 	eng.UseRawPath, eng.UnescapePathValues = true, false
-	maven.RegisterWith(eng.Group("/api/v4"), e.Server.Deps(), maven.Options{DuplicateException: regexp.MustCompile(`.*-rc\d*`)})
+	strictDups, err := formats.NewDuplicates(false, `.*-rc\d*`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	maven.RegisterWith(eng.Group("/api/v4"), e.Server.Deps(), maven.Options{Duplicates: strictDups})
 	ts := httptest.NewServer(eng)
 	defer ts.Close()
 	strict := ts.URL + base

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"regexp"
 
 	"github.com/gin-gonic/gin"
 
@@ -23,20 +22,15 @@ import (
 // than per namespace: GitLab exposes the namespace setting only through
 // GraphQL, which no package client calls and this gateway does not serve.
 type Options struct {
-	// DuplicatesAllowed is GitLab's generic_duplicates_allowed (default
-	// true): re-uploading a file name appends a file row and downloads serve
-	// the newest. When false, a package that already holds a file of that
-	// name refuses it with 400 "Duplicate package is not allowed".
-	DuplicatesAllowed bool
-	// DuplicateException is GitLab's generic_duplicate_exception_regex: a
-	// package name or version it matches (whole string) may be re-uploaded
-	// even when duplicates are disallowed; when they are allowed it has no
-	// effect, as in GitLab. nil matches nothing.
-	DuplicateException *regexp.Regexp
+	// Duplicates is GitLab's generic_duplicates_allowed and
+	// generic_duplicate_exception_regex. When refused, a package that
+	// already holds a file of that name refuses it with 400 "Duplicate
+	// package is not allowed".
+	Duplicates formats.Duplicates
 }
 
 // DefaultOptions are GitLab's defaults.
-func DefaultOptions() Options { return Options{DuplicatesAllowed: true} }
+func DefaultOptions() Options { return Options{Duplicates: formats.AllowDuplicates} }
 
 // Register mounts the generic routes on the /api/v4 group with GitLab's
 // default settings.
@@ -54,24 +48,10 @@ func RegisterWith(rg *gin.RouterGroup, d formats.Deps, o Options) {
 type handler struct {
 	d formats.Deps
 	o Options
-	// dupException is o.DuplicateException anchored to the whole string.
-	dupException *regexp.Regexp
 }
 
 func newHandler(d formats.Deps, o Options) *handler {
-	return &handler{d: d, o: o, dupException: formats.AnchorWhole(o.DuplicateException)}
-}
-
-// duplicateAllowed applies the duplicate setting to a package name and
-// version.
-func (h *handler) duplicateAllowed(t Target) bool {
-	if h.o.DuplicatesAllowed {
-		return true
-	}
-	if re := h.dupException; re != nil {
-		return re.MatchString(t.Name) || re.MatchString(t.Version)
-	}
-	return false
+	return &handler{d: d, o: o}
 }
 
 // lockKey names the advisory lock serialising uploads to one package when
@@ -115,7 +95,7 @@ func (h *handler) upload(c *gin.Context) {
 		return
 	}
 	acc := auth.AccessFrom(c)
-	dupOK := h.duplicateAllowed(t)
+	dupOK := h.o.Duplicates.Allow(t.Name, t.Version)
 	if !dupOK {
 		dup, err := h.hasFile(ctx, acc.Project.ID, t)
 		if err != nil {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
@@ -42,8 +41,6 @@ const (
 type handler struct {
 	d formats.Deps
 	o Options
-	// dupException is o.DuplicateException anchored to the whole string.
-	dupException *regexp.Regexp
 }
 
 // scope is where a read looks: the project ids whose packages the caller
@@ -368,13 +365,7 @@ func serveBytes(c *gin.Context, contentType string, mod time.Time, body []byte) 
 
 // duplicateAllowed applies GitLab's duplicate setting to a target.
 func (h *handler) duplicateAllowed(p Path) bool {
-	if h.o.DuplicatesAllowed || p.Versionless() || p.Snapshot() {
-		return true
-	}
-	if re := h.dupException; re != nil {
-		return re.MatchString(p.Name) || re.MatchString(p.Version)
-	}
-	return false
+	return p.Versionless() || p.Snapshot() || h.o.Duplicates.Allow(p.Name, p.Version)
 }
 
 // put stores one uploaded file, or verifies an uploaded checksum.

@@ -1,8 +1,6 @@
 package maven
 
 import (
-	"regexp"
-
 	"github.com/gin-gonic/gin"
 
 	"github.com/pkgate/pkgate/auth"
@@ -11,20 +9,16 @@ import (
 
 // Options are the Maven settings GitLab keeps per namespace.
 type Options struct {
-	// DuplicatesAllowed is GitLab's maven_duplicates_allowed (default true):
-	// re-deploying a release file appends it and downloads serve the newest.
-	// When false, a release version that already holds a file of the same
-	// name refuses it with 400 "Duplicate package is not allowed".
-	// SNAPSHOT versions and versionless metadata are always writable.
-	DuplicatesAllowed bool
-	// DuplicateException is GitLab's maven_duplicate_exception_regex: a
-	// package name or version it matches (whole string) may be re-deployed
-	// even when duplicates are disallowed. nil matches nothing.
-	DuplicateException *regexp.Regexp
+	// Duplicates is GitLab's maven_duplicates_allowed and
+	// maven_duplicate_exception_regex. When refused, a release version that
+	// already holds a file of the same name refuses it with 400 "Duplicate
+	// package is not allowed". SNAPSHOT versions and versionless metadata
+	// are always writable.
+	Duplicates formats.Duplicates
 }
 
 // DefaultOptions are GitLab's defaults.
-func DefaultOptions() Options { return Options{DuplicatesAllowed: true} }
+func DefaultOptions() Options { return Options{Duplicates: formats.AllowDuplicates} }
 
 // Register mounts the maven routes on the /api/v4 group with GitLab's
 // default settings.
@@ -36,7 +30,7 @@ func Register(rg *gin.RouterGroup, d formats.Deps) { RegisterWith(rg, d, Default
 // to the 404 of unknown routes, as in GitLab). HEAD is registered next to
 // every GET.
 func RegisterWith(rg *gin.RouterGroup, d formats.Deps, o Options) {
-	h := &handler{d: d, o: o, dupException: formats.AnchorWhole(o.DuplicateException)}
+	h := &handler{d: d, o: o}
 	p := rg.Group("/projects/:id/packages/maven", d.Auth.PackageProject("id"))
 	p.GET("/*path", auth.Require(auth.Read), h.projectGet)
 	p.HEAD("/*path", auth.Require(auth.Read), h.projectGet)
