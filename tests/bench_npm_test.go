@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -92,23 +93,31 @@ func (nb *npmBench) publish(b *testing.B, name string, from, to int, manifest fu
 	}
 }
 
+// get GETs url with the bench token and headers h, and returns the status
+// and the body's size; into, when set, receives the body.
+func (nb *npmBench) get(url string, h map[string]string, into *bytes.Buffer) (int, int64, error) {
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+nb.token)
+	for k, v := range h {
+		req.Header.Set(k, v)
+	}
+	res, err := nb.client.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer res.Body.Close()
+	var w io.Writer = io.Discard
+	if into != nil {
+		w = into
+	}
+	n, err := io.Copy(w, res.Body)
+	return res.StatusCode, n, err
+}
+
 // run measures GETs of one URL from parallel clients and reports req/s.
 func (nb *npmBench) run(b *testing.B, url string, h map[string]string, concurrency int) {
 	b.Helper()
-	get := func() (int, int64, error) {
-		req, _ := http.NewRequest("GET", url, nil)
-		req.Header.Set("Authorization", "Bearer "+nb.token)
-		for k, v := range h {
-			req.Header.Set(k, v)
-		}
-		res, err := nb.client.Do(req)
-		if err != nil {
-			return 0, 0, err
-		}
-		n, _ := io.Copy(io.Discard, res.Body)
-		res.Body.Close()
-		return res.StatusCode, n, nil
-	}
+	get := func() (int, int64, error) { return nb.get(url, h, nil) }
 	st, size, err := get()
 	if err != nil || st != 200 {
 		b.Fatalf("GET %s: %d %v", url, st, err)
@@ -201,21 +210,12 @@ func (nb *npmBench) miss(b *testing.B, url string, h map[string]string, versions
 	b.Helper()
 	db := nb.env.Store.DB()
 	get := func() ([]byte, error) {
-		req, _ := http.NewRequest("GET", url, nil)
-		req.Header.Set("Authorization", "Bearer "+nb.token)
-		for k, v := range h {
-			req.Header.Set(k, v)
+		var body bytes.Buffer
+		st, _, err := nb.get(url, h, &body)
+		if err == nil && st != 200 {
+			err = fmt.Errorf("GET %s: %d", url, st)
 		}
-		res, err := nb.client.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		body, err := io.ReadAll(res.Body)
-		res.Body.Close()
-		if err == nil && res.StatusCode != 200 {
-			err = fmt.Errorf("GET %s: %d", url, res.StatusCode)
-		}
-		return body, err
+		return body.Bytes(), err
 	}
 	body, err := get()
 	if err != nil {
