@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/jmoiron/sqlx/types"
 
 	"github.com/pkgate/pkgate/auth"
 	"github.com/pkgate/pkgate/formats"
@@ -348,7 +347,7 @@ type packageMetadata struct {
 	Plugins    []Plugin `json:"plugins,omitempty"`
 }
 
-func pluginsOf(js types.JSONText) []Plugin {
+func pluginsOf(js meta.JSON) []Plugin {
 	var md packageMetadata
 	if len(js) == 0 || json.Unmarshal(js, &md) != nil {
 		return nil

@@ -5,29 +5,27 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/jmoiron/sqlx/types"
 )
 
 // AuditEvent is one row of the audit log.
 type AuditEvent struct {
-	ID         int64          `db:"id"`
-	CreatedAt  time.Time      `db:"created_at"`
-	ActorType  string         `db:"actor_type"`
-	ActorID    *int64         `db:"actor_id"`
-	ActorName  string         `db:"actor_name"`
-	Action     string         `db:"action"`
-	TargetType string         `db:"target_type"`
-	TargetID   *int64         `db:"target_id"`
-	TargetPath string         `db:"target_path"`
-	IP         string         `db:"ip"`
-	Details    types.JSONText `db:"details"`
+	ID         int64     `db:"id"`
+	CreatedAt  time.Time `db:"created_at"`
+	ActorType  string    `db:"actor_type"`
+	ActorID    *int64    `db:"actor_id"`
+	ActorName  string    `db:"actor_name"`
+	Action     string    `db:"action"`
+	TargetType string    `db:"target_type"`
+	TargetID   *int64    `db:"target_id"`
+	TargetPath string    `db:"target_path"`
+	IP         string    `db:"ip"`
+	Details    JSON      `db:"details"`
 }
 
 // Audit appends an event.
 func (s *Store) Audit(ctx context.Context, e *AuditEvent) error {
 	if e.Details == nil {
-		e.Details = types.JSONText("{}")
+		e.Details = JSON("{}")
 	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO audit_events (actor_type, actor_id, actor_name, action, target_type, target_id, target_path, ip, details)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, e.ActorType, e.ActorID, e.ActorName, e.Action, e.TargetType, e.TargetID, e.TargetPath, e.IP, e.Details)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/jmoiron/sqlx/types"
 	"github.com/lib/pq"
 )
 
@@ -52,9 +51,9 @@ func (s *Store) MavenVersions(ctx context.Context, projectIDs []int64, name stri
 
 // MavenVersionless is a versionless (metadata) package's JSON metadata.
 type MavenVersionless struct {
-	ID        int64          `db:"id"`
-	Metadata  types.JSONText `db:"metadata"`
-	UpdatedAt time.Time      `db:"updated_at"`
+	ID        int64     `db:"id"`
+	Metadata  JSON      `db:"metadata"`
+	UpdatedAt time.Time `db:"updated_at"`
 }
 
 // MavenVersionlessPackages returns the versionless packages of a path (at

@@ -5,24 +5,23 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jmoiron/sqlx/types"
 	"github.com/lib/pq"
 )
 
 // NPMVersion is one installable npm version with its tarball's digests:
 // everything a packument needs, read in one query.
 type NPMVersion struct {
-	PackageID int64          `db:"package_id"`
-	ProjectID int64          `db:"project_id"`
-	Version   string         `db:"version"`
-	Status    string         `db:"status"`
-	Metadata  types.JSONText `db:"metadata"`
-	CreatedAt time.Time      `db:"created_at"`
-	UpdatedAt time.Time      `db:"updated_at"`
-	FileID    int64          `db:"file_id"`
-	Size      int64          `db:"size"`
-	SHA1      string         `db:"sha1"`
-	SHA512    *string        `db:"sha512"`
+	PackageID int64     `db:"package_id"`
+	ProjectID int64     `db:"project_id"`
+	Version   string    `db:"version"`
+	Status    string    `db:"status"`
+	Metadata  JSON      `db:"metadata"`
+	CreatedAt time.Time `db:"created_at"`
+	UpdatedAt time.Time `db:"updated_at"`
+	FileID    int64     `db:"file_id"`
+	Size      int64     `db:"size"`
+	SHA1      string    `db:"sha1"`
+	SHA512    *string   `db:"sha512"`
 }
 
 // npmVisible selects the versions a packument shows: installable status

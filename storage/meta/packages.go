@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx/types"
 	"github.com/lib/pq"
 
 	"github.com/pkgate/pkgate/internal/errs"
@@ -28,16 +27,16 @@ var InstallableStatuses = []string{StatusDefault, StatusHidden, StatusDeprecated
 
 // Package is one name+version of one type in one project.
 type Package struct {
-	ID               int64          `db:"id"`
-	ProjectID        int64          `db:"project_id"`
-	PackageType      string         `db:"package_type"`
-	Name             string         `db:"name"`
-	Version          *string        `db:"version"`
-	Status           string         `db:"status"`
-	Metadata         types.JSONText `db:"metadata"`
-	CreatedAt        time.Time      `db:"created_at"`
-	UpdatedAt        time.Time      `db:"updated_at"`
-	LastDownloadedAt *time.Time     `db:"last_downloaded_at"`
+	ID               int64      `db:"id"`
+	ProjectID        int64      `db:"project_id"`
+	PackageType      string     `db:"package_type"`
+	Name             string     `db:"name"`
+	Version          *string    `db:"version"`
+	Status           string     `db:"status"`
+	Metadata         JSON       `db:"metadata"`
+	CreatedAt        time.Time  `db:"created_at"`
+	UpdatedAt        time.Time  `db:"updated_at"`
+	LastDownloadedAt *time.Time `db:"last_downloaded_at"`
 }
 
 // VersionString is the version or "".
@@ -63,18 +62,18 @@ type Blob struct {
 
 // PackageFile is a file of a package, joined with its blob's digests.
 type PackageFile struct {
-	ID         int64          `db:"id"`
-	PackageID  int64          `db:"package_id"`
-	FileName   string         `db:"file_name"`
-	BlobSHA256 string         `db:"blob_sha256"`
-	Size       int64          `db:"size"`
-	Metadata   types.JSONText `db:"metadata"`
-	CreatedAt  time.Time      `db:"created_at"`
-	UpdatedAt  time.Time      `db:"updated_at"`
-	MD5        string         `db:"md5"`
-	SHA1       string         `db:"sha1"`
-	SHA512     *string        `db:"sha512"`
-	StorageKey string         `db:"storage_key"`
+	ID         int64     `db:"id"`
+	PackageID  int64     `db:"package_id"`
+	FileName   string    `db:"file_name"`
+	BlobSHA256 string    `db:"blob_sha256"`
+	Size       int64     `db:"size"`
+	Metadata   JSON      `db:"metadata"`
+	CreatedAt  time.Time `db:"created_at"`
+	UpdatedAt  time.Time `db:"updated_at"`
+	MD5        string    `db:"md5"`
+	SHA1       string    `db:"sha1"`
+	SHA512     *string   `db:"sha512"`
+	StorageKey string    `db:"storage_key"`
 }
 
 const fileSelect = `SELECT f.id, f.package_id, f.file_name, f.blob_sha256, f.size, f.metadata, f.created_at, f.updated_at,
@@ -118,7 +117,7 @@ func (t *Tx) FindOrCreatePackage(ctx context.Context, p *Package) (created bool,
 		p.Status = StatusDefault
 	}
 	if p.Metadata == nil {
-		p.Metadata = types.JSONText("{}")
+		p.Metadata = JSON("{}")
 	}
 	var row struct {
 		Package
@@ -142,7 +141,7 @@ func (t *Tx) CreatePackage(ctx context.Context, p *Package) error {
 		p.Status = StatusDefault
 	}
 	if p.Metadata == nil {
-		p.Metadata = types.JSONText("{}")
+		p.Metadata = JSON("{}")
 	}
 	err := t.tx.GetContext(ctx, p, `INSERT INTO packages (project_id, package_type, name, version, status, metadata)
 		VALUES ($1, $2, $3, $4, $5, $6)
@@ -175,7 +174,7 @@ func (t *Tx) SetPackageStatus(ctx context.Context, id int64, status string) erro
 }
 
 // SetPackageMetadata replaces a package's JSON metadata.
-func (t *Tx) SetPackageMetadata(ctx context.Context, id int64, md types.JSONText) error {
+func (t *Tx) SetPackageMetadata(ctx context.Context, id int64, md JSON) error {
 	_, err := t.tx.ExecContext(ctx, `UPDATE packages SET metadata = $2, updated_at = now() WHERE id = $1`, id, md)
 	return wrap("meta.SetPackageMetadata", err)
 }
@@ -183,7 +182,7 @@ func (t *Tx) SetPackageMetadata(ctx context.Context, id int64, md types.JSONText
 // AddFile inserts a file row (the blob row must exist in this transaction).
 func (t *Tx) AddFile(ctx context.Context, f *PackageFile) error {
 	if f.Metadata == nil {
-		f.Metadata = types.JSONText("{}")
+		f.Metadata = JSON("{}")
 	}
 	err := t.tx.GetContext(ctx, f, `INSERT INTO package_files (package_id, file_name, blob_sha256, size, metadata)
 		VALUES ($1, $2, $3, $4, $5) RETURNING id, package_id, file_name, blob_sha256, size, metadata, created_at, updated_at`,
