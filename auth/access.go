@@ -71,16 +71,10 @@ func (a *Authenticator) ProjectAccess(ctx context.Context, id *Identity, p *meta
 		acc.Write = inReach && t.HasScope(ScopeWritePackages) && p.PackagesEnabled
 		acc.Delete = acc.Write
 	case id.User != nil:
-		if id.User.IsAdmin {
-			acc.Level = meta.Owner
-		} else {
-			lvl, err := a.Store.ProjectAccess(ctx, id.User.ID, p)
-			if err != nil {
-				return nil, err
-			}
-			acc.Level = lvl
+		var err error
+		if acc.Level, acc.Visible, err = ProjectRole(ctx, a.Store, id.User, p); err != nil {
+			return nil, err
 		}
-		acc.Visible = public || p.Visibility == "internal" || acc.Level > 0
 		acc.Read = acc.Visible && p.PackagesEnabled
 		acc.Write = acc.Level >= meta.Developer && p.PackagesEnabled
 		acc.Delete = acc.Level >= meta.Maintainer && p.PackagesEnabled
@@ -272,19 +266,15 @@ func (a *Authenticator) groupAccess(ctx context.Context, id *Identity, g *meta.N
 		}
 	case id.User != nil:
 		user = id.User
-		if user.IsAdmin || g.Visibility == "internal" {
-			visible = true
-		} else if !visible {
-			lvl, err := a.Store.GroupAccess(ctx, user.ID, g)
-			if err != nil {
+		// Only a private group needs the membership queries; the role
+		// itself is not used here.
+		if g.Visibility == "private" {
+			var err error
+			if _, visible, err = GroupRole(ctx, a.Store, user, g); err != nil {
 				return nil, err
 			}
-			visible = lvl > 0
-			if !visible {
-				if visible, err = a.Store.HasProjectsInGroupTree(ctx, user.ID, g); err != nil {
-					return nil, err
-				}
-			}
+		} else {
+			visible = true
 		}
 	}
 	if !visible {

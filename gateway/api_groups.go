@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/pkgate/pkgate/auth"
 	"github.com/pkgate/pkgate/internal/errs"
 	"github.com/pkgate/pkgate/internal/httpx"
 	"github.com/pkgate/pkgate/storage/meta"
@@ -94,7 +95,7 @@ func (s *Server) createGroup(c *gin.Context) {
 			httpx.Abort(c, err)
 			return
 		}
-		level, visible, err := s.groupLevel(c, id, parent)
+		level, visible, err := auth.GroupRole(ctx, s.Store, id.User, parent)
 		if err != nil {
 			httpx.Abort(c, err)
 			return
@@ -242,7 +243,7 @@ func (s *Server) createProject(c *gin.Context) {
 			httpx.Abort(c, err)
 			return
 		}
-		level, visible, err := s.groupLevel(c, id, ns)
+		level, visible, err := auth.GroupRole(ctx, s.Store, id.User, ns)
 		if err != nil {
 			httpx.Abort(c, err)
 			return

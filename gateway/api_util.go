@@ -257,16 +257,10 @@ func (s *Server) projectFor(c *gin.Context, id *auth.Identity) (*meta.Project, i
 		}
 		return nil, 0, err
 	}
-	level := 0
-	switch {
-	case id.IsAdmin():
-		level = meta.Owner
-	case id.User != nil:
-		if level, err = s.Store.ProjectAccess(ctx, id.User.ID, p); err != nil {
-			return nil, 0, err
-		}
+	level, visible, err := auth.ProjectRole(ctx, s.Store, id.User, p)
+	if err != nil {
+		return nil, 0, err
 	}
-	visible := p.Visibility == "public" || (id.User != nil && (p.Visibility == "internal" || level > 0))
 	if !visible {
 		return nil, 0, errs.New(op, errs.NotFound, "404 Project Not Found")
 	}
@@ -284,7 +278,7 @@ func (s *Server) groupFor(c *gin.Context, id *auth.Identity) (*meta.Namespace, i
 		}
 		return nil, 0, err
 	}
-	level, visible, err := s.groupLevel(c, id, g)
+	level, visible, err := auth.GroupRole(ctx, s.Store, id.User, g)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -292,23 +286,4 @@ func (s *Server) groupFor(c *gin.Context, id *auth.Identity) (*meta.Namespace, i
 		return nil, 0, errs.New(op, errs.NotFound, "404 Group Not Found")
 	}
 	return g, level, nil
-}
-
-func (s *Server) groupLevel(c *gin.Context, id *auth.Identity, g *meta.Namespace) (int, bool, error) {
-	ctx := c.Request.Context()
-	if id.IsAdmin() {
-		return meta.Owner, true, nil
-	}
-	if id.User == nil {
-		return 0, g.Visibility == "public", nil
-	}
-	level, err := s.Store.GroupAccess(ctx, id.User.ID, g)
-	if err != nil {
-		return 0, false, err
-	}
-	if level > 0 || g.Visibility != "private" {
-		return level, true, nil
-	}
-	below, err := s.Store.HasProjectsInGroupTree(ctx, id.User.ID, g)
-	return level, below, err
 }

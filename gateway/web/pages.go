@@ -106,8 +106,7 @@ func (u *ui) resolve(c *gin.Context, s *session, kind holderKind) *holder {
 	return h
 }
 
-// resolveProject mirrors the API's projectFor: visible when public or
-// internal, or when the user has any role (admins: Owner).
+// resolveProject finds a project the signed-in user can see (auth.ProjectRole).
 func (u *ui) resolveProject(ctx context.Context, s *session, id string) (*holder, error) {
 	p, err := auth.FindProject(ctx, u.d.Store, id)
 	if err != nil {
@@ -116,21 +115,15 @@ func (u *ui) resolveProject(ctx context.Context, s *session, id string) (*holder
 		}
 		return nil, err
 	}
-	level := meta.Owner
-	if !s.isAdmin() {
-		if level, err = u.d.Store.ProjectAccess(ctx, s.user.ID, p); err != nil {
-			return nil, err
-		}
-	}
-	if p.Visibility == "private" && level == 0 {
-		return nil, nil
+	level, visible, err := auth.ProjectRole(ctx, u.d.Store, s.user, p)
+	if err != nil || !visible {
+		return nil, err
 	}
 	return &holder{Kind: kindProject, ID: p.ID, Name: p.Name, FullName: p.FullName(), FullPath: p.FullPath(),
 		Visibility: p.Visibility, Level: level, Project: p, Base: uiPrefix + "/projects/" + strconv.FormatInt(p.ID, 10)}, nil
 }
 
-// resolveGroup mirrors the API's groupFor: a private group is visible to its
-// members and to members of anything below it.
+// resolveGroup finds a group the signed-in user can see (auth.GroupRole).
 func (u *ui) resolveGroup(ctx context.Context, s *session, id string) (*holder, error) {
 	g, err := auth.FindGroup(ctx, u.d.Store, id)
 	if err != nil {
@@ -139,17 +132,9 @@ func (u *ui) resolveGroup(ctx context.Context, s *session, id string) (*holder, 
 		}
 		return nil, err
 	}
-	level := meta.Owner
-	if !s.isAdmin() {
-		if level, err = u.d.Store.GroupAccess(ctx, s.user.ID, g); err != nil {
-			return nil, err
-		}
-		if g.Visibility == "private" && level == 0 {
-			below, err := u.d.Store.HasProjectsInGroupTree(ctx, s.user.ID, g)
-			if err != nil || !below {
-				return nil, err
-			}
-		}
+	level, visible, err := auth.GroupRole(ctx, u.d.Store, s.user, g)
+	if err != nil || !visible {
+		return nil, err
 	}
 	return &holder{Kind: kindGroup, ID: g.ID, Name: g.Name, FullName: g.FullName, FullPath: g.FullPath,
 		Visibility: g.Visibility, Level: level, Group: g, Base: uiPrefix + "/groups/" + strconv.FormatInt(g.ID, 10)}, nil
