@@ -189,6 +189,14 @@ func (h *handler) serveFile(c *gin.Context, sc scope, p Path) {
 		httpx.Abort(c, err)
 		return
 	}
+	h.serveStored(c, op, p, f, p.Base, false)
+}
+
+// serveStored answers a stored file for p: the digest p's checksum
+// extension asks for (404 when that digest is unknown), or the file
+// itself. A mutable file (maven-metadata.xml) goes out with
+// Cache-Control: no-cache.
+func (h *handler) serveStored(c *gin.Context, op string, p Path, f *meta.PackageFile, name string, mutable bool) {
 	if p.Checksum != "" {
 		sum := fileDigest(f, p.Checksum)
 		if sum == "" {
@@ -198,7 +206,10 @@ func (h *handler) serveFile(c *gin.Context, sc scope, p Path) {
 		serveBytes(c, "text/plain; charset=utf-8", f.CreatedAt, []byte(sum))
 		return
 	}
-	formats.ServeFile(c, h.d, &meta.Package{ID: f.PackageID}, f, formats.ServeOptions{FileName: p.Base})
+	if mutable {
+		c.Header("Cache-Control", "no-cache")
+	}
+	formats.ServeFile(c, h.d, &meta.Package{ID: f.PackageID}, f, formats.ServeOptions{FileName: name})
 }
 
 func fileDigest(f *meta.PackageFile, alg string) string {
@@ -261,17 +272,7 @@ func (h *handler) serveMetadata(c *gin.Context, sc scope, p Path) {
 			httpx.Abort(c, err)
 			return
 		}
-		if p.Checksum != "" {
-			sum := fileDigest(f, p.Checksum)
-			if sum == "" {
-				httpx.Abort(c, errs.New("maven.Metadata", errs.NotFound, "404 Not Found"))
-				return
-			}
-			serveBytes(c, "text/plain; charset=utf-8", f.CreatedAt, []byte(sum))
-			return
-		}
-		c.Header("Cache-Control", "no-cache")
-		formats.ServeFile(c, h.d, &meta.Package{ID: f.PackageID}, f, formats.ServeOptions{FileName: MetadataFile})
+		h.serveStored(c, "maven.Metadata", p, f, MetadataFile, true)
 		return
 	}
 	if p.Checksum != "" {
