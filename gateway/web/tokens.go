@@ -118,18 +118,30 @@ func has(list []string, s string) bool {
 	return false
 }
 
+// manageable resolves the page's project or group for a token change
+// (verb: create, revoke) and answers 403 itself, returning nil, when the
+// user may not manage its tokens; authorization is checked here, on the
+// server, whatever the page showed.
+func (u *ui) manageable(c *gin.Context, s *session, kind holderKind, verb string) *holder {
+	h := u.resolve(c, s, kind)
+	if h == nil {
+		return nil
+	}
+	if !h.Perms.Manage {
+		httpx.Logger(c).Warn("web: deploy token "+verb+" refused", "user", s.user.Username, "holder", h.FullPath, "level", h.Level)
+		u.message(c, s, http.StatusForbidden, "Not allowed", "You cannot "+verb+" deploy tokens here. "+h.Perms.Why)
+		return nil
+	}
+	return h
+}
+
 // createToken handles the create form. Authorization is checked here, on
 // the server, whatever the page showed.
 func (u *ui) createToken(kind holderKind) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		s := sessionFrom(c)
-		h := u.resolve(c, s, kind)
+		h := u.manageable(c, s, kind, "create")
 		if h == nil {
-			return
-		}
-		if !h.Perms.Manage {
-			httpx.Logger(c).Warn("web: deploy token create refused", "user", s.user.Username, "holder", h.FullPath, "level", h.Level)
-			u.message(c, s, http.StatusForbidden, "Not allowed", "You cannot create deploy tokens here. "+h.Perms.Why)
 			return
 		}
 		pf := c.Request.PostForm
@@ -171,13 +183,8 @@ func (u *ui) revokeToken(kind holderKind) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		s := sessionFrom(c)
 		ctx := c.Request.Context()
-		h := u.resolve(c, s, kind)
+		h := u.manageable(c, s, kind, "revoke")
 		if h == nil {
-			return
-		}
-		if !h.Perms.Manage {
-			httpx.Logger(c).Warn("web: deploy token revoke refused", "user", s.user.Username, "holder", h.FullPath, "level", h.Level)
-			u.message(c, s, http.StatusForbidden, "Not allowed", "You cannot revoke deploy tokens here. "+h.Perms.Why)
 			return
 		}
 		tid, err := strconv.ParseInt(c.Param("token_id"), 10, 64)
