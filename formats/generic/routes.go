@@ -38,7 +38,7 @@ func Register(rg *gin.RouterGroup, d formats.Deps) { RegisterWith(rg, d, Default
 
 // RegisterWith mounts the generic routes with explicit settings.
 func RegisterWith(rg *gin.RouterGroup, d formats.Deps, o Options) {
-	h := newHandler(d, o)
+	h := &handler{d: d, o: o}
 	g := rg.Group("/projects/:id/packages/generic", d.Auth.PackageProject("id"))
 	g.PUT("/*path", auth.Require(auth.Write), h.upload)
 	g.GET("/*path", auth.Require(auth.Read), h.download)
@@ -48,10 +48,6 @@ func RegisterWith(rg *gin.RouterGroup, d formats.Deps, o Options) {
 type handler struct {
 	d formats.Deps
 	o Options
-}
-
-func newHandler(d formats.Deps, o Options) *handler {
-	return &handler{d: d, o: o}
 }
 
 // lockKey names the advisory lock serialising uploads to one package when
