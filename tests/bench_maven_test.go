@@ -3,39 +3,10 @@ package tests
 import (
 	"bytes"
 	"fmt"
-	"io"
-	"net/http"
 	"runtime"
 	"testing"
 	"time"
 )
-
-var mavenBenchClient = &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}, Timeout: time.Minute}
-
-// mavenBenchDo sends one request; it reports failures with Error (it runs
-// inside RunParallel goroutines, where Fatal is not allowed).
-func mavenBenchDo(tb testing.TB, method, url string, body []byte, h map[string]string) (int, []byte) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		tb.Error(err)
-		return 0, nil
-	}
-	for k, v := range h {
-		req.Header.Set(k, v)
-	}
-	res, err := mavenBenchClient.Do(req)
-	if err != nil {
-		tb.Error(err)
-		return 0, nil
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, b
-}
 
 // BenchmarkMavenGet measures what a Maven build asks most, in requests
 // per second, on a private project holding 50 releases of one artifact
@@ -62,7 +33,7 @@ func BenchmarkMavenGet(b *testing.B) {
 			name string
 			body []byte
 		}{{"hello-" + v + ".pom", []byte("<project/>")}, {"hello-" + v + ".jar", append([]byte(v), jar...)}} {
-			if st, body := mavenBenchDo(b, "PUT", repo+"/"+v+"/"+f.name, f.body, wh); st != 200 {
+			if st, body := benchDo(b, "PUT", repo+"/"+v+"/"+f.name, bytes.NewReader(f.body), wh); st != 200 {
 				b.Fatalf("deploy %s: %d %s", f.name, st, body)
 			}
 		}
@@ -73,7 +44,7 @@ func BenchmarkMavenGet(b *testing.B) {
 		{"checksum", repo + "/1.25.0/hello-1.25.0.jar.sha1"},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			if st, body := mavenBenchDo(b, "GET", tc.url, nil, rh); st != 200 {
+			if st, body := benchDo(b, "GET", tc.url, nil, rh); st != 200 {
 				b.Fatalf("GET %s: %d %s", tc.url, st, body)
 			}
 			b.ResetTimer()
@@ -81,7 +52,7 @@ func BenchmarkMavenGet(b *testing.B) {
 			b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0))) // 16 concurrent clients
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if st, _ := mavenBenchDo(b, "GET", tc.url, nil, rh); st != 200 {
+					if st, _ := benchDo(b, "GET", tc.url, nil, rh); st != 200 {
 						b.Errorf("GET %s: %d", tc.url, st)
 						return
 					}

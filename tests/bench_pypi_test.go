@@ -12,26 +12,6 @@ import (
 	"time"
 )
 
-var pypiBenchClient = &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}, Timeout: time.Minute}
-
-func pypiBenchDo(tb testing.TB, method, url string, body io.Reader, h map[string]string) (int, []byte) {
-	req, err := http.NewRequest(method, url, body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for k, v := range h {
-		req.Header.Set(k, v)
-	}
-	res, err := pypiBenchClient.Do(req)
-	if err != nil {
-		tb.Error(err) // Error, not Fatal: called from RunParallel goroutines
-		return 0, nil
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, b
-}
-
 // BenchmarkPyPISimpleIndex measures project-page requests per second on a
 // private project holding 200 files (100 versions x wheel + sdist) of one
 // package, authenticated with a read deploy token over Basic, as pip asks,
@@ -60,7 +40,7 @@ func BenchmarkPyPISimpleIndex(b *testing.B) {
 				req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/v4/projects/%d/packages/pypi", base, pid), bytes.NewReader(body))
 				req.SetBasicAuth("__token__", write)
 				req.Header.Set("Content-Type", ct)
-				res, err := pypiBenchClient.Do(req)
+				res, err := benchClient.Do(req)
 				if err != nil {
 					b.Error(err)
 					continue
@@ -94,7 +74,7 @@ func BenchmarkPyPISimpleIndex(b *testing.B) {
 			req, _ := http.NewRequest("GET", page, nil)
 			req.SetBasicAuth("__token__", read)
 			h["Authorization"] = req.Header.Get("Authorization")
-			st, body := pypiBenchDo(b, "GET", page, nil, h)
+			st, body := benchDo(b, "GET", page, nil, h)
 			if st != 200 || bytes.Count(body, []byte("#sha256=")) != 200 {
 				b.Fatalf("page: %d, %d links", st, bytes.Count(body, []byte("#sha256=")))
 			}
@@ -103,7 +83,7 @@ func BenchmarkPyPISimpleIndex(b *testing.B) {
 			start := time.Now()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if st, _ := pypiBenchDo(b, "GET", page, nil, h); st != 200 {
+					if st, _ := benchDo(b, "GET", page, nil, h); st != 200 {
 						b.Errorf("status %d", st)
 						return
 					}

@@ -1,0 +1,33 @@
+package tests
+
+import (
+	"io"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// benchClient keeps enough idle connections for the benchmarks' parallel
+// clients, so they measure requests, not TCP handshakes.
+var benchClient = &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}, Timeout: time.Minute}
+
+// benchDo sends one request and returns the status and body. It reports
+// failures with Error, not Fatal: it runs inside RunParallel goroutines.
+func benchDo(tb testing.TB, method, url string, body io.Reader, h map[string]string) (int, []byte) {
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		tb.Error(err)
+		return 0, nil
+	}
+	for k, v := range h {
+		req.Header.Set(k, v)
+	}
+	res, err := benchClient.Do(req)
+	if err != nil {
+		tb.Error(err)
+		return 0, nil
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, b
+}
