@@ -219,9 +219,12 @@ var healthClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: tr
 
 // minioHealthy checks liveness and then readiness: "live" answers as soon as
 // the HTTP server is up, "ready" only once the drive is usable, and S3 calls
-// made in between fail with "server not initialized".
+// made in between fail with "server not initialized". After a restart,
+// "ready" has been seen to answer 200 while S3 calls still failed, so
+// the last probe is an S3 call: an anonymous ListBuckets, which an
+// initialised server refuses with 403 and an uninitialised one with 503.
 func minioHealthy(ctx context.Context, base string) error {
-	for _, path := range []string{"/minio/health/live", "/minio/health/ready"} {
+	for _, path := range []string{"/minio/health/live", "/minio/health/ready", "/"} {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 		if err != nil {
 			return err
@@ -231,6 +234,12 @@ func minioHealthy(ctx context.Context, base string) error {
 			return err
 		}
 		_ = resp.Body.Close()
+		if path == "/" {
+			if resp.StatusCode >= 500 {
+				return fmt.Errorf("GET %s: %s", path, resp.Status)
+			}
+			continue
+		}
 		if resp.StatusCode != http.StatusOK {
 			return fmt.Errorf("GET %s: %s", path, resp.Status)
 		}
