@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 )
 
 // TestGenerationBumpsOncePerTransaction: the package generation (what
@@ -81,5 +82,64 @@ func TestGenerationBumpsOncePerTransaction(t *testing.T) {
 	}
 	if a := gen(s.ProjectID); a != a0+1 {
 		t.Fatalf("transaction after a rollback on the same connection: %d→%d, want +1", a0, a)
+	}
+}
+
+// TestGenerationBumpAtCommit: the bump waits for the commit, so an open
+// publish does not hold the counter row that every other publish to the
+// project needs; and recording a download (last_downloaded_at), which no
+// cached document shows, does not move the generation at all.
+func TestGenerationBumpAtCommit(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	ctx := context.Background()
+	db := e.Store.DB()
+	path := fmt.Sprintf("/api/v4/projects/%d/packages/generic/late/1.0/a.bin", s.ProjectID)
+	e.Must(201, e.Do("PUT", path, "x", DeployHdr(s.WriteToken)))
+	gen := func() int64 {
+		t.Helper()
+		g, err := e.Store.Generation(ctx, []int64{s.ProjectID}, "generic")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+
+	g0 := gen()
+	e.Must(200, e.Do("GET", path, nil, DeployHdr(s.ReadToken)))
+	var touched bool
+	for range 50 { // the download is recorded after the answer
+		db.Get(&touched, `SELECT last_downloaded_at IS NOT NULL FROM packages WHERE project_id = $1 AND name = 'late'`, s.ProjectID)
+		if touched {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !touched {
+		t.Fatal("the download was never recorded")
+	}
+	if g := gen(); g != g0 {
+		t.Fatalf("recording a download moved the generation %d→%d", g0, g)
+	}
+
+	tx := db.MustBegin()
+	defer tx.Rollback()
+	tx.MustExec(`INSERT INTO package_files (package_id, file_name, blob_sha256, size)
+		SELECT package_id, 'b.bin', blob_sha256, size FROM package_files f JOIN packages p ON p.id = f.package_id
+		WHERE p.project_id = $1 AND p.name = 'late' LIMIT 1`, s.ProjectID)
+	tx.MustExec(`UPDATE packages SET status = 'default' WHERE project_id = $1 AND name = 'late'`, s.ProjectID)
+	other := db.MustBegin()
+	defer other.Rollback()
+	if _, err := other.Exec(`SELECT 1 FROM package_generations WHERE project_id = $1 AND package_type = 'generic' FOR UPDATE NOWAIT`, s.ProjectID); err != nil {
+		t.Fatalf("an open publish holds the generation row: %v", err)
+	}
+	if err := other.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if g := gen(); g != g0+1 {
+		t.Fatalf("the committed publish moved the generation %d→%d, want +1", g0, g)
 	}
 }
