@@ -18,6 +18,13 @@ import (
 // audit records an event; a failure is logged, never fails the request
 // (the action already happened).
 func (s *Server) audit(c *gin.Context, id *auth.Identity, action, targetType string, targetID int64, targetPath string, details map[string]any) {
+	e := auditEvent(c, id, action, targetType, targetID, targetPath, details)
+	if err := s.Store.Audit(context.WithoutCancel(c.Request.Context()), e); err != nil {
+		httpx.Logger(c).Error("audit event lost", "action", action, "err", err.Error())
+	}
+}
+
+func auditEvent(c *gin.Context, id *auth.Identity, action, targetType string, targetID int64, targetPath string, details map[string]any) *meta.AuditEvent {
 	e := &meta.AuditEvent{Action: action, TargetType: targetType, TargetPath: targetPath, IP: c.ClientIP()}
 	if targetID > 0 {
 		e.TargetID = &targetID
@@ -34,46 +41,57 @@ func (s *Server) audit(c *gin.Context, id *auth.Identity, action, targetType str
 		b, _ := json.Marshal(details)
 		e.Details = b
 	}
-	if err := s.Store.Audit(context.WithoutCancel(c.Request.Context()), e); err != nil {
-		httpx.Logger(c).Error("audit event lost", "action", action, "err", err.Error())
-	}
+	return e
 }
 
 // auditPackages records every successful publish and delete on package
-// routes, whatever the format, after the handler ran: one place instead of
-// one call per format.
+// routes, whatever the format: one place instead of one call per format.
+// The event rides in the request's context, so the transaction that makes
+// the change records it too (meta.PendingAudit); a change made without one
+// is recorded here after the handler answered with success.
 func (s *Server) auditPackages(c *gin.Context) {
-	c.Next()
 	method := c.Request.Method
-	status := c.Writer.Status()
-	if status < 200 || status > 299 || (method != http.MethodPut && method != http.MethodPost && method != http.MethodDelete) {
+	if method != http.MethodPut && method != http.MethodPost && method != http.MethodDelete {
+		c.Next()
 		return
 	}
 	route := c.FullPath()
 	format := formatOf(route)
 	var action string
-	var id *auth.Identity
+	var who func(c *gin.Context) *auth.Identity
 	switch {
 	case format != "api" && format != "internal" && format != "unmatched" && format != "ui":
-		id = auth.IdentityFrom(c)
+		who = auth.IdentityFrom
 		action = "package.publish"
 		if method == http.MethodDelete {
 			action = "package.delete"
 		}
 	case strings.HasPrefix(route, "/api/v4/projects/:id/packages/:package_id"):
-		id = identity(c)
+		who = identity
 		action = "package.delete"
 		if strings.Contains(route, "package_files") {
 			action = "package_file.delete"
 		}
 	default:
+		c.Next()
 		return
 	}
-	var projectID int64
-	if acc := auth.AccessFrom(c); acc != nil {
-		projectID = acc.Project.ID
+	event := func() *meta.AuditEvent {
+		var projectID int64
+		if acc := auth.AccessFrom(c); acc != nil {
+			projectID = acc.Project.ID
+		}
+		return auditEvent(c, who(c), action, "project", projectID, c.Request.URL.EscapedPath(), map[string]any{"format": format, "method": method})
 	}
-	s.audit(c, id, action, "project", projectID, c.Request.URL.EscapedPath(), map[string]any{"format": format, "method": method, "status": status})
+	pending := &meta.PendingAudit{Build: event}
+	c.Request = c.Request.WithContext(meta.WithPendingAudit(c.Request.Context(), pending))
+	c.Next()
+	if status := c.Writer.Status(); status < 200 || status > 299 || pending.Written() {
+		return
+	}
+	if err := s.Store.Audit(context.WithoutCancel(c.Request.Context()), event()); err != nil {
+		httpx.Logger(c).Error("audit event lost", "action", action, "err", err.Error())
+	}
 }
 
 func auditJSON(e *meta.AuditEvent) gin.H {

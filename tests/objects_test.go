@@ -2,6 +2,9 @@ package tests
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"testing"
 
 	"github.com/pkgate/pkgate/storage/blob"
@@ -31,5 +34,40 @@ func assertNoOrphanObjects(t *testing.T, e *Env) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSameBytesOneObject: bytes uploaded again are stored once (the second
+// object is dropped for the first), and when the first object has been
+// lost, the next upload of those bytes repairs the blob row instead of
+// pointing a new file at nothing. Both publish paths: the one-statement
+// path of a plain upload, and the transaction that ?status= takes.
+func TestSameBytesOneObject(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	ctx := context.Background()
+	for _, query := range []string{"", "?status=default"} {
+		content := "same bytes " + query
+		url := func(name string) string {
+			return fmt.Sprintf("/api/v4/projects/%d/packages/generic/same/1.0/%s", s.ProjectID, name)
+		}
+		e.Must(201, e.Do("PUT", url("a.bin")+query, content, DeployHdr(s.WriteToken)))
+		e.Must(201, e.Do("PUT", url("b.bin")+query, content, DeployHdr(s.WriteToken)))
+		assertNoOrphanObjects(t, e)
+		sum := sha256.Sum256([]byte(content))
+		var key string
+		if err := e.Store.DB().Get(&key, "SELECT storage_key FROM blobs WHERE sha256 = $1", hex.EncodeToString(sum[:])); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Server.Blobs.Delete(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+		e.Must(201, e.Do("PUT", url("c.bin")+query, content, DeployHdr(s.WriteToken)))
+		assertNoOrphanObjects(t, e)
+		for _, name := range []string{"a.bin", "b.bin", "c.bin"} {
+			if got := string(e.Must(200, e.Do("GET", url(name), nil, DeployHdr(s.ReadToken))).Body); got != content {
+				t.Errorf("%s%s: got %q", name, query, got)
+			}
+		}
 	}
 }

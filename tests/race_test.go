@@ -2,14 +2,17 @@ package tests
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pkgate/pkgate/gateway"
+	"github.com/pkgate/pkgate/storage/meta"
 )
 
 const raceN = 50
@@ -181,6 +184,18 @@ func TestRaceDifferentVersionsAllAppear(t *testing.T) {
 		return req("PUT", fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/many/3.%d/f.bin", e.URL, s.ProjectID, i), []byte(fmt.Sprint(i)), DeployHdr(s.WriteToken))
 	}))
 
+	// Different files into one new version: every upload finds or creates
+	// the same package at once, and all of them must land in one row.
+	check("generic files", race(t, raceN, func(i int) *http.Request {
+		return req("PUT", fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/side/1.0/f%d.bin", e.URL, s.ProjectID, i), []byte(fmt.Sprint(i)), DeployHdr(s.WriteToken))
+	}))
+	var sidePkgs, sideFiles int
+	e.Store.DB().Get(&sidePkgs, "SELECT count(*) FROM packages WHERE package_type = 'generic' AND name = 'side'")
+	e.Store.DB().Get(&sideFiles, "SELECT count(*) FROM package_files f JOIN packages p ON p.id = f.package_id WHERE p.name = 'side'")
+	if sidePkgs != 1 || sideFiles != raceN {
+		t.Errorf("concurrent files into one new version: %d packages and %d files, want 1 and %d", sidePkgs, sideFiles, raceN)
+	}
+
 	pack := string(e.Must(200, e.Do("GET", npmPkgPath(s.ProjectID, "@acme/many"), nil, Bearer(s.ReadToken))).Body)
 	page := string(e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d/packages/pypi/simple/many-pkg/", s.ProjectID), nil, Basic("x", s.ReadToken))).Body)
 	meta := string(e.Must(200, e.Do("GET", mvnProject(s.ProjectID)+"/com/acme/many/maven-metadata.xml", nil, DeployHdr(s.ReadToken))).Body)
@@ -196,9 +211,66 @@ func TestRaceDifferentVersionsAllAppear(t *testing.T) {
 		}
 	}
 	var generic int
-	e.Store.DB().Get(&generic, "SELECT count(*) FROM packages WHERE package_type = 'generic'")
+	e.Store.DB().Get(&generic, "SELECT count(*) FROM packages WHERE package_type = 'generic' AND name = 'many'")
 	if generic != raceN {
 		t.Errorf("%d generic packages", generic)
 	}
 	assertNoOrphanObjects(t, e)
+}
+
+// TestFindOrCreateSeesConcurrentCreate: a publish that finds its package
+// being created by another, uncommitted transaction waits for it and then
+// uses that row. The deterministic form of what concurrent uploads of
+// different files into one new version do by chance.
+func TestFindOrCreateSeesConcurrentCreate(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	ctx := context.Background()
+	version := "1.0"
+	pkg := func() *meta.Package {
+		return &meta.Package{ProjectID: s.ProjectID, PackageType: "generic", Name: "waits", Version: &version}
+	}
+	for _, touch := range []bool{false, true} {
+		version = fmt.Sprintf("%v", touch)
+		created := make(chan struct{})
+		release := make(chan struct{})
+		first := make(chan error, 1)
+		go func() {
+			first <- e.Store.Tx(ctx, func(tx *meta.Tx) error {
+				p := pkg()
+				ok, err := tx.FindOrCreatePackage(ctx, p, touch)
+				if err == nil && !ok {
+					err = fmt.Errorf("first transaction did not create the package")
+				}
+				close(created)
+				<-release
+				return err
+			})
+		}()
+		<-created
+		second := make(chan error, 1)
+		var got *meta.Package
+		go func() {
+			second <- e.Store.Tx(ctx, func(tx *meta.Tx) error {
+				got = pkg()
+				ok, err := tx.FindOrCreatePackage(ctx, got, touch)
+				if err == nil && ok {
+					err = fmt.Errorf("second transaction created the package again")
+				}
+				return err
+			})
+		}()
+		// Give the second transaction time to block on the first's row.
+		time.Sleep(200 * time.Millisecond)
+		close(release)
+		if err := <-first; err != nil {
+			t.Fatalf("touch=%v: %v", touch, err)
+		}
+		if err := <-second; err != nil {
+			t.Fatalf("touch=%v: %v", touch, err)
+		}
+		if got.ID == 0 {
+			t.Fatalf("touch=%v: second transaction got no package", touch)
+		}
+	}
 }

@@ -157,7 +157,7 @@ func webSeedPackage(e *Env, projectID int64, typ, name, version, file string, co
 	}
 	err = e.Server.Registry.Commit(ctx, st, func(tx *meta.Tx) error {
 		p := &meta.Package{ProjectID: projectID, PackageType: typ, Name: name, Version: &version}
-		if _, err := tx.FindOrCreatePackage(ctx, p); err != nil {
+		if _, err := tx.FindOrCreatePackage(ctx, p, false); err != nil {
 			return err
 		}
 		return tx.AddFile(ctx, &meta.PackageFile{PackageID: p.ID, FileName: file, BlobSHA256: st.SHA256, Size: st.Size})

@@ -109,16 +109,42 @@ func (h *handler) upload(c *gin.Context) {
 		return
 	}
 	file := &meta.PackageFile{FileName: t.StoredName(), BlobSHA256: staged.SHA256, Size: staged.Size}
-	var pkg meta.Package
-	err = h.d.Registry.Commit(ctx, staged, func(tx *meta.Tx) error {
+	version := t.Version
+	pkg := meta.Package{ProjectID: acc.Project.ID, PackageType: "generic", Name: t.Name, Version: &version, Status: status}
+	if dupOK && status == "" {
+		// Nothing to check or change beyond adding the file: one statement.
+		err = h.d.Registry.Publish(ctx, staged, &pkg, file)
+	} else {
+		err = h.commit(ctx, staged, acc.Project.ID, t, &pkg, file, dupOK, status)
+	}
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	if sel == "package_file" {
+		c.JSON(http.StatusOK, gin.H{
+			"id": file.ID, "package_id": file.PackageID, "created_at": httpx.TS(file.CreatedAt),
+			"updated_at": httpx.TS(file.UpdatedAt), "size": file.Size, "file_store": 1,
+			"file_md5": nilIfEmpty(staged.MD5), "file_sha1": nilIfEmpty(staged.SHA1), "file_sha256": staged.SHA256,
+			"file_name": file.FileName,
+			"file":      gin.H{"url": c.Request.URL.EscapedPath()},
+		})
+		return
+	}
+	c.JSON(http.StatusCreated, gin.H{"message": "201 Created"})
+}
+
+// commit publishes inside a transaction, for uploads that must check for a
+// duplicate or change the package's status.
+func (h *handler) commit(ctx context.Context, staged *registry.Staged, projectID int64, t Target, pkg *meta.Package, file *meta.PackageFile, dupOK bool, status string) error {
+	const op = "generic.Upload"
+	return h.d.Registry.Commit(ctx, staged, func(tx *meta.Tx) error {
 		if !dupOK {
-			if err := tx.AdvisoryLock(ctx, lockKey(acc.Project.ID, t)); err != nil {
+			if err := tx.AdvisoryLock(ctx, lockKey(projectID, t)); err != nil {
 				return err
 			}
 		}
-		version := t.Version
-		pkg = meta.Package{ProjectID: acc.Project.ID, PackageType: "generic", Name: t.Name, Version: &version, Status: status}
-		created, err := tx.FindOrCreatePackage(ctx, &pkg)
+		created, err := tx.FindOrCreatePackage(ctx, pkg, false)
 		if err != nil {
 			return err
 		}
@@ -140,21 +166,6 @@ func (h *handler) upload(c *gin.Context) {
 		file.PackageID = pkg.ID
 		return tx.AddFile(ctx, file)
 	})
-	if err != nil {
-		httpx.Abort(c, err)
-		return
-	}
-	if sel == "package_file" {
-		c.JSON(http.StatusOK, gin.H{
-			"id": file.ID, "package_id": file.PackageID, "created_at": httpx.TS(file.CreatedAt),
-			"updated_at": httpx.TS(file.UpdatedAt), "size": file.Size, "file_store": 1,
-			"file_md5": nilIfEmpty(staged.MD5), "file_sha1": nilIfEmpty(staged.SHA1), "file_sha256": staged.SHA256,
-			"file_name": file.FileName,
-			"file":      gin.H{"url": c.Request.URL.EscapedPath()},
-		})
-		return
-	}
-	c.JSON(http.StatusCreated, gin.H{"message": "201 Created"})
 }
 
 // hasFile is the pre-check of a refused duplicate: whether the live

@@ -429,7 +429,7 @@ func (h *handler) put(c *gin.Context) {
 		}
 		md, _ := json.Marshal(packageMetadata{Path: p.Name, AppGroup: p.GroupID, AppName: p.ArtifactID, AppVersion: p.VersionPtr()})
 		pkg := meta.Package{ProjectID: acc.Project.ID, PackageType: packageType, Name: p.Name, Version: p.VersionPtr(), Metadata: md}
-		if _, err := tx.FindOrCreatePackage(ctx, &pkg); err != nil {
+		if _, err := tx.FindOrCreatePackage(ctx, &pkg, true); err != nil {
 			return err
 		}
 		if !dupOK {

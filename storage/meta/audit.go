@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,10 +28,54 @@ func (s *Store) Audit(ctx context.Context, e *AuditEvent) error {
 	if e.Details == nil {
 		e.Details = JSON("{}")
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO audit_events (actor_type, actor_id, actor_name, action, target_type, target_id, target_path, ip, details)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, e.ActorType, e.ActorID, e.ActorName, e.Action, e.TargetType, e.TargetID, e.TargetPath, e.IP, e.Details)
+	_, err := s.db.ExecContext(ctx, auditInsert, e.auditArgs()...)
 	return wrap("meta.Audit", err)
 }
+
+func (e *AuditEvent) auditArgs() []any {
+	return []any{e.ActorType, e.ActorID, e.ActorName, e.Action, e.TargetType, e.TargetID, e.TargetPath, e.IP, e.Details}
+}
+
+// PendingAudit is the audit event of a request that publishes or deletes
+// packages. The first transaction of the request that commits writes it
+// (Store.Tx, Store.PublishFile), so the change and its record commit
+// together, at the cost of one commit instead of two; a request whose
+// transactions all failed records nothing. Build runs inside that
+// transaction, when the request knows who it acts for and on what.
+type PendingAudit struct {
+	Build   func() *AuditEvent
+	written atomic.Bool
+}
+
+// Written reports whether a transaction of the request recorded the event.
+func (p *PendingAudit) Written() bool { return p.written.Load() }
+
+type pendingAuditKey struct{}
+
+// WithPendingAudit returns a context whose transactions record p.
+func WithPendingAudit(ctx context.Context, p *PendingAudit) context.Context {
+	return context.WithValue(ctx, pendingAuditKey{}, p)
+}
+
+// pendingAudit returns the request's unwritten event, if any, and its
+// holder, to be marked written once the transaction commits.
+func pendingAudit(ctx context.Context) (*PendingAudit, *AuditEvent) {
+	p, _ := ctx.Value(pendingAuditKey{}).(*PendingAudit)
+	if p == nil || p.written.Load() {
+		return nil, nil
+	}
+	e := p.Build()
+	if e == nil {
+		return nil, nil
+	}
+	if e.Details == nil {
+		e.Details = JSON("{}")
+	}
+	return p, e
+}
+
+const auditInsert = `INSERT INTO audit_events (actor_type, actor_id, actor_name, action, target_type, target_id, target_path, ip, details)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 
 // AuditFilter narrows the audit list.
 type AuditFilter struct {

@@ -24,7 +24,7 @@ import (
 
 // Store wraps the connection pool.
 type Store struct {
-	db      *sqlx.DB
+	db      pool
 	touched sync.Map // package id -> time of the last recorded download
 	lookups lookups
 }
@@ -42,7 +42,7 @@ func Open(dsn string) (*Store, error) {
 	db.SetMaxOpenConns(64)
 	db.SetMaxIdleConns(32)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	return &Store{db: db}, nil
+	return &Store{db: pool{DB: db, stmts: &stmtCache{db: db}}}, nil
 }
 
 // oneRoundTrip turns on lib/pq's binary_parameters, whatever the DSN says:
@@ -64,10 +64,13 @@ func oneRoundTrip(dsn string) (string, error) {
 }
 
 // DB exposes the pool (migrations, tests).
-func (s *Store) DB() *sqlx.DB { return s.db }
+func (s *Store) DB() *sqlx.DB { return s.db.DB }
 
 // Close closes the pool.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.db.stmts.close()
+	return s.db.Close()
+}
 
 // Ping checks the database answers.
 func (s *Store) Ping(ctx context.Context) error {
@@ -84,20 +87,35 @@ type q interface {
 
 // Tx is a metadata transaction handed to callers of Store.Tx.
 type Tx struct {
-	tx *sqlx.Tx
+	tx txq
 }
 
-// Tx runs fn in one transaction, committing when it returns nil.
+// Tx runs fn in one transaction, committing when it returns nil, with the
+// request's pending audit event (see PendingAudit) when it has one.
 func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) error {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return wrap("meta.Tx", err)
 	}
-	if err := fn(&Tx{tx: tx}); err != nil {
+	t := &Tx{tx: txq{Tx: tx, stmts: s.db.stmts}}
+	if err := fn(t); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
-	return wrap("meta.Tx", tx.Commit())
+	pending, e := pendingAudit(ctx)
+	if e != nil {
+		if _, err := t.tx.ExecContext(ctx, auditInsert, e.auditArgs()...); err != nil {
+			_ = tx.Rollback()
+			return wrap("meta.Audit", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return wrap("meta.Tx", err)
+	}
+	if pending != nil {
+		pending.written.Store(true)
+	}
+	return nil
 }
 
 // AdvisoryLock takes a transaction-scoped advisory lock on key, serialising

@@ -2,6 +2,8 @@ package meta
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -109,10 +111,26 @@ func (t *Tx) SetBlobKey(ctx context.Context, sha, key string) error {
 	return wrap("meta.SetBlobKey", err)
 }
 
+// ReplaceBlobKey points a blob row from a lost object at another, unless
+// something already moved it; it reports whether this call did.
+func (s *Store) ReplaceBlobKey(ctx context.Context, sha, from, to string) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE blobs SET storage_key = $3 WHERE sha256 = $1 AND storage_key = $2`, sha, from, to)
+	if err != nil {
+		return false, wrap("meta.ReplaceBlobKey", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, wrap("meta.ReplaceBlobKey", err)
+}
+
 // FindOrCreatePackage returns the live package with p's identity, creating
 // it when absent. Concurrent first publishes converge on one row through the
 // partial unique index. created reports whether this call inserted it.
-func (t *Tx) FindOrCreatePackage(ctx context.Context, p *Package) (created bool, err error) {
+//
+// touch sets the updated_at of a package that already exists, for formats
+// whose documents show it (Maven's lastUpdated). The update locks the row
+// until the transaction ends, so concurrent publishes to one version take
+// turns; without touch, they add their files side by side.
+func (t *Tx) FindOrCreatePackage(ctx context.Context, p *Package, touch bool) (created bool, err error) {
 	if p.Status == "" {
 		p.Status = StatusDefault
 	}
@@ -123,11 +141,35 @@ func (t *Tx) FindOrCreatePackage(ctx context.Context, p *Package) (created bool,
 		Package
 		Inserted bool `db:"inserted"`
 	}
-	err = t.tx.GetContext(ctx, &row, `INSERT INTO packages (project_id, package_type, name, version, status, metadata)
-		VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (project_id, package_type, name, (coalesce(version, ''))) WHERE status <> 'pending_destruction'
-		DO UPDATE SET updated_at = now()
-		RETURNING `+pkgCols+`, (xmax = 0) AS inserted`, p.ProjectID, p.PackageType, p.Name, p.Version, p.Status, p.Metadata)
+	args := []any{p.ProjectID, p.PackageType, p.Name, p.Version, p.Status, p.Metadata}
+	if touch {
+		err = t.tx.GetContext(ctx, &row, `INSERT INTO packages (project_id, package_type, name, version, status, metadata)
+			VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (project_id, package_type, name, (coalesce(version, ''))) WHERE status <> 'pending_destruction'
+			DO UPDATE SET updated_at = now()
+			RETURNING `+pkgCols+`, (xmax = 0) AS inserted`, args...)
+	} else {
+		// The SELECT sees the statement's snapshot: when the conflicting
+		// row was committed by a concurrent publish after that snapshot
+		// was taken, neither branch returns it, and the next attempt (a
+		// new snapshot) does.
+		for range 3 {
+			err = t.tx.GetContext(ctx, &row, `WITH ins AS (
+				INSERT INTO packages (project_id, package_type, name, version, status, metadata)
+				VALUES ($1, $2, $3, $4, $5, $6)
+				ON CONFLICT (project_id, package_type, name, (coalesce(version, ''))) WHERE status <> 'pending_destruction'
+				DO NOTHING
+				RETURNING `+pkgCols+`, true AS inserted)
+			SELECT * FROM ins
+			UNION ALL
+			SELECT `+pkgCols+`, false FROM packages WHERE project_id = $1 AND package_type = $2 AND name = $3
+				AND coalesce(version, '') = coalesce($4, '') AND status <> 'pending_destruction'
+			LIMIT 1`, args...)
+			if !errors.Is(err, sql.ErrNoRows) {
+				break
+			}
+		}
+	}
 	if err != nil {
 		return false, wrap("meta.FindOrCreatePackage", err)
 	}
@@ -417,4 +459,93 @@ func (s *Store) DeleteFile(ctx context.Context, packageID, fileID int64) error {
 		return errs.New("meta.DeleteFile", errs.NotFound, "404 Not found")
 	}
 	return nil
+}
+
+// PublishFile records an uploaded file in one statement: its blob row, its
+// package (found, or created as in FindOrCreatePackage without touch), the
+// file row and the request's pending audit event. An upload is then one
+// round trip and one commit; through Tx it takes six round trips (BEGIN,
+// three statements, COMMIT, the audit insert), and on a small file they
+// cost Postgres more CPU than the object store spends storing it.
+//
+// It returns the storage key the blob row keeps: another object's key when
+// these bytes were stored before, which the caller checks exists (see
+// Registry.Publish). On success p and f are filled from their rows.
+func (s *Store) PublishFile(ctx context.Context, b *Blob, p *Package, f *PackageFile) (kept string, err error) {
+	if p.Status == "" {
+		p.Status = StatusDefault
+	}
+	if p.Metadata == nil {
+		p.Metadata = JSON("{}")
+	}
+	if f.Metadata == nil {
+		f.Metadata = JSON("{}")
+	}
+	pending, e := pendingAudit(ctx)
+	if e == nil {
+		e = &AuditEvent{} // Action NULL: the statement inserts no event
+	}
+	var action *string
+	if pending != nil {
+		action = &e.Action
+	}
+	var row struct {
+		Kept string `db:"kept"`
+		Package
+		F PackageFile `db:"f"`
+	}
+	args := []any{b.SHA256, b.Size, b.MD5, b.SHA1, b.SHA512, b.StorageKey,
+		p.ProjectID, p.PackageType, p.Name, p.Version, p.Status, p.Metadata,
+		f.FileName, f.Metadata,
+		e.ActorType, e.ActorID, e.ActorName, action, e.TargetType, e.TargetID, e.TargetPath, e.IP, e.Details}
+	// As in FindOrCreatePackage, a package committed by a concurrent
+	// publish after this statement's snapshot is invisible to it; nothing
+	// is then inserted but the (idempotent) blob row, and the next attempt
+	// sees the package.
+	for range 3 {
+		err = s.db.GetContext(ctx, &row, `WITH b AS (
+			INSERT INTO blobs (sha256, size, md5, sha1, sha512, storage_key) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (sha256) DO UPDATE SET
+				md5 = CASE WHEN blobs.md5 = '' THEN EXCLUDED.md5 ELSE blobs.md5 END,
+				sha1 = CASE WHEN blobs.sha1 = '' THEN EXCLUDED.sha1 ELSE blobs.sha1 END,
+				sha512 = coalesce(blobs.sha512, EXCLUDED.sha512)
+			RETURNING storage_key, md5, sha1, sha512
+		), ins AS (
+			INSERT INTO packages (project_id, package_type, name, version, status, metadata)
+			VALUES ($7, $8, $9, $10, $11, $12)
+			ON CONFLICT (project_id, package_type, name, (coalesce(version, ''))) WHERE status <> 'pending_destruction'
+			DO NOTHING
+			RETURNING `+pkgCols+`
+		), p AS (
+			SELECT * FROM ins
+			UNION ALL
+			SELECT `+pkgCols+` FROM packages WHERE project_id = $7 AND package_type = $8 AND name = $9
+				AND coalesce(version, '') = coalesce($10, '') AND status <> 'pending_destruction'
+			LIMIT 1
+		), f AS (
+			INSERT INTO package_files (package_id, file_name, blob_sha256, size, metadata)
+			SELECT p.id, $13, $1, $2, $14 FROM p
+			RETURNING id, package_id, file_name, blob_sha256, size, metadata, created_at, updated_at
+		), a AS (
+			INSERT INTO audit_events (actor_type, actor_id, actor_name, action, target_type, target_id, target_path, ip, details)
+			SELECT $15, $16, $17, $18, $19, $20, $21, $22, $23 FROM f WHERE $18::text IS NOT NULL
+		)
+		SELECT b.storage_key kept, p.id, p.project_id, p.package_type, p.name, p.version, p.status, p.metadata,
+			p.created_at, p.updated_at, p.last_downloaded_at,
+			f.id "f.id", f.package_id "f.package_id", f.file_name "f.file_name", f.blob_sha256 "f.blob_sha256", f.size "f.size",
+			f.metadata "f.metadata", f.created_at "f.created_at", f.updated_at "f.updated_at",
+			b.md5 "f.md5", b.sha1 "f.sha1", b.sha512 "f.sha512", b.storage_key "f.storage_key"
+		FROM b, p, f`, args...)
+		if !errors.Is(err, sql.ErrNoRows) {
+			break
+		}
+	}
+	if err != nil {
+		return "", wrap("meta.PublishFile", err)
+	}
+	if pending != nil {
+		pending.written.Store(true)
+	}
+	*p, *f = row.Package, row.F
+	return row.Kept, nil
 }

@@ -309,11 +309,7 @@ func (r *Registry) Commit(ctx context.Context, s *Staged, fn func(tx *meta.Tx) e
 	const op = "registry.Commit"
 	var kept string
 	err := r.Meta.Tx(ctx, func(tx *meta.Tx) error {
-		b := &meta.Blob{SHA256: s.SHA256, Size: s.Size, MD5: s.MD5, SHA1: s.SHA1, StorageKey: s.key}
-		if s.SHA512 != "" {
-			b.SHA512 = &s.SHA512
-		}
-		k, err := tx.UpsertBlob(ctx, b)
+		k, err := tx.UpsertBlob(ctx, s.blobRow())
 		if err != nil {
 			return err
 		}
@@ -340,6 +336,54 @@ func (r *Registry) Commit(ctx context.Context, s *Staged, fn func(tx *meta.Tx) e
 		r.Discard(ctx, s)
 	}
 	return err
+}
+
+// Publish records s as file f of package p in one statement
+// (meta.PublishFile), for publishes that need no checks inside a
+// transaction. It keeps Commit's guarantee: no row names a missing object.
+// When the bytes were stored before, the blob row keeps the older object;
+// only if that object turns out to be gone is the row pointed at ours. The
+// row then names a missing object between the statement and that repair,
+// as it did before this upload; a failed repair fails the upload, and the
+// client's retry repeats it.
+func (r *Registry) Publish(ctx context.Context, s *Staged, p *meta.Package, f *meta.PackageFile) error {
+	const op = "registry.Publish"
+	kept, err := r.Meta.PublishFile(ctx, s.blobRow(), p, f)
+	if err != nil {
+		r.Discard(ctx, s)
+		return err
+	}
+	if kept == s.key {
+		return nil
+	}
+	_, err = r.Blobs.Stat(ctx, kept)
+	switch {
+	case err == nil:
+		r.Discard(ctx, s)
+		return nil
+	case errors.Is(err, blob.ErrNotFound):
+		if r.Log != nil {
+			r.Log.Warn("blob row pointed at a missing object; healing", "sha256", s.SHA256, "key", kept)
+		}
+		replaced, err := r.Meta.ReplaceBlobKey(ctx, s.SHA256, kept, s.key)
+		if err != nil {
+			return err // ours stays unreferenced: the janitor collects it
+		}
+		if !replaced { // a concurrent upload of the same bytes repaired it
+			r.Discard(ctx, s)
+		}
+		return nil
+	default:
+		return storeErr(op, err)
+	}
+}
+
+func (s *Staged) blobRow() *meta.Blob {
+	b := &meta.Blob{SHA256: s.SHA256, Size: s.Size, MD5: s.MD5, SHA1: s.SHA1, StorageKey: s.key}
+	if s.SHA512 != "" {
+		b.SHA512 = &s.SHA512
+	}
+	return b
 }
 
 // Open returns a seekable reader over a file's bytes for http.ServeContent.
