@@ -90,17 +90,20 @@ func (s *Store) BlobBySHA256(ctx context.Context, sha string) (*Blob, error) {
 	return &b, nil
 }
 
+// upsertBlob inserts a blob row ($1-$6) or fills the digests an earlier,
+// leaner upload left empty; the row keeps its storage key.
+const upsertBlob = `INSERT INTO blobs (sha256, size, md5, sha1, sha512, storage_key) VALUES ($1, $2, $3, $4, $5, $6)
+	ON CONFLICT (sha256) DO UPDATE SET
+		md5 = CASE WHEN blobs.md5 = '' THEN EXCLUDED.md5 ELSE blobs.md5 END,
+		sha1 = CASE WHEN blobs.sha1 = '' THEN EXCLUDED.sha1 ELSE blobs.sha1 END,
+		sha512 = coalesce(blobs.sha512, EXCLUDED.sha512)`
+
 // UpsertBlob inserts the blob row or, if these bytes are known, keeps the
 // existing row (filling digests it lacked) and locks it for the rest of the
 // transaction. It returns the storage key the row holds.
 func (t *Tx) UpsertBlob(ctx context.Context, b *Blob) (string, error) {
 	var key string
-	err := t.tx.GetContext(ctx, &key, `INSERT INTO blobs (sha256, size, md5, sha1, sha512, storage_key) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (sha256) DO UPDATE SET
-			md5 = CASE WHEN blobs.md5 = '' THEN EXCLUDED.md5 ELSE blobs.md5 END,
-			sha1 = CASE WHEN blobs.sha1 = '' THEN EXCLUDED.sha1 ELSE blobs.sha1 END,
-			sha512 = coalesce(blobs.sha512, EXCLUDED.sha512)
-		RETURNING storage_key`, b.SHA256, b.Size, b.MD5, b.SHA1, b.SHA512, b.StorageKey)
+	err := t.tx.GetContext(ctx, &key, upsertBlob+` RETURNING storage_key`, b.SHA256, b.Size, b.MD5, b.SHA1, b.SHA512, b.StorageKey)
 	return key, wrap("meta.UpsertBlob", err)
 }
 
@@ -121,6 +124,31 @@ func (s *Store) ReplaceBlobKey(ctx context.Context, sha, from, to string) (bool,
 	n, err := res.RowsAffected()
 	return n == 1, wrap("meta.ReplaceBlobKey", err)
 }
+
+// packageCTE is the common table expressions "ins" and "p" that find or
+// create a live package without locking it, its identity, status and
+// metadata in parameters $n to $n+5; p has pkgCols and inserted. The SELECT
+// sees the statement's snapshot: when the conflicting row was committed by
+// a concurrent publish after that snapshot was taken, neither branch
+// returns it, and the caller runs the statement again (a new snapshot).
+func packageCTE(n int) string {
+	r := strings.NewReplacer("$1", "$"+strconv.Itoa(n), "$2", "$"+strconv.Itoa(n+1), "$3", "$"+strconv.Itoa(n+2),
+		"$4", "$"+strconv.Itoa(n+3), "$5", "$"+strconv.Itoa(n+4), "$6", "$"+strconv.Itoa(n+5))
+	return r.Replace(`ins AS (
+		INSERT INTO packages (project_id, package_type, name, version, status, metadata) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (project_id, package_type, name, (coalesce(version, ''))) WHERE status <> 'pending_destruction'
+		DO NOTHING
+		RETURNING ` + pkgCols + `, true AS inserted
+	), p AS (
+		SELECT * FROM ins
+		UNION ALL
+		SELECT ` + pkgCols + `, false FROM packages WHERE project_id = $1 AND package_type = $2 AND name = $3
+			AND coalesce(version, '') = coalesce($4, '') AND status <> 'pending_destruction'
+		LIMIT 1
+	)`)
+}
+
+var findOrCreatePackage = `WITH ` + packageCTE(1) + ` SELECT * FROM p`
 
 // FindOrCreatePackage returns the live package with p's identity, creating
 // it when absent. Concurrent first publishes converge on one row through the
@@ -149,22 +177,8 @@ func (t *Tx) FindOrCreatePackage(ctx context.Context, p *Package, touch bool) (c
 			DO UPDATE SET updated_at = now()
 			RETURNING `+pkgCols+`, (xmax = 0) AS inserted`, args...)
 	} else {
-		// The SELECT sees the statement's snapshot: when the conflicting
-		// row was committed by a concurrent publish after that snapshot
-		// was taken, neither branch returns it, and the next attempt (a
-		// new snapshot) does.
-		for range 3 {
-			err = t.tx.GetContext(ctx, &row, `WITH ins AS (
-				INSERT INTO packages (project_id, package_type, name, version, status, metadata)
-				VALUES ($1, $2, $3, $4, $5, $6)
-				ON CONFLICT (project_id, package_type, name, (coalesce(version, ''))) WHERE status <> 'pending_destruction'
-				DO NOTHING
-				RETURNING `+pkgCols+`, true AS inserted)
-			SELECT * FROM ins
-			UNION ALL
-			SELECT `+pkgCols+`, false FROM packages WHERE project_id = $1 AND package_type = $2 AND name = $3
-				AND coalesce(version, '') = coalesce($4, '') AND status <> 'pending_destruction'
-			LIMIT 1`, args...)
+		for range 3 { // see packageCTE
+			err = t.tx.GetContext(ctx, &row, findOrCreatePackage, args...)
 			if !errors.Is(err, sql.ErrNoRows) {
 				break
 			}
@@ -461,6 +475,24 @@ func (s *Store) DeleteFile(ctx context.Context, packageID, fileID int64) error {
 	return nil
 }
 
+// publishFile is PublishFile's statement: blob row $1-$6, package $7-$12,
+// file name and metadata $13-$14, audit event $15-$23 (none when $18, the
+// action, is NULL).
+var publishFile = `WITH b AS (` + upsertBlob + ` RETURNING storage_key, md5, sha1, sha512), ` + packageCTE(7) + `, f AS (
+		INSERT INTO package_files (package_id, file_name, blob_sha256, size, metadata)
+		SELECT p.id, $13, $1, $2, $14 FROM p
+		RETURNING id, package_id, file_name, blob_sha256, size, metadata, created_at, updated_at
+	), a AS (
+		INSERT INTO audit_events (actor_type, actor_id, actor_name, action, target_type, target_id, target_path, ip, details)
+		SELECT $15, $16, $17, $18, $19, $20, $21, $22, $23 FROM f WHERE $18::text IS NOT NULL
+	)
+	SELECT b.storage_key kept, p.id, p.project_id, p.package_type, p.name, p.version, p.status, p.metadata,
+		p.created_at, p.updated_at, p.last_downloaded_at,
+		f.id "f.id", f.package_id "f.package_id", f.file_name "f.file_name", f.blob_sha256 "f.blob_sha256", f.size "f.size",
+		f.metadata "f.metadata", f.created_at "f.created_at", f.updated_at "f.updated_at",
+		b.md5 "f.md5", b.sha1 "f.sha1", b.sha512 "f.sha512", b.storage_key "f.storage_key"
+	FROM b, p, f`
+
 // PublishFile records an uploaded file in one statement: its blob row, its
 // package (found, or created as in FindOrCreatePackage without touch), the
 // file row and the request's pending audit event. An upload is then one
@@ -498,44 +530,10 @@ func (s *Store) PublishFile(ctx context.Context, b *Blob, p *Package, f *Package
 		p.ProjectID, p.PackageType, p.Name, p.Version, p.Status, p.Metadata,
 		f.FileName, f.Metadata,
 		e.ActorType, e.ActorID, e.ActorName, action, e.TargetType, e.TargetID, e.TargetPath, e.IP, e.Details}
-	// As in FindOrCreatePackage, a package committed by a concurrent
-	// publish after this statement's snapshot is invisible to it; nothing
-	// is then inserted but the (idempotent) blob row, and the next attempt
-	// sees the package.
+	// When p is empty (see packageCTE) nothing is inserted but the
+	// idempotent blob row, and the next attempt finds the package.
 	for range 3 {
-		err = s.db.GetContext(ctx, &row, `WITH b AS (
-			INSERT INTO blobs (sha256, size, md5, sha1, sha512, storage_key) VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (sha256) DO UPDATE SET
-				md5 = CASE WHEN blobs.md5 = '' THEN EXCLUDED.md5 ELSE blobs.md5 END,
-				sha1 = CASE WHEN blobs.sha1 = '' THEN EXCLUDED.sha1 ELSE blobs.sha1 END,
-				sha512 = coalesce(blobs.sha512, EXCLUDED.sha512)
-			RETURNING storage_key, md5, sha1, sha512
-		), ins AS (
-			INSERT INTO packages (project_id, package_type, name, version, status, metadata)
-			VALUES ($7, $8, $9, $10, $11, $12)
-			ON CONFLICT (project_id, package_type, name, (coalesce(version, ''))) WHERE status <> 'pending_destruction'
-			DO NOTHING
-			RETURNING `+pkgCols+`
-		), p AS (
-			SELECT * FROM ins
-			UNION ALL
-			SELECT `+pkgCols+` FROM packages WHERE project_id = $7 AND package_type = $8 AND name = $9
-				AND coalesce(version, '') = coalesce($10, '') AND status <> 'pending_destruction'
-			LIMIT 1
-		), f AS (
-			INSERT INTO package_files (package_id, file_name, blob_sha256, size, metadata)
-			SELECT p.id, $13, $1, $2, $14 FROM p
-			RETURNING id, package_id, file_name, blob_sha256, size, metadata, created_at, updated_at
-		), a AS (
-			INSERT INTO audit_events (actor_type, actor_id, actor_name, action, target_type, target_id, target_path, ip, details)
-			SELECT $15, $16, $17, $18, $19, $20, $21, $22, $23 FROM f WHERE $18::text IS NOT NULL
-		)
-		SELECT b.storage_key kept, p.id, p.project_id, p.package_type, p.name, p.version, p.status, p.metadata,
-			p.created_at, p.updated_at, p.last_downloaded_at,
-			f.id "f.id", f.package_id "f.package_id", f.file_name "f.file_name", f.blob_sha256 "f.blob_sha256", f.size "f.size",
-			f.metadata "f.metadata", f.created_at "f.created_at", f.updated_at "f.updated_at",
-			b.md5 "f.md5", b.sha1 "f.sha1", b.sha512 "f.sha512", b.storage_key "f.storage_key"
-		FROM b, p, f`, args...)
+		err = s.db.GetContext(ctx, &row, publishFile, args...)
 		if !errors.Is(err, sql.ErrNoRows) {
 			break
 		}
