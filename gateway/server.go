@@ -11,6 +11,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -108,8 +109,16 @@ func New(ctx context.Context, c Config, log *slog.Logger) (*Server, error) {
 		Registry: &registry.Registry{Meta: store, Blobs: blobs, Log: log, Cache: registry.NewBlobCache(c.BlobCacheSize, 1<<20)},
 		Auth:     &auth.Authenticator{Store: store, Cache: auth.NewCache(c.TokenCacheTTL)},
 	}
-	// Package changes on any node drop this node's file-lookup cache.
-	if err := meta.Listen(ctx, c.DatabaseURL, meta.PackagesChannel, func(string) { store.InvalidateLookups() }); err != nil {
+	// Package changes on any node drop this node's file lookups of the
+	// project the notification names (all of them after a reconnect).
+	invalidate := func(payload string) {
+		if id, err := strconv.ParseInt(payload, 10, 64); err == nil {
+			store.InvalidateProjectLookups(id)
+			return
+		}
+		store.InvalidateLookups()
+	}
+	if err := meta.Listen(ctx, c.DatabaseURL, meta.PackagesChannel, invalidate); err != nil {
 		store.Close()
 		return nil, fmt.Errorf("database: listen for package changes: %w", err)
 	}
@@ -396,15 +405,26 @@ func (b *idleBody) Read(p []byte) (int, error) {
 // request's answer leaves (at its first header or byte), so a client that
 // deletes or replaces a file and then downloads it through this node never
 // sees the old row; other nodes hear of the change through Postgres NOTIFY.
+// A request authorized for one project (every package route) drops that
+// project's lookups; any other write drops them all. The one package write
+// that lands in another project than the request's, a group-level npm
+// dist-tag change, touches no row a lookup returns.
 func (s *Server) invalidateOnWrite(c *gin.Context) {
 	switch c.Request.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 		c.Next()
 		return
 	}
-	c.Writer = &invalidatingWriter{ResponseWriter: c.Writer, invalidate: s.Store.InvalidateLookups}
+	invalidate := func() {
+		if acc := auth.AccessFrom(c); acc != nil && acc.Project != nil {
+			s.Store.InvalidateProjectLookups(acc.Project.ID)
+			return
+		}
+		s.Store.InvalidateLookups()
+	}
+	c.Writer = &invalidatingWriter{ResponseWriter: c.Writer, invalidate: invalidate}
 	c.Next()
-	s.Store.InvalidateLookups()
+	invalidate()
 }
 
 type invalidatingWriter struct {

@@ -17,41 +17,60 @@ const lookupTTL = 10 * time.Second
 
 // lookups caches the hottest read of the registry — "which file row serves
 // this download" — so a download of a popular file costs no database round
-// trip. Any package change anywhere drops every entry: this node calls
-// InvalidateLookups before it answers a write, and every node does when the
-// Postgres notification of a change arrives (milliseconds); lookupTTL bounds
-// the rest. Only hits are cached, so a new file is visible at once.
+// trip. A change to a project's packages drops that project's entries: this
+// node drops them before it answers the write, and every node does when the
+// Postgres notification of the change arrives (milliseconds; it names the
+// project); lookupTTL bounds the rest. Before 2026-11-25 any change dropped
+// every project's entries, so on a registry taking a publish a second the
+// cache held almost nothing. Only hits are cached, so a new file is visible
+// at once.
 type lookups struct {
-	epoch atomic.Uint64
+	epoch atomic.Uint64 // moves on every invalidation
 	mu    sync.Mutex
-	m     map[string]lookupEntry
+	m     map[int64]map[string]lookupEntry // project -> key -> entry
+	n     int
 }
 
 type lookupEntry struct {
 	pkg     *Package
 	file    *PackageFile
-	epoch   uint64
 	expires time.Time
 }
+
+// maxLookups bounds the cache; past it, it starts over.
+const maxLookups = 50000
 
 // InvalidateLookups drops every cached file lookup.
 func (s *Store) InvalidateLookups() {
 	s.lookups.epoch.Add(1)
 	s.lookups.mu.Lock()
-	s.lookups.m = nil
+	s.lookups.m, s.lookups.n = nil, 0
 	s.lookups.mu.Unlock()
 }
 
-// cachedLookup returns the cached result for key or runs fn and caches a
-// successful result. Callers must treat the results as read-only.
-func (s *Store) cachedLookup(ctx context.Context, key string, fn func() (*Package, *PackageFile, error)) (*Package, *PackageFile, error) {
+// InvalidateProjectLookups drops the cached file lookups of one project.
+func (s *Store) InvalidateProjectLookups(projectID int64) {
+	l := &s.lookups
+	l.epoch.Add(1)
+	l.mu.Lock()
+	l.n -= len(l.m[projectID])
+	delete(l.m, projectID)
+	l.mu.Unlock()
+}
+
+// cachedLookup returns the cached result for key, which must name a lookup
+// within projectID, or runs fn and caches a successful result. A result is
+// not cached when any invalidation ran while fn did: fn may have read rows
+// that the invalidation was meant to drop. Callers must treat the results
+// as read-only.
+func (s *Store) cachedLookup(ctx context.Context, projectID int64, key string, fn func() (*Package, *PackageFile, error)) (*Package, *PackageFile, error) {
 	l := &s.lookups
 	epoch := l.epoch.Load()
 	now := time.Now()
 	l.mu.Lock()
-	e, ok := l.m[key]
+	e, ok := l.m[projectID][key]
 	l.mu.Unlock()
-	if ok && e.epoch == epoch && now.Before(e.expires) {
+	if ok && now.Before(e.expires) {
 		return e.pkg, e.file, nil
 	}
 	p, f, err := fn()
@@ -59,11 +78,22 @@ func (s *Store) cachedLookup(ctx context.Context, key string, fn func() (*Packag
 		return nil, nil, err
 	}
 	l.mu.Lock()
-	if l.epoch.Load() == epoch { // no change raced with the query
-		if l.m == nil || len(l.m) > 50000 {
-			l.m = map[string]lookupEntry{}
+	if l.epoch.Load() == epoch {
+		if l.n >= maxLookups {
+			l.m, l.n = nil, 0
 		}
-		l.m[key] = lookupEntry{pkg: p, file: f, epoch: epoch, expires: now.Add(lookupTTL)}
+		if l.m == nil {
+			l.m = map[int64]map[string]lookupEntry{}
+		}
+		pm := l.m[projectID]
+		if pm == nil {
+			pm = map[string]lookupEntry{}
+			l.m[projectID] = pm
+		}
+		if _, had := pm[key]; !had {
+			l.n++
+		}
+		pm[key] = lookupEntry{pkg: p, file: f, expires: now.Add(lookupTTL)}
 	}
 	l.mu.Unlock()
 	return p, f, nil

@@ -100,7 +100,7 @@ func (s *Store) NPMNewestProject(ctx context.Context, projectIDs []int64, name s
 // package of that name holding it: one query for both rows.
 func (s *Store) NPMTarball(ctx context.Context, projectID int64, name, fileName string) (*Package, *PackageFile, error) {
 	key := fmt.Sprintf("npm\x00%d\x00%s\x00%s", projectID, name, fileName)
-	return s.cachedLookup(ctx, key, func() (*Package, *PackageFile, error) {
+	return s.cachedLookup(ctx, projectID, key, func() (*Package, *PackageFile, error) {
 		return s.npmTarball(ctx, projectID, name, fileName)
 	})
 }

@@ -281,7 +281,7 @@ func (s *Store) FindFile(ctx context.Context, projectID int64, typ, name string,
 	if version != nil {
 		key += "\x00" + *version
 	}
-	return s.cachedLookup(ctx, key, func() (*Package, *PackageFile, error) {
+	return s.cachedLookup(ctx, projectID, key, func() (*Package, *PackageFile, error) {
 		return s.findFile(ctx, projectID, typ, name, version, statuses, fileName)
 	})
 }
