@@ -5,9 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/pkgate/pkgate/storage/blob"
+	"github.com/pkgate/pkgate/storage/meta"
+	"github.com/pkgate/pkgate/storage/registry"
 )
 
 // assertNoOrphanObjects checks the bucket and the blobs table agree: every
@@ -70,4 +73,34 @@ func TestSameBytesOneObject(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestPublishFileOutsideARequest: PublishFile without a pending audit event
+// (a caller that is not an HTTP request, such as an import) records the
+// file and no event.
+func TestPublishFileOutsideARequest(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	ctx := context.Background()
+	st, err := e.Server.Registry.Ingest(ctx, strings.NewReader("imported"), registry.IngestOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after int
+	e.Store.DB().Get(&before, "SELECT count(*) FROM audit_events")
+	version := "1.0"
+	p := &meta.Package{ProjectID: s.ProjectID, PackageType: "generic", Name: "imported", Version: &version}
+	f := &meta.PackageFile{FileName: "i.bin", BlobSHA256: st.SHA256, Size: st.Size}
+	if err := e.Server.Registry.Publish(ctx, st, p, f); err != nil {
+		t.Fatal(err)
+	}
+	e.Store.DB().Get(&after, "SELECT count(*) FROM audit_events")
+	if f.ID == 0 || p.ID == 0 || after != before {
+		t.Fatalf("file %d, package %d, audit events %d -> %d", f.ID, p.ID, before, after)
+	}
+	got := e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d/packages/generic/imported/1.0/i.bin", s.ProjectID), nil, DeployHdr(s.ReadToken)))
+	if string(got.Body) != "imported" {
+		t.Fatalf("got %q", got.Body)
+	}
+	assertNoOrphanObjects(t, e)
 }

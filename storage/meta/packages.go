@@ -515,7 +515,7 @@ func (s *Store) PublishFile(ctx context.Context, b *Blob, p *Package, f *Package
 	}
 	pending, e := pendingAudit(ctx)
 	if e == nil {
-		e = &AuditEvent{} // Action NULL: the statement inserts no event
+		e = &AuditEvent{Details: JSON("{}")} // Action NULL: the statement inserts no event
 	}
 	var action *string
 	if pending != nil {
