@@ -17,13 +17,15 @@ const maxPrepared = 512
 
 // stmtCache keeps one prepared statement per query text. Postgres spends
 // most of a short query's time parsing and planning it: measured with
-// pgbench on the file lookup behind every download, a prepared statement
-// answers about four times as many queries per CPU-second as the unnamed
-// statement lib/pq sends otherwise. database/sql prepares a cached
-// statement on each pooled connection the first time that connection runs
-// it, and again on a new connection after a reconnect, so nothing here
-// tracks connections. Postgres re-plans a prepared statement when a
-// migration changes a table under it.
+// pgbench on the file lookup behind every download (4 clients on this
+// 2-core machine), prepared statements gave 12,990 queries per second
+// against 3,069 for the unnamed statements lib/pq sends otherwise.
+// database/sql prepares a cached statement on each pooled connection the
+// first time that connection runs it, and again on a new connection after
+// a reconnect, so nothing here tracks connections. Postgres re-plans a
+// prepared statement when a migration changes a table under it; only a
+// change of the type of a column the statement returns makes it fail
+// until the gateway restarts (migrations here add, never retype).
 //
 // Poolers that multiplex sessions (PgBouncer in transaction mode before
 // 1.21, or without max_prepared_statements) cannot carry named statements;
