@@ -412,16 +412,17 @@ func alternate(what, unit string, direct, gateway func() (float64, error)) (comp
 		}
 		rs = append(rs, gs[i]/ds[i])
 	}
-	return compared{direct: median(ds), gateway: median(gs), ratio: median(rs)}, nil
+	return compared{direct: median(ds), gateway: median(gs), ratio: median(rs), low: slices.Min(rs), high: slices.Max(rs)}, nil
 }
 
-// compared is the outcome of alternate: each side's median and the median
-// of the paired ratios.
-type compared struct{ direct, gateway, ratio float64 }
+// compared is the outcome of alternate: each side's median, the median of
+// the paired ratios and their range.
+type compared struct{ direct, gateway, ratio, low, high float64 }
 
 // row makes the report row of a compared case.
 func (c compared) row(name, unit string, target float64) row {
-	return row{name: name, gateway: c.gateway, direct: c.direct, ratio: c.ratio, unit: unit, target: target}
+	return row{name: name, gateway: c.gateway, direct: c.direct, ratio: c.ratio, unit: unit, target: target,
+		note: fmt.Sprintf("(rounds %.2f–%.2f)", c.low, c.high)}
 }
 
 // perSecond turns a timed transfer of n bytes into a MiB/s measurement.
