@@ -25,15 +25,17 @@ type AuditEvent struct {
 
 // Audit appends an event.
 func (s *Store) Audit(ctx context.Context, e *AuditEvent) error {
-	if e.Details == nil {
-		e.Details = JSON("{}")
-	}
 	_, err := s.db.ExecContext(ctx, auditInsert, e.auditArgs()...)
 	return wrap("meta.Audit", err)
 }
 
+// auditArgs are auditInsert's arguments ($1-$9); no details is "{}".
 func (e *AuditEvent) auditArgs() []any {
-	return []any{e.ActorType, e.ActorID, e.ActorName, e.Action, e.TargetType, e.TargetID, e.TargetPath, e.IP, e.Details}
+	details := e.Details
+	if details == nil {
+		details = JSON("{}")
+	}
+	return []any{e.ActorType, e.ActorID, e.ActorName, e.Action, e.TargetType, e.TargetID, e.TargetPath, e.IP, details}
 }
 
 // PendingAudit is the audit event of a request that publishes or deletes
@@ -67,9 +69,6 @@ func pendingAudit(ctx context.Context) (*PendingAudit, *AuditEvent) {
 	e := p.Build()
 	if e == nil {
 		return nil, nil
-	}
-	if e.Details == nil {
-		e.Details = JSON("{}")
 	}
 	return p, e
 }

@@ -49,6 +49,17 @@ func (p *Package) VersionString() string {
 	return *p.Version
 }
 
+// fillDefaults gives a package about to be inserted GitLab's default status
+// and empty metadata.
+func (p *Package) fillDefaults() {
+	if p.Status == "" {
+		p.Status = StatusDefault
+	}
+	if p.Metadata == nil {
+		p.Metadata = JSON("{}")
+	}
+}
+
 const pkgCols = `id, project_id, package_type, name, version, status, metadata, created_at, updated_at, last_downloaded_at`
 
 // Blob is a content-addressed blob row.
@@ -76,6 +87,13 @@ type PackageFile struct {
 	SHA1       string    `db:"sha1"`
 	SHA512     *string   `db:"sha512"`
 	StorageKey string    `db:"storage_key"`
+}
+
+// fillDefaults gives a file about to be inserted empty metadata.
+func (f *PackageFile) fillDefaults() {
+	if f.Metadata == nil {
+		f.Metadata = JSON("{}")
+	}
 }
 
 const fileSelect = `SELECT f.id, f.package_id, f.file_name, f.blob_sha256, f.size, f.metadata, f.created_at, f.updated_at,
@@ -159,12 +177,7 @@ var findOrCreatePackage = `WITH ` + packageCTE(1) + ` SELECT * FROM p`
 // until the transaction ends, so concurrent publishes to one version take
 // turns; without touch, they add their files side by side.
 func (t *Tx) FindOrCreatePackage(ctx context.Context, p *Package, touch bool) (created bool, err error) {
-	if p.Status == "" {
-		p.Status = StatusDefault
-	}
-	if p.Metadata == nil {
-		p.Metadata = JSON("{}")
-	}
+	p.fillDefaults()
 	var row struct {
 		Package
 		Inserted bool `db:"inserted"`
@@ -193,12 +206,7 @@ func (t *Tx) FindOrCreatePackage(ctx context.Context, p *Package, touch bool) (c
 
 // CreatePackage inserts a new package; an existing live one is Conflict.
 func (t *Tx) CreatePackage(ctx context.Context, p *Package) error {
-	if p.Status == "" {
-		p.Status = StatusDefault
-	}
-	if p.Metadata == nil {
-		p.Metadata = JSON("{}")
-	}
+	p.fillDefaults()
 	err := t.tx.GetContext(ctx, p, `INSERT INTO packages (project_id, package_type, name, version, status, metadata)
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (project_id, package_type, name, (coalesce(version, ''))) WHERE status <> 'pending_destruction' DO NOTHING
@@ -237,9 +245,7 @@ func (t *Tx) SetPackageMetadata(ctx context.Context, id int64, md JSON) error {
 
 // AddFile inserts a file row (the blob row must exist in this transaction).
 func (t *Tx) AddFile(ctx context.Context, f *PackageFile) error {
-	if f.Metadata == nil {
-		f.Metadata = JSON("{}")
-	}
+	f.fillDefaults()
 	err := t.tx.GetContext(ctx, f, `INSERT INTO package_files (package_id, file_name, blob_sha256, size, metadata)
 		VALUES ($1, $2, $3, $4, $5) RETURNING id, package_id, file_name, blob_sha256, size, metadata, created_at, updated_at`,
 		f.PackageID, f.FileName, f.BlobSHA256, f.Size, f.Metadata)
@@ -476,8 +482,8 @@ func (s *Store) DeleteFile(ctx context.Context, packageID, fileID int64) error {
 }
 
 // publishFile is PublishFile's statement: blob row $1-$6, package $7-$12,
-// file name and metadata $13-$14, audit event $15-$23 (none when $18, the
-// action, is NULL).
+// file name and metadata $13-$14, audit event $15-$23 in auditArgs' order
+// (none when $18, the action, is NULL).
 var publishFile = `WITH b AS (` + upsertBlob + ` RETURNING storage_key, md5, sha1, sha512), ` + packageCTE(7) + `, f AS (
 		INSERT INTO package_files (package_id, file_name, blob_sha256, size, metadata)
 		SELECT p.id, $13, $1, $2, $14 FROM p
@@ -504,32 +510,22 @@ var publishFile = `WITH b AS (` + upsertBlob + ` RETURNING storage_key, md5, sha
 // these bytes were stored before, which the caller checks exists (see
 // Registry.Publish). On success p and f are filled from their rows.
 func (s *Store) PublishFile(ctx context.Context, b *Blob, p *Package, f *PackageFile) (kept string, err error) {
-	if p.Status == "" {
-		p.Status = StatusDefault
-	}
-	if p.Metadata == nil {
-		p.Metadata = JSON("{}")
-	}
-	if f.Metadata == nil {
-		f.Metadata = JSON("{}")
-	}
+	p.fillDefaults()
+	f.fillDefaults()
 	pending, e := pendingAudit(ctx)
-	if e == nil {
-		e = &AuditEvent{Details: JSON("{}")} // Action NULL: the statement inserts no event
-	}
-	var action *string
+	audit := (&AuditEvent{}).auditArgs()
+	audit[3] = nil // no action: the statement inserts no event
 	if pending != nil {
-		action = &e.Action
+		audit = e.auditArgs()
 	}
 	var row struct {
 		Kept string `db:"kept"`
 		Package
 		F PackageFile `db:"f"`
 	}
-	args := []any{b.SHA256, b.Size, b.MD5, b.SHA1, b.SHA512, b.StorageKey,
+	args := append([]any{b.SHA256, b.Size, b.MD5, b.SHA1, b.SHA512, b.StorageKey,
 		p.ProjectID, p.PackageType, p.Name, p.Version, p.Status, p.Metadata,
-		f.FileName, f.Metadata,
-		e.ActorType, e.ActorID, e.ActorName, action, e.TargetType, e.TargetID, e.TargetPath, e.IP, e.Details}
+		f.FileName, f.Metadata}, audit...)
 	// When p is empty (see packageCTE) nothing is inserted but the
 	// idempotent blob row, and the next attempt finds the package.
 	for range 3 {
