@@ -422,9 +422,12 @@ func (s *Server) invalidateOnWrite(c *gin.Context) {
 		}
 		s.Store.InvalidateLookups()
 	}
-	c.Writer = &invalidatingWriter{ResponseWriter: c.Writer, invalidate: invalidate}
+	w := &invalidatingWriter{ResponseWriter: c.Writer, invalidate: invalidate}
+	c.Writer = w
 	c.Next()
-	invalidate()
+	// gin writes the header of an answer without a body itself, after
+	// the handlers and past this wrapper: drop the lookups here then.
+	w.before()
 }
 
 type invalidatingWriter struct {
