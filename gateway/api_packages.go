@@ -108,6 +108,7 @@ func (s *Server) packagesProject(c *gin.Context) (*meta.Project, bool, error) {
 	if !p.PackagesEnabled {
 		return nil, false, errForbidden(op)
 	}
+	c.Set(writesProjectKey, p.ID) // see invalidateOnWrite
 	return p, level >= meta.Maintainer, nil
 }
 

@@ -11,7 +11,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"runtime/debug"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -112,11 +111,14 @@ func New(ctx context.Context, c Config, log *slog.Logger) (*Server, error) {
 	// Package changes on any node drop this node's file lookups of the
 	// project the notification names (all of them after a reconnect).
 	invalidate := func(payload string) {
-		if id, err := strconv.ParseInt(payload, 10, 64); err == nil {
-			store.InvalidateProjectLookups(id)
+		ids, all := meta.ParseChanges(payload)
+		if all {
+			store.InvalidateLookups()
 			return
 		}
-		store.InvalidateLookups()
+		for _, id := range ids {
+			store.InvalidateProjectLookups(id)
+		}
 	}
 	if err := meta.Listen(ctx, c.DatabaseURL, meta.PackagesChannel, invalidate); err != nil {
 		store.Close()
@@ -404,30 +406,50 @@ func (b *idleBody) Read(p []byte) (int, error) {
 // invalidateOnWrite drops this node's cached file lookups before a writing
 // request's answer leaves (at its first header or byte), so a client that
 // deletes or replaces a file and then downloads it through this node never
-// sees the old row; other nodes hear of the change through Postgres NOTIFY.
-// A request authorized for one project (every package route) drops that
-// project's lookups; any other write drops them all. The one package write
-// that lands in another project than the request's, a group-level npm
-// dist-tag change, touches no row a lookup returns.
+// sees the old row. A request that writes in one project (every package
+// route, and the packages API) drops that project's lookups and, unless it
+// was refused (4xx), has the other nodes told within milliseconds
+// (meta.Store.PackagesChanged, which sends one notification for many
+// writes). Any other write changes no row a lookup returns (a
+// group-level npm dist-tag names no file) but drops this node's lookups all
+// the same, as the cheap safe default.
 func (s *Server) invalidateOnWrite(c *gin.Context) {
 	switch c.Request.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 		c.Next()
 		return
 	}
+	var w *invalidatingWriter
 	invalidate := func() {
-		if acc := auth.AccessFrom(c); acc != nil && acc.Project != nil {
-			s.Store.InvalidateProjectLookups(acc.Project.ID)
+		id := writesProject(c)
+		if id == 0 {
+			s.Store.InvalidateLookups()
 			return
 		}
-		s.Store.InvalidateLookups()
+		s.Store.InvalidateProjectLookups(id)
+		if st := w.Status(); st >= 400 && st < 500 {
+			return
+		}
+		s.Store.PackagesChanged(id)
 	}
-	w := &invalidatingWriter{ResponseWriter: c.Writer, invalidate: invalidate}
+	w = &invalidatingWriter{ResponseWriter: c.Writer, invalidate: invalidate}
 	c.Writer = w
 	c.Next()
 	// gin writes the header of an answer without a body itself, after
 	// the handlers and past this wrapper: drop the lookups here then.
 	w.before()
+}
+
+// writesProjectKey names the project of a packages API request (set by
+// packagesProject), whose package routes carry no auth.Access.
+const writesProjectKey = "gateway.writes_project"
+
+// writesProject is the project whose packages the request may change, or 0.
+func writesProject(c *gin.Context) int64 {
+	if acc := auth.AccessFrom(c); acc != nil && acc.Project != nil {
+		return acc.Project.ID
+	}
+	return c.GetInt64(writesProjectKey)
 }
 
 type invalidatingWriter struct {

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"testing"
 	"time"
@@ -141,5 +142,73 @@ func TestGenerationBumpAtCommit(t *testing.T) {
 	}
 	if g := gen(); g != g0+1 {
 		t.Fatalf("the committed publish moved the generation %d→%d, want +1", g0, g)
+	}
+}
+
+// TestConcurrentBumpsDoNotWait: two sessions committing changes to the same
+// project and type bump different counter rows (stripes), so neither waits
+// for the other's commit; readers still see the sum move by one per commit.
+// Before migration 0012 every publish to a project queued on one row.
+func TestConcurrentBumpsDoNotWait(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	ctx := context.Background()
+	db := e.Store.DB()
+	e.Must(201, e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d/packages/generic/striped/1.0/a.bin", s.ProjectID), "x", DeployHdr(s.WriteToken)))
+	g0, err := e.Store.Generation(ctx, []int64{s.ProjectID}, "generic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two sessions on different stripes (backend pid modulo 16).
+	var conns []*sql.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	stripes := map[int]*sql.Conn{}
+	for len(stripes) < 2 && len(conns) < 20 {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		var pid int
+		if err := c.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := stripes[pid%16]; !ok {
+			stripes[pid%16] = c
+		}
+	}
+	var pair []*sql.Tx
+	for _, c := range stripes {
+		tx, err := c.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		pair = append(pair, tx)
+	}
+	if len(pair) != 2 {
+		t.Fatalf("found %d stripes among %d sessions", len(pair), len(conns))
+	}
+	// The first holds its counter row as a commit does while it runs.
+	if _, err := pair[0].ExecContext(ctx, `SELECT bump_package_generation($1, 'generic')`, s.ProjectID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pair[1].ExecContext(ctx, `SET LOCAL lock_timeout = '2s'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pair[1].ExecContext(ctx, `SELECT bump_package_generation($1, 'generic')`, s.ProjectID); err != nil {
+		t.Fatalf("the second session waited for the first one's counter row: %v", err)
+	}
+	for _, tx := range pair {
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if g, err := e.Store.Generation(ctx, []int64{s.ProjectID}, "generic"); err != nil || g != g0+2 {
+		t.Fatalf("generation %d→%d (%v), want +2", g0, g, err)
 	}
 }

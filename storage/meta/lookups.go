@@ -7,10 +7,6 @@ import (
 	"time"
 )
 
-// PackagesChannel carries package-change notifications (sent by the
-// generation trigger, migrations/0008) between gateway nodes.
-const PackagesChannel = "pkgate_packages"
-
 // lookupTTL bounds how long a cached file lookup may live even if a change
 // notification were lost.
 const lookupTTL = 10 * time.Second

@@ -27,6 +27,7 @@ type Store struct {
 	db      pool
 	touched sync.Map // package id -> time of the last recorded download
 	lookups lookups
+	changes changes
 }
 
 // Open connects (lazily) with a pool sized for a gateway node.
@@ -42,7 +43,7 @@ func Open(dsn string) (*Store, error) {
 	db.SetMaxOpenConns(64)
 	db.SetMaxIdleConns(32)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	return &Store{db: pool{DB: db, stmts: &stmtCache{db: db}}}, nil
+	return &Store{db: pool{DB: db, stmts: &stmtCache{db: db}}, changes: changes{stop: make(chan struct{})}}, nil
 }
 
 // oneRoundTrip turns on lib/pq's binary_parameters, whatever the DSN says:
@@ -68,6 +69,11 @@ func (s *Store) DB() *sqlx.DB { return s.db.DB }
 
 // Close closes the pool.
 func (s *Store) Close() error {
+	s.changes.closed.Do(func() {
+		if s.changes.stop != nil {
+			close(s.changes.stop)
+		}
+	})
 	s.db.stmts.close()
 	return s.db.Close()
 }
