@@ -111,6 +111,13 @@ func (p pool) SelectContext(ctx context.Context, dest any, query string, args ..
 	return p.DB.SelectContext(ctx, dest, query, args...)
 }
 
+func (p pool) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st, ok := p.stmts.get(query); ok {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return p.DB.QueryRowContext(ctx, query, args...)
+}
+
 func (p pool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if st, ok := p.stmts.get(query); ok {
 		return st.ExecContext(ctx, args...)
