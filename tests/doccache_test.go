@@ -1,10 +1,14 @@
 package tests
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/pkgate/pkgate/storage/meta"
 )
 
 // TestDocumentCacheAcrossNodes: a rendered document cached on one node is
@@ -80,4 +84,54 @@ func TestFileLookupCacheAcrossNodes(t *testing.T) {
 	a.Must(204, a.Do("DELETE", fmt.Sprintf("/api/v4/projects/%d/packages/%v", s.ProjectID, pkgs[0]["id"]), nil, PAT(a.Admin)))
 	a.Must(404, get(a))
 	eventually("the delete", func() bool { return get(b).Status == 404 })
+}
+
+// TestPackageChangesBatched: a node tells the others of its package changes
+// in batches (one NOTIFY for the changes of a few milliseconds, naming each
+// project), not in one notification per change.
+func TestPackageChangesBatched(t *testing.T) {
+	e := NewEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	var payloads []string
+	if err := meta.Listen(ctx, e.Cfg.DatabaseURL, meta.PackagesChannel, func(p string) {
+		mu.Lock()
+		payloads = append(payloads, p)
+		mu.Unlock()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 50
+	base := int64(1_000_000) // no such projects: only the payloads matter
+	for i := int64(0); i < n; i++ {
+		e.Store.PackagesChanged(base + i)
+	}
+	seen := map[int64]bool{}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(seen) < n && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		mu.Lock()
+		seen = map[int64]bool{}
+		for _, p := range payloads {
+			ids, all := meta.ParseChanges(p)
+			if all {
+				continue // another node reconnecting
+			}
+			for _, id := range ids {
+				if id >= base && id < base+n {
+					seen[id] = true
+				}
+			}
+		}
+		mu.Unlock()
+	}
+	if len(seen) != n {
+		t.Fatalf("notified of %d of %d changed projects: %q", len(seen), n, payloads)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(payloads) >= n {
+		t.Fatalf("%d notifications for %d changes made within a millisecond", len(payloads), n)
+	}
 }
