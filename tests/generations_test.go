@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/pkgate/pkgate/storage/meta"
 )
 
 // TestGenerationBumpsOncePerTransaction: the package generation (what
@@ -211,4 +213,40 @@ func TestConcurrentBumpsDoNotWait(t *testing.T) {
 	if g, err := e.Store.Generation(ctx, []int64{s.ProjectID}, "generic"); err != nil || g != g0+2 {
 		t.Fatalf("generation %d→%d (%v), want +2", g0, g, err)
 	}
+}
+
+// TestPreparedStatementAfterRetype: a migration that changes the type of a
+// column a cached prepared statement returns (as a newer node may run
+// during a rolling upgrade) makes Postgres refuse that statement; the
+// store drops it and runs the query again, instead of failing it until the
+// gateway restarts. Both kinds of call are covered: a list (sqlx select)
+// and an upload (the one-row publish statement).
+func TestPreparedStatementAfterRetype(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	ctx := context.Background()
+	put := func(file string) {
+		t.Helper()
+		e.Must(201, e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d/packages/generic/retyped/1.0/%s", s.ProjectID, file), "x", DeployHdr(s.WriteToken)))
+	}
+	list := func() ([]meta.Package, error) {
+		pkgs, _, err := e.Store.ListPackages(ctx, meta.PackageFilter{ProjectID: s.ProjectID}, 20, 0)
+		return pkgs, err
+	}
+	// The first uses prepare the statements in the background; a few more
+	// run them prepared.
+	for i := range 5 {
+		put(fmt.Sprintf("a%d.bin", i))
+		if _, err := list(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.Store.DB().MustExec(`ALTER TABLE packages ALTER COLUMN last_downloaded_at TYPE timestamp`)
+	e.Store.DB().MustExec(`ALTER TABLE package_files ALTER COLUMN updated_at TYPE timestamp`)
+	pkgs, err := list()
+	if err != nil || len(pkgs) != 1 || *pkgs[0].Version != "1.0" {
+		t.Fatalf("list after the retype: %v, %v", pkgs, err)
+	}
+	put("b.bin")
 }

@@ -521,7 +521,7 @@ func (s *Store) PublishFile(ctx context.Context, b *Blob, p *Package, f *Package
 	// When p is empty (see packageCTE) nothing is inserted but the
 	// idempotent blob row, and the next attempt finds the package.
 	for range 3 {
-		err = s.db.QueryRowContext(ctx, publishFile, args...).Scan(&kept, &f.ID, &f.PackageID, &f.CreatedAt, &f.UpdatedAt)
+		err = s.db.scanRow(ctx, publishFile, args, &kept, &f.ID, &f.PackageID, &f.CreatedAt, &f.UpdatedAt)
 		if !errors.Is(err, sql.ErrNoRows) {
 			break
 		}

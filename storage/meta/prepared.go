@@ -3,10 +3,13 @@ package meta
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 // maxPrepared bounds the statement cache. The store's queries are fixed
@@ -23,9 +26,13 @@ const maxPrepared = 512
 // database/sql prepares a cached statement on each pooled connection the
 // first time that connection runs it, and again on a new connection after
 // a reconnect, so nothing here tracks connections. Postgres re-plans a
-// prepared statement when a migration changes a table under it; only a
-// change of the type of a column the statement returns makes it fail
-// until the gateway restarts (migrations here add, never retype).
+// prepared statement when a migration changes a table under it, but
+// refuses it when the change alters a column it returns ("cached plan must
+// not change result type"), as a migration run by a newer node during a
+// rolling upgrade may: such a statement is dropped from the cache and the
+// query run again unprepared (see stale), so the next use prepares it anew.
+// Inside a transaction the refusal has aborted the transaction: that one
+// fails, and the next one prepares afresh.
 //
 // Poolers that multiplex sessions (PgBouncer in transaction mode before
 // 1.21, or without max_prepared_statements) cannot carry named statements;
@@ -78,6 +85,23 @@ func (c *stmtCache) prepare(query string) {
 	}
 }
 
+// stale reports whether err is Postgres refusing query's prepared
+// statement because a column it returns changed type, and if so drops the
+// statement from the cache. The statement is not closed: a request may be
+// running it, and its per-connection copies go with their connections.
+func (c *stmtCache) stale(query string, err error) bool {
+	var pe *pq.Error
+	if !errors.As(err, &pe) || pe.Code != "0A000" || !strings.Contains(pe.Message, "cached plan") {
+		return false
+	}
+	c.mu.Lock()
+	if c.m[query] != nil {
+		delete(c.m, query)
+	}
+	c.mu.Unlock()
+	return true
+}
+
 func (c *stmtCache) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -99,28 +123,38 @@ type pool struct {
 
 func (p pool) GetContext(ctx context.Context, dest any, query string, args ...any) error {
 	if st, ok := p.stmts.get(query); ok {
-		return st.GetContext(ctx, dest, args...)
+		if err := st.GetContext(ctx, dest, args...); !p.stmts.stale(query, err) {
+			return err
+		}
 	}
 	return p.DB.GetContext(ctx, dest, query, args...)
 }
 
 func (p pool) SelectContext(ctx context.Context, dest any, query string, args ...any) error {
 	if st, ok := p.stmts.get(query); ok {
-		return st.SelectContext(ctx, dest, args...)
+		if err := st.SelectContext(ctx, dest, args...); !p.stmts.stale(query, err) {
+			return err
+		}
 	}
 	return p.DB.SelectContext(ctx, dest, query, args...)
 }
 
-func (p pool) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+// scanRow runs a query that returns one row and scans it into dest.
+func (p pool) scanRow(ctx context.Context, query string, args []any, dest ...any) error {
 	if st, ok := p.stmts.get(query); ok {
-		return st.QueryRowContext(ctx, args...)
+		if err := st.QueryRowContext(ctx, args...).Scan(dest...); !p.stmts.stale(query, err) {
+			return err
+		}
 	}
-	return p.DB.QueryRowContext(ctx, query, args...)
+	return p.DB.QueryRowContext(ctx, query, args...).Scan(dest...)
 }
 
 func (p pool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if st, ok := p.stmts.get(query); ok {
-		return st.ExecContext(ctx, args...)
+		res, err := st.ExecContext(ctx, args...)
+		if !p.stmts.stale(query, err) {
+			return res, err
+		}
 	}
 	return p.DB.ExecContext(ctx, query, args...)
 }
@@ -143,21 +177,27 @@ func (t txq) stmt(ctx context.Context, query string) (*sqlx.Stmt, bool) {
 
 func (t txq) GetContext(ctx context.Context, dest any, query string, args ...any) error {
 	if st, ok := t.stmt(ctx, query); ok {
-		return st.GetContext(ctx, dest, args...)
+		err := st.GetContext(ctx, dest, args...)
+		t.stmts.stale(query, err)
+		return err
 	}
 	return t.Tx.GetContext(ctx, dest, query, args...)
 }
 
 func (t txq) SelectContext(ctx context.Context, dest any, query string, args ...any) error {
 	if st, ok := t.stmt(ctx, query); ok {
-		return st.SelectContext(ctx, dest, args...)
+		err := st.SelectContext(ctx, dest, args...)
+		t.stmts.stale(query, err)
+		return err
 	}
 	return t.Tx.SelectContext(ctx, dest, query, args...)
 }
 
 func (t txq) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if st, ok := t.stmt(ctx, query); ok {
-		return st.ExecContext(ctx, args...)
+		res, err := st.ExecContext(ctx, args...)
+		t.stmts.stale(query, err)
+		return res, err
 	}
 	return t.Tx.ExecContext(ctx, query, args...)
 }
