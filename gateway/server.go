@@ -236,6 +236,9 @@ func (s *Server) readiness(c *gin.Context) {
 // without its query string: private_token may be a query parameter.
 func (s *Server) requestContext() gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if m := c.Request.Method; m == http.MethodPut || m == http.MethodPost {
+			growStack()
+		}
 		start := time.Now()
 		rid := c.GetHeader("X-Request-Id")
 		if rid == "" || len(rid) > 64 {
@@ -251,6 +254,29 @@ func (s *Server) requestContext() gin.HandlerFunc {
 			"duration_ms", time.Since(start).Milliseconds(), "remote", c.ClientIP(), "user_agent", c.Request.UserAgent())
 	}
 }
+
+// growStack grows the calling goroutine's stack once, to 64 KiB, while
+// the stack is still shallow. An upload's call into the AWS SDK runs some
+// hundred frames deep, and a goroutine starts with a small stack that
+// doubles each time a call overflows it, copying all its frames each time:
+// for a client that opens a connection per upload (curl in CI jobs), whose
+// request therefore runs on a fresh goroutine, those copies were 14 % of
+// the gateway's CPU. Measured 2026-11-26 at 250 uploads of 64 KiB a second:
+// 1.80–1.84 ms of gateway CPU per upload without this, 1.57–1.68 with it;
+// with keep-alive connections (whose goroutines keep their stacks between
+// requests) no difference. The stack shrinks back at garbage collection
+// once the goroutine is idle.
+//
+//go:noinline
+func growStack() {
+	var frame [48 << 10]byte
+	touchFrame(&frame)
+}
+
+// touchFrame keeps the compiler from dropping growStack's frame.
+//
+//go:noinline
+func touchFrame(f *[48 << 10]byte) { f[0] = 1 }
 
 // recovery turns a panic into a logged 500 instead of a dropped connection.
 func (s *Server) recovery() gin.HandlerFunc {
