@@ -71,6 +71,9 @@ func run(m *testing.M) int {
 	defer logFile.Close()
 	fmt.Fprintf(os.Stderr, "tests: provider %s, gateway logs in %s\n", provider.Name(), logFile.Name())
 	code := m.Run()
+	if gatewayBin.path != "" {
+		os.RemoveAll(filepath.Dir(gatewayBin.path))
+	}
 	if n := secretsInLog(); n > 0 {
 		fmt.Fprintf(os.Stderr, "tests: FAIL: %d token secrets found in the gateway logs of this run (%s)\n", n, logFile.Name())
 		return 1

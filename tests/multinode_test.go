@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// TestTwoNodes: two gateway processes on one Postgres and one bucket serve
+// TestTwoNodes: two gateway nodes (servers of their own in this test process;
+// TestTwoGatewayProcesses runs real processes) on one Postgres and one bucket serve
 // the same packages, and a token deleted through one node stops working on
 // the other although that node had it cached.
 func TestTwoNodes(t *testing.T) {
