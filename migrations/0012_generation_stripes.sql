@@ -14,8 +14,8 @@
 -- gateway more CPU than the insert itself (pgbench on the publish
 -- statement, 16 clients: 1,150 transactions a second with the row and the
 -- NOTIFY, 2,400 without either). The gateway that made a change now sends
--- one notification for all the changes that commit while the previous one
--- is in flight (meta.Store.PackagesChanged).
+-- one notification naming every project it changed within 10 ms
+-- (meta.Store.PackagesChanged).
 ALTER TABLE package_generations ADD COLUMN stripe smallint NOT NULL DEFAULT 0;
 ALTER TABLE package_generations DROP CONSTRAINT package_generations_pkey;
 ALTER TABLE package_generations ADD PRIMARY KEY (project_id, package_type, stripe);
