@@ -35,6 +35,21 @@ type Writer interface {
 	Cancel(ctx context.Context) error
 }
 
+// Lender is a Writer that lends its own buffer: the caller reads the body
+// straight into it, where through Write it would read into a buffer of its
+// own that Write then copies, one more pass over every byte.
+type Lender interface {
+	Writer
+	// Lend returns free space in the buffer the next bytes go to, at most
+	// max bytes and never empty. Before the writer lets go of bytes lent
+	// earlier (sends a part, or moves them to a larger buffer) it calls
+	// settle, which must return only when the caller is done reading them.
+	Lend(max int, settle func()) ([]byte, error)
+	// Filled records that the caller wrote n bytes at the start of the
+	// space Lend returned last.
+	Filled(n int)
+}
+
 // SignOptions are response overrides baked into a presigned download URL.
 type SignOptions struct {
 	ContentType        string

@@ -39,12 +39,25 @@ func (w observedWriter) Commit(ctx context.Context) error {
 	return err
 }
 
+// observedLender keeps a decorated Lender one.
+type observedLender struct {
+	observedWriter
+	l Lender
+}
+
+func (w observedLender) Lend(max int, settle func()) ([]byte, error) { return w.l.Lend(max, settle) }
+func (w observedLender) Filled(n int)                                { w.l.Filled(n) }
+
 func (o *observed) Writer(ctx context.Context, key string) (Writer, error) {
 	w, err := o.Driver.Writer(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	return observedWriter{Writer: w, o: o}, nil
+	ow := observedWriter{Writer: w, o: o}
+	if l, ok := w.(Lender); ok {
+		return observedLender{observedWriter: ow, l: l}, nil
+	}
+	return ow, nil
 }
 
 // Open is timed to the first byte being available (the store's latency).

@@ -191,6 +191,33 @@ func (w *s3Writer) Write(p []byte) (int, error) {
 	return written, nil
 }
 
+// Lend implements Lender: a full buffer is sent (or, the first one,
+// moved into a part buffer) only when more space is asked for, as Write
+// does when more bytes arrive.
+func (w *s3Writer) Lend(max int, settle func()) ([]byte, error) {
+	if w.done {
+		return nil, errors.New("blob: writer closed")
+	}
+	if err := w.failed(); err != nil {
+		return nil, err
+	}
+	if w.n == len(*w.buf) {
+		settle()
+		if w.first {
+			w.grow()
+		} else if err := w.flushPart(); err != nil {
+			return nil, err
+		}
+	}
+	p := (*w.buf)[w.n:]
+	if len(p) > max {
+		p = p[:max]
+	}
+	return p, nil
+}
+
+func (w *s3Writer) Filled(n int) { w.n += n }
+
 // grow moves the bytes of the small first buffer into a part buffer.
 func (w *s3Writer) grow() {
 	nb := w.d.pool.Get()

@@ -142,11 +142,13 @@ var ErrTooLarge = errors.New("registry: body exceeds limit")
 var chunkPool = bufpool.New(chunkSize, 64)
 
 // Ingest streams src into a new object, hashing as it goes. Hashing runs in
-// its own goroutine on the chunk just read, while the request goroutine
-// reads the next chunk and hands it to the store: on a large upload the
-// digests (the gateway's main CPU cost) overlap with network I/O instead of
-// adding to it. Memory is a few chunks plus the driver's part buffers,
-// whatever the size.
+// its own goroutine per digest on the chunk just read, while the request
+// goroutine reads the next chunk: on a large upload the digests (the
+// gateway's main CPU cost) overlap with network I/O instead of adding to
+// it. When the store's writer lends its own buffer (blob.Lender, the S3
+// driver) the body is read straight into it; otherwise into pooled chunks
+// that the writer copies. Memory is a few chunks plus the driver's part
+// buffers, whatever the size.
 func (r *Registry) Ingest(ctx context.Context, src io.Reader, opt IngestOptions) (*Staged, error) {
 	const op = "registry.Ingest"
 	key := "blobs/" + uuid.NewString()
@@ -156,16 +158,11 @@ func (r *Registry) Ingest(ctx context.Context, src io.Reader, opt IngestOptions)
 	}
 	h := newHasher(!opt.SkipSHA1 || opt.Expect.SHA1 != "", !opt.SkipMD5 || opt.Expect.MD5 != "", opt.SHA512 || opt.Expect.SHA512 != "")
 	const inFlight = 3
-	free := make(chan *[]byte, inFlight)
-	for i := 0; i < inFlight; i++ {
-		free <- chunkPool.Get()
-	}
-	// Each chunk goes to every digest goroutine; the last one to finish
-	// with it returns the buffer.
+	// Each chunk goes to every digest goroutine, and each calls release
+	// when it is done with it.
 	type chunk struct {
-		buf     *[]byte
-		n       int
-		pending *atomic.Int32
+		data    []byte
+		release func()
 	}
 	work := make([]chan chunk, len(h.all))
 	var hashing sync.WaitGroup
@@ -175,26 +172,72 @@ func (r *Registry) Ingest(ctx context.Context, src io.Reader, opt IngestOptions)
 		go func(d hash.Hash, in <-chan chunk) {
 			defer hashing.Done()
 			for c := range in {
-				d.Write((*c.buf)[:c.n])
-				if c.pending.Add(-1) == 0 {
-					free <- c.buf
-				}
+				d.Write(c.data)
+				c.release()
 			}
 		}(d, work[i])
 	}
-	send := func(bp *[]byte, n int) {
-		p := new(atomic.Int32)
-		p.Store(int32(len(work)))
+	send := func(data []byte, release func()) {
 		for _, w := range work {
-			w <- chunk{bp, n, p}
+			w <- chunk{data, release}
 		}
+	}
+
+	// Where the body is read to. A lent buffer's bytes stay the writer's:
+	// before it sends them on or moves them (settle), the digests must be
+	// done with them. Pooled chunks go back to the pool when the last
+	// digest is done.
+	lender, lends := w.(blob.Lender)
+	var lent sync.WaitGroup
+	var free chan *[]byte
+	if !lends {
+		free = make(chan *[]byte, inFlight)
+		for i := 0; i < inFlight; i++ {
+			free <- chunkPool.Get()
+		}
+	}
+	next := func() ([]byte, func(n int) error, error) {
+		if lends {
+			p, err := lender.Lend(chunkSize, lent.Wait)
+			if err != nil {
+				return nil, nil, err
+			}
+			return p, func(n int) error {
+				if n == 0 {
+					return nil
+				}
+				lender.Filled(n)
+				lent.Add(len(work))
+				send(p[:n], lent.Done)
+				return nil
+			}, nil
+		}
+		bp := <-free
+		return *bp, func(n int) error {
+			if n == 0 {
+				free <- bp
+				return nil
+			}
+			if _, err := w.Write((*bp)[:n]); err != nil {
+				free <- bp
+				return err
+			}
+			left := new(atomic.Int32)
+			left.Store(int32(len(work)))
+			send((*bp)[:n], func() {
+				if left.Add(-1) == 0 {
+					free <- bp
+				}
+			})
+			return nil
+		}, nil
 	}
 	finish := func() {
 		for _, w := range work {
 			close(w)
 		}
 		hashing.Wait()
-		for i := 0; i < inFlight; i++ {
+		for i := 0; i < cap(free); i++ {
 			chunkPool.Put(<-free)
 		}
 	}
@@ -205,28 +248,25 @@ func (r *Registry) Ingest(ctx context.Context, src io.Reader, opt IngestOptions)
 	}
 	var size int64
 	for {
-		bp := <-free
-		n, rerr := io.ReadAtLeast(src, *bp, chunkSize/4)
+		p, done, err := next()
+		if err != nil {
+			return fail(storeErr(op, err))
+		}
+		n, rerr := io.ReadAtLeast(src, p, min(len(p), chunkSize/4))
 		if rerr == io.ErrUnexpectedEOF {
 			rerr = io.EOF
 		}
-		if n > 0 {
-			size += int64(n)
-			if opt.Limit > 0 && size > opt.Limit {
-				free <- bp
-				msg := opt.TooLargeMsg
-				if msg == "" {
-					msg = "413 Request Entity Too Large"
-				}
-				return fail(errs.E(op, errs.TooLarge, errs.Msg("%s", msg), ErrTooLarge))
+		size += int64(n)
+		if opt.Limit > 0 && size > opt.Limit {
+			_ = done(0)
+			msg := opt.TooLargeMsg
+			if msg == "" {
+				msg = "413 Request Entity Too Large"
 			}
-			if _, werr := w.Write((*bp)[:n]); werr != nil {
-				free <- bp
-				return fail(storeErr(op, werr))
-			}
-			send(bp, n)
-		} else {
-			free <- bp
+			return fail(errs.E(op, errs.TooLarge, errs.Msg("%s", msg), ErrTooLarge))
+		}
+		if err := done(n); err != nil {
+			return fail(storeErr(op, err))
 		}
 		if rerr == io.EOF {
 			break
