@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pkgate/pkgate/tests/harness"
 )
 
 var gatewayBin struct {
@@ -61,12 +63,8 @@ func startProcess(t *testing.T, e *Env) *Env {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(),
-		"GATEWAY_LISTEN="+addr, "GATEWAY_DATABASE_URL="+e.Cfg.DatabaseURL,
-		"GATEWAY_BLOB_DRIVER=s3", "GATEWAY_S3_BUCKET="+e.Bucket, "GATEWAY_S3_ENDPOINT="+s3svc.Endpoint,
-		"GATEWAY_S3_REGION="+s3svc.Region, "GATEWAY_S3_PATH_STYLE=true",
-		"AWS_ACCESS_KEY_ID="+s3svc.AccessKey, "AWS_SECRET_ACCESS_KEY="+s3svc.SecretKey,
-		"GATEWAY_LOG_LEVEL=info", "GATEWAY_LOG_FORMAT=json")
+	cmd.Env = append(append(os.Environ(), harness.GatewayEnv(e.Cfg.DatabaseURL, s3svc, e.Bucket)...),
+		"GATEWAY_LISTEN="+addr, "GATEWAY_LOG_LEVEL=info", "GATEWAY_LOG_FORMAT=json")
 	// The run's shared log too: TestMain greps it for token secrets.
 	out := io.MultiWriter(logf, sharedLog{})
 	cmd.Stdout, cmd.Stderr = out, out

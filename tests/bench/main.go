@@ -153,11 +153,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	env := append(os.Environ(),
-		"GATEWAY_DATABASE_URL="+dsn, "GATEWAY_BLOB_DRIVER=s3", "GATEWAY_S3_BUCKET="+bucket,
-		"GATEWAY_S3_ENDPOINT="+s3svc.Endpoint, "GATEWAY_S3_PATH_STYLE=true", "GATEWAY_S3_REGION="+s3svc.Region,
-		"AWS_ACCESS_KEY_ID="+s3svc.AccessKey, "AWS_SECRET_ACCESS_KEY="+s3svc.SecretKey, "GATEWAY_LOG_LEVEL=warn",
-		"GATEWAY_AUTH_FAIL_PER_MINUTE=0")
+	env := append(append(os.Environ(), harness.GatewayEnv(dsn, s3svc, bucket)...),
+		"GATEWAY_LOG_LEVEL=warn", "GATEWAY_AUTH_FAIL_PER_MINUTE=0")
 	start := func(extra ...string) (*gw, error) {
 		addr := freePort()
 		cmd := exec.Command(bin, "serve")

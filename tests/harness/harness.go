@@ -83,6 +83,17 @@ type S3 struct {
 	SecretKey string
 }
 
+// GatewayEnv is the environment that points a `gateway serve` process at a
+// database and a bucket on these services. The benchmark and the
+// multi-process test start real gateway processes with it.
+func GatewayEnv(dsn string, s3 S3, bucket string) []string {
+	return []string{
+		"GATEWAY_DATABASE_URL=" + dsn, "GATEWAY_BLOB_DRIVER=s3", "GATEWAY_S3_BUCKET=" + bucket,
+		"GATEWAY_S3_ENDPOINT=" + s3.Endpoint, "GATEWAY_S3_PATH_STYLE=true", "GATEWAY_S3_REGION=" + s3.Region,
+		"AWS_ACCESS_KEY_ID=" + s3.AccessKey, "AWS_SECRET_ACCESS_KEY=" + s3.SecretKey,
+	}
+}
+
 // Provider hands out real services. One provider interface, three implementations.
 //
 // A Provider is safe for concurrent use. Services are started on first use
