@@ -80,6 +80,17 @@ func TestFaultS3KilledMidUpload(t *testing.T) {
 	if r.Status != 503 {
 		t.Errorf("readiness %d while S3 is down: %s", r.Status, r.Body)
 	}
+	// A small upload (one signed PUT, not multipart) fails the same way,
+	// after the retryer's few attempts.
+	small := e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d/packages/generic/small/1.0/f.txt", s.ProjectID), "while S3 is down", DeployHdr(s.WriteToken))
+	if small.Status != 503 {
+		t.Fatalf("small upload while S3 is down: %d %s", small.Status, small.Body)
+	}
+	ErrBody(t, small, "message", "503 Service Unavailable - blob storage unavailable")
+	e.Store.DB().Get(&rows, "SELECT count(*) FROM package_files")
+	if rows != 0 {
+		t.Errorf("%d file rows after a failed small upload", rows)
+	}
 	if err := m.Start(ctx); err != nil {
 		t.Fatalf("restart minio: %v", err)
 	}

@@ -43,6 +43,7 @@ type S3 struct {
 	presign *s3.PresignClient
 	pool    *bufpool.Pool // part buffers
 	small   *bufpool.Pool // first buffer of every upload
+	signed  *signedPut    // nil: single PUTs go through the SDK too
 }
 
 const (
@@ -103,7 +104,7 @@ func NewS3(ctx context.Context, c S3Config) (*S3, error) {
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 		o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
 	})
-	d := &S3{cfg: c, client: client, presign: s3.NewPresignClient(client)}
+	d := &S3{cfg: c, client: client, presign: s3.NewPresignClient(client), signed: newSignedPut(ctx, client.Options(), c.Bucket)}
 	d.pool = bufpool.New(c.PartSize, 2*(c.Concurrency+1))
 	d.small = bufpool.New(firstBufSize, 64)
 	return d, nil
@@ -286,11 +287,7 @@ func (w *s3Writer) Commit(ctx context.Context) error {
 	w.done = true
 	defer w.release()
 	if w.uploadID == nil {
-		_, err := w.d.client.PutObject(ctx, &s3.PutObjectInput{
-			Bucket: aws.String(w.d.cfg.Bucket), Key: aws.String(w.key),
-			Body: bytes.NewReader((*w.buf)[:w.n]), ContentLength: aws.Int64(int64(w.n)),
-		})
-		if err != nil {
+		if err := w.d.putObject(ctx, w.key, (*w.buf)[:w.n]); err != nil {
 			return fmt.Errorf("blob: s3 put: %w", err)
 		}
 		return nil
@@ -316,6 +313,18 @@ func (w *s3Writer) Commit(ctx context.Context) error {
 		return fmt.Errorf("blob: s3 complete multipart: %w", err)
 	}
 	return nil
+}
+
+// putObject stores an object that fits in one request.
+func (d *S3) putObject(ctx context.Context, key string, body []byte) error {
+	if d.signed != nil {
+		return d.signed.put(ctx, key, body)
+	}
+	_, err := d.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(d.cfg.Bucket), Key: aws.String(key),
+		Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
+	})
+	return err
 }
 
 func (w *s3Writer) abort(ctx context.Context) {

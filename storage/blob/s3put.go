@@ -1,0 +1,200 @@
+package blob
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+	smithyauth "github.com/aws/smithy-go/auth"
+	"github.com/aws/smithy-go/encoding/httpbinding"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+// signedPut sends an object that fits in one request (every upload smaller
+// than a part: nearly every package) as one SigV4-signed PUT, without the
+// SDK's middleware stack. On 64 KiB uploads at concurrency 16 the stack
+// (endpoint rules, user agent, request id, checksum and retry bookkeeping,
+// response deserialisation) cost 0.53 ms of CPU per PutObject against
+// 0.33 ms for the same signed request sent with net/http, a fifth of the
+// gateway's CPU per upload on a machine whose cores the object store
+// already keeps busy.
+//
+// Everything that decides what is sent still comes from the SDK: the
+// bucket's URL from the client's own endpoint rules (resolved once), the
+// credentials from its provider chain (refreshed as they expire), the
+// signature from its signer, the connection pool from its HTTP client, and
+// which failures are retried, and after how long, from its retryer. Where
+// the rules ask for anything but plain SigV4 with the "s3" signing name
+// (S3 Express buckets, multi-region access points), newSignedPut returns
+// nil and uploads keep going through PutObject.
+//
+// What it leaves out: the SDK's clock-skew correction and its client-side
+// retry quota (a token bucket that stops retries when most requests fail).
+// Neither matters to a single PUT whose caller answers 503 on failure.
+type signedPut struct {
+	bucket  url.URL // the bucket's URL; a key is appended to its path
+	region  string
+	creds   aws.CredentialsProvider
+	signer  *v4.Signer
+	client  s3.HTTPClient
+	retryer aws.Retryer
+}
+
+func newSignedPut(ctx context.Context, o s3.Options, bucket string) *signedPut {
+	if o.Credentials == nil || o.HTTPClient == nil || o.Retryer == nil || o.EndpointResolverV2 == nil {
+		return nil
+	}
+	// The same parameters the client binds for an object request
+	// (bindEndpointParams in the SDK), the key aside: it does not change
+	// the URL of a bucket that is neither an ARN nor an S3 Express one.
+	ep, err := o.EndpointResolverV2.ResolveEndpoint(ctx, s3.EndpointParameters{
+		Bucket:                         aws.String(bucket),
+		Region:                         aws.String(o.Region),
+		UseFIPS:                        aws.Bool(o.EndpointOptions.UseFIPSEndpoint == aws.FIPSEndpointStateEnabled),
+		UseDualStack:                   aws.Bool(o.EndpointOptions.UseDualStackEndpoint == aws.DualStackEndpointStateEnabled),
+		Endpoint:                       o.BaseEndpoint,
+		ForcePathStyle:                 aws.Bool(o.UsePathStyle),
+		Accelerate:                     aws.Bool(o.UseAccelerate),
+		DisableMultiRegionAccessPoints: aws.Bool(o.DisableMultiRegionAccessPoints),
+		UseArnRegion:                   aws.Bool(o.UseARNRegion),
+		DisableS3ExpressSessionAuth:    o.DisableS3ExpressSessionAuth,
+	})
+	if err != nil {
+		return nil
+	}
+	region := o.Region
+	if opts, ok := smithyauth.GetAuthOptions(&ep.Properties); ok && len(opts) > 0 {
+		sp := &opts[0].SignerProperties
+		// The rules name schemes "sigv4", "sigv4a", "sigv4-s3express".
+		if id := opts[0].SchemeID; id != "sigv4" && id != "aws.auth#sigv4" {
+			return nil
+		}
+		if name, ok := smithyhttp.GetSigV4SigningName(sp); ok && name != "s3" {
+			return nil
+		}
+		if r, ok := smithyhttp.GetSigV4SigningRegion(sp); ok {
+			region = r
+		}
+	}
+	if ep.URI.RawQuery != "" || ep.URI.Fragment != "" {
+		return nil
+	}
+	return &signedPut{
+		bucket: ep.URI,
+		region: region,
+		creds:  o.Credentials,
+		// S3 signs the path as sent: its keys are escaped once, not twice.
+		signer:  v4.NewSigner(func(so *v4.SignerOptions) { so.DisableURIPathEscaping = true }),
+		client:  o.HTTPClient,
+		retryer: o.Retryer,
+	}
+}
+
+// put stores body under key, retrying what the SDK's retryer would retry.
+func (p *signedPut) put(ctx context.Context, key string, body []byte) error {
+	for attempt := 1; ; attempt++ {
+		err := p.once(ctx, key, body)
+		if err == nil {
+			return nil
+		}
+		if attempt >= p.retryer.MaxAttempts() || ctx.Err() != nil || !p.retryer.IsErrorRetryable(err) {
+			return err
+		}
+		delay, derr := p.retryer.RetryDelay(attempt, err)
+		if derr != nil {
+			return err
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+func (p *signedPut) once(ctx context.Context, key string, body []byte) error {
+	u := p.bucket
+	u.Path += "/" + key
+	u.RawPath = p.bucket.EscapedPath() + "/" + httpbinding.EscapePath(key, false)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.ContentLength = int64(len(body))
+	req.Header.Set("Content-Type", "application/octet-stream") // as PutObject sends it
+	// As the SDK client is configured (NewS3): the registry hashes every
+	// byte itself, so the payload is not hashed a second time to sign it.
+	const unsigned = "UNSIGNED-PAYLOAD"
+	req.Header.Set("X-Amz-Content-Sha256", unsigned)
+	creds, err := p.creds.Retrieve(ctx)
+	if err != nil {
+		return fmt.Errorf("credentials: %w", err)
+	}
+	if err := p.signer.SignHTTP(ctx, creds, req, unsigned, "s3", p.region, time.Now().UTC()); err != nil {
+		return err
+	}
+	res, err := p.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode/100 == 2 {
+		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+		return nil
+	}
+	return readS3Error(res)
+}
+
+// s3Error is an error answer of S3. It carries what the SDK's retryer
+// classifies by (HTTP status and error code) and is a smithy.APIError, as
+// the SDK's own errors are.
+type s3Error struct {
+	status  int
+	code    string
+	message string
+}
+
+func (e *s3Error) Error() string {
+	return fmt.Sprintf("api error %s: %s (HTTP %d)", e.code, e.message, e.status)
+}
+func (e *s3Error) HTTPStatusCode() int  { return e.status }
+func (e *s3Error) ErrorCode() string    { return e.code }
+func (e *s3Error) ErrorMessage() string { return e.message }
+func (e *s3Error) ErrorFault() smithy.ErrorFault {
+	if e.status >= 500 {
+		return smithy.FaultServer
+	}
+	return smithy.FaultClient
+}
+
+var _ smithy.APIError = (*s3Error)(nil)
+
+// readS3Error reads S3's XML error document (<Error><Code>…); an answer
+// without one (a proxy's, or a HEAD's) is named by its status.
+func readS3Error(res *http.Response) error {
+	var doc struct {
+		Code    string `xml:"Code"`
+		Message string `xml:"Message"`
+	}
+	_ = xml.NewDecoder(io.LimitReader(res.Body, 64<<10)).Decode(&doc)
+	e := &s3Error{status: res.StatusCode, code: doc.Code, message: doc.Message}
+	if e.code == "" {
+		e.code = strconv.Itoa(res.StatusCode)
+	}
+	if e.message == "" {
+		e.message = http.StatusText(res.StatusCode)
+	}
+	return e
+}
