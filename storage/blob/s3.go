@@ -43,7 +43,7 @@ type S3 struct {
 	presign *s3.PresignClient
 	pool    *bufpool.Pool // part buffers
 	small   *bufpool.Pool // first buffer of every upload
-	signed  *signedPut    // nil: single PUTs go through the SDK too
+	signed  *signedS3     // nil: single PUTs and GETs go through the SDK too
 }
 
 const (
@@ -104,7 +104,7 @@ func NewS3(ctx context.Context, c S3Config) (*S3, error) {
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 		o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
 	})
-	d := &S3{cfg: c, client: client, presign: s3.NewPresignClient(client), signed: newSignedPut(ctx, client.Options(), c.Bucket)}
+	d := &S3{cfg: c, client: client, presign: s3.NewPresignClient(client), signed: newSignedS3(ctx, client.Options(), c.Bucket)}
 	d.pool = bufpool.New(c.PartSize, 2*(c.Concurrency+1))
 	d.small = bufpool.New(firstBufSize, 64)
 	return d, nil
@@ -352,23 +352,36 @@ func (w *s3Writer) Cancel(ctx context.Context) error {
 }
 
 func (d *S3) Open(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
-	in := &s3.GetObjectInput{Bucket: aws.String(d.cfg.Bucket), Key: aws.String(key)}
+	var rng string
 	switch {
 	case length == 0:
 		return io.NopCloser(bytes.NewReader(nil)), nil
 	case length > 0:
-		in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", offset, offset+length-1))
+		rng = fmt.Sprintf("bytes=%d-%d", offset, offset+length-1)
 	case offset > 0:
-		in.Range = aws.String(fmt.Sprintf("bytes=%d-", offset))
+		rng = fmt.Sprintf("bytes=%d-", offset)
 	}
-	out, err := d.client.GetObject(ctx, in)
+	var body io.ReadCloser
+	var err error
+	if d.signed != nil {
+		body, err = d.signed.get(ctx, key, rng)
+	} else {
+		in := &s3.GetObjectInput{Bucket: aws.String(d.cfg.Bucket), Key: aws.String(key)}
+		if rng != "" {
+			in.Range = aws.String(rng)
+		}
+		var out *s3.GetObjectOutput
+		if out, err = d.client.GetObject(ctx, in); err == nil {
+			body = out.Body
+		}
+	}
 	if err != nil {
 		if isNotFound(err) {
 			return nil, ErrNotFound
 		}
 		return nil, fmt.Errorf("blob: s3 get: %w", err)
 	}
-	return out.Body, nil
+	return body, nil
 }
 
 func (d *S3) Stat(ctx context.Context, key string) (Info, error) {

@@ -1,0 +1,207 @@
+package blob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/smithy-go"
+)
+
+// fakeS3 answers each request with the next of its answers (the last one
+// repeats) and records what it was sent.
+type fakeS3 struct {
+	mu      sync.Mutex
+	answers []fakeAnswer
+	got     []fakeRequest
+}
+
+type fakeAnswer struct {
+	status int
+	body   string
+}
+
+// fakeRequest is what the SDK and the signed path must agree on.
+type fakeRequest struct {
+	method, path, rng, ctype, encoding, sha string
+	length                                  int64
+	body                                    string
+	auth                                    string
+}
+
+func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	f.mu.Lock()
+	f.got = append(f.got, fakeRequest{r.Method, r.URL.EscapedPath(), r.Header.Get("Range"), r.Header.Get("Content-Type"),
+		r.Header.Get("Accept-Encoding"), r.Header.Get("X-Amz-Content-Sha256"), r.ContentLength, string(b), r.Header.Get("Authorization")})
+	a := f.answers[min(len(f.got), len(f.answers))-1]
+	f.mu.Unlock()
+	w.WriteHeader(a.status)
+	io.WriteString(w, a.body)
+}
+
+func (f *fakeS3) requests() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.got)
+}
+
+func newFakeS3(t *testing.T, answers ...fakeAnswer) (*fakeS3, *S3) {
+	t.Helper()
+	f := &fakeS3{answers: answers}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKFAKE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_PROFILE", "")
+	d, err := NewS3(context.Background(), S3Config{Bucket: "bkt", Endpoint: srv.URL, PathStyle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.signed == nil {
+		t.Fatal("a plain endpoint did not get the signed request path")
+	}
+	// No waiting between attempts.
+	d.signed.retryer = retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = 3
+		o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
+	})
+	return f, d
+}
+
+func s3ErrorXML(code string) string {
+	return fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>because %s</Message></Error>`, code, code)
+}
+
+// The signed path must send what PutObject and GetObject send: same
+// method, same escaped path (the SDK adds only a marker query, x-id), same
+// range, content type, encoding and payload headers, same credential
+// scope.
+func TestSignedRequestsMatchTheSDK(t *testing.T) {
+	f, d := newFakeS3(t, fakeAnswer{200, "stored bytes"})
+	signed := d.signed
+	ctx := context.Background()
+	for _, key := range []string{"blobs/0b6f", "a b/c+d", "100%/é", "x=y&z;w", "q?x#y", "~tilde'"} {
+		for _, call := range []struct {
+			name string
+			fn   func() error
+		}{
+			{"put", func() error { return d.putObject(ctx, key, []byte("bytes of "+key)) }},
+			{"get", func() error { return readAll(d.Open(ctx, key, 0, -1)) }},
+			{"get range", func() error { return readAll(d.Open(ctx, key, 3, 5)) }},
+			{"get tail", func() error { return readAll(d.Open(ctx, key, 3, -1)) }},
+		} {
+			d.signed = signed
+			if err := call.fn(); err != nil {
+				t.Fatalf("%s %q through the signed path: %v", call.name, key, err)
+			}
+			d.signed = nil
+			if err := call.fn(); err != nil {
+				t.Fatalf("%s %q through the SDK: %v", call.name, key, err)
+			}
+			fast, sdk := f.got[len(f.got)-2], f.got[len(f.got)-1]
+			scope := strings.SplitN(sdk.auth, ",", 2)[0]
+			if !strings.HasPrefix(fast.auth, scope+",") {
+				t.Errorf("%s %q: credential scope %q, the SDK's %q", call.name, key, fast.auth, scope)
+			}
+			fast.auth, sdk.auth = "", ""
+			if fast != sdk {
+				t.Errorf("%s %q:\nsigned %+v\nSDK    %+v", call.name, key, fast, sdk)
+			}
+		}
+	}
+}
+
+func readAll(rc io.ReadCloser, err error) error {
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err == nil && string(b) != "stored bytes" {
+		err = fmt.Errorf("read %q", b)
+	}
+	return err
+}
+
+// Failures are retried as the SDK's retryer says: server errors and
+// throttling are, client errors are not. The last error is a
+// smithy.APIError with S3's code, and a missing key is ErrNotFound.
+func TestSignedRequestRetries(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name     string
+		answers  []fakeAnswer
+		attempts int
+		code     string // "" when the request succeeds
+	}{
+		{"ok", []fakeAnswer{{200, ""}}, 1, ""},
+		{"slow down, then ok", []fakeAnswer{{503, s3ErrorXML("SlowDown")}, {200, ""}}, 2, ""},
+		{"server errors exhaust the attempts", []fakeAnswer{{500, s3ErrorXML("InternalError")}}, 3, "InternalError"},
+		{"access denied is final", []fakeAnswer{{403, s3ErrorXML("AccessDenied")}}, 1, "AccessDenied"},
+		{"missing bucket is final", []fakeAnswer{{404, s3ErrorXML("NoSuchBucket")}}, 1, "NoSuchBucket"},
+		{"an answer without XML is named by its status", []fakeAnswer{{400, "nope"}}, 1, "400"},
+	} {
+		for _, m := range []string{"put", "get"} {
+			t.Run(m+" "+tc.name, func(t *testing.T) {
+				f, d := newFakeS3(t, tc.answers...)
+				var err error
+				if m == "put" {
+					err = d.putObject(ctx, "k", []byte("body"))
+				} else {
+					var rc io.ReadCloser
+					if rc, err = d.Open(ctx, "k", 0, -1); err == nil {
+						rc.Close()
+					}
+				}
+				if n := f.requests(); n != tc.attempts {
+					t.Errorf("%d attempts, want %d", n, tc.attempts)
+				}
+				var ae smithy.APIError
+				switch {
+				case tc.code == "" && err != nil:
+					t.Errorf("err = %v", err)
+				case tc.code != "" && !errors.As(err, &ae):
+					t.Errorf("err = %v (%T), want an APIError", err, err)
+				case tc.code != "" && ae.ErrorCode() != tc.code:
+					t.Errorf("code %q, want %q (%v)", ae.ErrorCode(), tc.code, err)
+				}
+			})
+		}
+	}
+	t.Run("get missing key", func(t *testing.T) {
+		f, d := newFakeS3(t, fakeAnswer{404, s3ErrorXML("NoSuchKey")})
+		if _, err := d.Open(ctx, "k", 0, -1); !errors.Is(err, ErrNotFound) || f.requests() != 1 {
+			t.Errorf("err = %v after %d requests, want ErrNotFound after 1", err, f.requests())
+		}
+	})
+}
+
+// A cancelled request is not retried, whatever the retryer thinks of the
+// error it caused.
+func TestSignedRequestStopsWhenCancelled(t *testing.T) {
+	f, d := newFakeS3(t, fakeAnswer{503, s3ErrorXML("SlowDown")})
+	ctx, cancel := context.WithCancel(context.Background())
+	d.signed.retryer = retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = 10
+		o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { cancel(); return time.Hour, nil })
+	})
+	done := make(chan error, 1)
+	go func() { done <- d.putObject(ctx, "k", []byte("body")) }()
+	select {
+	case err := <-done:
+		if err == nil || f.requests() != 1 {
+			t.Errorf("err = %v after %d attempts, want the first attempt's error", err, f.requests())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a cancelled request kept waiting to retry")
+	}
+}
