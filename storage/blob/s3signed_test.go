@@ -205,3 +205,38 @@ func TestSignedRequestStopsWhenCancelled(t *testing.T) {
 		t.Fatal("a cancelled request kept waiting to retry")
 	}
 }
+
+// The bucket's URL comes from the SDK's endpoint rules, so the signed path
+// addresses the same place the SDK would on AWS as on MinIO; buckets the
+// rules sign differently (S3 Express) keep the SDK.
+func TestSignedS3BucketURL(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKFAKE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_PROFILE", "")
+	for _, tc := range []struct {
+		name string
+		cfg  S3Config
+		want string // "" when the SDK keeps these requests
+	}{
+		{"AWS, virtual host", S3Config{Bucket: "pkgs", Region: "eu-west-1"}, "https://pkgs.s3.eu-west-1.amazonaws.com"},
+		{"AWS, path style", S3Config{Bucket: "pkgs", Region: "eu-west-1", PathStyle: true}, "https://s3.eu-west-1.amazonaws.com/pkgs"},
+		{"AWS, dotted bucket", S3Config{Bucket: "my.pkgs", Region: "us-east-1"}, "https://s3.us-east-1.amazonaws.com/my.pkgs"},
+		{"MinIO, path style", S3Config{Bucket: "pkgs", Endpoint: "http://127.0.0.1:9000", PathStyle: true}, "http://127.0.0.1:9000/pkgs"},
+		{"S3-compatible, virtual host", S3Config{Bucket: "pkgs", Endpoint: "https://objects.example.com"}, "https://pkgs.objects.example.com"},
+		{"S3 Express directory bucket", S3Config{Bucket: "pkgs--use1-az4--x-s3", Region: "us-east-1"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := NewS3(context.Background(), tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			if d.signed != nil {
+				got = d.signed.bucket.String()
+			}
+			if got != tc.want {
+				t.Errorf("bucket URL %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
