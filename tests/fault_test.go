@@ -20,8 +20,9 @@ import (
 
 // TestFaultS3KilledMidUpload: S3 dies while a large upload streams. The
 // client gets a clear 5xx within a bounded time, no row points at a missing
-// blob, readiness turns false, and uploads work again when S3 is back —
-// without restarting the gateway.
+// blob, readiness turns false, small uploads and downloads fail as cleanly,
+// and everything works again when S3 is back — without restarting the
+// gateway.
 func TestFaultS3KilledMidUpload(t *testing.T) {
 	ctx := context.Background()
 	m, err := harness.StartMinIO(ctx)
@@ -32,6 +33,11 @@ func TestFaultS3KilledMidUpload(t *testing.T) {
 	e := NewEnvOn(t, adminDSN, m.S3())
 	s := e.NewScenario()
 	url := fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/big/1.0/big.bin", e.URL, s.ProjectID)
+	// A file above the small-blob cache's 1 MiB, so every download of it
+	// is a GET from S3.
+	pre := fmt.Sprintf("/api/v4/projects/%d/packages/generic/pre/1.0/pre.bin", s.ProjectID)
+	preBody := strings.Repeat("0123456789abcdef", 2<<16)
+	e.Must(201, e.Do("PUT", pre, preBody, DeployHdr(s.WriteToken)))
 
 	// A body that streams 1 MiB chunks until the test stops it.
 	pr, pw := io.Pipe()
@@ -68,13 +74,13 @@ func TestFaultS3KilledMidUpload(t *testing.T) {
 	}
 	ErrBody(t, &Resp{Status: res.StatusCode, Body: body}, "message", "503 Service Unavailable - blob storage unavailable")
 	var rows int
-	e.Store.DB().Get(&rows, "SELECT count(*) FROM package_files")
+	e.Store.DB().Get(&rows, "SELECT count(*) FROM package_files WHERE file_name <> 'pre.bin'")
 	if rows != 0 {
 		t.Errorf("%d file rows after a failed upload", rows)
 	}
 	e.Store.DB().Get(&rows, "SELECT count(*) FROM blobs")
-	if rows != 0 {
-		t.Errorf("%d blob rows after a failed upload", rows)
+	if rows != 1 {
+		t.Errorf("%d blob rows after a failed upload, want the one stored before", rows)
 	}
 	r := e.Do("GET", "/-/readiness", nil, nil)
 	if r.Status != 503 {
@@ -87,10 +93,16 @@ func TestFaultS3KilledMidUpload(t *testing.T) {
 		t.Fatalf("small upload while S3 is down: %d %s", small.Status, small.Body)
 	}
 	ErrBody(t, small, "message", "503 Service Unavailable - blob storage unavailable")
-	e.Store.DB().Get(&rows, "SELECT count(*) FROM package_files")
+	e.Store.DB().Get(&rows, "SELECT count(*) FROM package_files WHERE file_name <> 'pre.bin'")
 	if rows != 0 {
 		t.Errorf("%d file rows after a failed small upload", rows)
 	}
+	// A download needs S3 too: a clean 503, not a truncated 200.
+	down := e.Do("GET", pre, nil, DeployHdr(s.ReadToken))
+	if down.Status != 503 {
+		t.Fatalf("download while S3 is down: %d (%d bytes)", down.Status, len(down.Body))
+	}
+	ErrBody(t, down, "message", "503 Service Unavailable - blob storage unavailable")
 	if err := m.Start(ctx); err != nil {
 		t.Fatalf("restart minio: %v", err)
 	}
@@ -99,6 +111,9 @@ func TestFaultS3KilledMidUpload(t *testing.T) {
 	got := e.Must(200, e.Do("GET", url, nil, DeployHdr(s.ReadToken)))
 	if string(got.Body) != "after recovery" {
 		t.Fatalf("download after recovery: %q", got.Body)
+	}
+	if got := e.Must(200, e.Do("GET", pre, nil, DeployHdr(s.ReadToken))); string(got.Body) != preBody {
+		t.Fatalf("download of the file stored before the outage: %d bytes back", len(got.Body))
 	}
 	assertNoOrphanObjects(t, e)
 }
