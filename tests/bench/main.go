@@ -6,6 +6,18 @@
 //
 //	go run ./tests/bench [-size-mib 1024] [-small 2000] [-duration 5s] [-rounds 5] [-only generic,small,auth,docs]
 //
+// With -against, the upload and download cases compare this build with
+// another gateway binary instead of with direct S3: two fresh processes
+// serve the same database and bucket, their runs alternate as a gateway's
+// and S3's do, and the ratio is this build over the other, pair by pair
+// under the same drift. Separate runs of one build on this machine differ
+// by 20-30 %; against an identical build the medians came out 0.92-1.05
+// with three rounds, so a change of 10 % or more shows:
+//
+//	git worktree add /tmp/before HEAD && (cd /tmp/before && go build -o /tmp/gateway-before ./cmd/gateway)
+//	go run ./tests/bench -only generic,small -against /tmp/gateway-before
+//	git worktree remove /tmp/before
+//
 // The document cases (npm packument, PyPI simple index, maven-metadata.xml)
 // run when those formats answer; their absence is reported, not hidden.
 package main
@@ -46,7 +58,16 @@ var (
 	dur      = flag.Duration("duration", 5*time.Second, "duration of each request-rate case")
 	rounds   = flag.Int("rounds", 5, "rounds of each compared case, alternating which side goes first (medians reported)")
 	only     = flag.String("only", "", "comma-separated case groups to run: generic, redirect, small, auth, npm, pypi, maven")
+	against  = flag.String("against", "", "another gateway binary: the upload and download cases compare this build with it instead of with direct S3")
 )
+
+// otherName names the compared side in the output.
+func otherName() string {
+	if *against != "" {
+		return "other build"
+	}
+	return "direct S3"
+}
 
 func want(group string) bool {
 	if *only == "" {
@@ -155,7 +176,7 @@ func run() error {
 	}
 	env := append(append(os.Environ(), harness.GatewayEnv(dsn, s3svc, bucket)...),
 		"GATEWAY_LOG_LEVEL=warn", "GATEWAY_AUTH_FAIL_PER_MINUTE=0")
-	start := func(extra ...string) (*gw, error) {
+	startBin := func(bin string, extra ...string) (*gw, error) {
 		addr := freePort()
 		cmd := exec.Command(bin, "serve")
 		cmd.Env = append(append(env, "GATEWAY_LISTEN="+addr), extra...)
@@ -178,6 +199,7 @@ func run() error {
 		cmd.Process.Kill()
 		return nil, errors.New("gateway did not become ready")
 	}
+	start := func(extra ...string) (*gw, error) { return startBin(bin, extra...) }
 	g, err := start()
 	if err != nil {
 		return err
@@ -201,14 +223,37 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	// The other build runs as a process named gateway too, so each run's
+	// printed gateway CPU is that of the side that ran it.
+	var other *gw
+	if *against != "" {
+		ob := filepath.Join(tmp, "other", "gateway")
+		if err := copyExecutable(*against, ob); err != nil {
+			return err
+		}
+		if other, err = startBin(ob); err != nil {
+			return fmt.Errorf("the -against gateway: %w", err)
+		}
+		defer other.cmd.Process.Kill()
+		// This build's side gets a fresh process as well: the first one
+		// served the setup, and against an identical build it came out
+		// 5-12 % faster on every case.
+		fresh, err := start()
+		if err != nil {
+			return err
+		}
+		defer fresh.cmd.Process.Kill()
+		fresh.admin, g = g.admin, fresh
+		fmt.Printf("comparing with %s (\"direct\" below is that build)\n", *against)
+	}
 	rep := &report{}
 	if want("generic") || want("redirect") {
-		if err := largeFiles(ctx, g, f, direct, rep, start); err != nil {
+		if err := largeFiles(ctx, g, other, f, direct, rep, start); err != nil {
 			return err
 		}
 	}
 	if want("small") {
-		if err := smallFiles(ctx, g, f, direct, rep); err != nil {
+		if err := smallFiles(ctx, g, other, f, direct, rep); err != nil {
 			return err
 		}
 	}
@@ -340,7 +385,7 @@ func (r *report) add(x row) {
 }
 
 func (r *report) print() {
-	fmt.Println("\n| case | gateway | direct S3 | ratio | target |")
+	fmt.Printf("\n| case | gateway | %s | ratio | target |\n", otherName())
 	fmt.Println("|---|---|---|---|---|")
 	for _, x := range r.rows {
 		d, ratio, target := "—", "—", "—"
@@ -441,7 +486,7 @@ func median(x []float64) float64 {
 
 func mibps(n int64, d time.Duration) float64 { return float64(n) / (1 << 20) / d.Seconds() }
 
-func largeFiles(ctx context.Context, g *gw, f *fixture, direct *blob.S3, rep *report, start func(...string) (*gw, error)) error {
+func largeFiles(ctx context.Context, g, other *gw, f *fixture, direct *blob.S3, rep *report, start func(...string) (*gw, error)) error {
 	n := int64(*sizeMiB) << 20
 	fmt.Printf("large file: %d MiB\n", *sizeMiB)
 	url := fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/big/1.0/big.bin", g.url, f.private)
@@ -470,29 +515,43 @@ func largeFiles(ctx context.Context, g *gw, f *fixture, direct *blob.S3, rep *re
 		}
 		return time.Since(t0), nil
 	}
+	put := func(url string, seed int) (time.Duration, error) {
+		t0 := time.Now()
+		req, _ := http.NewRequest("PUT", url, newPattern(n, seed))
+		req.ContentLength = n
+		req.Header.Set("Deploy-Token", f.write)
+		res, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != 201 {
+			return 0, fmt.Errorf("upload: %d", res.StatusCode)
+		}
+		return time.Since(t0), nil
+	}
 	var growth float64
 	gwPut := func() (time.Duration, error) {
 		var d time.Duration
 		gr, err := g.peakDuring(func() error {
 			gRound++
-			t0 := time.Now()
-			req, _ := http.NewRequest("PUT", url, newPattern(n, gRound))
-			req.ContentLength = n
-			req.Header.Set("Deploy-Token", f.write)
-			res, err := client.Do(req)
-			if err != nil {
-				return err
-			}
-			io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-			if res.StatusCode != 201 {
-				return fmt.Errorf("upload: %d", res.StatusCode)
-			}
-			d = time.Since(t0)
-			return nil
+			var e error
+			d, e = put(url, gRound)
+			return e
 		})
 		growth = max(growth, gr)
 		return d, err
+	}
+	var otherURL string
+	if other != nil {
+		// The same file name: every upload adds a file to the package,
+		// and both sides download the newest, whichever side wrote it.
+		otherURL = strings.Replace(url, g.url, other.url, 1)
+		directPut = func() (time.Duration, error) {
+			dRound++
+			return put(otherURL, 1000+dRound)
+		}
 	}
 	up, err := alternate("upload", "MiB/s", perSecond(n, directPut), perSecond(n, gwPut))
 	if err != nil {
@@ -519,6 +578,9 @@ func largeFiles(ctx context.Context, g *gw, f *fixture, direct *blob.S3, rep *re
 		return time.Since(t0), nil
 	}
 	directGet := func() (time.Duration, error) {
+		if other != nil {
+			return get(otherURL, f.read)
+		}
 		t0 := time.Now()
 		out, err := direct.Client().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(direct.Bucket()), Key: aws.String(directKey)})
 		if err != nil {
@@ -543,7 +605,7 @@ func largeFiles(ctx context.Context, g *gw, f *fixture, direct *blob.S3, rep *re
 		rep.add(down.row("generic download 1 file (streamed)", "MiB/s", 0.8))
 		rep.add(row{name: "gateway RSS growth during download", gateway: growth, unit: "MiB", note: "(target < 64 MiB)"})
 	}
-	if want("redirect") {
+	if want("redirect") && other == nil {
 		r, err := start("GATEWAY_REDIRECT_DOWNLOADS=true")
 		if err != nil {
 			return err
@@ -618,6 +680,17 @@ func interleaved(c int, a, b func(i int) error) (float64, float64, error) {
 	return float64(na) / da.Seconds(), float64(nb) / db.Seconds(), nil
 }
 
+func copyExecutable(from, to string) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(to, b, 0o755)
+}
+
 func fetch(req *http.Request, wantStatus int) error {
 	res, err := client.Do(req)
 	if err != nil {
@@ -631,7 +704,7 @@ func fetch(req *http.Request, wantStatus int) error {
 	return nil
 }
 
-func smallFiles(ctx context.Context, g *gw, f *fixture, direct *blob.S3, rep *report) error {
+func smallFiles(ctx context.Context, g, other *gw, f *fixture, direct *blob.S3, rep *report) error {
 	size := int64(*smallKiB) << 10
 	fmt.Printf("small files: %d × %d KiB, concurrency 16\n", *small, *smallKiB)
 	// Every file of every round has its own content: a re-upload of bytes
@@ -644,9 +717,10 @@ func smallFiles(ctx context.Context, g *gw, f *fixture, direct *blob.S3, rep *re
 		copy(b, fmt.Sprintf("%d-%d", round, i))
 		return b
 	}
-	url := func(round, i int) string {
-		return fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/small/1.0/f%d-%d.bin", g.url, f.private, round, i%*small)
+	urlOn := func(host, prefix string, round, i int) string {
+		return fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/small/1.0/%s%d-%d.bin", host, f.private, prefix, round, i%*small)
 	}
+	url := func(round, i int) string { return urlOn(g.url, "f", round, i) }
 	// Uploads: the same files both ways, under new names every round.
 	var gwRound, dRound int
 	gwPut := func() (float64, error) {
@@ -662,6 +736,15 @@ func smallFiles(ctx context.Context, g *gw, f *fixture, direct *blob.S3, rep *re
 	directPut := func() (float64, error) {
 		dRound++
 		t0 := time.Now()
+		if other != nil {
+			// Names of their own: a second upload of a name is another workload.
+			err := parallel(16, *small, func(i int) error {
+				req, _ := http.NewRequest("PUT", urlOn(other.url, "o", dRound, i), bytes.NewReader(body(1000+dRound, i)))
+				req.Header.Set("Deploy-Token", f.write)
+				return fetch(req, 201)
+			})
+			return float64(*small) / time.Since(t0).Seconds(), err
+		}
 		err := parallel(16, *small, func(i int) error {
 			_, err := direct.Client().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(direct.Bucket()),
 				Key: aws.String(fmt.Sprintf("direct/small/f%d-%d.bin", dRound, i)), Body: bytes.NewReader(body(dRound, i)), ContentLength: aws.Int64(size)})
@@ -677,6 +760,13 @@ func smallFiles(ctx context.Context, g *gw, f *fixture, direct *blob.S3, rep *re
 
 	// Downloads: the first round's files.
 	down, err := alternate("small downloads", "req/s", func() (float64, error) {
+		if other != nil {
+			return rate(16, func(i int) error {
+				req, _ := http.NewRequest("GET", urlOn(other.url, "f", 1, i), nil)
+				req.Header.Set("Deploy-Token", f.read)
+				return fetch(req, 200)
+			})
+		}
 		return rate(16, func(i int) error {
 			out, err := direct.Client().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(direct.Bucket()), Key: aws.String(fmt.Sprintf("direct/small/f1-%d.bin", i%*small))})
 			if err != nil {
