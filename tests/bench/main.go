@@ -720,31 +720,37 @@ func smallFiles(ctx context.Context, g, other *gw, f *fixture, direct *blob.S3, 
 	urlOn := func(host, prefix string, round, i int) string {
 		return fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/small/1.0/%s%d-%d.bin", host, f.private, prefix, round, i%*small)
 	}
-	url := func(round, i int) string { return urlOn(g.url, "f", round, i) }
-	// Uploads: the same files both ways, under new names every round.
-	var gwRound, dRound int
-	gwPut := func() (float64, error) {
-		gwRound++
+	// gwUpload uploads one round of files through a gateway; gwDownload
+	// fetches the first round's, as the gateway side named them.
+	gwUpload := func(host, prefix string, round, seed int) (float64, error) {
 		t0 := time.Now()
 		err := parallel(16, *small, func(i int) error {
-			req, _ := http.NewRequest("PUT", url(gwRound, i), bytes.NewReader(body(gwRound, i)))
+			req, _ := http.NewRequest("PUT", urlOn(host, prefix, round, i), bytes.NewReader(body(seed, i)))
 			req.Header.Set("Deploy-Token", f.write)
 			return fetch(req, 201)
 		})
 		return float64(*small) / time.Since(t0).Seconds(), err
 	}
+	gwDownload := func(host string) (float64, error) {
+		return rate(16, func(i int) error {
+			req, _ := http.NewRequest("GET", urlOn(host, "f", 1, i), nil)
+			req.Header.Set("Deploy-Token", f.read)
+			return fetch(req, 200)
+		})
+	}
+	// Uploads: the same files both ways, under new names every round.
+	var gwRound, dRound int
+	gwPut := func() (float64, error) {
+		gwRound++
+		return gwUpload(g.url, "f", gwRound, gwRound)
+	}
 	directPut := func() (float64, error) {
 		dRound++
-		t0 := time.Now()
 		if other != nil {
 			// Names of their own: a second upload of a name is another workload.
-			err := parallel(16, *small, func(i int) error {
-				req, _ := http.NewRequest("PUT", urlOn(other.url, "o", dRound, i), bytes.NewReader(body(1000+dRound, i)))
-				req.Header.Set("Deploy-Token", f.write)
-				return fetch(req, 201)
-			})
-			return float64(*small) / time.Since(t0).Seconds(), err
+			return gwUpload(other.url, "o", dRound, 1000+dRound)
 		}
+		t0 := time.Now()
 		err := parallel(16, *small, func(i int) error {
 			_, err := direct.Client().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(direct.Bucket()),
 				Key: aws.String(fmt.Sprintf("direct/small/f%d-%d.bin", dRound, i)), Body: bytes.NewReader(body(dRound, i)), ContentLength: aws.Int64(size)})
@@ -761,11 +767,7 @@ func smallFiles(ctx context.Context, g, other *gw, f *fixture, direct *blob.S3, 
 	// Downloads: the first round's files.
 	down, err := alternate("small downloads", "req/s", func() (float64, error) {
 		if other != nil {
-			return rate(16, func(i int) error {
-				req, _ := http.NewRequest("GET", urlOn(other.url, "f", 1, i), nil)
-				req.Header.Set("Deploy-Token", f.read)
-				return fetch(req, 200)
-			})
+			return gwDownload(other.url)
 		}
 		return rate(16, func(i int) error {
 			out, err := direct.Client().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(direct.Bucket()), Key: aws.String(fmt.Sprintf("direct/small/f1-%d.bin", i%*small))})
@@ -775,13 +777,7 @@ func smallFiles(ctx context.Context, g, other *gw, f *fixture, direct *blob.S3, 
 			io.Copy(io.Discard, out.Body)
 			return out.Body.Close()
 		})
-	}, func() (float64, error) {
-		return rate(16, func(i int) error {
-			req, _ := http.NewRequest("GET", url(1, i), nil)
-			req.Header.Set("Deploy-Token", f.read)
-			return fetch(req, 200)
-		})
-	})
+	}, func() (float64, error) { return gwDownload(g.url) })
 	if err != nil {
 		return err
 	}
