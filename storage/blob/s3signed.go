@@ -215,7 +215,7 @@ func (e *s3Error) ErrorFault() smithy.ErrorFault {
 var _ smithy.APIError = (*s3Error)(nil)
 
 // readS3Error reads S3's XML error document (<Error><Code>…); an answer
-// without one (a proxy's, or a HEAD's) is named by its status.
+// without one (a proxy's, say) is named by its status.
 func readS3Error(res *http.Response) error {
 	var doc struct {
 		Code    string `xml:"Code"`
