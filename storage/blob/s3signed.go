@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -39,9 +41,18 @@ import (
 // (S3 Express buckets, multi-region access points), newSignedS3 returns
 // nil and these requests keep going through PutObject and GetObject.
 //
-// What it leaves out: the SDK's clock-skew correction and its client-side
-// retry quota (a token bucket that stops retries when most requests fail).
-// Neither matters to requests whose callers answer 503 on failure.
+// Clock skew is corrected as the SDK corrects it (its Clock Skew
+// Correction rules): every answer's Date header gives the server's clock,
+// requests are signed at local time plus the last offset seen, and a
+// signature refused with a skew error code while the clocks disagree by
+// more than four minutes is retried at once with the new offset. A host
+// whose clock drifted would otherwise see every small upload and every
+// download refused while multipart uploads, still sent by the SDK,
+// worked.
+//
+// What it leaves out: the SDK's client-side retry quota (a token bucket
+// that stops retries when most requests fail), which does not matter to
+// requests whose callers answer 503 on failure.
 type signedS3 struct {
 	bucket  url.URL // the bucket's URL; a key is appended to its path
 	region  string
@@ -49,6 +60,7 @@ type signedS3 struct {
 	signer  *v4.Signer
 	client  s3.HTTPClient
 	retryer aws.Retryer
+	skew    atomic.Int64 // server clock minus ours, in nanoseconds
 }
 
 func newSignedS3(ctx context.Context, o s3.Options, bucket string) *signedS3 {
@@ -176,19 +188,70 @@ func (p *signedS3) once(ctx context.Context, method, key string, body []byte, rn
 	if err != nil {
 		return nil, fmt.Errorf("credentials: %w", err)
 	}
-	if err := p.signer.SignHTTP(ctx, creds, req, unsigned, "s3", p.region, time.Now().UTC()); err != nil {
+	skew := time.Duration(p.skew.Load())
+	sent := time.Now()
+	if err := p.signer.SignHTTP(ctx, creds, req, unsigned, "s3", p.region, sent.Add(skew).UTC()); err != nil {
 		return nil, err
 	}
 	res, err := p.client.Do(req)
 	if err != nil {
 		return nil, err
 	}
+	seen, hasSeen := serverSkew(res, sent, time.Now())
+	if hasSeen {
+		p.skew.Store(int64(seen))
+	}
 	if res.StatusCode/100 == 2 {
 		return res, nil
 	}
 	defer res.Body.Close()
-	return nil, readS3Error(res)
+	err = readS3Error(res)
+	if hasSeen && skewCode(err) && (skew-seen).Abs() > skewThreshold {
+		return nil, &clockSkewError{err}
+	}
+	return nil, err
 }
+
+// skewThreshold is the SDK's: clocks further apart than this make a
+// refused signature a clock problem worth a retry.
+const skewThreshold = 4 * time.Minute
+
+// serverSkew is how far the server's clock (its Date header) is ahead of
+// ours when the answer arrived. Like the SDK it trusts neither a cached
+// answer (Age) nor one that took over 15 minutes.
+func serverSkew(res *http.Response, sent, arrived time.Time) (time.Duration, bool) {
+	date := res.Header.Get("Date")
+	if date == "" || res.Header.Get("Age") != "" || arrived.Sub(sent) > 15*time.Minute {
+		return 0, false
+	}
+	t, err := http.ParseTime(date)
+	if err != nil {
+		return 0, false
+	}
+	return t.Sub(arrived), true
+}
+
+// skewCode reports whether err carries one of the codes the SDK treats
+// as a possible clock problem.
+func skewCode(err error) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.ErrorCode() {
+	case "RequestTimeTooSkewed", "SignatureDoesNotMatch", "InvalidSignatureException", "AuthFailure", "AccessDeniedException":
+		return true
+	}
+	return false
+}
+
+// clockSkewError marks a refusal that a request signed with the server's
+// clock may not get: the SDK's retryer retries errors that say so.
+type clockSkewError struct{ err error }
+
+func (e *clockSkewError) Error() string        { return "probable clock skew: " + e.err.Error() }
+func (e *clockSkewError) Unwrap() error        { return e.err }
+func (e *clockSkewError) RetryableError() bool { return true }
 
 // s3Error is an error answer of S3. It carries what the SDK's retryer
 // classifies by (HTTP status and error code) and is a smithy.APIError, as

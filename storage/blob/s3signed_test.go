@@ -57,7 +57,13 @@ func (f *fakeS3) requests() int {
 func newFakeS3(t *testing.T, answers ...fakeAnswer) (*fakeS3, *S3) {
 	t.Helper()
 	f := &fakeS3{answers: answers}
-	srv := httptest.NewServer(f)
+	return f, newS3For(t, f)
+}
+
+// newS3For is a driver whose endpoint is h, retrying without waits.
+func newS3For(t *testing.T, h http.Handler) *S3 {
+	t.Helper()
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKFAKE")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
@@ -74,7 +80,7 @@ func newFakeS3(t *testing.T, answers ...fakeAnswer) (*fakeS3, *S3) {
 		o.MaxAttempts = 3
 		o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
 	})
-	return f, d
+	return d
 }
 
 func s3ErrorXML(code string) string {
@@ -239,4 +245,114 @@ func TestSignedS3BucketURL(t *testing.T) {
 			}
 		})
 	}
+}
+
+// skewedS3 keeps its own clock, offset from ours, and refuses a request
+// signed more than window away from it with code, as S3 refuses one
+// signed more than 15 minutes away with RequestTimeTooSkewed. Every
+// answer carries its clock in the Date header.
+type skewedS3 struct {
+	mu       sync.Mutex
+	offset   time.Duration
+	window   time.Duration
+	code     string
+	requests int
+}
+
+func (s *skewedS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	io.Copy(io.Discard, r.Body)
+	s.mu.Lock()
+	s.requests++
+	now := time.Now().Add(s.offset)
+	window, code := s.window, s.code
+	s.mu.Unlock()
+	w.Header().Set("Date", now.UTC().Format(http.TimeFormat))
+	signed, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
+	if err != nil || signed.Sub(now).Abs() > window {
+		w.WriteHeader(http.StatusForbidden)
+		io.WriteString(w, s3ErrorXML(code))
+		return
+	}
+	io.WriteString(w, "stored bytes") // what readAll expects
+}
+
+func (s *skewedS3) set(offset time.Duration) (before int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.offset = offset
+	return s.requests
+}
+
+func (s *skewedS3) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
+}
+
+// A host whose clock is off must still upload and download: the first
+// refusal teaches the signed path the server's clock (as the SDK learns
+// it), the retry is signed with it, and later requests are signed with it
+// from the start. A refusal while the clocks agree is not a clock problem
+// and is not retried.
+func TestSignedRequestsCorrectClockSkew(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		offset time.Duration // the server's clock against ours
+		window time.Duration // how far off a signature it accepts
+		code   string
+		// requests the first and the second call take; 0 for the first
+		// means it fails with code
+		first, second int
+	}{
+		{"server an hour ahead", time.Hour, 15 * time.Minute, "RequestTimeTooSkewed", 2, 1},
+		{"server an hour behind", -time.Hour, 15 * time.Minute, "RequestTimeTooSkewed", 2, 1},
+		{"skew refused as a bad signature", 20 * time.Minute, 15 * time.Minute, "SignatureDoesNotMatch", 2, 1},
+		{"refused while the clocks agree", 0, -time.Second, "RequestTimeTooSkewed", 0, 0},
+		{"refused two minutes apart", 2 * time.Minute, time.Minute, "RequestTimeTooSkewed", 0, 0},
+		{"a code that is not about time", time.Hour, 15 * time.Minute, "AccessDenied", 0, 0},
+	} {
+		for _, m := range []string{"put", "get"} {
+			t.Run(m+" "+tc.name, func(t *testing.T) {
+				srv := &skewedS3{offset: tc.offset, window: tc.window, code: tc.code}
+				d := newS3For(t, srv)
+				call := func() error {
+					if m == "put" {
+						return d.putObject(ctx, "k", []byte("body"))
+					}
+					return readAll(d.Open(ctx, "k", 0, -1))
+				}
+				err := call()
+				if tc.first == 0 {
+					var ae smithy.APIError
+					if !errors.As(err, &ae) || ae.ErrorCode() != tc.code || srv.count() != 1 {
+						t.Fatalf("err = %v after %d requests, want %s after 1", err, srv.count(), tc.code)
+					}
+					return
+				}
+				if err != nil || srv.count() != tc.first {
+					t.Fatalf("first call: err = %v after %d requests, want success after %d", err, srv.count(), tc.first)
+				}
+				if err := call(); err != nil || srv.count() != tc.first+tc.second {
+					t.Fatalf("second call: err = %v after %d requests, want success after %d more", err, srv.count()-tc.first, tc.second)
+				}
+			})
+		}
+	}
+	t.Run("clocks that realign", func(t *testing.T) {
+		srv := &skewedS3{offset: time.Hour, window: 15 * time.Minute, code: "RequestTimeTooSkewed"}
+		d := newS3For(t, srv)
+		if err := d.putObject(ctx, "k", []byte("body")); err != nil {
+			t.Fatal(err)
+		}
+		// The server's clock is set right; the offset learnt must go.
+		before := srv.set(0)
+		if err := d.putObject(ctx, "k", []byte("body")); err != nil || srv.count()-before != 2 {
+			t.Fatalf("err = %v after %d requests, want success after 2", err, srv.count()-before)
+		}
+		before = srv.count()
+		if err := d.putObject(ctx, "k", []byte("body")); err != nil || srv.count()-before != 1 {
+			t.Fatalf("err = %v after %d requests, want success after 1", err, srv.count()-before)
+		}
+	})
 }
