@@ -83,7 +83,7 @@ func NewS3(ctx context.Context, c S3Config) (*S3, error) {
 		t.WriteBufferSize = 256 << 10
 	}).WithDialerOptions(func(d *net.Dialer) {
 		d.Timeout = 5 * time.Second
-	})
+	}).WithTransportOptions(wholeBodies)
 	awsCfg, err := config.LoadDefaultConfig(ctx,
 		config.WithRegion(c.Region),
 		config.WithHTTPClient(httpClient),
@@ -251,10 +251,7 @@ func (w *s3Writer) flushPart() error {
 	go func() {
 		defer w.wg.Done()
 		defer func() { <-w.sem; w.d.pool.Put(buf) }()
-		out, err := w.d.client.UploadPart(w.ctx, &s3.UploadPartInput{
-			Bucket: aws.String(w.d.cfg.Bucket), Key: aws.String(w.key), UploadId: w.uploadID,
-			PartNumber: aws.Int32(num), Body: bytes.NewReader((*buf)[:n]), ContentLength: aws.Int64(int64(n)),
-		})
+		etag, err := w.d.uploadPart(w.ctx, w.key, *w.uploadID, num, (*buf)[:n])
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		if err != nil {
@@ -263,7 +260,7 @@ func (w *s3Writer) flushPart() error {
 			}
 			return
 		}
-		w.parts = append(w.parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(num)})
+		w.parts = append(w.parts, types.CompletedPart{ETag: aws.String(etag), PartNumber: aws.Int32(num)})
 	}()
 	return nil
 }
@@ -313,6 +310,21 @@ func (w *s3Writer) Commit(ctx context.Context) error {
 		return fmt.Errorf("blob: s3 complete multipart: %w", err)
 	}
 	return nil
+}
+
+// uploadPart sends one part of a multipart upload.
+func (d *S3) uploadPart(ctx context.Context, key, uploadID string, num int32, body []byte) (string, error) {
+	if d.signed != nil {
+		return d.signed.uploadPart(ctx, key, uploadID, num, body)
+	}
+	out, err := d.client.UploadPart(ctx, &s3.UploadPartInput{
+		Bucket: aws.String(d.cfg.Bucket), Key: aws.String(key), UploadId: aws.String(uploadID),
+		PartNumber: aws.Int32(num), Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
+	})
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(out.ETag), nil
 }
 
 // putObject stores an object that fits in one request.

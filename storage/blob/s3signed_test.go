@@ -1,14 +1,18 @@
 package blob
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,19 +35,22 @@ type fakeAnswer struct {
 
 // fakeRequest is what the SDK and the signed path must agree on.
 type fakeRequest struct {
-	method, path, rng, ctype, encoding, sha string
-	length                                  int64
-	body                                    string
-	auth                                    string
+	method, path, query, rng, ctype, encoding, sha string
+	length                                         int64
+	body                                           string
+	auth                                           string
 }
 
 func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b, _ := io.ReadAll(r.Body)
+	q := r.URL.Query()
+	q.Del("x-id") // the SDK names its operation there
 	f.mu.Lock()
-	f.got = append(f.got, fakeRequest{r.Method, r.URL.EscapedPath(), r.Header.Get("Range"), r.Header.Get("Content-Type"),
+	f.got = append(f.got, fakeRequest{r.Method, r.URL.EscapedPath(), q.Encode(), r.Header.Get("Range"), r.Header.Get("Content-Type"),
 		r.Header.Get("Accept-Encoding"), r.Header.Get("X-Amz-Content-Sha256"), r.ContentLength, string(b), r.Header.Get("Authorization")})
 	a := f.answers[min(len(f.got), len(f.answers))-1]
 	f.mu.Unlock()
+	w.Header().Set("ETag", `"fake-etag"`)
 	w.WriteHeader(a.status)
 	io.WriteString(w, a.body)
 }
@@ -104,6 +111,13 @@ func TestSignedRequestsMatchTheSDK(t *testing.T) {
 			{"get", func() error { return readAll(d.Open(ctx, key, 0, -1)) }},
 			{"get range", func() error { return readAll(d.Open(ctx, key, 3, 5)) }},
 			{"get tail", func() error { return readAll(d.Open(ctx, key, 3, -1)) }},
+			{"upload part", func() error {
+				etag, err := d.uploadPart(ctx, key, "id/with+odd=chars", 7, []byte("part of "+key))
+				if err == nil && etag != `"fake-etag"` {
+					err = fmt.Errorf("ETag %q", etag)
+				}
+				return err
+			}},
 		} {
 			d.signed = signed
 			if err := call.fn(); err != nil {
@@ -355,4 +369,66 @@ func TestSignedRequestsCorrectClockSkew(t *testing.T) {
 			t.Fatalf("err = %v after %d requests, want success after 1", err, srv.count()-before)
 		}
 	})
+}
+
+// recordingConn notes the size of every write.
+type recordingConn struct {
+	net.Conn
+	mu     *sync.Mutex
+	writes *[]int
+}
+
+func (c recordingConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	*c.writes = append(*c.writes, len(p))
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// A part held in memory goes to the socket in one write, past the 32 KiB
+// pieces net/http's copy would cut it into; any other body still arrives
+// whole, the usual way.
+func TestMemBodyGoesOutInOneWrite(t *testing.T) {
+	const size = 8 << 20
+	var got atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		got.Store(n)
+	}))
+	t.Cleanup(srv.Close)
+	for _, tc := range []struct {
+		name    string
+		body    func([]byte) io.ReadCloser
+		largest int // at least
+	}{
+		{"memBody", func(b []byte) io.ReadCloser { return memBody{bytes.NewReader(b)} }, size - 512<<10},
+		{"any other body", func(b []byte) io.ReadCloser { return io.NopCloser(bytes.NewReader(b)) }, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var writes []int
+			tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				return recordingConn{c, &mu, &writes}, nil
+			}}
+			wholeBodies(tr)
+			t.Cleanup(tr.CloseIdleConnections)
+			req, _ := http.NewRequest(http.MethodPut, srv.URL, nil)
+			req.Body, req.ContentLength = tc.body(make([]byte, size)), size
+			res, err := tr.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			mu.Lock()
+			largest := slices.Max(writes)
+			mu.Unlock()
+			if got.Load() != size || largest < tc.largest {
+				t.Errorf("server got %d bytes, largest write %d; want %d and at least %d", got.Load(), largest, size, tc.largest)
+			}
+		})
+	}
 }
