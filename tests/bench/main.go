@@ -59,6 +59,7 @@ var (
 	rounds   = flag.Int("rounds", 5, "rounds of each compared case, alternating which side goes first (medians reported)")
 	only     = flag.String("only", "", "comma-separated case groups to run: generic, redirect, small, auth, npm, pypi, maven")
 	against  = flag.String("against", "", "another gateway binary: the upload and download cases compare this build with it instead of with direct S3")
+	drop     = flag.Bool("drop-caches", true, "drop the page cache before each upload run (needs root; see alternate)")
 )
 
 // otherName names the compared side in the output.
@@ -411,11 +412,8 @@ func (r *report) print() {
 // req/s), printing every run with the CPU seconds MinIO, the gateway,
 // Postgres and this client spent on it. Each run starts after sync(2), and
 // the order alternates between rounds. On a shared 2-core machine single
-// runs swing by 30 % or more, and MinIO is not steady either: it writes
-// through the page cache, so a transfer that follows another pays for its
-// write-back, and the first 1 GiB PUT into a fresh MinIO ran at 360 MiB/s
-// with MinIO spending 3.3 CPU-seconds, later ones at 230-270 MiB/s with
-// 5-7. Measuring one side once after the other decided the ratio by order.
+// runs swing by 30 % or more, and MinIO is not steady either (below).
+// Measuring one side once after the other decided the ratio by order.
 //
 // The ratio is the median of the rounds' own ratios, each gateway run over
 // the direct run next to it: MinIO drifts within a run (one run's direct
@@ -423,15 +421,31 @@ func (r *report) print() {
 // shares the state it drifted to, while a ratio of the two sides' medians
 // can pair a slow round of one side with a fast round of the other.
 //
-// One run of each side comes first and is not counted: the first 1 GiB PUT
-// into a MinIO whose page cache still has free memory costs it half the
-// CPU of every later one (3.4 against 6.5-7 CPU-seconds), so the first
-// round paired a steady-state gateway run with a direct run that was not
-// (its pair came out at 0.58-0.63 in every run, the others at 0.77-0.89).
-func alternate(what, unit string, direct, gateway func() (float64, error)) (compared, error) {
+// One run of each side comes first and is not counted.
+//
+// Before each run of a case that writes (writes), the page cache is
+// dropped as well (-drop-caches). What a GiB written costs MinIO depends
+// on it: with the cache dropped before each 1 GiB PUT, 2.9-3.5
+// CPU-seconds every time; with every PUT's pages left cached, 3.1 for
+// the first two PUTs, then more with each until 6.5-7 from the fifth on
+// (2026-11-26, ten PUTs each way, MinIO alone). Runs used to start at
+// wherever earlier work had left the machine: the first counted round,
+// still on the slope, paired a cheap direct run with a dear gateway one
+// (0.64 in both of that day's runs, the other rounds 0.82-0.92), and the
+// steady state they reached flattered the gateway, whose share is
+// smaller the more MinIO spends. Reads are left cached: a download of
+// bytes just written comes from memory, as in a registry serving what it
+// holds.
+func alternate(what, unit string, writes bool, direct, gateway func() (float64, error)) (compared, error) {
 	var ds, gs, rs []float64
-	for _, fn := range []func() (float64, error){direct, gateway} {
+	prepare := func() {
 		syscall.Sync()
+		if writes && *drop {
+			dropCaches()
+		}
+	}
+	for _, fn := range []func() (float64, error){direct, gateway} {
+		prepare()
 		if _, err := fn(); err != nil {
 			return compared{}, err
 		}
@@ -443,7 +457,7 @@ func alternate(what, unit string, direct, gateway func() (float64, error)) (comp
 			if (i+j)%2 == 1 {
 				fn, out, name = gateway, &gs, "gateway"
 			}
-			syscall.Sync()
+			prepare()
 			c0 := cpuNow()
 			v, err := fn()
 			if err != nil {
@@ -455,6 +469,17 @@ func alternate(what, unit string, direct, gateway func() (float64, error)) (comp
 		rs = append(rs, gs[i]/ds[i])
 	}
 	return compared{direct: median(ds), gateway: median(gs), ratio: median(rs), low: slices.Min(rs), high: slices.Max(rs)}, nil
+}
+
+var dropWarned sync.Once
+
+// dropCaches empties the page cache (clean pages only: it follows a sync).
+func dropCaches() {
+	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("1"), 0); err != nil {
+		dropWarned.Do(func() {
+			fmt.Printf("    (page cache not dropped: %v; upload runs start from whatever the cache holds)\n", err)
+		})
+	}
 }
 
 // compared is the outcome of alternate: each side's median, the median of
@@ -553,7 +578,7 @@ func largeFiles(ctx context.Context, g, other *gw, f *fixture, direct *blob.S3, 
 			return put(otherURL, 1000+dRound)
 		}
 	}
-	up, err := alternate("upload", "MiB/s", perSecond(n, directPut), perSecond(n, gwPut))
+	up, err := alternate("upload", "MiB/s", true, perSecond(n, directPut), perSecond(n, gwPut))
 	if err != nil {
 		return err
 	}
@@ -598,7 +623,7 @@ func largeFiles(ctx context.Context, g, other *gw, f *fixture, direct *blob.S3, 
 			growth = max(growth, gr)
 			return d, err
 		}
-		down, err := alternate("download", "MiB/s", perSecond(n, directGet), perSecond(n, gwGet))
+		down, err := alternate("download", "MiB/s", false, perSecond(n, directGet), perSecond(n, gwGet))
 		if err != nil {
 			return err
 		}
@@ -612,7 +637,7 @@ func largeFiles(ctx context.Context, g, other *gw, f *fixture, direct *blob.S3, 
 		}
 		defer r.cmd.Process.Kill()
 		rurl := strings.Replace(url, g.url, r.url, 1)
-		red, err := alternate("redirect download", "MiB/s", perSecond(n, directGet), perSecond(n, func() (time.Duration, error) { return get(rurl, f.read) }))
+		red, err := alternate("redirect download", "MiB/s", false, perSecond(n, directGet), perSecond(n, func() (time.Duration, error) { return get(rurl, f.read) }))
 		if err != nil {
 			return err
 		}
@@ -758,14 +783,14 @@ func smallFiles(ctx context.Context, g, other *gw, f *fixture, direct *blob.S3, 
 		})
 		return float64(*small) / time.Since(t0).Seconds(), err
 	}
-	up, err := alternate("small uploads", "req/s", directPut, gwPut)
+	up, err := alternate("small uploads", "req/s", true, directPut, gwPut)
 	if err != nil {
 		return err
 	}
 	rep.add(up.row(fmt.Sprintf("small files upload (%d KiB, c=16)", *smallKiB), "req/s", 0))
 
 	// Downloads: the first round's files.
-	down, err := alternate("small downloads", "req/s", func() (float64, error) {
+	down, err := alternate("small downloads", "req/s", false, func() (float64, error) {
 		if other != nil {
 			return gwDownload(other.url)
 		}
