@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"net/http"
 	"regexp"
 	"strings"
@@ -87,26 +88,9 @@ func (s *Server) createGroup(c *gin.Context) {
 	ctx := c.Request.Context()
 	var parent *meta.Namespace
 	if hasParent && parentID > 0 {
-		parent, err = s.Store.NamespaceByID(ctx, parentID)
-		if err != nil || parent.Kind != "group" {
-			if err == nil || errs.Is(err, errs.NotFound) {
-				err = errs.New(op, errs.NotFound, "404 Group Not Found")
-			}
-			httpx.Abort(c, err)
-			return
-		}
-		level, visible, err := auth.GroupRole(ctx, s.Store, id.User, parent)
-		if err != nil {
-			httpx.Abort(c, err)
-			return
-		}
-		if !visible {
-			httpx.Abort(c, errs.New(op, errs.NotFound, "404 Group Not Found"))
-			return
-		}
 		// Decision: GitLab's default subgroup-creation level, Maintainer+.
-		if level < meta.Maintainer {
-			httpx.Abort(c, errForbidden(op))
+		if parent, err = s.creationTarget(ctx, op, id, parentID, true, meta.Maintainer); err != nil {
+			httpx.Abort(c, err)
 			return
 		}
 		if visibilityRank[visibility] > visibilityRank[parent.Visibility] {
@@ -183,6 +167,38 @@ func (s *Server) getProject(c *gin.Context) {
 
 var slugRE = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 
+// creationTarget loads the namespace a new subgroup (groupsOnly) or
+// project is to go into and checks that id holds at least the role least
+// there. One that does not exist, is not a group where only a group will
+// do, or that id cannot see answers 404, as GitLab does, so that a caller
+// learns nothing of namespaces hidden from them; one they see but may not
+// create in answers 403.
+func (s *Server) creationTarget(ctx context.Context, op string, id *auth.Identity, nsID int64, groupsOnly bool, least int) (*meta.Namespace, error) {
+	notFound := errs.New(op, errs.NotFound, "404 Namespace Not Found")
+	if groupsOnly {
+		notFound = errs.New(op, errs.NotFound, "404 Group Not Found")
+	}
+	ns, err := s.Store.NamespaceByID(ctx, nsID)
+	switch {
+	case errs.Is(err, errs.NotFound):
+		return nil, notFound
+	case err != nil:
+		return nil, err
+	case groupsOnly && ns.Kind != "group":
+		return nil, notFound
+	}
+	level, visible, err := auth.GroupRole(ctx, s.Store, id.User, ns)
+	switch {
+	case err != nil:
+		return nil, err
+	case !visible:
+		return nil, notFound
+	case level < least:
+		return nil, errForbidden(op)
+	}
+	return ns, nil
+}
+
 func (s *Server) createProject(c *gin.Context) {
 	const op = "gateway.createProject"
 	id := identity(c)
@@ -235,26 +251,9 @@ func (s *Server) createProject(c *gin.Context) {
 	ctx := c.Request.Context()
 	var ns *meta.Namespace
 	if hasNS && nsID > 0 {
-		ns, err = s.Store.NamespaceByID(ctx, nsID)
-		if err != nil {
-			if errs.Is(err, errs.NotFound) {
-				err = errs.New(op, errs.NotFound, "404 Namespace Not Found")
-			}
-			httpx.Abort(c, err)
-			return
-		}
-		level, visible, err := auth.GroupRole(ctx, s.Store, id.User, ns)
-		if err != nil {
-			httpx.Abort(c, err)
-			return
-		}
-		if !visible {
-			httpx.Abort(c, errs.New(op, errs.NotFound, "404 Namespace Not Found"))
-			return
-		}
 		// Decision: GitLab's default project-creation level, Developer+.
-		if level < meta.Developer {
-			httpx.Abort(c, errForbidden(op))
+		if ns, err = s.creationTarget(ctx, op, id, nsID, false, meta.Developer); err != nil {
+			httpx.Abort(c, err)
 			return
 		}
 	} else {

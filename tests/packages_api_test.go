@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -190,4 +191,78 @@ func TestIdentityAPI(t *testing.T) {
 	r = e.Do("GET", "/api/v4/nope", nil, nil)
 	e.Must(404, r)
 	ErrBody(t, r, "error", "404 Not Found")
+}
+
+// Who may create a subgroup or a project where: GitLab's defaults,
+// Maintainer for a subgroup and Developer for a project, a namespace the
+// caller cannot see (or that is not there, or is a person's where a group
+// is needed) answering 404 and one they see but may not create in 403.
+func TestWhoMayCreateGroupsAndProjects(t *testing.T) {
+	e := NewEnv(t)
+	acme := e.Group("acme", 0, "private")
+	open := e.Group("open", 0, "public")
+	tok := map[string]string{}
+	for _, m := range []struct {
+		name  string
+		level int
+	}{{"reporter", 20}, {"developer", 30}, {"maintainer", 40}} {
+		id, pat := e.User(m.name)
+		e.Member("groups", acme, id, m.level)
+		tok[m.name] = pat
+	}
+	_, tok["outsider"] = e.User("outsider")
+	r := e.Must(201, e.Do("POST", "/api/v4/users", map[string]any{"email": "nocreate@example.com", "username": "nocreate",
+		"name": "nocreate", "password": "s3cret-Passw0rd", "can_create_group": false}, PAT(e.Admin))).Map(t)
+	tok["nocreate"] = e.Must(201, e.Do("POST", fmt.Sprintf("/api/v4/users/%d/personal_access_tokens", int64(r["id"].(float64))),
+		map[string]any{"name": "t", "scopes": []string{"api"}}, PAT(e.Admin))).Map(t)["token"].(string)
+	// The outsider's personal namespace, where their own projects go.
+	own := e.Must(201, e.Do("POST", "/api/v4/projects", map[string]any{"path": "mine"}, PAT(tok["outsider"]))).Map(t)
+	personal := own["namespace"].(map[string]any)["id"]
+	if own["path_with_namespace"] != "outsider/mine" {
+		t.Fatalf("a project without namespace_id: %v", own)
+	}
+
+	n := 0
+	for _, tc := range []struct {
+		name   string
+		who    string
+		what   string // "groups" or "projects"
+		in     any    // parent_id or namespace_id; nil for none
+		status int
+		msg    string
+	}{
+		{"subgroup, outsider", "outsider", "groups", acme, 404, "404 Group Not Found"},
+		{"subgroup, reporter", "reporter", "groups", acme, 403, "403 Forbidden"},
+		{"subgroup, developer", "developer", "groups", acme, 403, "403 Forbidden"},
+		{"subgroup, maintainer", "maintainer", "groups", acme, 201, ""},
+		{"subgroup of a public group, outsider", "outsider", "groups", open, 403, "403 Forbidden"},
+		{"subgroup of a missing group", "maintainer", "groups", 999999, 404, "404 Group Not Found"},
+		{"subgroup of a personal namespace, its owner", "outsider", "groups", personal, 404, "404 Group Not Found"},
+		{"top-level group, may create groups", "outsider", "groups", nil, 201, ""},
+		{"top-level group, may not create groups", "nocreate", "groups", nil, 403, "403 Forbidden"},
+		{"project, outsider", "outsider", "projects", acme, 404, "404 Namespace Not Found"},
+		{"project, reporter", "reporter", "projects", acme, 403, "403 Forbidden"},
+		{"project, developer", "developer", "projects", acme, 201, ""},
+		{"project in a public group, outsider", "outsider", "projects", open, 403, "403 Forbidden"},
+		{"project in a missing namespace", "developer", "projects", 999999, 404, "404 Namespace Not Found"},
+		{"project in another's personal namespace", "developer", "projects", personal, 404, "404 Namespace Not Found"},
+		{"project in one's own namespace, by id", "outsider", "projects", personal, 201, ""},
+	} {
+		n++
+		path := fmt.Sprintf("made-%d", n)
+		body := map[string]any{"name": path, "path": path}
+		if tc.in != nil {
+			key := "parent_id"
+			if tc.what == "projects" {
+				key = "namespace_id"
+			}
+			body[key] = tc.in
+		}
+		r := e.Do("POST", "/api/v4/"+tc.what, body, PAT(tok[tc.who]))
+		var m map[string]any
+		_ = json.Unmarshal(r.Body, &m)
+		if r.Status != tc.status || (tc.msg != "" && m["message"] != tc.msg) {
+			t.Errorf("%s: %d %s, want %d %q", tc.name, r.Status, r.Body, tc.status, tc.msg)
+		}
+	}
 }
