@@ -252,6 +252,11 @@ func (w *s3Writer) flushPart() error {
 		defer w.wg.Done()
 		defer func() { <-w.sem; w.d.pool.Put(buf) }()
 		etag, err := w.d.uploadPart(w.ctx, w.key, *w.uploadID, num, (*buf)[:n])
+		if err == nil && etag == "" {
+			// Completing the upload needs it; say so here rather than
+			// have the store refuse the whole list later.
+			err = errors.New("the answer carried no ETag")
+		}
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		if err != nil {

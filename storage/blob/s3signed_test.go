@@ -432,3 +432,49 @@ func TestMemBodyGoesOutInOneWrite(t *testing.T) {
 		})
 	}
 }
+
+// A part answered without an ETag cannot be completed: the upload fails
+// with that reason and is aborted, instead of the store refusing the
+// whole part list.
+func TestPartWithoutETagFailsTheUpload(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	d := newS3For(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		q := r.URL.Query()
+		var what string
+		switch {
+		case r.Method == http.MethodPost && q.Has("uploads"):
+			what = "create"
+			io.WriteString(w, `<InitiateMultipartUploadResult><Bucket>bkt</Bucket><Key>k</Key><UploadId>u1</UploadId></InitiateMultipartUploadResult>`)
+		case r.Method == http.MethodPut && q.Has("partNumber"):
+			what = "part"
+		case r.Method == http.MethodPost:
+			what = "complete"
+			io.WriteString(w, `<CompleteMultipartUploadResult><ETag>"x"</ETag></CompleteMultipartUploadResult>`)
+		case r.Method == http.MethodDelete:
+			what = "abort"
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			what = r.Method
+			w.WriteHeader(http.StatusBadRequest)
+		}
+		mu.Lock()
+		seen = append(seen, what)
+		mu.Unlock()
+	}))
+	ctx := context.Background()
+	w, err := d.Writer(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(make([]byte, d.cfg.PartSize+1)); err != nil {
+		t.Fatal(err)
+	}
+	err = w.Commit(ctx)
+	mu.Lock()
+	defer mu.Unlock()
+	if err == nil || !strings.Contains(err.Error(), "no ETag") || !slices.Contains(seen, "abort") || slices.Contains(seen, "complete") {
+		t.Errorf("Commit: %v; requests %v; want the missing ETag named, an abort and no complete", err, seen)
+	}
+}
