@@ -2,7 +2,7 @@
 GO ?= go
 PG_BIN ?= $(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin)))
 
-.PHONY: run test unit vet build stop bench fmt
+.PHONY: run test unit vet build stop bench fmt fuzz
 
 run:
 	@scripts/run.sh
@@ -24,6 +24,18 @@ vet:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./tests/
+
+# Runs every fuzz target (every parser of client input) for FUZZTIME each;
+# what a target finds is written under its package's testdata/fuzz and
+# replayed by `make test` from then on.
+FUZZTIME ?= 30s
+fuzz:
+	@for f in $$(git grep -l '^func Fuzz' -- '*_test.go'); do \
+		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/p' $$f); do \
+			echo "== $$(dirname $$f) $$t"; \
+			$(GO) test ./$$(dirname $$f) -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; \
+		done; \
+	done
 
 # Stops what `make run` left running (the Postgres cluster and MinIO).
 stop:

@@ -3,6 +3,7 @@ package maven
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -253,4 +254,43 @@ func TestFuzzCorpusCommitted(t *testing.T) {
 			t.Errorf("%s is not a fuzz corpus file", f)
 		}
 	}
+}
+
+// FuzzParsePlugins: an uploaded maven-metadata.xml is read without a
+// panic; what it yields is bounded, complete (prefix and artifactId), and
+// comes back unchanged from the group document the gateway renders.
+func FuzzParsePlugins(f *testing.F) {
+	for _, s := range []string{
+		`<metadata><plugins><plugin><name>Hello</name><prefix>hello</prefix><artifactId>hello-maven-plugin</artifactId></plugin></plugins></metadata>`,
+		`<?xml version="1.0" encoding="UTF-8"?><metadata><groupId>g</groupId><plugins><plugin><prefix>a&amp;b</prefix><artifactId> x </artifactId></plugin><plugin><prefix>p</prefix></plugin></plugins></metadata>`,
+		`<metadata><plugins><plugin><prefix>p</prefix><artifactId>a</artifactId><prefix>q</prefix></plugin></plugins></metadata>`,
+		`<metadata><x><plugins><plugin><prefix>p</prefix><artifactId>a</artifactId></plugin></plugins></x></metadata>`,
+		`<metadata><plugins>`,
+		"<metadata><plugins><plugin><prefix>a\r\nb</prefix><artifactId>&#x9;c</artifactId></plugin></plugins></metadata>",
+		`not xml <<<`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, doc string) {
+		got, err := ParsePlugins(strings.NewReader(doc))
+		if err != nil {
+			return
+		}
+		if len(got) > maxPlugins {
+			t.Fatalf("%d plugins, at most %d", len(got), maxPlugins)
+		}
+		for _, p := range got {
+			if p.Prefix == "" || p.ArtifactID == "" {
+				t.Fatalf("incomplete plugin %+v from %q", p, doc)
+			}
+		}
+		if len(got) == 0 {
+			return
+		}
+		out := ArtifactMetadata{GroupID: "g", Plugins: got}.Render()
+		again, err := ParsePlugins(strings.NewReader(string(out)))
+		if err != nil || !slices.Equal(again, got) {
+			t.Fatalf("%q rendered as %s reads back as %+v (%v), want %+v", doc, out, again, err, got)
+		}
+	})
 }
