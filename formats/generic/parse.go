@@ -107,8 +107,14 @@ func ValidateName(s string) error {
 }
 
 // ValidateVersion checks a generic package version (no "..").
+//
+// DECISION: a version that is just "." is refused as a traversal, as the
+// name "." is. GitLab's version pattern alone would let it through, but
+// every HTTP client removes a "." path segment before sending (RFC 3986
+// dot-segment removal: curl, requests and Go all do), so a package stored
+// under it could be published by a raw request and never downloaded.
 func ValidateVersion(s string) error {
-	if strings.Contains(s, "/") || strings.Contains(s, "..") {
+	if s == "." || strings.Contains(s, "/") || strings.Contains(s, "..") {
 		return errs.Param("generic.ValidateVersion", "package_version should be a valid file path")
 	}
 	if !versionRE.MatchString(s) {

@@ -26,6 +26,8 @@ func TestParsePath(t *testing.T) {
 		{path: "/p/1.0/%2e%2e%2f.ssh%2fauthorized_keys", kind: errs.Invalid, msg: "file_name should be a valid file path"},
 		{path: "/p/..1.2.3/f", kind: errs.Invalid, msg: "package_version should be a valid file path"},
 		{path: "/p/%2e%2e%2f1.2.3/f", kind: errs.Invalid},
+		{path: "/p/%2e/f", kind: errs.Invalid, msg: "package_version should be a valid file path"},
+		{path: "/p/.1/f", want: Target{Name: "p", Version: ".1", FileName: "f"}, stored: "f"},
 		{path: "/p/1.0/~f", kind: errs.Invalid, msg: "file_name is invalid"},
 		{path: "/p/1.0/f@", kind: errs.Invalid, msg: "file_name is invalid"},
 		{path: "/p/1.0/a%20b", kind: errs.Invalid},
