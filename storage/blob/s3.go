@@ -43,7 +43,7 @@ type S3 struct {
 	presign *s3.PresignClient
 	pool    *bufpool.Pool // part buffers
 	small   *bufpool.Pool // first buffer of every upload
-	signed  *signedS3     // nil: single PUTs and GETs go through the SDK too
+	signed  *signedS3     // nil: PUTs, parts and GETs go through the SDK too
 }
 
 const (
@@ -83,7 +83,7 @@ func NewS3(ctx context.Context, c S3Config) (*S3, error) {
 		t.WriteBufferSize = 256 << 10
 	}).WithDialerOptions(func(d *net.Dialer) {
 		d.Timeout = 5 * time.Second
-	}).WithTransportOptions(wholeBodies)
+	})
 	awsCfg, err := config.LoadDefaultConfig(ctx,
 		config.WithRegion(c.Region),
 		config.WithHTTPClient(httpClient),
@@ -103,6 +103,12 @@ func NewS3(ctx context.Context, c S3Config) (*S3, error) {
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 		o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+		// Last, after the SDK has fitted the client to the defaults mode:
+		// a mode's connect timeout (AWS_DEFAULTS_MODE=standard, in-region,
+		// auto) comes with a new dialer, which would drop bodyConn.
+		if b, ok := o.HTTPClient.(*awshttp.BuildableClient); ok {
+			o.HTTPClient = b.WithTransportOptions(wholeBodies)
+		}
 	})
 	d := &S3{cfg: c, client: client, presign: s3.NewPresignClient(client), signed: newSignedS3(ctx, client.Options(), c.Bucket)}
 	d.pool = bufpool.New(c.PartSize, 2*(c.Concurrency+1))

@@ -52,7 +52,8 @@ import (
 // Correction rules): every answer's Date header gives the server's clock,
 // requests are signed at local time plus the last offset seen, and a
 // signature refused with a skew error code while the clocks disagree by
-// more than four minutes is retried at once with the new offset. A host
+// more than four minutes is retried (after the retryer's usual delay)
+// with the new offset. A host
 // whose clock drifted would otherwise see every upload and download
 // refused while the SDK's own requests (creating a multipart upload)
 // worked.
@@ -189,13 +190,27 @@ func (p *signedS3) once(ctx context.Context, method, key, query string, body []b
 	if err != nil {
 		return nil, err
 	}
-	if len(body) > 0 {
+	switch {
+	case len(body) > wholeBodyMin:
 		req.Body = memBody{bytes.NewReader(body)}
 		req.GetBody = func() (io.ReadCloser, error) { return memBody{bytes.NewReader(body)}, nil }
+		req.ContentLength = int64(len(body))
+	case len(body) > 0:
+		// Fits the transport's write buffer: net/http sends a
+		// *bytes.Reader body in the same write as the headers, and any
+		// other body in a write of its own.
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 		req.ContentLength = int64(len(body))
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/octet-stream") // as PutObject sends it
+	}
+	if len(body) >= expectContinueMin {
+		// As the SDK sends a large PutObject or UploadPart: a refusal
+		// (a skewed clock, SlowDown, a wrong region) comes before the
+		// body, not after it, and the answer is not lost to a reset.
+		req.Header.Set("Expect", "100-continue")
 	}
 	if rng != "" {
 		req.Header.Set("Range", rng)
@@ -318,8 +333,17 @@ func readS3Error(res *http.Response) error {
 	return e
 }
 
+const (
+	// wholeBodyMin is the transport's write buffer (NewS3): a larger
+	// body goes out as a memBody.
+	wholeBodyMin = 256 << 10
+	// expectContinueMin is the SDK's threshold for Expect: 100-continue.
+	expectContinueMin = 2 << 20
+)
+
 // memBody is a request body held in memory, which bodyConn writes to the
-// socket whole.
+// socket whole. Over TLS the connection under bodyConn carries records,
+// not the body, and the body goes through tls.Conn's own writes.
 type memBody struct{ *bytes.Reader }
 
 func (memBody) Close() error { return nil }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"slices"
 	"strings"
 	"sync"
@@ -35,10 +36,10 @@ type fakeAnswer struct {
 
 // fakeRequest is what the SDK and the signed path must agree on.
 type fakeRequest struct {
-	method, path, query, rng, ctype, encoding, sha string
-	length                                         int64
-	body                                           string
-	auth                                           string
+	method, path, query, rng, ctype, encoding, sha, expect string
+	length                                                 int64
+	body                                                   string
+	auth                                                   string
 }
 
 func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -47,7 +48,7 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q.Del("x-id") // the SDK names its operation there
 	f.mu.Lock()
 	f.got = append(f.got, fakeRequest{r.Method, r.URL.EscapedPath(), q.Encode(), r.Header.Get("Range"), r.Header.Get("Content-Type"),
-		r.Header.Get("Accept-Encoding"), r.Header.Get("X-Amz-Content-Sha256"), r.ContentLength, string(b), r.Header.Get("Authorization")})
+		r.Header.Get("Accept-Encoding"), r.Header.Get("X-Amz-Content-Sha256"), r.Header.Get("Expect"), r.ContentLength, string(b), r.Header.Get("Authorization")})
 	a := f.answers[min(len(f.got), len(f.answers))-1]
 	f.mu.Unlock()
 	w.Header().Set("ETag", `"fake-etag"`)
@@ -102,6 +103,7 @@ func TestSignedRequestsMatchTheSDK(t *testing.T) {
 	f, d := newFakeS3(t, fakeAnswer{200, "stored bytes"})
 	signed := d.signed
 	ctx := context.Background()
+	large := bytes.Repeat([]byte("0123456789abcdef"), (5<<20)/16)
 	for _, key := range []string{"blobs/0b6f", "a b/c+d", "100%/é", "x=y&z;w", "q?x#y", "~tilde'"} {
 		for _, call := range []struct {
 			name string
@@ -116,6 +118,12 @@ func TestSignedRequestsMatchTheSDK(t *testing.T) {
 				if err == nil && etag != `"fake-etag"` {
 					err = fmt.Errorf("ETag %q", etag)
 				}
+				return err
+			}},
+			// Large enough for Expect: 100-continue and a whole write.
+			{"put large", func() error { return d.putObject(ctx, key, large) }},
+			{"upload large part", func() error {
+				_, err := d.uploadPart(ctx, key, "u", 1, large)
 				return err
 			}},
 		} {
@@ -476,5 +484,26 @@ func TestPartWithoutETagFailsTheUpload(t *testing.T) {
 	defer mu.Unlock()
 	if err == nil || !strings.Contains(err.Error(), "no ETag") || !slices.Contains(seen, "abort") || slices.Contains(seen, "complete") {
 		t.Errorf("Commit: %v; requests %v; want the missing ETag named, an abort and no complete", err, seen)
+	}
+}
+
+// The S3 client's own connections write bodies whole, whatever defaults
+// mode the environment names: the SDK fits a new dialer to the mode.
+func TestSignedClientDialsBodyConns(t *testing.T) {
+	for _, mode := range []string{"", "legacy", "standard", "in-region", "auto"} {
+		t.Run("mode "+mode, func(t *testing.T) {
+			t.Setenv("AWS_DEFAULTS_MODE", mode)
+			_, d := newFakeS3(t, fakeAnswer{200, ""})
+			var conn net.Conn
+			ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+				GotConn: func(i httptrace.GotConnInfo) { conn = i.Conn },
+			})
+			if err := d.putObject(ctx, "k", make([]byte, 1<<20)); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := conn.(bodyConn); !ok {
+				t.Errorf("the client dialled a %T, want a bodyConn", conn)
+			}
+		})
 	}
 }
