@@ -79,8 +79,8 @@ func NewS3(ctx context.Context, c S3Config) (*S3, error) {
 		t.MaxIdleConnsPerHost = 256
 		t.IdleConnTimeout = 90 * time.Second
 		t.ResponseHeaderTimeout = 60 * time.Second
-		t.ReadBufferSize = 256 << 10
-		t.WriteBufferSize = 256 << 10
+		t.ReadBufferSize = transportBuffer
+		t.WriteBufferSize = transportBuffer
 	}).WithDialerOptions(func(d *net.Dialer) {
 		d.Timeout = 5 * time.Second
 	})
@@ -183,12 +183,8 @@ func (w *s3Writer) Write(p []byte) (int, error) {
 		if err := w.failed(); err != nil {
 			return written, err
 		}
-		if w.n == len(*w.buf) {
-			if w.first {
-				w.grow()
-			} else if err := w.flushPart(); err != nil {
-				return written, err
-			}
+		if err := w.makeRoom(nil); err != nil {
+			return written, err
 		}
 		c := copy((*w.buf)[w.n:], p)
 		w.n += c
@@ -208,13 +204,8 @@ func (w *s3Writer) Lend(max int, settle func()) ([]byte, error) {
 	if err := w.failed(); err != nil {
 		return nil, err
 	}
-	if w.n == len(*w.buf) {
-		settle()
-		if w.first {
-			w.grow()
-		} else if err := w.flushPart(); err != nil {
-			return nil, err
-		}
+	if err := w.makeRoom(settle); err != nil {
+		return nil, err
 	}
 	p := (*w.buf)[w.n:]
 	if len(p) > max {
@@ -224,6 +215,23 @@ func (w *s3Writer) Lend(max int, settle func()) ([]byte, error) {
 }
 
 func (w *s3Writer) Filled(n int) { w.n += n }
+
+// makeRoom makes the buffer non-full: the first buffer moves into a part
+// buffer, a full part buffer is sent. settle, when lent bytes are in the
+// buffer, runs first.
+func (w *s3Writer) makeRoom(settle func()) error {
+	if w.n < len(*w.buf) {
+		return nil
+	}
+	if settle != nil {
+		settle()
+	}
+	if w.first {
+		w.grow()
+		return nil
+	}
+	return w.flushPart()
+}
 
 // grow moves the bytes of the small first buffer into a part buffer.
 func (w *s3Writer) grow() {

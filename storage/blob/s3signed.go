@@ -123,27 +123,32 @@ func newSignedS3(ctx context.Context, o s3.Options, bucket string) *signedS3 {
 
 // put stores body under key.
 func (p *signedS3) put(ctx context.Context, key string, body []byte) error {
-	res, err := p.do(ctx, http.MethodPut, key, "", body, "")
-	if err != nil {
-		return err
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
-	return res.Body.Close()
+	_, err := p.putWith(ctx, key, "", body)
+	return err
 }
 
 // uploadPart sends part num of a multipart upload and answers its ETag.
 func (p *signedS3) uploadPart(ctx context.Context, key, uploadID string, num int32, body []byte) (string, error) {
 	q := url.Values{"partNumber": {strconv.Itoa(int(num))}, "uploadId": {uploadID}}
-	res, err := p.do(ctx, http.MethodPut, key, q.Encode(), body, "")
+	h, err := p.putWith(ctx, key, q.Encode(), body)
 	if err != nil {
 		return "", err
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
-	etag := res.Header.Get("ETag")
-	if err := res.Body.Close(); err != nil {
-		return "", err
+	return h.Get("ETag"), nil
+}
+
+// putWith sends a PUT and answers the headers of its response, whose
+// (small) body it reads to the end so the connection can be reused.
+func (p *signedS3) putWith(ctx context.Context, key, query string, body []byte) (http.Header, error) {
+	res, err := p.do(ctx, http.MethodPut, key, query, body, "")
+	if err != nil {
+		return nil, err
 	}
-	return etag, nil
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+	if err := res.Body.Close(); err != nil {
+		return nil, err
+	}
+	return res.Header, nil
 }
 
 // get opens key, or the byte range rng ("bytes=a-b") of it.
@@ -190,18 +195,17 @@ func (p *signedS3) once(ctx context.Context, method, key, query string, body []b
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case len(body) > wholeBodyMin:
-		req.Body = memBody{bytes.NewReader(body)}
-		req.GetBody = func() (io.ReadCloser, error) { return memBody{bytes.NewReader(body)}, nil }
-		req.ContentLength = int64(len(body))
-	case len(body) > 0:
-		// Fits the transport's write buffer: net/http sends a
-		// *bytes.Reader body in the same write as the headers, and any
-		// other body in a write of its own.
-		req.Body = io.NopCloser(bytes.NewReader(body))
-		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-		req.ContentLength = int64(len(body))
+	if len(body) > 0 {
+		// A body that fits the transport's write buffer goes as a plain
+		// *bytes.Reader, which net/http sends in the headers' write (any
+		// other body gets a write of its own); a larger one as a memBody,
+		// which bodyConn writes whole.
+		open := func() io.ReadCloser { return io.NopCloser(bytes.NewReader(body)) }
+		if len(body) > transportBuffer {
+			open = func() io.ReadCloser { return memBody{bytes.NewReader(body)} }
+		}
+		req.Body, req.ContentLength = open(), int64(len(body))
+		req.GetBody = func() (io.ReadCloser, error) { return open(), nil }
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/octet-stream") // as PutObject sends it
@@ -334,9 +338,9 @@ func readS3Error(res *http.Response) error {
 }
 
 const (
-	// wholeBodyMin is the transport's write buffer (NewS3): a larger
-	// body goes out as a memBody.
-	wholeBodyMin = 256 << 10
+	// transportBuffer sizes the S3 transport's read and write buffers
+	// (NewS3); a larger request body goes out as a memBody.
+	transportBuffer = 256 << 10
 	// expectContinueMin is the SDK's threshold for Expect: 100-continue.
 	expectContinueMin = 2 << 20
 )
