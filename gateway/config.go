@@ -74,6 +74,9 @@ type Config struct {
 	// BlobCacheSize is the memory budget for small hot blobs (files of at
 	// most 1 MiB) served without a round trip to the blob store. 0 = off.
 	BlobCacheSize int64 `env:"GATEWAY_BLOB_CACHE_SIZE" envDefault:"67108864"`
+	// BackgroundDigests hashes large uploads at the lowest CPU priority
+	// (see registry.Registry.BackgroundDigests).
+	BackgroundDigests bool `env:"GATEWAY_BACKGROUND_DIGESTS" envDefault:"true"`
 	// BodyIdleTimeout drops a transfer (upload body or download) that stops
 	// flowing this long.
 	BodyIdleTimeout time.Duration `env:"GATEWAY_BODY_IDLE_TIMEOUT" envDefault:"60s"`

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -91,6 +92,12 @@ func root() *cobra.Command {
 				// to what is in use during large transfers.
 				debug.SetGCPercent(25)
 			}
+			// The main thread then runs only this goroutine, which
+			// waits: a goroutine that ends on a locked main thread does
+			// not end the thread with it, so a large upload's digests,
+			// which move to a thread of the lowest priority and end with
+			// it, must run elsewhere (registry.Registry.BackgroundDigests).
+			runtime.LockOSThread()
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
 			srv, err := gateway.New(ctx, c, log)
