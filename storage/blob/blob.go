@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 	"time"
 )
 
@@ -76,15 +77,23 @@ type Driver interface {
 // http.ServeContent can answer Range and conditional requests. Seeking only
 // records a position; a Read at a position the open stream is not at opens
 // one ranged GET from there, so a range request costs one store request.
+//
+// One goroutine reads and seeks; Close may come from another (see Close).
 type Seeker struct {
-	ctx   context.Context
-	d     Driver
-	key   string
-	size  int64
-	pos   int64
-	rc    io.ReadCloser
-	rcPos int64
+	ctx  context.Context
+	d    Driver
+	key  string
+	size int64
+
+	mu     sync.Mutex
+	pos    int64
+	rc     io.ReadCloser
+	rcPos  int64
+	closed bool
 }
+
+// errSeekerClosed is what reading a closed Seeker gives.
+var errSeekerClosed = errors.New("blob: read after close")
 
 // NewSeeker returns a lazily opened reader over key.
 func NewSeeker(ctx context.Context, d Driver, key string, size int64) *Seeker {
@@ -94,6 +103,19 @@ func NewSeeker(ctx context.Context, d Driver, key string, size int64) *Seeker {
 // Prime opens the stream at the current position now, so that a store
 // failure surfaces before any response header is written.
 func (s *Seeker) Prime() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.prime()
+}
+
+func (s *Seeker) prime() error {
+	if s.closed {
+		return errSeekerClosed
+	}
+	if s.rc != nil && s.rcPos != s.pos {
+		s.rc.Close()
+		s.rc = nil
+	}
 	if s.rc != nil || s.pos >= s.size {
 		return nil
 	}
@@ -105,18 +127,26 @@ func (s *Seeker) Prime() error {
 	return nil
 }
 
+// Read reads from the open stream without holding the lock, so that Close
+// can interrupt it by closing the stream.
 func (s *Seeker) Read(p []byte) (int, error) {
-	if s.pos >= s.size {
-		return 0, io.EOF
-	}
-	if s.rc != nil && s.rcPos != s.pos {
-		s.rc.Close()
-		s.rc = nil
-	}
-	if err := s.Prime(); err != nil {
+	s.mu.Lock()
+	if err := s.prime(); err != nil {
+		s.mu.Unlock()
 		return 0, err
 	}
-	n, err := s.rc.Read(p)
+	if s.pos >= s.size {
+		s.mu.Unlock()
+		return 0, io.EOF
+	}
+	rc := s.rc
+	s.mu.Unlock()
+	n, err := rc.Read(p)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return n, errSeekerClosed
+	}
 	s.pos += int64(n)
 	s.rcPos = s.pos
 	if err == io.EOF && s.pos < s.size {
@@ -126,6 +156,8 @@ func (s *Seeker) Read(p []byte) (int, error) {
 }
 
 func (s *Seeker) Seek(offset int64, whence int) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var abs int64
 	switch whence {
 	case io.SeekStart:
@@ -142,12 +174,22 @@ func (s *Seeker) Seek(offset int64, whence int) (int64, error) {
 	return abs, nil
 }
 
-// Close releases the open stream, if any.
+// Close releases the open stream, if any, and makes every later Read fail
+// without opening another. It may run while a Read is under way in another
+// goroutine, and then makes that Read fail: http.ServeContent answers a
+// request for several ranges from a goroutine of its own, which can still
+// be reading, or about to open the next range, when the handler has
+// returned (a client gone mid-answer) and its deferred Close runs. Before,
+// that Read raced Close for the stream, could call a nil one, and could
+// open a new GET nobody would close.
 func (s *Seeker) Close() error {
-	if s.rc != nil {
-		err := s.rc.Close()
-		s.rc = nil
-		return err
+	s.mu.Lock()
+	s.closed = true
+	rc := s.rc
+	s.rc = nil
+	s.mu.Unlock()
+	if rc != nil {
+		return rc.Close()
 	}
 	return nil
 }
