@@ -93,10 +93,9 @@ func root() *cobra.Command {
 				debug.SetGCPercent(25)
 			}
 			// The main thread then runs only this goroutine, which
-			// waits: a goroutine that ends on a locked main thread does
-			// not end the thread with it, so a large upload's digests,
-			// which move to a thread of the lowest priority and end with
-			// it, must run elsewhere (registry.Registry.BackgroundDigests).
+			// waits, and no background digest worker, which lowers its
+			// thread's priority for good, can take it
+			// (registry.Registry.BackgroundDigests).
 			runtime.LockOSThread()
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()

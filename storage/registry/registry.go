@@ -63,7 +63,7 @@ type Registry struct {
 }
 
 // backgroundAfter is where an upload's digests move to the background:
-// one part, so a small upload costs no thread of its own.
+// one part, so a small upload's digests never wait for a worker.
 const backgroundAfter = 8 << 20
 
 // Digests of one blob, lowercase hex.
@@ -158,9 +158,9 @@ var chunkPool = bufpool.New(chunkSize, 64)
 // that the writer copies. Memory is a few chunks plus the driver's part
 // buffers, whatever the size.
 //
-// With BackgroundDigests, the digests of an upload larger than one part
-// run on a thread of the lowest priority. They are the one piece of an
-// upload nobody waits for byte by byte: the body goes to the store as it
+// With BackgroundDigests, the digests of an upload past its first part
+// run on threads of the lowest priority (hashInBackground). They are the
+// one piece of an upload nobody waits for byte by byte: the body goes to the store as it
 // comes, and only a part's sending and the commit wait for the digests
 // to catch up. Where the object store shares the machine (MinIO beside
 // the gateway, the single-box install), the store is what bounds an
@@ -168,10 +168,10 @@ var chunkPool = bufpool.New(chunkSize, 64)
 // idle time between its bursts instead, the gateway's 1 GiB uploads ran
 // at 1.10× (rounds 1.03–1.15) and 1.05× (0.94–0.97 the other way round)
 // the speed of the same build without it, alternating (2026-11-26; nice
-// 10 and 5 gained nothing measurable). A gateway on a machine of its own
-// is unaffected: two threads of one process only compete when something
-// else keeps the cores busy. The price is there: when other processes
-// saturate the machine, a large upload's digests get what CPU they leave.
+// 10 and 5 gained nothing measurable). On a machine of its own the
+// digests yield only to the gateway's other work, and only when that
+// keeps every core busy. The price: where other processes saturate the
+// machine, a large upload's digests get what CPU they leave.
 func (r *Registry) Ingest(ctx context.Context, src io.Reader, opt IngestOptions) (*Staged, error) {
 	const op = "registry.Ingest"
 	key := "blobs/" + uuid.NewString()
@@ -195,12 +195,15 @@ func (r *Registry) Ingest(ctx context.Context, src io.Reader, opt IngestOptions)
 		go func(d hash.Hash, in <-chan chunk) {
 			defer hashing.Done()
 			var seen int
+			job := digestJob{d: d, done: make(chan struct{}, 1)}
 			for c := range in {
-				if r.BackgroundDigests && seen < backgroundAfter && seen+len(c.data) >= backgroundAfter {
-					toBackground()
+				if r.BackgroundDigests && seen >= backgroundAfter {
+					job.data = c.data
+					hashInBackground(&job)
+				} else {
+					d.Write(c.data)
 				}
 				seen += len(c.data)
-				d.Write(c.data)
 				c.release()
 			}
 		}(d, work[i])
