@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"hash"
 	"runtime"
 	"sync"
 	"syscall"
@@ -14,22 +13,14 @@ import (
 // while, so at least one P stays with the rest of the gateway; with a
 // single P there are none, and digests are computed in place. One worker
 // hashes at 1.5 GB/s here, several times what an upload brings in. They
-// never end:
-// an unprivileged thread cannot take its priority back, and a thread that
-// ended would take with it any child process started from it with a
-// parent-death signal (Linux sends it when the creating thread ends, not
-// the process), which is how an earlier version, whose threads ended
-// with their upload, killed the test suite's MinIO.
+// never end: an unprivileged thread cannot take its priority back, and a
+// thread that ended would take with it any child process started from it
+// with a parent-death signal (Linux sends it when the creating thread
+// ends, not the process), which is how an earlier version, whose threads
+// ended with their upload, killed the test suite's MinIO.
 var workers struct {
 	once sync.Once
 	jobs chan *digestJob
-}
-
-// A digestJob is one chunk for one digest; done is the stream's own.
-type digestJob struct {
-	d    hash.Hash
-	data []byte
-	done chan struct{}
 }
 
 // hashInBackground writes data to d on a background worker and returns

@@ -66,6 +66,14 @@ type Registry struct {
 // one part, so a small upload's digests never wait for a worker.
 const backgroundAfter = 8 << 20
 
+// A digestJob is one chunk for one digest (hashInBackground); done is the
+// digest's own, reused for each of its chunks.
+type digestJob struct {
+	d    hash.Hash
+	data []byte
+	done chan struct{}
+}
+
 // Digests of one blob, lowercase hex.
 type Digests struct {
 	SHA256 string
