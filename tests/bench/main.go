@@ -373,9 +373,13 @@ var client = &http.Client{Transport: transport}
 type bigWrites struct{ net.Conn }
 
 func (c bigWrites) ReadFrom(r io.Reader) (int64, error) {
-	buf := make([]byte, 1<<20)
-	return io.CopyBuffer(struct{ io.Writer }{c.Conn}, r, buf)
+	// Pooled: the small-files cases send thousands of bodies a second.
+	bp := writeBufs.Get().(*[]byte)
+	defer writeBufs.Put(bp)
+	return io.CopyBuffer(struct{ io.Writer }{c.Conn}, r, *bp)
 }
+
+var writeBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 
 type row struct {
 	name            string
