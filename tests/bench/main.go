@@ -4,7 +4,12 @@
 // /proc), and runs every case against the gateway and against S3 directly,
 // printing throughput, ratios and the gateway's memory growth.
 //
-//	go run ./tests/bench [-size-mib 1024] [-small 2000] [-duration 5s] [-rounds 5] [-only generic,small,auth,docs]
+//	go run ./tests/bench [-size-mib 1024] [-small 2000] [-duration 5s] [-rounds 5] [-only generic,small,auth,docs] [-bare=false]
+//
+// The 1 GiB upload and streamed download also run through a bare proxy
+// (bare.go) in the same rounds, which prints what a process that only
+// moves the bytes between client and S3 reaches on this machine, and the
+// gateway's ratio to it.
 //
 // With -against, the upload and download cases compare this build with
 // another gateway binary instead of with direct S3: two fresh processes
@@ -26,7 +31,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -84,6 +88,13 @@ func want(group string) bool {
 
 func main() {
 	flag.Parse()
+	if *bareListen != "" {
+		if err := serveBare(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: bare proxy:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -179,26 +190,8 @@ func run() error {
 		"GATEWAY_LOG_LEVEL=warn", "GATEWAY_AUTH_FAIL_PER_MINUTE=0")
 	startBin := func(bin string, extra ...string) (*gw, error) {
 		addr := freePort()
-		cmd := exec.Command(bin, "serve")
-		cmd.Env = append(append(env, "GATEWAY_LISTEN="+addr), extra...)
-		logf, _ := os.Create(filepath.Join(tmp, "gateway-"+addr+".log"))
-		cmd.Stdout, cmd.Stderr = logf, logf
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			return nil, err
-		}
-		g := &gw{url: "http://" + addr, cmd: cmd}
-		for i := 0; i < 200; i++ {
-			if r, err := http.Get(g.url + "/-/readiness"); err == nil {
-				r.Body.Close()
-				if r.StatusCode == 200 {
-					return g, nil
-				}
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		cmd.Process.Kill()
-		return nil, errors.New("gateway did not become ready")
+		return startProcess(bin, []string{"serve"}, append(append(env, "GATEWAY_LISTEN="+addr), extra...),
+			addr, filepath.Join(tmp, "gateway-"+addr+".log"), "/-/readiness")
 	}
 	start := func(extra ...string) (*gw, error) { return startBin(bin, extra...) }
 	g, err := start()
@@ -247,9 +240,16 @@ func run() error {
 		fresh.admin, g = g.admin, fresh
 		fmt.Printf("comparing with %s (\"direct\" below is that build)\n", *against)
 	}
+	var bp *gw
+	if *bare && other == nil && want("generic") {
+		if bp, err = startBare(tmp, os.Environ(), s3svc.Endpoint, bucket, s3svc.Region); err != nil {
+			return err
+		}
+		defer bp.cmd.Process.Kill()
+	}
 	rep := &report{}
 	if want("generic") || want("redirect") {
-		if err := largeFiles(ctx, g, other, f, direct, rep, start); err != nil {
+		if err := largeFiles(ctx, g, other, bp, f, direct, rep, start); err != nil {
 			return err
 		}
 	}
@@ -266,6 +266,30 @@ func run() error {
 	documents(g, f, rep)
 	rep.print()
 	return nil
+}
+
+// startProcess starts bin and waits until GET ready answers 200 on addr.
+func startProcess(bin string, args, env []string, addr, logPath, ready string) (*gw, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	logf, _ := os.Create(logPath)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	g := &gw{url: "http://" + addr, cmd: cmd}
+	for i := 0; i < 200; i++ {
+		if r, err := http.Get(g.url + ready); err == nil {
+			r.Body.Close()
+			if r.StatusCode == 200 {
+				return g, nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	return nil, fmt.Errorf("%s did not become ready", bin)
 }
 
 // fixture is one group with a private and a public project and tokens.
@@ -408,6 +432,15 @@ func (r *report) add(x row) {
 	fmt.Printf("  %-52s gateway %9.1f %-6s direct %9.1f%s %s\n", x.name, x.gateway, x.unit, x.direct, ratio, x.note)
 }
 
+// addBare reports a case's bare-proxy side (the third of runs): its own
+// ratio to direct S3, and the gateway's to it, round by round.
+func (r *report) addBare(what string, runs sideRuns) {
+	r.add(runs.pair(2, 0).row("bare proxy "+what+" (no auth, database or digests)", "MiB/s", 0))
+	g := runs.pair(1, 2).row("gateway over the bare proxy, "+what, "MiB/s", 0)
+	g.note = "(direct column: the bare proxy) " + g.note
+	r.add(g)
+}
+
 func (r *report) print() {
 	fmt.Printf("\n| case | gateway | %s | ratio | target |\n", otherName())
 	fmt.Println("|---|---|---|---|---|")
@@ -460,38 +493,58 @@ func (r *report) print() {
 // bytes just written comes from memory, as in a registry serving what it
 // holds.
 func alternate(what, unit string, writes bool, direct, gateway func() (float64, error)) (compared, error) {
-	var ds, gs, rs []float64
+	r, err := alternateSides(what, unit, writes, []string{"direct ", "gateway"}, direct, gateway)
+	if err != nil {
+		return compared{}, err
+	}
+	return r.pair(1, 0), nil
+}
+
+// sideRuns holds each side's rates, round by round.
+type sideRuns [][]float64
+
+// pair compares side a with side b: their medians and the median and range
+// of the rounds' own ratios a/b.
+func (r sideRuns) pair(a, b int) compared {
+	rs := make([]float64, len(r[a]))
+	for i := range rs {
+		rs[i] = r[a][i] / r[b][i]
+	}
+	return compared{direct: median(r[b]), gateway: median(r[a]), ratio: median(rs), low: slices.Min(rs), high: slices.Max(rs)}
+}
+
+// alternateSides is alternate for any number of sides: each round runs
+// every side once, starting one side further each round (with two sides,
+// the order alternates), after one uncounted run of each.
+func alternateSides(what, unit string, writes bool, names []string, sides ...func() (float64, error)) (sideRuns, error) {
+	runs := make(sideRuns, len(sides))
 	prepare := func() {
 		syscall.Sync()
 		if writes && *drop {
 			dropCaches()
 		}
 	}
-	for _, fn := range []func() (float64, error){direct, gateway} {
+	for _, fn := range sides {
 		prepare()
 		if _, err := fn(); err != nil {
-			return compared{}, err
+			return nil, err
 		}
 	}
 	fmt.Printf("    %s: one warm-up run of each side done (not counted)\n", what)
 	for i := 0; i < *rounds; i++ {
-		for j := range 2 {
-			fn, out, name := direct, &ds, "direct "
-			if (i+j)%2 == 1 {
-				fn, out, name = gateway, &gs, "gateway"
-			}
+		for j := range sides {
+			k := (i + j) % len(sides)
 			prepare()
 			c0 := cpuNow()
-			v, err := fn()
+			v, err := sides[k]()
 			if err != nil {
-				return compared{}, err
+				return nil, err
 			}
-			*out = append(*out, v)
-			fmt.Printf("    %s %s round %d: %8.1f %-6s %v\n", what, name, i+1, v, unit, cpuNow().since(c0))
+			runs[k] = append(runs[k], v)
+			fmt.Printf("    %s %s round %d: %8.1f %-6s %v\n", what, names[k], i+1, v, unit, cpuNow().since(c0))
 		}
-		rs = append(rs, gs[i]/ds[i])
 	}
-	return compared{direct: median(ds), gateway: median(gs), ratio: median(rs), low: slices.Min(rs), high: slices.Max(rs)}, nil
+	return runs, nil
 }
 
 var dropWarned sync.Once
@@ -534,7 +587,7 @@ func median(x []float64) float64 {
 
 func mibps(n int64, d time.Duration) float64 { return float64(n) / (1 << 20) / d.Seconds() }
 
-func largeFiles(ctx context.Context, g, other *gw, f *fixture, direct *blob.S3, rep *report, start func(...string) (*gw, error)) error {
+func largeFiles(ctx context.Context, g, other, bp *gw, f *fixture, direct *blob.S3, rep *report, start func(...string) (*gw, error)) error {
 	n := int64(*sizeMiB) << 20
 	fmt.Printf("large file: %d MiB\n", *sizeMiB)
 	url := fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/big/1.0/big.bin", g.url, f.private)
@@ -601,12 +654,24 @@ func largeFiles(ctx context.Context, g, other *gw, f *fixture, direct *blob.S3, 
 			return put(otherURL, 1000+dRound)
 		}
 	}
-	up, err := alternate("upload", "MiB/s", true, perSecond(n, directPut), perSecond(n, gwPut))
+	names, sides := []string{"direct ", "gateway"}, []func() (float64, error){perSecond(n, directPut), perSecond(n, gwPut)}
+	var bRound int
+	if bp != nil {
+		names = append(names, "bare   ")
+		sides = append(sides, perSecond(n, func() (time.Duration, error) {
+			bRound++
+			return put(fmt.Sprintf("%s/bare/big-%d.bin", bp.url, bRound), 2000+bRound)
+		}))
+	}
+	up, err := alternateSides("upload", "MiB/s", true, names, sides...)
 	if err != nil {
 		return err
 	}
-	rep.add(up.row("generic upload 1 file", "MiB/s", 0.85))
+	rep.add(up.pair(1, 0).row("generic upload 1 file", "MiB/s", 0.85))
 	rep.add(row{name: "gateway RSS growth during upload", gateway: growth, unit: "MiB", note: "(target < 64 MiB)"})
+	if bp != nil {
+		rep.addBare("upload", up)
+	}
 
 	get := func(u string, hdr string) (time.Duration, error) {
 		t0 := time.Now()
@@ -646,12 +711,20 @@ func largeFiles(ctx context.Context, g, other *gw, f *fixture, direct *blob.S3, 
 			growth = max(growth, gr)
 			return d, err
 		}
-		down, err := alternate("download", "MiB/s", false, perSecond(n, directGet), perSecond(n, gwGet))
+		names, sides := []string{"direct ", "gateway"}, []func() (float64, error){perSecond(n, directGet), perSecond(n, gwGet)}
+		if bp != nil {
+			names = append(names, "bare   ")
+			sides = append(sides, perSecond(n, func() (time.Duration, error) { return get(bp.url+"/"+directKey, "") }))
+		}
+		down, err := alternateSides("download", "MiB/s", false, names, sides...)
 		if err != nil {
 			return err
 		}
-		rep.add(down.row("generic download 1 file (streamed)", "MiB/s", 0.8))
+		rep.add(down.pair(1, 0).row("generic download 1 file (streamed)", "MiB/s", 0.8))
 		rep.add(row{name: "gateway RSS growth during download", gateway: growth, unit: "MiB", note: "(target < 64 MiB)"})
+		if bp != nil {
+			rep.addBare("download", down)
+		}
 	}
 	if want("redirect") && other == nil {
 		r, err := start("GATEWAY_REDIRECT_DOWNLOADS=true")
