@@ -39,5 +39,5 @@ fuzz:
 
 # Stops what `make run` left running (the Postgres cluster and MinIO).
 stop:
-	-@[ -f data/pg/PG_VERSION ] && runuser -u postgres -- $(PG_BIN)/pg_ctl -D data/pg stop -m fast
-	-@[ -f data/minio.pid ] && kill $$(cat data/minio.pid) && rm -f data/minio.pid
+	-@if [ -f data/pg/PG_VERSION ]; then runuser -u postgres -- $(PG_BIN)/pg_ctl -D data/pg stop -m fast; fi
+	-@if [ -f data/minio.pid ]; then kill $$(cat data/minio.pid); rm -f data/minio.pid; fi
