@@ -11,10 +11,10 @@ import (
 // cpu is the CPU time (user+system, seconds) used so far by the processes
 // that share this machine during a case. On a small machine a transfer is
 // bounded by their sum, so the split shows what each side costs.
-type cpu struct{ minio, gateway, postgres, client float64 }
+type cpu struct{ minio, gateway, postgres, client, idle float64 }
 
 func cpuNow() cpu {
-	var c cpu
+	c := cpu{idle: idleNow()}
 	paths, _ := filepath.Glob("/proc/[0-9]*/stat")
 	self := "/proc/" + strconv.Itoa(os.Getpid()) + "/stat"
 	for _, p := range paths {
@@ -49,9 +49,27 @@ func cpuNow() cpu {
 }
 
 func (c cpu) since(b cpu) cpu {
-	return cpu{c.minio - b.minio, c.gateway - b.gateway, c.postgres - b.postgres, c.client - b.client}
+	return cpu{c.minio - b.minio, c.gateway - b.gateway, c.postgres - b.postgres, c.client - b.client, c.idle - b.idle}
 }
 
 func (c cpu) String() string {
-	return fmt.Sprintf("cpu s: minio %.2f gateway %.2f postgres %.2f client %.2f", c.minio, c.gateway, c.postgres, c.client)
+	return fmt.Sprintf("cpu s: minio %.2f gateway %.2f postgres %.2f client %.2f idle %.2f", c.minio, c.gateway, c.postgres, c.client, c.idle)
+}
+
+// idleNow is the seconds all CPUs of the machine have spent idle (or
+// waiting for I/O) so far: what a run leaves of the cores, whoever the
+// busy time went to, the kernel's own threads included.
+func idleNow() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait ...
+	if len(f) < 6 || f[0] != "cpu" {
+		return 0
+	}
+	idle, _ := strconv.ParseFloat(f[4], 64)
+	iowait, _ := strconv.ParseFloat(f[5], 64)
+	return (idle + iowait) / 100
 }
