@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -115,13 +116,13 @@ func startBare(tmp string, env []string, endpoint, bucket, region string) (*gw, 
 	if err != nil {
 		return nil, err
 	}
-	bin := tmp + "/bare/gateway"
+	bin := filepath.Join(tmp, "bare", "gateway")
 	if err := copyExecutable(self, bin); err != nil {
 		return nil, err
 	}
 	addr := freePort()
 	g, err := startProcess(bin, []string{"-bare-proxy-listen", addr, "-bare-proxy-endpoint", endpoint,
-		"-bare-proxy-bucket", bucket, "-bare-proxy-region", region}, env, addr, tmp+"/bare.log", "/-/ready")
+		"-bare-proxy-bucket", bucket, "-bare-proxy-region", region}, env, addr, filepath.Join(tmp, "bare.log"), "/-/ready")
 	if err != nil {
 		return nil, fmt.Errorf("the bare proxy: %w", err)
 	}

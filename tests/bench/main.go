@@ -504,11 +504,22 @@ func (r *report) print() {
 // bytes just written comes from memory, as in a registry serving what it
 // holds.
 func alternate(what, unit string, writes bool, direct, gateway func() (float64, error)) (compared, error) {
-	r, err := alternateSides(what, unit, writes, []string{"direct ", "gateway"}, direct, gateway)
+	names, sides := caseSides(direct, gateway, nil)
+	r, err := alternateSides(what, unit, writes, names, sides...)
 	if err != nil {
 		return compared{}, err
 	}
 	return r.pair(1, 0), nil
+}
+
+// caseSides names a case's sides in the order alternateSides takes them:
+// direct, gateway and, when bare is not nil, the bare proxy (bare.go).
+func caseSides(direct, gateway, bare func() (float64, error)) ([]string, []func() (float64, error)) {
+	names, sides := []string{"direct ", "gateway"}, []func() (float64, error){direct, gateway}
+	if bare != nil {
+		names, sides = append(names, "bare   "), append(sides, bare)
+	}
+	return names, sides
 }
 
 // sideRuns holds each side's rates, round by round.
@@ -665,15 +676,15 @@ func largeFiles(ctx context.Context, g, other, bp *gw, f *fixture, direct *blob.
 			return put(otherURL, 1000+dRound)
 		}
 	}
-	names, sides := []string{"direct ", "gateway"}, []func() (float64, error){perSecond(n, directPut), perSecond(n, gwPut)}
-	var bRound int
+	var barePut func() (float64, error)
 	if bp != nil {
-		names = append(names, "bare   ")
-		sides = append(sides, perSecond(n, func() (time.Duration, error) {
+		var bRound int
+		barePut = perSecond(n, func() (time.Duration, error) {
 			bRound++
 			return put(fmt.Sprintf("%s/bare/big-%d.bin", bp.url, bRound), 2000+bRound)
-		}))
+		})
 	}
+	names, sides := caseSides(perSecond(n, directPut), perSecond(n, gwPut), barePut)
 	up, err := alternateSides("upload", "MiB/s", true, names, sides...)
 	if err != nil {
 		return err
@@ -722,11 +733,11 @@ func largeFiles(ctx context.Context, g, other, bp *gw, f *fixture, direct *blob.
 			growth = max(growth, gr)
 			return d, err
 		}
-		names, sides := []string{"direct ", "gateway"}, []func() (float64, error){perSecond(n, directGet), perSecond(n, gwGet)}
+		var bareGet func() (float64, error)
 		if bp != nil {
-			names = append(names, "bare   ")
-			sides = append(sides, perSecond(n, func() (time.Duration, error) { return get(bp.url+"/"+directKey, "") }))
+			bareGet = perSecond(n, func() (time.Duration, error) { return get(bp.url+"/"+directKey, "") })
 		}
+		names, sides := caseSides(perSecond(n, directGet), perSecond(n, gwGet), bareGet)
 		down, err := alternateSides("download", "MiB/s", false, names, sides...)
 		if err != nil {
 			return err
