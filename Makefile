@@ -13,7 +13,7 @@ build:
 # Every test: unit tests, then integration tests against real Postgres and
 # real S3 (MinIO) with the real clients (npm, pip, twine, mvn, python-gitlab).
 test: vet
-	$(GO) test -count=1 -timeout 75m ./...
+	$(GO) test -race -count=1 -timeout 75m ./...
 
 unit:
 	$(GO) test -count=1 -short $$($(GO) list ./... | grep -v /tests)
