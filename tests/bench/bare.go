@@ -33,7 +33,7 @@ var (
 	bareEndpoint = flag.String("bare-proxy-endpoint", "", "internal: the bare proxy's S3 endpoint")
 	bareBucket   = flag.String("bare-proxy-bucket", "", "internal: the bare proxy's bucket")
 	bareRegion   = flag.String("bare-proxy-region", "", "internal: the bare proxy's region")
-	bare         = flag.Bool("bare", true, "also run the 1 GiB cases through a bare proxy (no auth, database or digests) as a reference")
+	bare         = flag.Bool("bare", true, "also run the 1 GiB cases and the small uploads through a bare proxy (no auth, database or digests) as a reference")
 )
 
 // serveBare runs the bare proxy until the process is killed. PUT /key

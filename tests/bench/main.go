@@ -252,7 +252,7 @@ func run() error {
 		fmt.Printf("comparing with %s (\"direct\" below is that build)\n", *against)
 	}
 	var bp *gw
-	if *bare && other == nil && want("generic") {
+	if *bare && other == nil && (want("generic") || want("small")) {
 		if bp, err = startBare(tmp, os.Environ(), s3svc.Endpoint, bucket, s3svc.Region); err != nil {
 			return err
 		}
@@ -265,7 +265,7 @@ func run() error {
 		}
 	}
 	if want("small") {
-		if err := smallFiles(ctx, g, other, f, direct, rep); err != nil {
+		if err := smallFiles(ctx, g, other, bp, f, direct, rep); err != nil {
 			return err
 		}
 	}
@@ -445,9 +445,9 @@ func (r *report) add(x row) {
 
 // addBare reports a case's bare-proxy side (the third of runs): its own
 // ratio to direct S3, and the gateway's to it, round by round.
-func (r *report) addBare(what string, runs sideRuns) {
-	r.add(runs.pair(2, 0).row("bare proxy "+what+" (no auth, database or digests)", "MiB/s", 0))
-	g := runs.pair(1, 2).row("gateway over the bare proxy, "+what, "MiB/s", 0)
+func (r *report) addBare(what, unit string, runs sideRuns) {
+	r.add(runs.pair(2, 0).row("bare proxy "+what+" (no auth, database or digests)", unit, 0))
+	g := runs.pair(1, 2).row("gateway over the bare proxy, "+what, unit, 0)
 	g.note = "(direct column: the bare proxy) " + g.note
 	r.add(g)
 }
@@ -692,7 +692,7 @@ func largeFiles(ctx context.Context, g, other, bp *gw, f *fixture, direct *blob.
 	rep.add(up.pair(1, 0).row("generic upload 1 file", "MiB/s", 0.85))
 	rep.add(row{name: "gateway RSS growth during upload", gateway: growth, unit: "MiB", note: "(target < 64 MiB)"})
 	if bp != nil {
-		rep.addBare("upload", up)
+		rep.addBare("upload", "MiB/s", up)
 	}
 
 	get := func(u string, hdr string) (time.Duration, error) {
@@ -745,7 +745,7 @@ func largeFiles(ctx context.Context, g, other, bp *gw, f *fixture, direct *blob.
 		rep.add(down.pair(1, 0).row("generic download 1 file (streamed)", "MiB/s", 0.8))
 		rep.add(row{name: "gateway RSS growth during download", gateway: growth, unit: "MiB", note: "(target < 64 MiB)"})
 		if bp != nil {
-			rep.addBare("download", down)
+			rep.addBare("download", "MiB/s", down)
 		}
 	}
 	if want("redirect") && other == nil {
@@ -847,7 +847,7 @@ func fetch(req *http.Request, wantStatus int) error {
 	return nil
 }
 
-func smallFiles(ctx context.Context, g, other *gw, f *fixture, direct *blob.S3, rep *report) error {
+func smallFiles(ctx context.Context, g, other, bp *gw, f *fixture, direct *blob.S3, rep *report) error {
 	size := int64(*smallKiB) << 10
 	fmt.Printf("small files: %d × %d KiB, concurrency 16\n", *small, *smallKiB)
 	// Every file of every round has its own content: a re-upload of bytes
@@ -901,11 +901,32 @@ func smallFiles(ctx context.Context, g, other *gw, f *fixture, direct *blob.S3, 
 		})
 		return float64(*small) / time.Since(t0).Seconds(), err
 	}
-	up, err := alternate("small uploads", "req/s", true, directPut, gwPut)
+	// The bare proxy stores each file with one signed PUT, as the gateway
+	// does: what a second hop costs a small upload before any of the
+	// gateway's own work (token, statement, digests).
+	var barePut func() (float64, error)
+	if bp != nil {
+		var bRound int
+		barePut = func() (float64, error) {
+			bRound++
+			t0 := time.Now()
+			err := parallel(16, *small, func(i int) error {
+				req, _ := http.NewRequest("PUT", fmt.Sprintf("%s/bare/small/f%d-%d.bin", bp.url, bRound, i), bytes.NewReader(body(2000+bRound, i)))
+				return fetch(req, 201)
+			})
+			return float64(*small) / time.Since(t0).Seconds(), err
+		}
+	}
+	names, sides := caseSides(directPut, gwPut, barePut)
+	up, err := alternateSides("small uploads", "req/s", true, names, sides...)
 	if err != nil {
 		return err
 	}
-	rep.add(up.row(fmt.Sprintf("small files upload (%d KiB, c=16)", *smallKiB), "req/s", 0))
+	what := fmt.Sprintf("small files upload (%d KiB, c=16)", *smallKiB)
+	rep.add(up.pair(1, 0).row(what, "req/s", 0))
+	if bp != nil {
+		rep.addBare(what, "req/s", up)
+	}
 
 	// Downloads: the first round's files.
 	down, err := alternate("small downloads", "req/s", false, func() (float64, error) {
