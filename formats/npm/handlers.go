@@ -2,6 +2,7 @@ package npm
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -36,7 +37,8 @@ const (
 type target struct {
 	level      level
 	identity   *auth.Identity
-	access     *auth.Access // project level only
+	access     *auth.Access    // project level only
+	group      *meta.Namespace // group level only
 	projectIDs []int64
 }
 
@@ -67,7 +69,7 @@ func (h *handler) group(c *gin.Context) {
 		return
 	}
 	ga := auth.GroupAccessFrom(c)
-	h.dispatch(c, target{level: groupLevel, identity: ga.Identity, projectIDs: ga.ProjectIDs}, r)
+	h.dispatch(c, target{level: groupLevel, identity: ga.Identity, group: ga.Group, projectIDs: ga.ProjectIDs}, r)
 }
 
 func (h *handler) instance(c *gin.Context) {
@@ -172,10 +174,17 @@ func (h *handler) instanceProjects(c *gin.Context, id *auth.Identity, name Name)
 	if err != nil {
 		return nil, err
 	}
+	return h.readableOf(ctx, id, ids, errPackagesNotFound)
+}
+
+// readableOf keeps the projects among ids whose packages the caller may
+// read. When there are none, it answers the refusal of the first (the
+// newest package's project), or notFound where the caller cannot see it.
+func (h *handler) readableOf(ctx context.Context, id *auth.Identity, ids []int64, notFound error) ([]int64, error) {
 	var readable []int64
 	var first error
 	for _, pid := range ids {
-		p, err := store.ProjectByID(ctx, pid)
+		p, err := h.d.Registry.Meta.ProjectByID(ctx, pid)
 		if err != nil {
 			return nil, err
 		}
@@ -193,11 +202,30 @@ func (h *handler) instanceProjects(c *gin.Context, id *auth.Identity, name Name)
 	}
 	if len(readable) == 0 {
 		if first == nil || errs.Is(first, errs.NotFound) {
-			return nil, errPackagesNotFound
+			return nil, notFound
 		}
 		return nil, first
 	}
 	return readable, nil
+}
+
+// missing answers a request for a name that no project of the target
+// holds. At group level a project of the group's tree the caller may not
+// read can hold it: then that project's refusal is the answer (401 for an
+// anonymous caller, so npm asks for a token; 403 for a token that sees
+// but may not read), as at instance level (spec 2.3).
+func (h *handler) missing(ctx context.Context, t target, name Name, notFound error) error {
+	if t.level != groupLevel || t.group == nil {
+		return notFound
+	}
+	ids, err := h.d.Registry.Meta.NPMProjectIDs(ctx, t.group.ID, name.String())
+	if err != nil {
+		return err
+	}
+	if _, err := h.readableOf(ctx, t.identity, ids, notFound); err != nil {
+		return err
+	}
+	return notFound
 }
 
 // writeAccess decides a dist-tag change. At project level it is the
@@ -212,7 +240,7 @@ func (h *handler) writeAccess(c *gin.Context, t target, name Name, perm auth.Per
 	pid, err := h.d.Registry.Meta.NPMNewestProject(ctx, t.projectIDs, name.String())
 	if err != nil {
 		if errs.Is(err, errs.NotFound) {
-			return nil, errPackageNotFound
+			return nil, h.missing(ctx, t, name, errPackageNotFound)
 		}
 		return nil, err
 	}
@@ -266,7 +294,7 @@ func (h *handler) packument(c *gin.Context, t target, name Name) {
 		return
 	}
 	if doc.Body == nil {
-		httpx.Abort(c, errPackagesNotFound)
+		httpx.Abort(c, h.missing(ctx, t, name, errPackagesNotFound))
 		return
 	}
 	doc.Serve(c, http.StatusOK)
@@ -308,7 +336,7 @@ func (h *handler) listTags(c *gin.Context, t target, name Name) {
 		return
 	}
 	if len(rows) == 0 {
-		httpx.Abort(c, errPackageNotFound)
+		httpx.Abort(c, h.missing(ctx, t, name, errPackageNotFound))
 		return
 	}
 	tags, err := h.d.Registry.Meta.NPMTags(ctx, t.projectIDs, name.String())

@@ -245,6 +245,10 @@ func ValidateTag(tag string) error {
 	if len(tag) > 255 {
 		return errs.Param(op, "tag is invalid")
 	}
+	if !validFilePath(tag) {
+		// Every path parameter passes GitLab's file-path rule (spec 1.8).
+		return errs.Param(op, "tag should be a valid file path")
+	}
 	for i := 0; i < len(tag); i++ {
 		c := tag[i]
 		if c <= 0x20 || c >= 0x7f || strings.IndexByte(`/\%?#"`, c) >= 0 {

@@ -224,7 +224,7 @@ func TestValidateTag(t *testing.T) {
 			t.Errorf("ValidateTag(%q): %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"", " ", "1.0.0", "v1.2.3", "a b", "a/b", "a%b", "a?b", "a#b", "ü", strings.Repeat("x", 256), "a\nb"} {
+	for _, bad := range []string{"", " ", "1.0.0", "v1.2.3", "a b", "a/b", "a%b", "a?b", "a#b", "ü", strings.Repeat("x", 256), "a\nb", "..", "."} {
 		if err := ValidateTag(bad); err == nil {
 			t.Errorf("ValidateTag(%q) accepted", bad)
 		}

@@ -72,16 +72,18 @@ func (s *Store) NPMTags(ctx context.Context, projectIDs []int64, name string) ([
 	return ts, wrap("meta.NPMTags", err)
 }
 
-// NPMProjectIDs lists the projects under a top-level namespace that hold an
-// installable package of that name, the one with the newest package first
-// (instance-level endpoints resolve a scope to these).
-func (s *Store) NPMProjectIDs(ctx context.Context, topNamespaceID int64, name string) ([]int64, error) {
+// NPMProjectIDs lists the projects in a namespace's tree (the namespace
+// and its subgroups) that hold an installable package of that name, the
+// one with the newest package first (instance-level endpoints resolve a
+// scope to these; group-level ones ask which unreadable project holds a
+// name none of the readable ones does).
+func (s *Store) NPMProjectIDs(ctx context.Context, namespaceID int64, name string) ([]int64, error) {
 	var ids []int64
 	err := s.db.SelectContext(ctx, &ids, `SELECT p.project_id FROM packages p
 		JOIN projects pr ON pr.id = p.project_id JOIN namespaces n ON n.id = pr.namespace_id
-		WHERE n.traversal_ids[1] = $1 AND p.package_type = 'npm' AND p.name = $2 AND p.version IS NOT NULL
+		WHERE $1 = ANY(n.traversal_ids) AND p.package_type = 'npm' AND p.name = $2 AND p.version IS NOT NULL
 			AND p.status IN ('default', 'hidden', 'deprecated')
-		GROUP BY p.project_id ORDER BY max(p.created_at) DESC, p.project_id`, topNamespaceID, name)
+		GROUP BY p.project_id ORDER BY max(p.created_at) DESC, p.project_id`, namespaceID, name)
 	return ids, wrap("meta.NPMProjectIDs", err)
 }
 
