@@ -88,10 +88,10 @@ func (a *Authenticator) ProjectAccess(ctx context.Context, id *Identity, p *meta
 // FindProject resolves a project by numeric id or full path; anything else
 // (a bare path without namespace) is not found.
 func FindProject(ctx context.Context, s *meta.Store, idOrPath string) (*meta.Project, error) {
-	if n, err := strconv.ParseInt(idOrPath, 10, 64); err == nil && n > 0 {
+	if n, ok := numericID(idOrPath); ok {
 		return s.ProjectByID(ctx, n)
 	}
-	if strings.Contains(idOrPath, "/") {
+	if strings.Contains(idOrPath, "/") && httpx.Storable(idOrPath) {
 		return s.ProjectByPath(ctx, idOrPath)
 	}
 	return nil, errs.New("auth.FindProject", errs.NotFound, "")
@@ -101,10 +101,12 @@ func FindProject(ctx context.Context, s *meta.Store, idOrPath string) (*meta.Pro
 func FindGroup(ctx context.Context, s *meta.Store, idOrPath string) (*meta.Namespace, error) {
 	var g *meta.Namespace
 	var err error
-	if n, perr := strconv.ParseInt(idOrPath, 10, 64); perr == nil && n > 0 {
+	if n, ok := numericID(idOrPath); ok {
 		g, err = s.NamespaceByID(ctx, n)
-	} else {
+	} else if httpx.Storable(idOrPath) {
 		g, err = s.NamespaceByPath(ctx, idOrPath)
+	} else {
+		err = errs.New("auth.FindGroup", errs.NotFound, "")
 	}
 	if err != nil {
 		return nil, err
@@ -113,6 +115,24 @@ func FindGroup(ctx context.Context, s *meta.Store, idOrPath string) (*meta.Names
 		return nil, errs.New("auth.FindGroup", errs.NotFound, "")
 	}
 	return g, nil
+}
+
+// numericID reads an id as GitLab does: all digits is an id, anything
+// else (a sign, a space) is a path, which then matches nothing.
+func numericID(s string) (int64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, false
+	}
+	return n, true
 }
 
 const (

@@ -26,7 +26,8 @@ func TestExtract(t *testing.T) {
 		{"none", "/", nil, Credentials{}},
 		{"deploy header any case", "/", map[string]string{"deploy-token": " gldt-x "}, Credentials{DeployToken: "gldt-x"}},
 		{"private token header", "/", map[string]string{"PRIVATE-TOKEN": "glpat-x"}, Credentials{PrivateToken: "glpat-x"}},
-		{"private token param", "/?private_token=glpat-q", nil, Credentials{PrivateToken: "glpat-q"}},
+		{"private token param", "/?private_token=glpat-q", nil, Credentials{PrivateToken: "glpat-q", PrivateFromQuery: true}},
+		{"private token header over param", "/?private_token=glpat-q", map[string]string{"PRIVATE-TOKEN": "glpat-x"}, Credentials{PrivateToken: "glpat-x"}},
 		{"job token", "/", map[string]string{"JOB-TOKEN": "j"}, Credentials{JobToken: "j"}},
 		{"bearer", "/", map[string]string{"Authorization": "Bearer abc"}, Credentials{Bearer: "abc"}},
 		{"bearer lower-case scheme", "/", map[string]string{"Authorization": "bearer abc"}, Credentials{Bearer: "abc"}},
@@ -47,6 +48,28 @@ func TestExtract(t *testing.T) {
 				t.Fatalf("got %+v, want %+v", got, c.want)
 			}
 		})
+	}
+}
+
+// The secret tried as a deploy token, carrier by carrier: the query's
+// private_token is a PAT carrier only.
+func TestDeployCandidate(t *testing.T) {
+	cases := []struct {
+		name string
+		c    Credentials
+		want string
+	}{
+		{"none", Credentials{}, ""},
+		{"header", Credentials{DeployToken: "d", Bearer: "b"}, "d"},
+		{"bearer", Credentials{Bearer: "b", PrivateToken: "p"}, "b"},
+		{"private token header", Credentials{PrivateToken: "p"}, "p"},
+		{"private token param", Credentials{PrivateToken: "p", PrivateFromQuery: true}, ""},
+		{"basic replaces all", Credentials{DeployToken: "d", HasBasic: true, BasicPass: "s"}, "s"},
+	}
+	for _, c := range cases {
+		if got := c.c.deployCandidate(); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
 	}
 }
 
@@ -174,6 +197,22 @@ func TestParseExpiry(t *testing.T) {
 			if !ok || got == nil || got.Format(time.RFC3339) != c.want {
 				t.Errorf("%q: %v %v", c.in, got, ok)
 			}
+		}
+	}
+}
+
+func TestNumericID(t *testing.T) {
+	cases := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"1", 1, true}, {"0042", 42, true}, {"+1", 0, false}, {"-1", 0, false}, {" 1", 0, false},
+		{"0", 0, false}, {"", 0, false}, {"1a", 0, false}, {"99999999999999999999", 0, false},
+	}
+	for _, c := range cases {
+		if n, ok := numericID(c.in); n != c.want || ok != c.ok {
+			t.Errorf("numericID(%q) = %d, %v; want %d, %v", c.in, n, ok, c.want, c.ok)
 		}
 	}
 }

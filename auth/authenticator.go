@@ -174,17 +174,7 @@ func checkPATScope(op string, id *Identity, method string) error {
 func (a *Authenticator) Packages(ctx context.Context, r *http.Request) (*Identity, error) {
 	const op = "auth.Packages"
 	c := Extract(r)
-	cand := c.DeployToken
-	if cand == "" {
-		cand = c.Bearer
-	}
-	if cand == "" {
-		cand = c.PrivateToken
-	}
-	if c.HasBasic {
-		cand = c.BasicPass
-	}
-	if cand != "" && plausibleSecret(cand) {
+	if cand := c.deployCandidate(); cand != "" && plausibleSecret(cand) {
 		id, err := a.lookupDeploy(ctx, cand)
 		if err != nil {
 			return nil, err

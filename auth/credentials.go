@@ -21,6 +21,36 @@ type Credentials struct {
 	HasBasic     bool
 	BasicUser    string
 	BasicPass    string
+	// PrivateFromQuery: PrivateToken came from ?private_token=, which
+	// carries PATs only (see deployCandidate).
+	PrivateFromQuery bool
+}
+
+// deployCandidate is the secret a deploy-token lookup tries first: the
+// Deploy-Token header, else the Bearer token, else (a PROJECT DECISION,
+// see Authenticator.Packages) the PRIVATE-TOKEN header; the Basic password
+// replaces it when Basic is present.
+//
+// The two specs disagree on query parameters: the generic one says deploy
+// tokens are never read from them, the npm/Maven/PyPI one lists
+// ?access_token= and ?bearer_token= in the Bearer slot. GitLab's
+// deploy_token_from_request reads the Deploy-Token header or Doorkeeper's
+// OAuth token, whose carriers are the Bearer header and exactly those two
+// parameters, on every package route, generic included; so does the
+// gateway. ?private_token= is a PAT carrier only, in GitLab and here.
+func (c Credentials) deployCandidate() string {
+	if c.HasBasic {
+		return c.BasicPass
+	}
+	switch {
+	case c.DeployToken != "":
+		return c.DeployToken
+	case c.Bearer != "":
+		return c.Bearer
+	case c.PrivateToken != "" && !c.PrivateFromQuery:
+		return c.PrivateToken
+	}
+	return ""
 }
 
 // Any reports whether any credential was presented.
@@ -39,6 +69,7 @@ func Extract(r *http.Request) Credentials {
 		q := r.URL.Query()
 		if c.PrivateToken == "" {
 			c.PrivateToken = q.Get("private_token")
+			c.PrivateFromQuery = c.PrivateToken != ""
 		}
 		if c.JobToken == "" {
 			c.JobToken = q.Get("job_token")

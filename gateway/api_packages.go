@@ -230,6 +230,13 @@ func (s *Server) deletePackage(c *gin.Context) {
 		httpx.Abort(c, errForbidden(op))
 		return
 	}
+	// GitLab finds the package among the displayable ones (spec 6.5), as
+	// GET does: a hidden or processing package is not found here either.
+	if pkg, err := s.Store.PackageByID(c.Request.Context(), p.ID, pid); err == nil &&
+		(pkg.Status == meta.StatusHidden || pkg.Status == meta.StatusProcessing) {
+		httpx.Abort(c, errs.New(op, errs.NotFound, "404 Not found"))
+		return
+	}
 	if _, err := s.Store.DeletePackage(c.Request.Context(), p.ID, pid); err != nil {
 		if errs.Is(err, errs.NotFound) {
 			err = errs.New(op, errs.NotFound, "404 Not found")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -208,11 +209,11 @@ func ValidateDeployToken(p *params) (DeployTokenInput, error) {
 		in.ExpiresAt = t
 	}
 	var msgs []string
-	if len(in.Name) > 255 {
+	if utf8.RuneCountInString(in.Name) > 255 {
 		msgs = append(msgs, "Name is too long (maximum is 255 characters)")
 	}
 	if u, ok := p.str("username"); ok && u != "" {
-		if len(u) > 255 {
+		if utf8.RuneCountInString(u) > 255 {
 			msgs = append(msgs, "Username is too long (maximum is 255 characters)")
 		} else if !auth.ValidDeployUsername(u) {
 			msgs = append(msgs, "Username can contain only letters, digits, '_', '-', '+', and '.'")

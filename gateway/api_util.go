@@ -102,7 +102,52 @@ func readParams(c *gin.Context) (*params, error) {
 			p.set(k, v)
 		}
 	}
+	if err := p.check(); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// paramTypes are the parameters the API reads, and whether each is a
+// list; a parameter not named here is ignored, as Grape ignores it.
+var paramTypes = map[string]bool{
+	"scopes": true,
+	"admin":  false, "can_create_group": false, "packages_enabled": false,
+	"access_level": false, "namespace_id": false, "parent_id": false, "user_id": false,
+	"description": false, "email": false, "expires_at": false, "force_random_password": false,
+	"name": false, "password": false, "path": false, "reset_password": false,
+	"username": false, "visibility": false,
+}
+
+// check refuses, as Grape's type coercion does with {"error":"<k> is
+// invalid"}, a list or object where the API reads one value (it read as
+// an empty string before), and any text with a NUL byte or invalid UTF-8,
+// which Postgres cannot store and no stored value holds.
+func (p *params) check() error {
+	for k, v := range p.m {
+		isList, known := paramTypes[k]
+		if !known {
+			continue
+		}
+		ok := true
+		switch t := v.(type) {
+		case string:
+			ok = httpx.Storable(t) // a list may come as "a,b"
+		case []any:
+			ok = isList
+			for _, x := range t {
+				if s, isStr := x.(string); isStr && !httpx.Storable(s) {
+					ok = false
+				}
+			}
+		case map[string]any:
+			ok = false
+		}
+		if !ok {
+			return errs.Param("gateway.params", k+" is invalid")
+		}
+	}
+	return nil
 }
 
 func (p *params) set(k string, v []string) {

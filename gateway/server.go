@@ -161,7 +161,11 @@ func (s *Server) routes() *gin.Engine {
 	e := gin.New()
 	// Route on the escaped path so %2F stays inside one segment (project
 	// paths, npm scopes); handlers decode parameters once (httpx.Param).
-	e.UseRawPath = true
+	// The path as the client escaped it, always: URL.RawPath is empty when
+	// that escaping is Go's own, and routing on the decoded Path then
+	// would hand handlers a value decoded once already (a%2541 stored as
+	// "aA" after the second decode).
+	e.UseEscapedPath = true
 	e.UnescapePathValues = false
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false

@@ -137,7 +137,10 @@ func TestMavenHTTPFilesAndChecksums(t *testing.T) {
 	e.Must(204, e.Do("PUT", jarURL+".sha256", want["sha256"], w))
 	e.Must(204, e.Do("PUT", jarURL+".sha512", want["sha512"], w))
 	ErrBody(t, e.Must(409, e.Do("PUT", jarURL+".sha1", mavenSums([]byte("tampered"))["sha1"], w)), "message", "409 Conflict - checksum mismatch")
-	e.Must(409, e.Do("PUT", jarURL+".md5", mavenSums([]byte("tampered"))["md5"], w))
+	// .md5 is accepted unchecked, as GitLab does (spec 3.3), even for a
+	// file that was never uploaded.
+	e.Must(200, e.Do("PUT", jarURL+".md5", mavenSums([]byte("tampered"))["md5"], w))
+	e.Must(200, e.Do("PUT", base+"/com/acme/hello/1.0.0/absent-1.0.0.jar.md5", want["md5"], w))
 	e.Must(409, e.Do("PUT", jarURL+".sha256", mavenSums([]byte("tampered"))["sha256"], w))
 	ErrBody(t, e.Must(400, e.Do("PUT", jarURL+".sha1", "not-a-checksum", w)), "message", "")
 	e.Must(400, e.Do("PUT", jarURL+".sha1", "", w))
@@ -351,7 +354,7 @@ func TestMavenHTTPBadInput(t *testing.T) {
 
 	// Checksum that does not match.
 	e.Must(409, e.Do("PUT", base+"/com/acme/hello/1.0/hello-1.0.jar.sha1", mavenSums(big)["sha1"], w))
-	e.Must(409, e.Do("PUT", base+"/com/acme/hello/1.0/hello-1.0.jar.md5", mavenSums(big)["md5"], w))
+	e.Must(200, e.Do("PUT", base+"/com/acme/hello/1.0/hello-1.0.jar.md5", mavenSums(big)["md5"], w))
 	e.Must(204, e.Do("PUT", base+"/com/acme/hello/1.0/hello-1.0.jar.sha1", mavenSums(big[:1024])["sha1"], w))
 	mavenAssertNoOrphans(t, e)
 }

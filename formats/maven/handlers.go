@@ -505,8 +505,10 @@ func (h *handler) ingestMetadata(ctx context.Context, body io.Reader, opts regis
 // Nothing is stored: checksums are served from the blob row's digests.
 //
 // GitLab compares .sha1 with the newest stored file of that name (204, or
-// 409 on mismatch) and accepts .md5 unchecked (200). The gateway verifies
-// every algorithm the same way (a mismatching .md5 is a 409 too), trims
+// 409 on mismatch) and accepts .md5 unchecked (200), and so does the
+// gateway (spec 3.3): an .md5 is answered 200 whatever it holds and
+// whether or not its file exists. .sha256 and .sha512 are verified like
+// .sha1 (an UNCONFIRMED choice the spec allows); the comparison trims
 // whitespace and ignores case and a trailing file name. For
 // maven-metadata.xml the body may match any recent upload of that
 // document: its content is not what is served (see serveMetadata), and
@@ -521,6 +523,10 @@ func (h *handler) verifyChecksum(c *gin.Context, acc *auth.Access, p Path) {
 	}
 	if len(body) > maxChecksumBody {
 		httpx.Abort(c, errs.New(op, errs.TooLarge, tooLarge))
+		return
+	}
+	if p.Checksum == "md5" {
+		c.Status(http.StatusOK)
 		return
 	}
 	got, ok := ParseChecksumBody(body, p.Checksum)
@@ -544,10 +550,6 @@ func (h *handler) verifyChecksum(c *gin.Context, acc *auth.Access, p Path) {
 	for i := range files {
 		want := fileDigest(&files[i], p.Checksum)
 		if want == "" || strings.EqualFold(want, got) {
-			if p.Checksum == "md5" {
-				c.Status(http.StatusOK)
-				return
-			}
 			c.Status(http.StatusNoContent)
 			return
 		}

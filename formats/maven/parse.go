@@ -146,6 +146,11 @@ func ParsePath(escaped string) (Path, error) {
 		if !versionRE.MatchString(p.Version) || strings.Contains(p.Version, "..") {
 			return Path{}, validation(op, "Version")
 		}
+		if len(p.Version) > maxNameLen {
+			// GitLab's package model caps the version at 255, and the
+			// index on (project, name, version) holds no more than 2.7 KB.
+			return Path{}, errs.New(op, errs.Invalid, "400 Bad request - Validation failed: Version is too long (maximum is 255 characters)")
+		}
 		coords = dirs[:len(dirs)-1]
 	}
 	for _, g := range coords[:len(coords)-1] {

@@ -99,7 +99,9 @@ func (h *handler) file(sc func(*gin.Context) scope) gin.HandlerFunc {
 		s := sc(c)
 		sha := httpx.Param(c, "sha256")
 		if !ValidSHA256(sha) {
-			httpx.Abort(c, errs.Param(op, "sha256 is invalid"))
+			// GitLab's route only matches a 64-digit hex sha256: any
+			// other value finds no route (spec 4.6: otherwise 404).
+			httpx.Abort(c, &errs.Error{Op: op, Kind: errs.NotFound, Msg: "404 Not Found", Shape: errs.ShapeError})
 			return
 		}
 		fileName := httpx.Param(c, "file_name")

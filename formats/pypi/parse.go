@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxNameLength bounds project names and versions (GitLab's column limit).
@@ -199,9 +200,10 @@ func ValidFileName(fn string) bool {
 
 // ValidPathParam is GitLab's "valid file path" rule for a path parameter
 // (spec 1.8): no traversal, no separator (an encoded %2F arrives decoded),
-// no control characters.
+// no control characters, and (as in Rails, which refuses a request whose
+// parameters are not UTF-8) valid UTF-8.
 func ValidPathParam(s string) bool {
-	if s == "." || s == ".." || strings.ContainsAny(s, `/\`) {
+	if s == "." || s == ".." || strings.ContainsAny(s, `/\`) || !utf8.ValidString(s) {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

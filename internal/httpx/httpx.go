@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -162,6 +163,14 @@ func ParseBool(s string) (bool, error) {
 	return false, fmt.Errorf("invalid boolean %q", s)
 }
 
+// Storable reports whether s can be sent to Postgres as text: it refuses
+// NUL bytes and invalid UTF-8 (an error the handlers would answer with a
+// 500), and nothing stored holds them, so a lookup of such a value finds
+// nothing and an input holding one is invalid.
+func Storable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
 // Param returns a path parameter percent-decoded exactly once. The router
 // matches on the escaped path (so %2F stays inside one segment) and leaves
 // values escaped; decoding here is the single place it happens. A value that
@@ -176,15 +185,20 @@ func Param(c *gin.Context, name string) string {
 }
 
 // ParseID parses an integer path parameter, answering GitLab's
-// {"error":"<name> is invalid"} when it is not one.
+// {"error":"<name> is invalid"} when it is not one. Zero and negative
+// numbers are integers to Grape too: they pass, and the lookup that
+// follows answers 404, as GitLab's does.
 func ParseID(c *gin.Context, name string) (int64, error) {
 	v := Param(c, name)
 	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n <= 0 {
+	if err != nil {
 		return 0, errs.Param("httpx.ParseID", name+" is invalid")
 	}
 	return n, nil
 }
+
+// maxPage bounds a requested page: every page past the last one is empty.
+const maxPage = 1 << 40
 
 // Page is an offset pagination request.
 type Page struct {
@@ -203,7 +217,9 @@ func ParsePage(c *gin.Context) (Page, error) {
 		if err != nil || n < 1 {
 			return p, errs.Param("httpx.ParsePage", "page is invalid")
 		}
-		p.Page = n
+		// Far past any last page, and small enough that the offset
+		// (page-1)*per_page cannot overflow into a negative OFFSET.
+		p.Page = min(n, maxPage)
 	}
 	if s := c.Query("per_page"); s != "" {
 		n, err := strconv.Atoi(s)

@@ -155,6 +155,18 @@ func wrap(op string, err error) error {
 			return errs.E(op, errs.Unavailable, errs.Msg("503 Service Unavailable - database unavailable"), err)
 		case pe.Code == "22P02", pe.Code == "22003", pe.Code == "22001":
 			return errs.E(op, errs.Invalid, err)
+		case pe.Code == "22021", pe.Code == "22P05":
+			// A NUL byte or invalid UTF-8 in a value (a query filter, a
+			// token name): Postgres cannot hold it, so nothing stored can
+			// match it. The handlers refuse such input where they know the
+			// field; this is the backstop for every other one, so bad
+			// input is never a 500.
+			return errs.E(op, errs.Invalid, errs.Msg("400 Bad request - invalid byte sequence in a parameter"), err)
+		case pe.Code == "54000":
+			// program_limit_exceeded: a value too large for an index
+			// (about 2.7 KB); every format caps its names, this catches
+			// a field that escaped its check.
+			return errs.E(op, errs.Invalid, errs.Msg("400 Bad request - value too long"), err)
 		}
 		return errs.E(op, errs.Internal, err)
 	}
