@@ -177,17 +177,30 @@ func (s *Server) changeDeployToken(group bool, action string,
 	}
 }
 
-// DeployTokenInput is a validated create request.
+// DeployTokenInput is a create request whose parameters passed.
 type DeployTokenInput struct {
 	Name      string
 	Username  *string
 	Scopes    []string
 	ExpiresAt *time.Time
+	problems  []string // the model's refusals, see modelError
+}
+
+// modelError is the model's verdict, GitLab's sentence of every refusal.
+// GitLab reaches it only after the caller's rights on the project or group
+// are checked, so a stranger learns nothing from it (404 first) and a
+// Developer is told 403 before being told the name is too long.
+func (in DeployTokenInput) modelError() error {
+	if len(in.problems) == 0 {
+		return nil
+	}
+	return errs.New("gateway.ValidateDeployToken", errs.Invalid, sentence(in.problems))
 }
 
 // ValidateDeployToken applies the spec's rules in GitLab's order: missing
 // parameters, unknown scopes and a bad date are parameter errors
-// ({"error": ...}); the rest are model errors joined as one sentence.
+// ({"error": ...}), which Grape answers before anything else; the rest
+// are model errors, kept for modelError.
 func ValidateDeployToken(p *params) (DeployTokenInput, error) {
 	const op = "gateway.ValidateDeployToken"
 	var in DeployTokenInput
@@ -223,9 +236,7 @@ func ValidateDeployToken(p *params) (DeployTokenInput, error) {
 	if len(in.Scopes) == 0 {
 		msgs = append(msgs, "Scopes can't be blank")
 	}
-	if len(msgs) > 0 {
-		return in, errs.New(op, errs.Invalid, sentence(msgs))
-	}
+	in.problems = msgs
 	return in, nil
 }
 
@@ -243,6 +254,10 @@ func (s *Server) createDeployToken(group bool) gin.HandlerFunc {
 		}
 		f, err := s.tokenHolder(c, group, true)
 		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		if err := in.modelError(); err != nil {
 			httpx.Abort(c, err)
 			return
 		}

@@ -25,6 +25,9 @@ func TestInputEdges(t *testing.T) {
 		t.Fatalf("hidden packages: %v", hidden)
 	}
 	rs := []string{"read_package_registry"}
+	_, stranger := e.User("stranger")
+	devID, dev := e.User("dev")
+	e.Member("projects", s.ProjectID, devID, 30)
 	cases := []struct {
 		name, method, path string
 		body               any
@@ -69,6 +72,13 @@ func TestInputEdges(t *testing.T) {
 		{"name as an object", "POST", p + "/deploy_tokens", map[string]any{"name": map[string]any{"a": 1}, "scopes": rs}, admin, 400},
 		{"255 characters of two bytes each", "POST", p + "/deploy_tokens", map[string]any{"name": strings.Repeat("é", 200), "scopes": rs}, admin, 201},
 		{"256 characters", "POST", p + "/deploy_tokens", map[string]any{"name": strings.Repeat("é", 256), "scopes": rs}, admin, 400},
+
+		// The model's refusals come after the caller's rights, as in
+		// GitLab: a stranger sees 404 and a Developer 403 first.
+		{"stranger with a bad username", "POST", p + "/deploy_tokens", map[string]any{"name": "n", "scopes": rs, "username": "a b"}, PAT(stranger), 404},
+		{"developer with no scopes", "POST", p + "/deploy_tokens", map[string]any{"name": "n", "scopes": []string{}}, PAT(dev), 403},
+		{"admin with no scopes", "POST", p + "/deploy_tokens", map[string]any{"name": "n", "scopes": []string{}}, admin, 400},
+		{"stranger with an unknown scope", "POST", p + "/deploy_tokens", map[string]any{"name": "n", "scopes": []string{"nope"}}, PAT(stranger), 400},
 
 		// A hidden package is not found by DELETE either (spec 6.5).
 		{"hidden package delete", "DELETE", fmt.Sprintf("%s/packages/%v", p, hidden[0]["id"]), nil, admin, 404},
