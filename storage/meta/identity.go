@@ -121,7 +121,10 @@ type PAT struct {
 
 const patCols = `id, user_id, name, description, scopes, expires_at, revoked, last_used_at, created_at`
 
-// Active reports GitLab's "active": not revoked and not past its expiry date.
+// Active reports GitLab's "active": not revoked and not expired. A PAT
+// expires on its date at 00:00 UTC (GitLab's Expirable: expires_at <=
+// now, the date read as its midnight), so on the expiry date itself it no
+// longer works, as a deploy token does not.
 func (p *PAT) Active(now time.Time) bool {
 	if p.Revoked {
 		return false
@@ -129,8 +132,9 @@ func (p *PAT) Active(now time.Time) bool {
 	if p.ExpiresAt == nil {
 		return true
 	}
-	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	return !p.ExpiresAt.Before(today)
+	e := p.ExpiresAt.UTC()
+	midnight := time.Date(e.Year(), e.Month(), e.Day(), 0, 0, 0, 0, time.UTC)
+	return now.Before(midnight)
 }
 
 // CreatePAT stores a token digest.
