@@ -68,6 +68,7 @@ func (a *Authenticator) resolvePAT(ctx context.Context, secret string) (*Identit
 	if v := a.Cache.get(secret); v != nil && v.User != nil {
 		return v, nil
 	}
+	ticket := a.Cache.ticket()
 	d := Digest(secret)
 	pat, user, stored, err := a.Store.PATByDigest(ctx, d)
 	if err != nil {
@@ -89,7 +90,7 @@ func (a *Authenticator) resolvePAT(ctx context.Context, secret string) (*Identit
 		return nil, errs.New(op, errs.Forbidden, "403 Forbidden - Your account has been blocked.")
 	}
 	id := &Identity{User: user, PAT: pat}
-	a.Cache.put(secret, id)
+	a.Cache.put(secret, id, ticket)
 	go a.Store.TouchPAT(context.WithoutCancel(ctx), pat.ID) //nolint:errcheck // best effort
 	return id, nil
 }
@@ -102,6 +103,7 @@ func (a *Authenticator) lookupDeploy(ctx context.Context, secret string) (*Ident
 		}
 		return nil, nil
 	}
+	ticket := a.Cache.ticket()
 	d := Digest(secret)
 	t, stored, err := a.Store.DeployTokenByDigest(ctx, d)
 	if err != nil {
@@ -114,7 +116,7 @@ func (a *Authenticator) lookupDeploy(ctx context.Context, secret string) (*Ident
 		return nil, nil
 	}
 	id := &Identity{Deploy: t}
-	a.Cache.put(secret, id)
+	a.Cache.put(secret, id, ticket)
 	go a.Store.TouchDeployToken(context.WithoutCancel(ctx), t.ID) //nolint:errcheck // best effort
 	return id, nil
 }

@@ -25,6 +25,12 @@ type Cache struct {
 
 	mu      sync.Mutex
 	entries map[[32]byte]cacheEntry
+	// epoch counts the forgets. A lookup takes it (ticket) before it
+	// reads the database and stores its answer only if no forget came
+	// in between: a token revoked while its lookup was in flight would
+	// otherwise be cached after the revocation dropped it, and work on
+	// for the whole TTL.
+	epoch uint64
 }
 
 type cacheEntry struct {
@@ -52,20 +58,34 @@ func (c *Cache) get(secret string) *Identity {
 		return nil
 	}
 	now := c.now()
-	if now.After(e.expires) || (e.id.Deploy != nil && !e.id.Deploy.Usable(now)) {
+	if now.After(e.expires) || (e.id.Deploy != nil && !e.id.Deploy.Usable(now)) || (e.id.PAT != nil && !e.id.PAT.Active(now.UTC())) {
 		delete(c.entries, k)
 		return nil
 	}
 	return e.id
 }
 
-func (c *Cache) put(secret string, id *Identity) {
+// ticket is what a lookup passes to put: the epoch before it read the
+// database.
+func (c *Cache) ticket() uint64 {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.epoch
+}
+
+func (c *Cache) put(secret string, id *Identity, ticket uint64) {
 	if c == nil {
 		return
 	}
 	k := sha256.Sum256([]byte(secret))
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.epoch != ticket {
+		return // something was forgotten since the lookup began
+	}
 	if len(c.entries) > 100_000 {
 		c.entries = map[[32]byte]cacheEntry{} // bounded memory; refills on demand
 	}
@@ -106,6 +126,7 @@ func (c *Cache) forget(match func(*Identity) bool) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.epoch++
 	for k, e := range c.entries {
 		if match(e.id) {
 			delete(c.entries, k)

@@ -1,0 +1,61 @@
+package auth
+
+import (
+	"testing"
+	"time"
+
+	"github.com/pkgate/pkgate/storage/meta"
+)
+
+// A lookup that began before a token was forgotten does not cache what it
+// read: the revocation would otherwise be undone for the whole TTL.
+func TestCacheForgetDuringLookup(t *testing.T) {
+	tok := &Identity{Deploy: &meta.DeployToken{ID: 7}}
+	other := &Identity{Deploy: &meta.DeployToken{ID: 8}}
+	cases := []struct {
+		name   string
+		during func(c *Cache) // between the ticket and the put
+		cached bool
+	}{
+		{"nothing forgotten", func(*Cache) {}, true},
+		{"this token forgotten", func(c *Cache) { c.ForgetDeployToken(7) }, false},
+		{"another token forgotten", func(c *Cache) { c.ForgetDeployToken(8) }, false},
+		{"a user forgotten", func(c *Cache) { c.ForgetUser(1) }, false},
+		{"everything cleared", func(c *Cache) { c.Clear() }, false},
+		{"a notification", func(c *Cache) { c.Invalidate("deploy:7") }, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := NewCache(time.Minute)
+			c.put("other", other, c.ticket())
+			ticket := c.ticket()
+			tc.during(c)
+			c.put("secret", tok, ticket)
+			if got := c.get("secret") != nil; got != tc.cached {
+				t.Errorf("cached = %v, want %v", got, tc.cached)
+			}
+			// A lookup that starts afterwards caches again.
+			c.put("secret", tok, c.ticket())
+			if c.get("secret") == nil {
+				t.Error("a later lookup was not cached")
+			}
+		})
+	}
+}
+
+// A cached PAT stops working at its expiry date's midnight, as an
+// uncached one does, not when its cache entry runs out.
+func TestCachePATExpiry(t *testing.T) {
+	c := NewCache(time.Hour)
+	now := time.Date(2026, 11, 25, 23, 59, 0, 0, time.UTC)
+	c.now = func() time.Time { return now }
+	exp := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	c.put("pat", &Identity{User: &meta.User{ID: 1}, PAT: &meta.PAT{ExpiresAt: &exp}}, c.ticket())
+	if c.get("pat") == nil {
+		t.Fatal("not cached the day before its expiry")
+	}
+	now = exp.Add(time.Second)
+	if c.get("pat") != nil {
+		t.Fatal("an expired PAT still served from the cache")
+	}
+}
