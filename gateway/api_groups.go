@@ -480,6 +480,10 @@ func (s *Server) updateMember(group bool) gin.HandlerFunc {
 			httpx.Abort(c, err)
 			return
 		}
+		if err := s.ownerGuard(c, op, src, uid, level); err != nil {
+			httpx.Abort(c, err)
+			return
+		}
 		m, err := s.Store.UpdateMember(c.Request.Context(), src, uid, lvl, exp)
 		if err != nil {
 			httpx.Abort(c, err)
@@ -511,10 +515,35 @@ func (s *Server) removeMember(group bool) gin.HandlerFunc {
 			httpx.Abort(c, err)
 			return
 		}
+		if err := s.ownerGuard(c, op, src, uid, level); err != nil {
+			httpx.Abort(c, err)
+			return
+		}
 		if err := s.Store.RemoveMember(c.Request.Context(), src, uid); err != nil {
 			httpx.Abort(c, err)
 			return
 		}
 		c.Status(http.StatusNoContent)
 	}
+}
+
+// ownerGuard refuses a change to an Owner's membership by a caller below
+// Owner: only an Owner may grant Owner (spec 3.2), and GitLab keeps a
+// Maintainer from demoting or removing one as well. A missing member
+// passes, and the change itself answers 404.
+func (s *Server) ownerGuard(c *gin.Context, op string, src meta.MemberSource, uid int64, level int) error {
+	if level >= meta.Owner {
+		return nil
+	}
+	m, err := s.Store.GetMember(c.Request.Context(), src, uid)
+	if err != nil {
+		if errs.Is(err, errs.NotFound) {
+			return nil
+		}
+		return err
+	}
+	if m.AccessLevel >= meta.Owner {
+		return errForbidden(op)
+	}
+	return nil
 }

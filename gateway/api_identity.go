@@ -73,14 +73,24 @@ func (s *Server) listUsers(c *gin.Context) {
 	id := identity(c)
 	ctx := c.Request.Context()
 	if name := c.Query("username"); name != "" {
-		out := []gin.H{}
-		if u, err := s.Store.UserByUsername(ctx, name); err == nil {
-			out = append(out, s.userJSON(u, id.IsAdmin()))
-		} else if !errs.Is(err, errs.NotFound) {
+		pg, err := httpx.ParsePage(c)
+		if err != nil {
 			httpx.Abort(c, err)
 			return
 		}
-		httpx.SetPageHeaders(c, s.Cfg.ExternalURL, httpx.Page{Page: 1, PerPage: 20}, len(out))
+		out, total := []gin.H{}, 0
+		u, err := s.Store.UserByUsername(ctx, name)
+		switch {
+		case err == nil:
+			total = 1
+			if pg.Page == 1 {
+				out = append(out, s.userJSON(u, id.IsAdmin()))
+			}
+		case !errs.Is(err, errs.NotFound):
+			httpx.Abort(c, err)
+			return
+		}
+		httpx.SetPageHeaders(c, s.Cfg.ExternalURL, pg, total)
 		c.JSON(http.StatusOK, out)
 		return
 	}

@@ -21,7 +21,7 @@ func (s *Server) registerPackagesAPI(api *gin.RouterGroup) {
 	api.GET("/projects/:id/packages/:package_id", s.getPackage)
 	api.DELETE("/projects/:id/packages/:package_id", s.deletePackage)
 	api.GET("/projects/:id/packages/:package_id/package_files", s.listPackageFiles)
-	api.DELETE("/projects/:id/packages/:package_id/package_files/:file_id", s.deletePackageFile)
+	api.DELETE("/projects/:id/packages/:package_id/package_files/:package_file_id", s.deletePackageFile)
 }
 
 var (
@@ -181,8 +181,6 @@ func (s *Server) findPackage(c *gin.Context, p *meta.Project) (*meta.Package, er
 		return nil, err
 	}
 	switch pkg.Status {
-	case meta.StatusError:
-		return nil, errs.New(op, errs.NotFound, "Package not found")
 	case meta.StatusHidden, meta.StatusProcessing:
 		return nil, errs.New(op, errs.NotFound, "404 Not found")
 	}
@@ -198,6 +196,12 @@ func (s *Server) getPackage(c *gin.Context) {
 	pkg, err := s.findPackage(c, p)
 	if err != nil {
 		httpx.Abort(c, err)
+		return
+	}
+	if pkg.Status == meta.StatusError {
+		// A failed package is displayable (listed, its files listed and
+		// deleted) but GitLab refuses its details (spec 6.5).
+		httpx.Abort(c, errs.New("gateway.getPackage", errs.NotFound, "Package not found"))
 		return
 	}
 	others, err := s.Store.PackageVersions(c.Request.Context(), pkg)
@@ -275,7 +279,7 @@ func (s *Server) deletePackageFile(c *gin.Context) {
 		httpx.Abort(c, err)
 		return
 	}
-	fid, err := httpx.ParseID(c, "file_id")
+	fid, err := httpx.ParseID(c, "package_file_id")
 	if err != nil {
 		httpx.Abort(c, err)
 		return

@@ -2,6 +2,8 @@ package meta
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -202,11 +204,15 @@ func (s *Store) CreateGroup(ctx context.Context, g *Namespace, parent *Namespace
 		traversal = append(traversal, parent.TraversalIDs...)
 	}
 	return s.Tx(ctx, func(tx *Tx) error {
+		// A subgroup and a project share their parent's path space: both
+		// resolve from the same full path (spec 3.5).
 		err := tx.tx.GetContext(ctx, g, `INSERT INTO namespaces (kind, name, path, full_path, full_name, parent_id, visibility, description, traversal_ids)
-			VALUES ('group', $1, $2, $3, $4, $5, $6, $7, '{}') RETURNING `+nsCols,
+			SELECT 'group', $1, $2, $3, $4, $5, $6, $7, '{}'
+			WHERE NOT EXISTS (SELECT 1 FROM projects p WHERE p.namespace_id = $5 AND lower(p.path) = lower($2))
+			RETURNING `+nsCols,
 			g.Name, g.Path, g.FullPath, g.FullName, g.ParentID, g.Visibility, g.Description)
 		if err != nil {
-			if IsUniqueViolation(err) {
+			if IsUniqueViolation(err) || errors.Is(err, sql.ErrNoRows) {
 				return errs.E(op, errs.Invalid, errs.Msg("path has already been taken"), err)
 			}
 			return wrap(op, err)
@@ -261,10 +267,10 @@ func (s *Store) ListGroups(ctx context.Context, u *User, parentID int64, limit, 
 	case !u.IsAdmin:
 		uid := arg(u.ID)
 		conds = append(conds, `(visibility <> 'private'
-			OR EXISTS (SELECT 1 FROM group_members m WHERE m.user_id = `+uid+` AND m.namespace_id = ANY(namespaces.traversal_ids))
-			OR EXISTS (SELECT 1 FROM group_members m JOIN namespaces d ON d.id = m.namespace_id WHERE m.user_id = `+uid+` AND namespaces.id = ANY(d.traversal_ids))
+			OR EXISTS (SELECT 1 FROM group_members m WHERE m.user_id = `+uid+` AND m.namespace_id = ANY(namespaces.traversal_ids) AND (m.expires_at IS NULL OR m.expires_at >= current_date))
+			OR EXISTS (SELECT 1 FROM group_members m JOIN namespaces d ON d.id = m.namespace_id WHERE m.user_id = `+uid+` AND namespaces.id = ANY(d.traversal_ids) AND (m.expires_at IS NULL OR m.expires_at >= current_date))
 			OR EXISTS (SELECT 1 FROM project_members pm JOIN projects p ON p.id = pm.project_id JOIN namespaces pn ON pn.id = p.namespace_id
-				WHERE pm.user_id = `+uid+` AND namespaces.id = ANY(pn.traversal_ids)))`)
+				WHERE pm.user_id = `+uid+` AND namespaces.id = ANY(pn.traversal_ids) AND (pm.expires_at IS NULL OR pm.expires_at >= current_date)))`)
 	}
 	if parentID > 0 {
 		conds = append(conds, "parent_id = "+arg(parentID))
@@ -312,9 +318,11 @@ func (s *Store) CreateProject(ctx context.Context, p *Project) error {
 	const op = "meta.CreateProject"
 	var id int64
 	err := s.db.GetContext(ctx, &id, `INSERT INTO projects (namespace_id, name, path, visibility, packages_enabled, description)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, p.NamespaceID, p.Name, p.Path, p.Visibility, p.PackagesEnabled, p.Description)
+		SELECT $1, $2, $3, $4, $5, $6
+		WHERE NOT EXISTS (SELECT 1 FROM namespaces n WHERE n.parent_id = $1 AND lower(n.path) = lower($3))
+		RETURNING id`, p.NamespaceID, p.Name, p.Path, p.Visibility, p.PackagesEnabled, p.Description)
 	if err != nil {
-		if IsUniqueViolation(err) {
+		if IsUniqueViolation(err) || errors.Is(err, sql.ErrNoRows) {
 			return errs.E(op, errs.Invalid, errs.Msg("path has already been taken"), err)
 		}
 		return wrap(op, err)
@@ -362,8 +370,8 @@ func (s *Store) ListProjects(ctx context.Context, u *User, inNamespace int64, li
 	case !u.IsAdmin:
 		uid := arg(u.ID)
 		conds = append(conds, `(p.visibility <> 'private' OR n.owner_id = `+uid+`
-			OR EXISTS (SELECT 1 FROM project_members pm WHERE pm.project_id = p.id AND pm.user_id = `+uid+`)
-			OR EXISTS (SELECT 1 FROM group_members gm WHERE gm.user_id = `+uid+` AND gm.namespace_id = ANY(n.traversal_ids)))`)
+			OR EXISTS (SELECT 1 FROM project_members pm WHERE pm.project_id = p.id AND pm.user_id = `+uid+` AND (pm.expires_at IS NULL OR pm.expires_at >= current_date))
+			OR EXISTS (SELECT 1 FROM group_members gm WHERE gm.user_id = `+uid+` AND gm.namespace_id = ANY(n.traversal_ids) AND (gm.expires_at IS NULL OR gm.expires_at >= current_date)))`)
 	}
 	if inNamespace > 0 {
 		conds = append(conds, arg(inNamespace)+" = ANY(n.traversal_ids)")
@@ -412,8 +420,8 @@ func (s *Store) GroupAccess(ctx context.Context, userID int64, g *Namespace) (in
 func (s *Store) HasProjectsInGroupTree(ctx context.Context, userID int64, g *Namespace) (bool, error) {
 	var ok bool
 	err := s.db.GetContext(ctx, &ok, `SELECT EXISTS (SELECT 1 FROM project_members pm JOIN projects p ON p.id = pm.project_id
-		JOIN namespaces n ON n.id = p.namespace_id WHERE pm.user_id = $1 AND $2 = ANY(n.traversal_ids))
-		OR EXISTS (SELECT 1 FROM group_members gm JOIN namespaces n ON n.id = gm.namespace_id WHERE gm.user_id = $1 AND $2 = ANY(n.traversal_ids))`, userID, g.ID)
+		JOIN namespaces n ON n.id = p.namespace_id WHERE pm.user_id = $1 AND $2 = ANY(n.traversal_ids) AND (pm.expires_at IS NULL OR pm.expires_at >= current_date))
+		OR EXISTS (SELECT 1 FROM group_members gm JOIN namespaces n ON n.id = gm.namespace_id WHERE gm.user_id = $1 AND $2 = ANY(n.traversal_ids) AND (gm.expires_at IS NULL OR gm.expires_at >= current_date))`, userID, g.ID)
 	return ok, wrap("meta.HasProjectsInGroupTree", err)
 }
 
@@ -521,8 +529,8 @@ func (s *Store) ReadableProjectIDs(ctx context.Context, groupID int64, u *User, 
 		cond = "true"
 	case u != nil:
 		cond = `(p.visibility <> 'private' OR n.owner_id = $2
-			OR EXISTS (SELECT 1 FROM project_members pm WHERE pm.project_id = p.id AND pm.user_id = $2)
-			OR EXISTS (SELECT 1 FROM group_members gm WHERE gm.user_id = $2 AND gm.namespace_id = ANY(n.traversal_ids)))`
+			OR EXISTS (SELECT 1 FROM project_members pm WHERE pm.project_id = p.id AND pm.user_id = $2 AND (pm.expires_at IS NULL OR pm.expires_at >= current_date))
+			OR EXISTS (SELECT 1 FROM group_members gm WHERE gm.user_id = $2 AND gm.namespace_id = ANY(n.traversal_ids) AND (gm.expires_at IS NULL OR gm.expires_at >= current_date)))`
 		args = append(args, u.ID)
 	}
 	var ids []int64
