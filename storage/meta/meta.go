@@ -96,8 +96,28 @@ type Tx struct {
 	tx txq
 }
 
+// ErrOutcomeUnknown marks a failed write that may nonetheless have been
+// committed: the connection broke or the context ended after COMMIT (or
+// the one autocommit statement) was sent, so the database may have
+// applied it with nobody hearing back. Callers must then keep anything
+// the write may name, such as an uploaded object: deleting it could leave
+// a committed row naming nothing. An error Postgres itself returned is
+// definite (the transaction rolled back) and never carries it.
+var ErrOutcomeUnknown = errors.New("meta: the write may have been committed")
+
+// outcome marks err as ErrOutcomeUnknown unless Postgres answered it.
+func outcome(err error) error {
+	var pe *pq.Error
+	if err == nil || errors.As(err, &pe) || errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+}
+
 // Tx runs fn in one transaction, committing when it returns nil, with the
-// request's pending audit event (see PendingAudit) when it has one.
+// request's pending audit event (see PendingAudit) when it has one. An
+// error from fn or before COMMIT is definite (rolled back); one from
+// COMMIT that Postgres did not answer is ErrOutcomeUnknown.
 func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) error {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
@@ -116,7 +136,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) error {
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return wrap("meta.Tx", err)
+		return wrap("meta.Tx", outcome(err))
 	}
 	if pending != nil {
 		pending.written.Store(true)

@@ -527,7 +527,9 @@ func (s *Store) PublishFile(ctx context.Context, b *Blob, p *Package, f *Package
 		}
 	}
 	if err != nil {
-		return "", wrap("meta.PublishFile", err)
+		// One autocommit statement: unless Postgres answered the error,
+		// it may have committed.
+		return "", wrap("meta.PublishFile", outcome(err))
 	}
 	if pending != nil {
 		pending.written.Store(true)

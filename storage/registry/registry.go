@@ -381,11 +381,40 @@ func (r *Registry) Discard(ctx context.Context, s *Staged) {
 	}
 }
 
+// metaTimeout bounds the metadata write of an upload whose bytes are
+// stored, which no longer follows the client's context (see detach).
+const metaTimeout = 30 * time.Second
+
+// detach returns the context an upload's metadata write runs under: the
+// request's values (its audit event) without its cancellation. A client
+// that hangs up once every byte is stored would otherwise cancel the
+// statement in flight, and database/sql reports "canceled" for a
+// statement Postgres may already have committed; the object, deleted as
+// a failed upload's, would then be named by committed rows.
+func detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), metaTimeout)
+}
+
+// failed drops s after a failed metadata write, unless the write may have
+// been committed (meta.ErrOutcomeUnknown): then the object stays, and the
+// janitor frees it after its grace period if no row names it.
+func (r *Registry) failed(ctx context.Context, s *Staged, err error) {
+	if errors.Is(err, meta.ErrOutcomeUnknown) {
+		if r.Log != nil {
+			r.Log.Warn("upload's metadata write has an unknown outcome; keeping its object", "key", s.key, "err", err)
+		}
+		return
+	}
+	r.Discard(ctx, s)
+}
+
 // Commit makes s the blob for its sha256 and runs fn in the same
 // transaction, which adds the format's package and file rows. Whatever
 // happens, no row ends up naming a missing object.
 func (r *Registry) Commit(ctx context.Context, s *Staged, fn func(tx *meta.Tx) error) error {
 	const op = "registry.Commit"
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	var kept string
 	err := r.Meta.Tx(ctx, func(tx *meta.Tx) error {
 		k, err := tx.UpsertBlob(ctx, s.blobRow())
@@ -411,7 +440,10 @@ func (r *Registry) Commit(ctx context.Context, s *Staged, fn func(tx *meta.Tx) e
 		kept = k
 		return fn(tx)
 	})
-	if err != nil || kept != s.key {
+	switch {
+	case err != nil:
+		r.failed(ctx, s, err)
+	case kept != s.key:
 		r.Discard(ctx, s)
 	}
 	return err
@@ -427,9 +459,11 @@ func (r *Registry) Commit(ctx context.Context, s *Staged, fn func(tx *meta.Tx) e
 // client's retry repeats it.
 func (r *Registry) Publish(ctx context.Context, s *Staged, p *meta.Package, f *meta.PackageFile) error {
 	const op = "registry.Publish"
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	kept, err := r.Meta.PublishFile(ctx, s.blobRow(), p, f)
 	if err != nil {
-		r.Discard(ctx, s)
+		r.failed(ctx, s, err)
 		return err
 	}
 	if kept == s.key {
