@@ -6,6 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/pkgate/pkgate/storage/blob"
 	"github.com/pkgate/pkgate/storage/janitor"
 )
 
@@ -67,4 +71,66 @@ func TestGCFreesOnlyUnreferenced(t *testing.T) {
 	if blobs != 2 {
 		t.Errorf("%d blob rows left, want 2", blobs)
 	}
+}
+
+// TestGCUnfinishedUploads: an upload that never finished (the process died
+// mid-upload, or its abort failed) leaves an incomplete multipart upload
+// whose parts S3 keeps, and bills, but lists as no object; gc aborts it
+// once the grace period has passed, and leaves a recent one alone.
+func TestGCUnfinishedUploads(t *testing.T) {
+	e := NewEnv(t)
+	ctx := context.Background()
+	w, err := e.Server.Blobs.Writer(ctx, "blobs/crashed-upload")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(make([]byte, 20<<20)); err != nil {
+		t.Fatal(err)
+	}
+	direct, err := blob.NewS3(ctx, blob.S3Config{Bucket: e.Bucket, Region: s3svc.Region, Endpoint: s3svc.Endpoint, PathStyle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func() int {
+		out, err := direct.Client().ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(e.Bucket)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(out.Uploads)
+	}
+	if n := open(); n != 1 {
+		t.Fatalf("%d multipart uploads open, want the crashed one", n)
+	}
+	// The writer sends its parts in the background; wait for the first.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		out, err := direct.Client().ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(e.Bucket)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		up := out.Uploads[0]
+		parts, err := direct.Client().ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String(e.Bucket), Key: up.Key, UploadId: up.UploadId})
+		if err == nil && len(parts.Parts) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no part stored: %v", err)
+		}
+	}
+	rep, err := janitor.Run(ctx, e.Store, e.Server.Blobs, janitor.Options{Grace: time.Hour})
+	if err != nil || rep.Unfinished != 0 || open() != 1 {
+		t.Fatalf("inside the grace period: %+v %v", rep, err)
+	}
+	later := func() time.Time { return time.Now().Add(2 * time.Hour) }
+	rep, err = janitor.Run(ctx, e.Store, e.Server.Blobs, janitor.Options{Grace: time.Hour, Now: later, DryRun: true})
+	if err != nil || rep.Unfinished != 1 || rep.Bytes < 8<<20 || open() != 1 {
+		t.Fatalf("dry run: %+v %v", rep, err)
+	}
+	rep, err = janitor.Run(ctx, e.Store, e.Server.Blobs, janitor.Options{Grace: time.Hour, Now: later})
+	if err != nil || rep.Unfinished != 1 {
+		t.Fatalf("run: %+v %v", rep, err)
+	}
+	if n := open(); n != 0 {
+		t.Fatalf("%d multipart uploads still open", n)
+	}
+	_ = w.Cancel(ctx) // the abort finds nothing left to abort
 }

@@ -181,7 +181,7 @@ func root() *cobra.Command {
 			return nil
 		}),
 	}
-	gc.Flags().DurationVar(&grace, "grace", 24*time.Hour, "only free what has been unreferenced at least this long")
+	gc.Flags().DurationVar(&grace, "grace", 24*time.Hour, "only free what was written at least this long ago (blob rows and objects by their creation, uploads by their start): a blob of a package deleted today goes on the next run if it is older")
 	gc.Flags().BoolVar(&dryRun, "dry-run", false, "report what would be freed without deleting")
 	cmd.AddCommand(serve, migrate, admin, gc)
 	return cmd

@@ -57,6 +57,13 @@ type SignOptions struct {
 	ContentDisposition string
 }
 
+// Unfinished is what SweepUnfinished found: uploads and, where the store
+// says, their bytes.
+type Unfinished struct {
+	Uploads int
+	Bytes   int64
+}
+
 // Driver is implemented by every blob store.
 type Driver interface {
 	// Name is "fs" or "s3", used in logs and metrics.
@@ -67,6 +74,12 @@ type Driver interface {
 	Stat(ctx context.Context, key string) (Info, error)
 	Delete(ctx context.Context, key string) error
 	List(ctx context.Context, prefix string, fn func(Info) error) error
+	// SweepUnfinished frees what uploads started before cutoff and never
+	// committed or cancelled left behind (a process that died mid-upload,
+	// an abort that failed): S3's incomplete multipart uploads, whose
+	// parts are stored and billed but listed nowhere else, and the
+	// filesystem's temporary files. With dryRun it only counts them.
+	SweepUnfinished(ctx context.Context, cutoff time.Time, dryRun bool) (Unfinished, error)
 	// SignedURL returns a short-lived direct download URL, or ErrUnsupported.
 	SignedURL(ctx context.Context, key string, ttl time.Duration, opts SignOptions) (string, error)
 	// Ping checks that the store is reachable and usable.

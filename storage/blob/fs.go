@@ -79,7 +79,8 @@ func (w *fsWriter) Commit(ctx context.Context) error {
 		os.Remove(name)
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(w.dst), 0o750); err != nil {
+	dir := filepath.Dir(w.dst)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		os.Remove(name)
 		return err
 	}
@@ -87,7 +88,22 @@ func (w *fsWriter) Commit(ctx context.Context) error {
 		os.Remove(name)
 		return err
 	}
-	return nil
+	// The rename is durable only once its directory is: without this a
+	// power loss could undo it after the row naming the object committed.
+	// A directory MkdirAll just made needs its own entry synced too.
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(dir))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 func (w *fsWriter) Cancel(ctx context.Context) error {
@@ -190,6 +206,39 @@ func (f *FS) List(ctx context.Context, prefix string, fn func(Info) error) error
 		}
 		return fn(Info{Key: rel, Size: st.Size(), ModTime: st.ModTime()})
 	})
+}
+
+// SweepUnfinished removes the temporary files of uploads last written
+// before cutoff: an upload in progress keeps touching its file.
+func (f *FS) SweepUnfinished(ctx context.Context, cutoff time.Time, dryRun bool) (Unfinished, error) {
+	var u Unfinished
+	ents, err := os.ReadDir(filepath.Join(f.root, ".tmp"))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return u, nil
+		}
+		return u, err
+	}
+	for _, e := range ents {
+		if e.IsDir() || !strings.HasPrefix(e.Name(), "upload-") {
+			continue
+		}
+		st, err := e.Info()
+		if err != nil || !st.ModTime().Before(cutoff) {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return u, err
+		}
+		if !dryRun {
+			if err := os.Remove(filepath.Join(f.root, ".tmp", e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return u, err
+			}
+		}
+		u.Uploads++
+		u.Bytes += st.Size()
+	}
+	return u, nil
 }
 
 func (f *FS) SignedURL(ctx context.Context, key string, ttl time.Duration, opts SignOptions) (string, error) {

@@ -2,13 +2,18 @@
 // without locking the registry: the database is the mark set, and a grace
 // window keeps it away from uploads that are still committing.
 //
-// Two sweeps:
+// Three sweeps:
 //  1. blob rows that no package file references and that are older than
 //     the grace window: the row is deleted first (the foreign key refuses if
 //     a commit just referenced it), then its object;
 //  2. objects under blobs/ that no row names and that are older than the
 //     grace window: leftovers of uploads that failed or of a process that
-//     died between writing an object and committing its row.
+//     died between writing an object and committing its row;
+//  3. uploads started before the grace window that never became objects
+//     (a process that died mid-upload, an abort S3 refused): S3's
+//     incomplete multipart uploads and the filesystem's temporary files,
+//     which no listing of objects shows. An upload still running after
+//     the whole grace window (24 hours by default) would be cut off.
 package janitor
 
 import (
@@ -24,6 +29,7 @@ import (
 type Report struct {
 	BlobRows     int
 	Objects      int
+	Unfinished   int // uploads of sweep 3
 	Bytes        int64
 	ObjectsSeen  int
 	DryRun       bool
@@ -35,8 +41,8 @@ func (r Report) String() string {
 	if r.DryRun {
 		verb = "would free"
 	}
-	return fmt.Sprintf("gc %s %d unreferenced blobs and %d orphan objects, %d bytes (%d objects scanned, grace %s)",
-		verb, r.BlobRows, r.Objects, r.Bytes, r.ObjectsSeen, time.Duration(r.GraceSeconds*float64(time.Second)))
+	return fmt.Sprintf("gc %s %d unreferenced blobs, %d orphan objects and %d unfinished uploads, %d bytes (%d objects scanned, grace %s)",
+		verb, r.BlobRows, r.Objects, r.Unfinished, r.Bytes, r.ObjectsSeen, time.Duration(r.GraceSeconds*float64(time.Second)))
 }
 
 // Options tune a run.
@@ -47,7 +53,7 @@ type Options struct {
 	Now      func() time.Time
 }
 
-// Run performs both sweeps once.
+// Run performs the three sweeps once.
 func Run(ctx context.Context, store *meta.Store, blobs blob.Driver, o Options) (Report, error) {
 	now := time.Now
 	if o.Now != nil {
@@ -138,5 +144,14 @@ func Run(ctx context.Context, store *meta.Store, blobs blob.Driver, o Options) (
 	if err == nil {
 		err = flush()
 	}
+	if err != nil {
+		return rep, err
+	}
+
+	say("sweep 3: uploads started before %s that never finished", cutoff.UTC().Format(time.RFC3339))
+	u, err := blobs.SweepUnfinished(ctx, cutoff, o.DryRun)
+	rep.Unfinished += u.Uploads
+	rep.Bytes += u.Bytes
+	say("  %d unfinished uploads, %d bytes", u.Uploads, u.Bytes)
 	return rep, err
 }

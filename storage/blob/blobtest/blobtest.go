@@ -178,6 +178,41 @@ func Run(t *testing.T, d blob.Driver, prefix string) {
 			t.Errorf("presigned GET: %d %q %q", res.StatusCode, b, res.Header.Get("Content-Disposition"))
 		}
 	})
+	t.Run("unfinished uploads swept", func(t *testing.T) {
+		// Under blobs/, where the registry writes and the janitor looks.
+		k := "blobs/" + strings.ReplaceAll(prefix, "/", "-") + "-unfinished"
+		w, err := d.Writer(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Cancel(ctx) //nolint:errcheck // the sweep already aborted it
+		if _, err := w.Write(random(12 << 20)); err != nil {
+			t.Fatal(err)
+		}
+		sweep := func(cutoff time.Time, dry bool) int {
+			t.Helper()
+			u, err := d.SweepUnfinished(ctx, cutoff, dry)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u.Uploads
+		}
+		if n := sweep(time.Now().Add(-time.Hour), false); n != 0 {
+			t.Errorf("swept %d uploads younger than the cutoff", n)
+		}
+		if n := sweep(time.Now().Add(time.Hour), true); n < 1 {
+			t.Errorf("dry run found %d unfinished uploads", n)
+		}
+		if n := sweep(time.Now().Add(time.Hour), false); n < 1 {
+			t.Errorf("swept %d unfinished uploads", n)
+		}
+		if n := sweep(time.Now().Add(time.Hour), true); n != 0 {
+			t.Errorf("%d unfinished uploads left after the sweep", n)
+		}
+		if _, err := d.Stat(ctx, k); !errors.Is(err, blob.ErrNotFound) {
+			t.Errorf("an unfinished upload is visible: %v", err)
+		}
+	})
 	t.Run("ping", func(t *testing.T) {
 		if err := d.Ping(ctx); err != nil {
 			t.Error(err)
