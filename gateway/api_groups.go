@@ -145,14 +145,23 @@ func (s *Server) listGroupProjects(c *gin.Context) {
 		httpx.Abort(c, err)
 		return
 	}
-	s.projectList(c, g.ID)
+	// GitLab lists the group's own projects unless include_subgroups is
+	// true (python-gitlab's group.projects.list() relies on it).
+	sub := false
+	if q := c.Query("include_subgroups"); q != "" {
+		if sub, err = httpx.ParseBool(q); err != nil {
+			httpx.Abort(c, errs.Param("gateway.listGroupProjects", "include_subgroups is invalid"))
+			return
+		}
+	}
+	s.projectList(c, g.ID, sub)
 }
 
-func (s *Server) listProjects(c *gin.Context) { s.projectList(c, 0) }
+func (s *Server) listProjects(c *gin.Context) { s.projectList(c, 0, false) }
 
-func (s *Server) projectList(c *gin.Context, ns int64) {
+func (s *Server) projectList(c *gin.Context, ns int64, subgroups bool) {
 	list(c, s.Cfg.ExternalURL, func(limit, offset int) ([]meta.Project, int, error) {
-		return s.Store.ListProjects(c.Request.Context(), identity(c).User, ns, limit, offset)
+		return s.Store.ListProjects(c.Request.Context(), identity(c).User, ns, subgroups, limit, offset)
 	}, s.projectJSON)
 }
 

@@ -84,6 +84,23 @@ func TestMembershipEdges(t *testing.T) {
 		}
 		ErrBody(t, e.Must(404, e.Do("GET", pkg, nil, admin)), "message", "Package not found")
 	})
+	t.Run("group projects without and with subgroups", func(t *testing.T) {
+		top := e.Group("tree", 0, "public")
+		e.Project("direct", top, "public")
+		sub := e.Group("deeper", top, "public")
+		e.Project("nested", sub, "public")
+		for _, c := range []struct {
+			query string
+			want  int
+		}{{"", 1}, {"?include_subgroups=false", 1}, {"?include_subgroups=true", 2}} {
+			var got []map[string]any
+			e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/groups/%d/projects%s", top, c.query), nil, admin)).JSON(t, &got)
+			if len(got) != c.want {
+				t.Errorf("projects%s: %d, want %d", c.query, len(got), c.want)
+			}
+		}
+		e.Must(400, e.Do("GET", fmt.Sprintf("/api/v4/groups/%d/projects?include_subgroups=maybe", top), nil, admin))
+	})
 	t.Run("users search pages", func(t *testing.T) {
 		e.User("findme")
 		r := e.Must(200, e.Do("GET", "/api/v4/users?username=findme&per_page=5", nil, admin))

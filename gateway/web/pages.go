@@ -229,7 +229,7 @@ func (u *ui) dashboard(c *gin.Context) {
 		u.fail(c, err)
 		return
 	}
-	projects, ptotal, err := u.d.Store.ListProjects(ctx, s.user, 0, listPerPage, (pp-1)*listPerPage)
+	projects, ptotal, err := u.d.Store.ListProjects(ctx, s.user, 0, false, listPerPage, (pp-1)*listPerPage)
 	if err != nil {
 		u.fail(c, err)
 		return
@@ -401,7 +401,7 @@ func (u *ui) groupHome(c *gin.Context) {
 		u.fail(c, err)
 		return
 	}
-	projects, ptotal, err := u.d.Store.ListProjects(ctx, s.user, h.ID, limit, 0)
+	projects, ptotal, err := u.d.Store.ListProjects(ctx, s.user, h.ID, true, limit, 0)
 	if err != nil {
 		u.fail(c, err)
 		return

@@ -359,8 +359,8 @@ func (s *Store) ProjectByPath(ctx context.Context, fullPath string) (*Project, e
 }
 
 // ListProjects lists projects visible to u (nil: public only), optionally
-// inside one namespace tree.
-func (s *Store) ListProjects(ctx context.Context, u *User, inNamespace int64, limit, offset int) ([]Project, int, error) {
+// inside one namespace, with its subgroups' projects or without.
+func (s *Store) ListProjects(ctx context.Context, u *User, inNamespace int64, subgroups bool, limit, offset int) ([]Project, int, error) {
 	conds := []string{"true"}
 	args := []any{}
 	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
@@ -373,8 +373,11 @@ func (s *Store) ListProjects(ctx context.Context, u *User, inNamespace int64, li
 			OR EXISTS (SELECT 1 FROM project_members pm WHERE pm.project_id = p.id AND pm.user_id = `+uid+` AND (pm.expires_at IS NULL OR pm.expires_at >= current_date))
 			OR EXISTS (SELECT 1 FROM group_members gm WHERE gm.user_id = `+uid+` AND gm.namespace_id = ANY(n.traversal_ids) AND (gm.expires_at IS NULL OR gm.expires_at >= current_date)))`)
 	}
-	if inNamespace > 0 {
+	switch {
+	case inNamespace > 0 && subgroups:
 		conds = append(conds, arg(inNamespace)+" = ANY(n.traversal_ids)")
+	case inNamespace > 0:
+		conds = append(conds, "p.namespace_id = "+arg(inNamespace))
 	}
 	where := strings.Join(conds, " AND ")
 	var total int
