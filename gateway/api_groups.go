@@ -410,6 +410,10 @@ func (s *Server) addMember(group bool) gin.HandlerFunc {
 			httpx.Abort(c, errs.Param(op, "user_id, username are missing, exactly one parameter must be provided"))
 			return
 		}
+		if p.has("user_id") && p.has("username") {
+			httpx.Abort(c, errs.Param(op, "user_id, username are mutually exclusive"))
+			return
+		}
 		src, level, err := s.memberSource(c, group)
 		if err != nil {
 			httpx.Abort(c, err)

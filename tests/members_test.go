@@ -60,6 +60,12 @@ func TestMembershipEdges(t *testing.T) {
 		e.Must(404, e.Do("DELETE", fmt.Sprintf("/api/v4/projects/%d/members/%d", p, dID), nil, PAT(m)))
 		e.Must(200, e.Do("PUT", member, map[string]any{"access_level": 40}, admin))
 	})
+	t.Run("a member is named by user_id or by username, not both", func(t *testing.T) {
+		bID, _ := e.User("both")
+		ErrBody(t, e.Must(400, e.Do("POST", fmt.Sprintf("/api/v4/projects/%d/members", p), map[string]any{"user_id": bID, "username": "both", "access_level": 30}, admin)),
+			"error", "user_id, username are mutually exclusive")
+		e.Must(201, e.Do("POST", fmt.Sprintf("/api/v4/projects/%d/members", p), map[string]any{"username": "both", "access_level": 30}, admin))
+	})
 	t.Run("a subgroup and a project never share a path", func(t *testing.T) {
 		r := e.Must(400, e.Do("POST", "/api/v4/groups", map[string]any{"name": "App", "path": "APP", "parent_id": g}, admin))
 		if m := r.Map(t)["message"]; fmt.Sprint(m) != "map[path:[has already been taken]]" {
