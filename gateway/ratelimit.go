@@ -11,6 +11,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/pkgate/pkgate/auth"
+	"github.com/pkgate/pkgate/internal/httpx"
 )
 
 // failLimiter slows down credential guessing: every request that presents
@@ -62,7 +63,7 @@ func (f *failLimiter) middleware(c *gin.Context) {
 		return
 	}
 	c.Next()
-	if c.Writer.Status() == http.StatusUnauthorized && hasCredentials(c) {
+	if c.Writer.Status() == http.StatusUnauthorized && (hasCredentials(c) || c.GetBool(httpx.CredentialKey)) {
 		f.limiter(ip, true).Allow()
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pkgate/pkgate/gateway"
 	"github.com/pkgate/pkgate/storage/meta"
 )
 
@@ -459,5 +460,33 @@ func TestWebPackagesPage(t *testing.T) {
 	st := d.get("/-/ui/static/app.css")
 	if st.Status != 200 || !strings.HasPrefix(st.Header.Get("Content-Type"), "text/css") {
 		t.Fatalf("css: %d %s", st.Status, st.Header.Get("Content-Type"))
+	}
+}
+
+// Wrong tokens sent through the sign-in form count against the per-address
+// limit of failed authentications as wrong tokens in a header do: the form
+// is no way around the 429.
+func TestWebSignInRateLimited(t *testing.T) {
+	e := NewEnv(t, func(c *gateway.Config) { c.AuthFailBurst, c.AuthFailPerMinute = 5, 1 })
+	w := newWebClient(e)
+	limited := 0
+	for i := range 12 {
+		page := w.get("/-/ui/sign_in")
+		if page.Status == http.StatusTooManyRequests { // the address is limited everywhere now
+			limited++
+			break
+		}
+		csrf := webCSRF(t, page.Body)
+		r := w.post("/-/ui/sign_in", url.Values{"csrf_token": {csrf}, "token": {fmt.Sprintf("glpat-guess%09d", i)}})
+		switch r.Status {
+		case http.StatusTooManyRequests:
+			limited++
+		case http.StatusUnauthorized:
+		default:
+			t.Fatalf("guess %d: %d", i, r.Status)
+		}
+	}
+	if limited == 0 {
+		t.Fatal("twelve wrong tokens through the form, never a 429")
 	}
 }

@@ -171,6 +171,9 @@ func TestSafeNext(t *testing.T) {
 		"/-/ui/sign_out":                  "/-/ui/",
 		"/-/uix":                          "/-/ui/",
 		"/-/ui/projects/1\r\nSet-Cookie:": "/-/ui/",
+		"/-/ui/../..//evil.com":           "/-/ui/",
+		"/-/ui/../api/v4/user":            "/-/ui/",
+		"/-/ui/projects/../groups/2":      "/-/ui/projects/../groups/2",
 	}
 	for in, want := range tests {
 		if got := safeNext(in); got != want {

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -254,6 +255,10 @@ func safeNext(next string) string {
 	if err != nil || pu.Scheme != "" || pu.Host != "" || strings.HasPrefix(pu.Path, uiPrefix+"/sign_") {
 		return uiPrefix + "/"
 	}
+	// The redirect cleans the path: "/-/ui/../api" would leave the pages.
+	if clean := path.Clean(pu.Path); clean != uiPrefix && !strings.HasPrefix(clean, uiPrefix+"/") {
+		return uiPrefix + "/"
+	}
 	return next
 }
 
@@ -318,6 +323,9 @@ func (u *ui) signIn(c *gin.Context) {
 		fail(http.StatusUnprocessableEntity, "Enter a personal access token.")
 		return
 	}
+	// A wrong token here is a failed authentication for the per-address
+	// limiter, as it is in a header: the form is no way around it.
+	c.Set(httpx.CredentialKey, true)
 	if len(tok) > 255 || strings.HasPrefix(tok, sessionPrefix) {
 		fail(http.StatusUnauthorized, "This token is not valid.")
 		return

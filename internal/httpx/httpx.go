@@ -30,6 +30,10 @@ const (
 	RendererKey = "httpx.renderer"
 	// LoggerKey holds the request's *slog.Logger.
 	LoggerKey = "httpx.logger"
+	// CredentialKey is set (true) by a handler that read a credential from
+	// the request body (the web sign-in form), so that a 401 counts as a
+	// failed authentication as one from a header does.
+	CredentialKey = "httpx.credential"
 )
 
 // PackagesRealm is the Basic challenge GitLab sends on package routes; pip
