@@ -490,3 +490,20 @@ func TestWebSignInRateLimited(t *testing.T) {
 		t.Fatal("twelve wrong tokens through the form, never a 429")
 	}
 }
+
+// A project opened by its path keeps that path, %2F and all, in its page
+// links: the decoded path would point at acme/sub/app, which is no page.
+func TestWebPagerKeepsEscapedPath(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	for i := range 51 {
+		e.Must(201, e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d/packages/generic/p%02d/1.0/f.bin", s.ProjectID, i), "x", PAT(e.Admin)))
+	}
+	w := newWebClient(e)
+	w.signIn(e.Admin)
+	r := w.get("/-/ui/projects/acme%2Fsub%2Fapp/packages")
+	if r.Status != http.StatusOK {
+		t.Fatalf("packages page: %d", r.Status)
+	}
+	r.mustContain(t, `href="/-/ui/projects/acme%2Fsub%2Fapp/packages?page=2"`)
+}

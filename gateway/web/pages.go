@@ -193,7 +193,7 @@ func newPager(c *gin.Context, param string, page, perPage, total int) pager {
 	link := func(n int) string {
 		q := c.Request.URL.Query()
 		q.Set(param, strconv.Itoa(n))
-		return c.Request.URL.Path + "?" + q.Encode()
+		return c.Request.URL.EscapedPath() + "?" + q.Encode() // a project named by its path keeps its %2F
 	}
 	if page > 1 {
 		p.PrevURL = link(page - 1)
