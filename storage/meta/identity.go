@@ -267,10 +267,10 @@ func (s *Store) ListGroups(ctx context.Context, u *User, parentID int64, limit, 
 	case !u.IsAdmin:
 		uid := arg(u.ID)
 		conds = append(conds, `(visibility <> 'private'
-			OR EXISTS (SELECT 1 FROM group_members m WHERE m.user_id = `+uid+` AND m.namespace_id = ANY(namespaces.traversal_ids) AND (m.expires_at IS NULL OR m.expires_at >= current_date))
-			OR EXISTS (SELECT 1 FROM group_members m JOIN namespaces d ON d.id = m.namespace_id WHERE m.user_id = `+uid+` AND namespaces.id = ANY(d.traversal_ids) AND (m.expires_at IS NULL OR m.expires_at >= current_date))
+			OR EXISTS (SELECT 1 FROM group_members m WHERE m.user_id = `+uid+` AND m.namespace_id = ANY(namespaces.traversal_ids) AND `+inForce("m")+`)
+			OR EXISTS (SELECT 1 FROM group_members m JOIN namespaces d ON d.id = m.namespace_id WHERE m.user_id = `+uid+` AND namespaces.id = ANY(d.traversal_ids) AND `+inForce("m")+`)
 			OR EXISTS (SELECT 1 FROM project_members pm JOIN projects p ON p.id = pm.project_id JOIN namespaces pn ON pn.id = p.namespace_id
-				WHERE pm.user_id = `+uid+` AND namespaces.id = ANY(pn.traversal_ids) AND (pm.expires_at IS NULL OR pm.expires_at >= current_date)))`)
+				WHERE pm.user_id = `+uid+` AND namespaces.id = ANY(pn.traversal_ids) AND `+inForce("pm")+`))`)
 	}
 	if parentID > 0 {
 		conds = append(conds, "parent_id = "+arg(parentID))
@@ -369,9 +369,7 @@ func (s *Store) ListProjects(ctx context.Context, u *User, inNamespace int64, su
 		conds = append(conds, "p.visibility = 'public'")
 	case !u.IsAdmin:
 		uid := arg(u.ID)
-		conds = append(conds, `(p.visibility <> 'private' OR n.owner_id = `+uid+`
-			OR EXISTS (SELECT 1 FROM project_members pm WHERE pm.project_id = p.id AND pm.user_id = `+uid+` AND (pm.expires_at IS NULL OR pm.expires_at >= current_date))
-			OR EXISTS (SELECT 1 FROM group_members gm WHERE gm.user_id = `+uid+` AND gm.namespace_id = ANY(n.traversal_ids) AND (gm.expires_at IS NULL OR gm.expires_at >= current_date)))`)
+		conds = append(conds, `(p.visibility <> 'private' OR n.owner_id = `+uid+` OR `+projectMember("p.id", "n.traversal_ids", uid)+`)`)
 	}
 	switch {
 	case inNamespace > 0 && subgroups:
@@ -392,14 +390,31 @@ func (s *Store) ListProjects(ctx context.Context, u *User, inNamespace int64, su
 	return ps, total, nil
 }
 
+// inForce is the SQL condition that membership row m has not expired: a
+// membership counts through its expiry date. Every query that reads
+// memberships applies it, so one that forgets it cannot leak what an
+// expired member no longer sees.
+func inForce(m string) string {
+	return "(" + m + ".expires_at IS NULL OR " + m + ".expires_at >= current_date)"
+}
+
+// projectMember is the SQL condition that the user in placeholder uid
+// holds a membership in force on a project (its id in column project, its
+// namespace's traversal_ids in traversal): on the project itself or on a
+// group above it.
+func projectMember(project, traversal, uid string) string {
+	return `(EXISTS (SELECT 1 FROM project_members pm WHERE pm.project_id = ` + project + ` AND pm.user_id = ` + uid + ` AND ` + inForce("pm") + `)
+		OR EXISTS (SELECT 1 FROM group_members gm WHERE gm.user_id = ` + uid + ` AND gm.namespace_id = ANY(` + traversal + `) AND ` + inForce("gm") + `))`
+}
+
 // ProjectAccess is the effective access level of a user on a project: the
 // highest of direct membership, membership of the namespace or any ancestor
 // group, and ownership of a personal namespace.
 func (s *Store) ProjectAccess(ctx context.Context, userID int64, p *Project) (int, error) {
 	var lvl int
 	err := s.db.GetContext(ctx, &lvl, `SELECT greatest(
-		coalesce((SELECT access_level FROM project_members WHERE project_id = $1 AND user_id = $2 AND (expires_at IS NULL OR expires_at >= current_date)), 0),
-		coalesce((SELECT max(access_level) FROM group_members WHERE user_id = $2 AND namespace_id = ANY($3) AND (expires_at IS NULL OR expires_at >= current_date)), 0),
+		coalesce((SELECT access_level FROM project_members WHERE project_id = $1 AND user_id = $2 AND `+inForce("project_members")+`), 0),
+		coalesce((SELECT max(access_level) FROM group_members WHERE user_id = $2 AND namespace_id = ANY($3) AND `+inForce("group_members")+`), 0),
 		CASE WHEN $4::bigint = $2 THEN 50 ELSE 0 END)`, p.ID, userID, p.Namespace.TraversalIDs, p.Namespace.OwnerID)
 	return lvl, wrap("meta.ProjectAccess", err)
 }
@@ -414,7 +429,7 @@ func (s *Store) GroupAccess(ctx context.Context, userID int64, g *Namespace) (in
 	}
 	var lvl int
 	err := s.db.GetContext(ctx, &lvl, `SELECT coalesce(max(access_level), 0) FROM group_members
-		WHERE user_id = $1 AND namespace_id = ANY($2) AND (expires_at IS NULL OR expires_at >= current_date)`, userID, g.TraversalIDs)
+		WHERE user_id = $1 AND namespace_id = ANY($2) AND `+inForce("group_members"), userID, g.TraversalIDs)
 	return lvl, wrap("meta.GroupAccess", err)
 }
 
@@ -423,8 +438,8 @@ func (s *Store) GroupAccess(ctx context.Context, userID int64, g *Namespace) (in
 func (s *Store) HasProjectsInGroupTree(ctx context.Context, userID int64, g *Namespace) (bool, error) {
 	var ok bool
 	err := s.db.GetContext(ctx, &ok, `SELECT EXISTS (SELECT 1 FROM project_members pm JOIN projects p ON p.id = pm.project_id
-		JOIN namespaces n ON n.id = p.namespace_id WHERE pm.user_id = $1 AND $2 = ANY(n.traversal_ids) AND (pm.expires_at IS NULL OR pm.expires_at >= current_date))
-		OR EXISTS (SELECT 1 FROM group_members gm JOIN namespaces n ON n.id = gm.namespace_id WHERE gm.user_id = $1 AND $2 = ANY(n.traversal_ids) AND (gm.expires_at IS NULL OR gm.expires_at >= current_date))`, userID, g.ID)
+		JOIN namespaces n ON n.id = p.namespace_id WHERE pm.user_id = $1 AND $2 = ANY(n.traversal_ids) AND `+inForce("pm")+`)
+		OR EXISTS (SELECT 1 FROM group_members gm JOIN namespaces n ON n.id = gm.namespace_id WHERE gm.user_id = $1 AND $2 = ANY(n.traversal_ids) AND `+inForce("gm")+`)`, userID, g.ID)
 	return ok, wrap("meta.HasProjectsInGroupTree", err)
 }
 
@@ -531,9 +546,7 @@ func (s *Store) ReadableProjectIDs(ctx context.Context, groupID int64, u *User, 
 	case allInTree || (u != nil && u.IsAdmin):
 		cond = "true"
 	case u != nil:
-		cond = `(p.visibility <> 'private' OR n.owner_id = $2
-			OR EXISTS (SELECT 1 FROM project_members pm WHERE pm.project_id = p.id AND pm.user_id = $2 AND (pm.expires_at IS NULL OR pm.expires_at >= current_date))
-			OR EXISTS (SELECT 1 FROM group_members gm WHERE gm.user_id = $2 AND gm.namespace_id = ANY(n.traversal_ids) AND (gm.expires_at IS NULL OR gm.expires_at >= current_date)))`
+		cond = `(p.visibility <> 'private' OR n.owner_id = $2 OR ` + projectMember("p.id", "n.traversal_ids", "$2") + `)`
 		args = append(args, u.ID)
 	}
 	var ids []int64

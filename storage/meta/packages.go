@@ -363,8 +363,7 @@ func (f PackageFilter) where() (string, []any) {
 			conds = append(conds, "pr.visibility = 'public'")
 		case !u.IsAdmin:
 			uid := arg(u.ID)
-			conds = append(conds, `(pr.visibility <> 'private' OR EXISTS (SELECT 1 FROM project_members pm WHERE pm.project_id = pr.id AND pm.user_id = `+uid+` AND (pm.expires_at IS NULL OR pm.expires_at >= current_date))
-				OR EXISTS (SELECT 1 FROM group_members gm WHERE gm.user_id = `+uid+` AND gm.namespace_id = ANY(n.traversal_ids) AND (gm.expires_at IS NULL OR gm.expires_at >= current_date)))`)
+			conds = append(conds, `(pr.visibility <> 'private' OR `+projectMember("pr.id", "n.traversal_ids", uid)+`)`)
 		}
 	}
 	if f.Type != "" {
