@@ -168,11 +168,17 @@ func (s *Server) packageList(c *gin.Context, f meta.PackageFilter, project func(
 // findPackage loads :package_id of the project, hiding packages GitLab
 // does not display in detail.
 func (s *Server) findPackage(c *gin.Context, p *meta.Project) (*meta.Package, error) {
-	const op = "gateway.findPackage"
 	pid, err := httpx.ParseID(c, "package_id")
 	if err != nil {
 		return nil, err
 	}
+	return s.displayedPackage(c, p, pid)
+}
+
+// displayedPackage is package pid of the project among those GitLab
+// finds by id (spec 6.5): a hidden or processing one is not found.
+func (s *Server) displayedPackage(c *gin.Context, p *meta.Project, pid int64) (*meta.Package, error) {
+	const op = "gateway.findPackage"
 	pkg, err := s.Store.PackageByID(c.Request.Context(), p.ID, pid)
 	if err != nil {
 		if errs.Is(err, errs.NotFound) {
@@ -234,11 +240,10 @@ func (s *Server) deletePackage(c *gin.Context) {
 		httpx.Abort(c, errForbidden(op))
 		return
 	}
-	// GitLab finds the package among the displayable ones (spec 6.5), as
-	// GET does: a hidden or processing package is not found here either.
-	if pkg, err := s.Store.PackageByID(c.Request.Context(), p.ID, pid); err == nil &&
-		(pkg.Status == meta.StatusHidden || pkg.Status == meta.StatusProcessing) {
-		httpx.Abort(c, errs.New(op, errs.NotFound, "404 Not found"))
+	// Found as GET finds it: a hidden or processing package is not
+	// found here either.
+	if _, err := s.displayedPackage(c, p, pid); err != nil {
+		httpx.Abort(c, err)
 		return
 	}
 	if _, err := s.Store.DeletePackage(c.Request.Context(), p.ID, pid); err != nil {
