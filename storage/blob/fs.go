@@ -80,6 +80,15 @@ func (w *fsWriter) Commit(ctx context.Context) error {
 		return err
 	}
 	dir := filepath.Dir(w.dst)
+	// The nearest directory that exists already: MkdirAll makes the ones
+	// below it, whose entries need syncing too.
+	top := dir
+	for {
+		if _, err := os.Stat(top); !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		top = filepath.Dir(top)
+	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		os.Remove(name)
 		return err
@@ -90,11 +99,16 @@ func (w *fsWriter) Commit(ctx context.Context) error {
 	}
 	// The rename is durable only once its directory is: without this a
 	// power loss could undo it after the row naming the object committed.
-	// A directory MkdirAll just made needs its own entry synced too.
-	if err := syncDir(dir); err != nil {
-		return err
+	// A directory MkdirAll just made is durable once its parent is, up to
+	// the one that existed; usually there is none, and one sync is all.
+	for d := dir; ; d = filepath.Dir(d) {
+		if err := syncDir(d); err != nil {
+			return err
+		}
+		if d == top {
+			return nil
+		}
 	}
-	return syncDir(filepath.Dir(dir))
 }
 
 func syncDir(dir string) error {
