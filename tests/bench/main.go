@@ -863,16 +863,25 @@ func smallFiles(ctx context.Context, g, other, bp *gw, f *fixture, direct *blob.
 	urlOn := func(host, prefix string, round, i int) string {
 		return fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/small/1.0/%s%d-%d.bin", host, f.private, prefix, round, i%*small)
 	}
+	// uploadRate stores one round of files with put, 16 at a time, and
+	// returns the files per second; httpPut is one file over HTTP, with a
+	// deploy token when the other end asks for one.
+	uploadRate := func(put func(i int) error) (float64, error) {
+		t0 := time.Now()
+		err := parallel(16, *small, put)
+		return float64(*small) / time.Since(t0).Seconds(), err
+	}
+	httpPut := func(url string, seed, i int, token string) error {
+		req, _ := http.NewRequest("PUT", url, bytes.NewReader(body(seed, i)))
+		if token != "" {
+			req.Header.Set("Deploy-Token", token)
+		}
+		return fetch(req, 201)
+	}
 	// gwUpload uploads one round of files through a gateway; gwDownload
 	// fetches the first round's, as the gateway side named them.
 	gwUpload := func(host, prefix string, round, seed int) (float64, error) {
-		t0 := time.Now()
-		err := parallel(16, *small, func(i int) error {
-			req, _ := http.NewRequest("PUT", urlOn(host, prefix, round, i), bytes.NewReader(body(seed, i)))
-			req.Header.Set("Deploy-Token", f.write)
-			return fetch(req, 201)
-		})
-		return float64(*small) / time.Since(t0).Seconds(), err
+		return uploadRate(func(i int) error { return httpPut(urlOn(host, prefix, round, i), seed, i, f.write) })
 	}
 	gwDownload := func(host string) (float64, error) {
 		return rate(16, func(i int) error {
@@ -893,13 +902,11 @@ func smallFiles(ctx context.Context, g, other, bp *gw, f *fixture, direct *blob.
 			// Names of their own: a second upload of a name is another workload.
 			return gwUpload(other.url, "o", dRound, 1000+dRound)
 		}
-		t0 := time.Now()
-		err := parallel(16, *small, func(i int) error {
+		return uploadRate(func(i int) error {
 			_, err := direct.Client().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(direct.Bucket()),
 				Key: aws.String(fmt.Sprintf("direct/small/f%d-%d.bin", dRound, i)), Body: bytes.NewReader(body(dRound, i)), ContentLength: aws.Int64(size)})
 			return err
 		})
-		return float64(*small) / time.Since(t0).Seconds(), err
 	}
 	// The bare proxy stores each file with one signed PUT, as the gateway
 	// does: what a second hop costs a small upload before any of the
@@ -909,12 +916,9 @@ func smallFiles(ctx context.Context, g, other, bp *gw, f *fixture, direct *blob.
 		var bRound int
 		barePut = func() (float64, error) {
 			bRound++
-			t0 := time.Now()
-			err := parallel(16, *small, func(i int) error {
-				req, _ := http.NewRequest("PUT", fmt.Sprintf("%s/bare/small/f%d-%d.bin", bp.url, bRound, i), bytes.NewReader(body(2000+bRound, i)))
-				return fetch(req, 201)
+			return uploadRate(func(i int) error {
+				return httpPut(fmt.Sprintf("%s/bare/small/f%d-%d.bin", bp.url, bRound, i), 2000+bRound, i, "")
 			})
-			return float64(*small) / time.Since(t0).Seconds(), err
 		}
 	}
 	names, sides := caseSides(directPut, gwPut, barePut)
