@@ -313,6 +313,8 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	if s.Cfg.PprofListen != "" {
 		go servePprof(s.Cfg.PprofListen, s.Log)
 	}
+	// Digests that large uploads left for later (storage/registry).
+	go s.Registry.RunBackfill(ctx)
 	select {
 	case err := <-errc:
 		return err

@@ -103,7 +103,7 @@ func (h *handler) upload(c *gin.Context) {
 			return
 		}
 	}
-	staged, err := h.d.Registry.Ingest(ctx, c.Request.Body, registryOpts(h.d.Limits.Generic))
+	staged, err := h.d.Registry.Ingest(ctx, c.Request.Body, registryOpts(h.d.Limits.Generic, c.Request.ContentLength))
 	if err != nil {
 		httpx.Abort(c, err)
 		return
@@ -212,16 +212,16 @@ func notFound(err error) error {
 	return err
 }
 
-func registryOpts(limit int64) registry.IngestOptions {
-	// Decision: only sha256 is computed for generic files; file_md5 and
-	// file_sha1 are null, which GitLab's API allows (the spec preferred
-	// both filled). Each extra digest costs a second of CPU per 0.7-1.6 GB,
-	// and on a small machine they would cap uploads well below the speed of
-	// the S3 under the gateway; no generic client reads them (downloads
-	// carry X-Checksum-SHA256). Formats whose clients need sha1 or md5
-	// (npm, Maven, PyPI) compute them, and fill them in for bytes a generic
-	// upload stored first.
-	return registry.IngestOptions{Limit: limit, TooLargeMsg: tooLarge, SkipMD5: true, SkipSHA1: true}
+func registryOpts(limit, sizeHint int64) registry.IngestOptions {
+	// The spec's decision: file_md5 and file_sha1 are computed, as GitLab
+	// does. A file of up to one part gets them with its upload; a larger
+	// one gets them from the digest backfill once it is stored, and reads
+	// as null until then, which GitLab's API allows. Each extra digest costs
+	// a core-second per 0.7-1.6 GB, and computed while the bytes stream
+	// they would cap a large upload well below the speed of the S3 under
+	// the gateway on a machine whose cores the store shares; no generic
+	// client waits for them (downloads carry X-Checksum-SHA256 at once).
+	return registry.IngestOptions{Limit: limit, TooLargeMsg: tooLarge, DeferDigests: true, SizeHint: sizeHint}
 }
 
 func nilIfEmpty(s string) any {

@@ -60,6 +60,10 @@ type Registry struct {
 	// backgroundAfter bytes at the lowest scheduling priority (see
 	// Ingest).
 	BackgroundDigests bool
+
+	wake     backfillWake
+	failedMu sync.Mutex
+	failedAt map[string]time.Time // blobs the backfill could not fill, when
 }
 
 // backgroundAfter is where an upload's digests move to the background:
@@ -69,7 +73,7 @@ const backgroundAfter = 8 << 20
 // A digestJob is one chunk for one digest (hashInBackground); done is the
 // digest's own, reused for each of its chunks.
 type digestJob struct {
-	d    hash.Hash
+	d    io.Writer
 	data []byte
 	done chan struct{}
 }
@@ -92,11 +96,18 @@ type IngestOptions struct {
 	TooLargeMsg string
 	// SHA512 also computes sha512 (npm integrity, Maven checksum files).
 	SHA512 bool
-	// SkipMD5 and SkipSHA1 leave those digests out (generic packages report
-	// them as null, as GitLab's API allows); each is computed anyway when
-	// Expect names it. Every digest costs a core-second per 0.7-1.6 GB.
-	SkipMD5  bool
-	SkipSHA1 bool
+	// DeferDigests computes md5 and sha1 with the upload only while it fits
+	// in one part (backgroundAfter bytes); a larger upload leaves them empty
+	// and the backfill (RunBackfill) fills them from the stored object once
+	// the upload is committed. Either is computed anyway when Expect names
+	// it. Each costs a core-second per 0.7-1.6 GB; on a machine whose cores
+	// the object store shares, computed with the upload they would cap it
+	// well below the store's speed.
+	DeferDigests bool
+	// SizeHint is the size the client announced (Content-Length; < 0:
+	// unknown). With DeferDigests, a larger hint than one part skips md5
+	// and sha1 from the first byte instead of from the part boundary.
+	SizeHint int64
 	// Expect holds digests the client announced; a mismatch is Invalid.
 	Expect Digests
 }
@@ -187,7 +198,14 @@ func (r *Registry) Ingest(ctx context.Context, src io.Reader, opt IngestOptions)
 	if err != nil {
 		return nil, storeErr(op, err)
 	}
-	h := newHasher(!opt.SkipSHA1 || opt.Expect.SHA1 != "", !opt.SkipMD5 || opt.Expect.MD5 != "", opt.SHA512 || opt.Expect.SHA512 != "")
+	deferLarge := opt.DeferDigests && opt.SizeHint > backgroundAfter
+	h := newHasher(!deferLarge || opt.Expect.SHA1 != "", !deferLarge || opt.Expect.MD5 != "", opt.SHA512 || opt.Expect.SHA512 != "")
+	// dropped[i] says digest i gave up at the part boundary (DeferDigests);
+	// each goroutine writes its own, read after hashing.Wait.
+	dropped := make([]bool, len(h.all))
+	deferrable := func(d hash.Hash) bool {
+		return opt.DeferDigests && ((d == h.md5 && opt.Expect.MD5 == "") || (d == h.sha1 && opt.Expect.SHA1 == ""))
+	}
 	const inFlight = 3
 	// Each chunk goes to every digest goroutine, and each calls release
 	// when it is done with it.
@@ -200,12 +218,15 @@ func (r *Registry) Ingest(ctx context.Context, src io.Reader, opt IngestOptions)
 	for i, d := range h.all {
 		work[i] = make(chan chunk, inFlight)
 		hashing.Add(1)
-		go func(d hash.Hash, in <-chan chunk) {
+		go func(i int, d hash.Hash, in <-chan chunk) {
 			defer hashing.Done()
 			var seen int
+			deferred := deferrable(d)
 			job := digestJob{d: d, done: make(chan struct{}, 1)}
 			for c := range in {
-				if r.BackgroundDigests && seen >= backgroundAfter {
+				if deferred && (dropped[i] || seen+len(c.data) > backgroundAfter) {
+					dropped[i] = true
+				} else if r.BackgroundDigests && seen >= backgroundAfter {
 					job.data = c.data
 					hashInBackground(&job)
 				} else {
@@ -214,7 +235,7 @@ func (r *Registry) Ingest(ctx context.Context, src io.Reader, opt IngestOptions)
 				seen += len(c.data)
 				c.release()
 			}
-		}(d, work[i])
+		}(i, d, work[i])
 	}
 	send := func(data []byte, release func()) {
 		for _, w := range work {
@@ -319,6 +340,15 @@ func (r *Registry) Ingest(ctx context.Context, src io.Reader, opt IngestOptions)
 		}
 	}
 	finish()
+	for i, gone := range dropped {
+		switch {
+		case !gone:
+		case h.all[i] == h.md5:
+			h.md5 = nil
+		case h.all[i] == h.sha1:
+			h.sha1 = nil
+		}
+	}
 	d := h.digests(size)
 	if err := verify(d, opt.Expect); err != nil {
 		_ = w.Cancel(ctx)
@@ -443,10 +473,12 @@ func (r *Registry) Commit(ctx context.Context, s *Staged, fn func(tx *meta.Tx) e
 	switch {
 	case err != nil:
 		r.failed(ctx, s, err)
+		return err
 	case kept != s.key:
 		r.Discard(ctx, s)
 	}
-	return err
+	r.deferredDigests(s)
+	return nil
 }
 
 // Publish records s as file f of package p in one statement
@@ -465,6 +497,7 @@ func (r *Registry) Publish(ctx context.Context, s *Staged, p *meta.Package, f *m
 		r.failed(ctx, s, err)
 		return err
 	}
+	r.deferredDigests(s)
 	if kept == s.key {
 		return nil
 	}

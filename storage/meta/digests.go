@@ -1,0 +1,69 @@
+package meta
+
+import (
+	"context"
+	"database/sql/driver"
+	"time"
+)
+
+// BlobsLackingDigests lists blob rows whose md5 or sha1 is empty (uploads
+// that left them to the backfill), oldest first, after the row
+// (afterTime, afterSHA), so a pass walks every such row once even when
+// some of them fail.
+func (s *Store) BlobsLackingDigests(ctx context.Context, afterTime time.Time, afterSHA string, limit int) ([]Blob, error) {
+	var bs []Blob
+	err := s.db.SelectContext(ctx, &bs, `SELECT sha256, size, md5, sha1, sha512, storage_key, created_at FROM blobs
+		WHERE (md5 = '' OR sha1 = '') AND (created_at, sha256) > ($1, $2)
+		ORDER BY created_at, sha256 LIMIT $3`, afterTime, afterSHA, limit)
+	return bs, wrap("meta.BlobsLackingDigests", err)
+}
+
+// FillBlobDigests records the md5 and sha1 of a blob's bytes where the row
+// lacks them, and returns the projects whose files name the blob (their
+// cached file lookups carry the old, empty values). A row that is gone, or
+// that an upload of the same bytes filled meanwhile, changes nothing.
+func (s *Store) FillBlobDigests(ctx context.Context, sha, md5, sha1 string) ([]int64, error) {
+	var projects []int64
+	err := s.db.SelectContext(ctx, &projects, `WITH filled AS (
+			UPDATE blobs SET md5 = CASE WHEN md5 = '' THEN $2 ELSE md5 END,
+				sha1 = CASE WHEN sha1 = '' THEN $3 ELSE sha1 END
+			WHERE sha256 = $1 AND (md5 = '' OR sha1 = '') RETURNING sha256)
+		SELECT DISTINCT p.project_id FROM filled
+			JOIN package_files f ON f.blob_sha256 = filled.sha256
+			JOIN packages p ON p.id = f.package_id`, sha, md5, sha1)
+	return projects, wrap("meta.FillBlobDigests", err)
+}
+
+// backfillLock is the session advisory lock of the node running the
+// digest backfill (an arbitrary constant, distinct from the hashed keys
+// of transaction-scoped locks only by chance; the two kinds do not block
+// each other unless equal).
+const backfillLock = 0x706b67617465_01 // "pkgate" + 1
+
+// WithBackfillLock runs fn while this node holds the backfill's session
+// advisory lock, on a connection of its own, if no other node holds it;
+// ran says whether fn ran. The lock goes with the connection, so a node
+// that dies or loses Postgres mid-pass frees it for the others.
+func (s *Store) WithBackfillLock(ctx context.Context, fn func() error) (ran bool, err error) {
+	conn, err := s.db.DB.Connx(ctx)
+	if err != nil {
+		return false, wrap("meta.WithBackfillLock", err)
+	}
+	defer conn.Close()
+	var got bool
+	if err := conn.GetContext(ctx, &got, `SELECT pg_try_advisory_lock($1)`, int64(backfillLock)); err != nil {
+		return false, wrap("meta.WithBackfillLock", err)
+	}
+	if !got {
+		return false, nil
+	}
+	defer func() {
+		// A cancelled ctx must not keep the lock on a pooled connection.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, uerr := conn.ExecContext(uctx, `SELECT pg_advisory_unlock($1)`, int64(backfillLock)); uerr != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // discard it, lock and all
+		}
+	}()
+	return true, fn()
+}

@@ -1,0 +1,203 @@
+package registry
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/pkgate/pkgate/storage/blob"
+	"github.com/pkgate/pkgate/storage/meta"
+)
+
+// The digest backfill computes the md5 and sha1 that large uploads left out
+// (IngestOptions.DeferDigests) from the stored object, after the upload is
+// committed: GitLab's package file API reports both (the spec's decision:
+// compute them), and computed with the upload they would take the CPU that
+// moves its bytes. Until the backfill reaches a file, the API reports them
+// as null, which GitLab's API allows.
+//
+// One node at a time runs it (a Postgres session advisory lock, freed with
+// its connection if that node dies), walking the rows that lack digests
+// oldest first. It starts on this node when an upload here defers digests,
+// and every backfillEvery on every node, which also covers rows written by
+// an older version and a node that died mid-pass. Its hashing runs on the
+// lowest-priority digest threads (BackgroundDigests), so it takes only the
+// CPU that uploads and downloads leave; it also checks the object's sha256
+// and size against the row, and fills nothing from bytes that do not match
+// (an error in the log for the operator: that object is not what its
+// package was published with).
+
+// backfillEvery is how often each node looks for work it was not told of.
+const backfillEvery = time.Minute
+
+// Backfilled is what one backfill pass did.
+type Backfilled struct {
+	Blobs  int   // rows filled
+	Bytes  int64 // bytes read to fill them
+	Failed int   // rows left for a later pass (unreadable or mismatched objects)
+}
+
+// backfillWake is how a commit on this node starts the backfill at once.
+type backfillWake struct {
+	once sync.Once
+	c    chan struct{}
+}
+
+func (w *backfillWake) ch() chan struct{} {
+	w.once.Do(func() { w.c = make(chan struct{}, 1) })
+	return w.c
+}
+
+// deferredDigests wakes the backfill when s left digests to it.
+func (r *Registry) deferredDigests(s *Staged) {
+	if s.MD5 != "" && s.SHA1 != "" {
+		return
+	}
+	select {
+	case r.wake.ch() <- struct{}{}:
+	default: // a pass is due already and will find the row
+	}
+}
+
+// RunBackfill runs backfill passes until ctx ends: at once, whenever a
+// commit here defers digests, and every backfillEvery.
+func (r *Registry) RunBackfill(ctx context.Context) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.wake.ch():
+		case <-t.C:
+		}
+		done, err := r.BackfillDigests(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil && r.Log != nil:
+			r.Log.Warn("digest backfill: pass failed; retrying later", "err", err)
+		case done.Blobs+done.Failed > 0 && r.Log != nil:
+			r.Log.Info("digest backfill: pass done", "blobs", done.Blobs, "bytes", done.Bytes, "failed", done.Failed)
+		}
+		t.Reset(backfillEvery)
+	}
+}
+
+// BackfillDigests runs one pass, unless another node is running one (then
+// it does nothing: that node's pass will reach every row there is).
+func (r *Registry) BackfillDigests(ctx context.Context) (Backfilled, error) {
+	var done Backfilled
+	_, err := r.Meta.WithBackfillLock(ctx, func() error {
+		var at time.Time
+		var after string
+		for {
+			rows, err := r.Meta.BlobsLackingDigests(ctx, at, after, 100)
+			if err != nil {
+				return err
+			}
+			if len(rows) == 0 {
+				return nil
+			}
+			for i := range rows {
+				b := &rows[i]
+				at, after = b.CreatedAt, b.SHA256
+				if r.failedRecently(b.SHA256) {
+					continue
+				}
+				err := r.fillDigests(ctx, b)
+				switch {
+				case ctx.Err() != nil:
+					return ctx.Err()
+				case errors.Is(err, blob.ErrNotFound):
+					// Freed by gc or a delete since the query: nothing to fill.
+				case err != nil:
+					done.Failed++
+					r.failedMu.Lock()
+					if r.failedAt == nil {
+						r.failedAt = map[string]time.Time{}
+					}
+					r.failedAt[b.SHA256] = time.Now()
+					r.failedMu.Unlock()
+					if r.Log != nil {
+						r.Log.Error("digest backfill: could not fill a blob's digests", "sha256", b.SHA256, "key", b.StorageKey, "err", err)
+					}
+				default:
+					done.Blobs++
+					done.Bytes += b.Size
+				}
+			}
+		}
+	})
+	return done, err
+}
+
+// backfillRetry is how long a node leaves a blob it could not fill (an
+// unreadable or mismatched object) before reading it again, rather than
+// reading a damaged object every minute.
+const backfillRetry = time.Hour
+
+func (r *Registry) failedRecently(sha string) bool {
+	r.failedMu.Lock()
+	defer r.failedMu.Unlock()
+	t, ok := r.failedAt[sha]
+	if ok && time.Since(t) >= backfillRetry {
+		delete(r.failedAt, sha)
+		return false
+	}
+	return ok
+}
+
+// fillDigests reads b's object once, computing md5 and sha1 and checking
+// sha256 and size, and records the digests.
+func (r *Registry) fillDigests(ctx context.Context, b *meta.Blob) error {
+	rc, err := r.Blobs.Open(ctx, b.StorageKey, 0, -1)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	sum256, sum1, sum5 := sha256.New(), sha1.New(), md5.New()
+	job := digestJob{d: io.MultiWriter(sum256, sum1, sum5), done: make(chan struct{}, 1)}
+	bp := chunkPool.Get()
+	defer chunkPool.Put(bp)
+	var size int64
+	for {
+		n, err := io.ReadFull(rc, *bp)
+		if n > 0 {
+			size += int64(n)
+			job.data = (*bp)[:n]
+			if r.BackgroundDigests {
+				hashInBackground(&job)
+			} else {
+				job.d.Write(job.data)
+			}
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("reading the object: %w", err)
+		}
+	}
+	if got := hex.EncodeToString(sum256.Sum(nil)); size != b.Size || got != b.SHA256 {
+		return fmt.Errorf("the object holds %d bytes of sha256 %s, not the row's %d bytes", size, got, b.Size)
+	}
+	projects, err := r.Meta.FillBlobDigests(ctx, b.SHA256, hex.EncodeToString(sum5.Sum(nil)), hex.EncodeToString(sum1.Sum(nil)))
+	if err != nil {
+		return err
+	}
+	// File lookups cached here and on other nodes carry the empty digests
+	// (the download's X-Checksum headers).
+	for _, p := range projects {
+		r.Meta.InvalidateProjectLookups(p)
+		r.Meta.PackagesChanged(p)
+	}
+	return nil
+}

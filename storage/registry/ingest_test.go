@@ -1,0 +1,89 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"testing"
+
+	"github.com/pkgate/pkgate/storage/blob"
+)
+
+func hexSum(sum []byte) string { return hex.EncodeToString(sum) }
+
+// With DeferDigests, md5 and sha1 come with an upload of up to one part
+// and are left to the backfill past it, whether the size was announced or
+// found at the end; a digest the client announced is always computed (and
+// checked). sha256, the blob's identity, always is.
+func TestIngestDeferDigests(t *testing.T) {
+	fs, err := blob.NewFS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("0123456789abcdef"), (backgroundAfter+1<<20)/16)
+	cases := []struct {
+		name       string
+		size       int
+		hint       int64
+		deferred   bool
+		expectMD5  bool
+		wantMD5    bool
+		wantSHA1   bool
+		background bool
+	}{
+		{"not deferred, large", backgroundAfter + 1, -1, false, false, true, true, false},
+		{"small, announced", 1000, 1000, true, false, true, true, false},
+		{"small, unknown size", 1000, -1, true, false, true, true, false},
+		{"exactly one part, announced", backgroundAfter, backgroundAfter, true, false, true, true, false},
+		{"exactly one part, unknown size", backgroundAfter, -1, true, false, true, true, true},
+		{"one byte past a part, announced", backgroundAfter + 1, backgroundAfter + 1, true, false, false, false, false},
+		{"one byte past a part, unknown size", backgroundAfter + 1, -1, true, false, false, false, true},
+		{"a MiB past, unknown size, background digests", backgroundAfter + 1<<20, -1, true, false, false, false, true},
+		{"past a part, md5 announced", backgroundAfter + 1<<20, backgroundAfter + 1<<20, true, true, true, false, false},
+		{"empty", 0, 0, true, false, true, true, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &Registry{Blobs: fs, BackgroundDigests: tc.background}
+			body := data[:tc.size]
+			m, s1, s256 := md5.Sum(body), sha1.Sum(body), sha256.Sum256(body)
+			opt := IngestOptions{DeferDigests: tc.deferred, SizeHint: tc.hint}
+			if tc.expectMD5 {
+				opt.Expect.MD5 = hexSum(m[:])
+			}
+			st, err := r.Ingest(context.Background(), struct{ io.Reader }{bytes.NewReader(body)}, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.SHA256 != hexSum(s256[:]) || st.Size != int64(tc.size) {
+				t.Fatalf("sha256 %s size %d, want %x %d", st.SHA256, st.Size, s256, tc.size)
+			}
+			if got := st.MD5 != ""; got != tc.wantMD5 || (got && st.MD5 != hexSum(m[:])) {
+				t.Errorf("md5 %q, want it computed: %v", st.MD5, tc.wantMD5)
+			}
+			if got := st.SHA1 != ""; got != tc.wantSHA1 || (got && st.SHA1 != hexSum(s1[:])) {
+				t.Errorf("sha1 %q, want it computed: %v", st.SHA1, tc.wantSHA1)
+			}
+		})
+	}
+}
+
+// An announced md5 that does not match fails the upload even when md5
+// would otherwise be left to the backfill.
+func TestIngestDeferDigestsChecksAnnounced(t *testing.T) {
+	fs, err := blob.NewFS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Registry{Blobs: fs}
+	body := bytes.Repeat([]byte{7}, backgroundAfter+1)
+	opt := IngestOptions{DeferDigests: true, SizeHint: int64(len(body))}
+	opt.Expect.MD5 = "00000000000000000000000000000000"
+	if _, err := r.Ingest(context.Background(), bytes.NewReader(body), opt); err == nil {
+		t.Fatal("a wrong announced md5 was accepted")
+	}
+}
