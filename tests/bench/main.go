@@ -535,19 +535,31 @@ func (r sideRuns) pair(a, b int) compared {
 	return compared{direct: median(r[b]), gateway: median(r[a]), ratio: median(rs), low: slices.Min(rs), high: slices.Max(rs)}
 }
 
+// settle, when set, runs before each run of a compared case (and outside
+// its measurements) to wait for background work an earlier run left.
+var settle func() error
+
 // alternateSides is alternate for any number of sides: each round runs
 // every side once, starting one side further each round (with two sides,
 // the order alternates), after one uncounted run of each.
 func alternateSides(what, unit string, writes bool, names []string, sides ...func() (float64, error)) (sideRuns, error) {
 	runs := make(sideRuns, len(sides))
-	prepare := func() {
+	prepare := func() error {
+		if settle != nil {
+			if err := settle(); err != nil {
+				return err
+			}
+		}
 		syscall.Sync()
 		if writes && *drop {
 			dropCaches()
 		}
+		return nil
 	}
 	for _, fn := range sides {
-		prepare()
+		if err := prepare(); err != nil {
+			return nil, err
+		}
 		if _, err := fn(); err != nil {
 			return nil, err
 		}
@@ -556,7 +568,9 @@ func alternateSides(what, unit string, writes bool, names []string, sides ...fun
 	for i := 0; i < *rounds; i++ {
 		for j := range sides {
 			k := (i + j) % len(sides)
-			prepare()
+			if err := prepare(); err != nil {
+				return nil, err
+			}
 			c0 := cpuNow()
 			v, err := sides[k]()
 			if err != nil {
@@ -638,7 +652,14 @@ func largeFiles(ctx context.Context, g, other, bp *gw, f *fixture, direct *blob.
 		}
 		return time.Since(t0), nil
 	}
-	put := func(url string, seed int) (time.Duration, error) {
+	// put uploads n bytes; with rec, it asks for the file record
+	// (select=package_file) and reads it into rec.
+	put := func(url string, seed int, rec *fileRecord) (time.Duration, error) {
+		want := http.StatusCreated
+		if rec != nil {
+			url += "?select=package_file"
+			want = http.StatusOK
+		}
 		t0 := time.Now()
 		req, _ := http.NewRequest("PUT", url, newPattern(n, seed))
 		req.ContentLength = n
@@ -647,25 +668,51 @@ func largeFiles(ctx context.Context, g, other, bp *gw, f *fixture, direct *blob.
 		if err != nil {
 			return 0, err
 		}
-		io.Copy(io.Discard, res.Body)
+		body, _ := io.ReadAll(res.Body)
 		res.Body.Close()
-		if res.StatusCode != 201 {
+		d := time.Since(t0)
+		if res.StatusCode != want {
 			return 0, fmt.Errorf("upload: %d", res.StatusCode)
 		}
-		return time.Since(t0), nil
+		if rec != nil {
+			if err := json.Unmarshal(body, rec); err != nil {
+				return 0, fmt.Errorf("upload's file record: %v", err)
+			}
+		}
+		return d, nil
 	}
 	var growth float64
+	var backfills []float64
+	var pending *fileRecord
 	gwPut := func() (time.Duration, error) {
 		var d time.Duration
+		var rec fileRecord
 		gr, err := g.peakDuring(func() error {
 			gRound++
 			var e error
-			d, e = put(url, gRound)
+			d, e = put(url, gRound, &rec)
 			return e
 		})
 		growth = max(growth, gr)
+		if err == nil {
+			pending = &rec
+		}
 		return d, err
 	}
+	// The digest backfill reads back what each upload stored to compute
+	// its md5 and sha1; the next run starts once it is done, so that no
+	// run's time or CPU includes it. Its own time is reported beside the
+	// upload's.
+	settle = func() error {
+		if pending == nil {
+			return nil
+		}
+		took, err := waitBackfill(g, f.private, *pending)
+		pending = nil
+		backfills = append(backfills, took.Seconds())
+		return err
+	}
+	defer func() { settle = nil }()
 	var otherURL string
 	if other != nil {
 		// The same file name: every upload adds a file to the package,
@@ -673,7 +720,7 @@ func largeFiles(ctx context.Context, g, other, bp *gw, f *fixture, direct *blob.
 		otherURL = strings.Replace(url, g.url, other.url, 1)
 		directPut = func() (time.Duration, error) {
 			dRound++
-			return put(otherURL, 1000+dRound)
+			return put(otherURL, 1000+dRound, nil)
 		}
 	}
 	var barePut func() (float64, error)
@@ -681,7 +728,7 @@ func largeFiles(ctx context.Context, g, other, bp *gw, f *fixture, direct *blob.
 		var bRound int
 		barePut = perSecond(n, func() (time.Duration, error) {
 			bRound++
-			return put(fmt.Sprintf("%s/bare/big-%d.bin", bp.url, bRound), 2000+bRound)
+			return put(fmt.Sprintf("%s/bare/big-%d.bin", bp.url, bRound), 2000+bRound, nil)
 		})
 	}
 	names, sides := caseSides(perSecond(n, directPut), perSecond(n, gwPut), barePut)
@@ -689,8 +736,13 @@ func largeFiles(ctx context.Context, g, other, bp *gw, f *fixture, direct *blob.
 	if err != nil {
 		return err
 	}
+	if err := settle(); err != nil { // the last run's
+		return err
+	}
 	rep.add(up.pair(1, 0).row("generic upload 1 file", "MiB/s", 0.85))
 	rep.add(row{name: "gateway RSS growth during upload", gateway: growth, unit: "MiB", note: "(target < 64 MiB)"})
+	rep.add(row{name: "md5 and sha1 backfill after each upload", gateway: median(backfills), unit: "s",
+		note: fmt.Sprintf("(median of %d; between runs, outside their times)", len(backfills))})
 	if bp != nil {
 		rep.addBare("upload", "MiB/s", up)
 	}
@@ -762,6 +814,37 @@ func largeFiles(ctx context.Context, g, other, bp *gw, f *fixture, direct *blob.
 		rep.add(red.row("generic download 1 file (presigned redirect)", "MiB/s", 0.95))
 	}
 	return nil
+}
+
+// fileRecord is the part of an upload's package_file record the
+// benchmark reads.
+type fileRecord struct {
+	ID        int64  `json:"id"`
+	PackageID int64  `json:"package_id"`
+	MD5       string `json:"file_md5"`
+	SHA1      string `json:"file_sha1"`
+}
+
+// waitBackfill waits until the package files API reports md5 and sha1 for
+// the file rec names, and says how long that took.
+func waitBackfill(g *gw, project int64, rec fileRecord) (time.Duration, error) {
+	t0 := time.Now()
+	for rec.MD5 == "" || rec.SHA1 == "" {
+		if time.Since(t0) > 5*time.Minute {
+			return 0, fmt.Errorf("the digest backfill left file %d without md5 and sha1 for 5 minutes", rec.ID)
+		}
+		time.Sleep(50 * time.Millisecond)
+		var files []fileRecord
+		if err := api(g, "GET", fmt.Sprintf("/api/v4/projects/%d/packages/%d/package_files?per_page=100", project, rec.PackageID), nil, &files); err != nil {
+			return 0, err
+		}
+		for _, f := range files {
+			if f.ID == rec.ID {
+				rec.MD5, rec.SHA1 = f.MD5, f.SHA1
+			}
+		}
+	}
+	return time.Since(t0), nil
 }
 
 // rate runs fn from c workers for the configured duration and returns req/s.
