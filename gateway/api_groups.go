@@ -493,11 +493,9 @@ func (s *Server) updateMember(group bool) gin.HandlerFunc {
 			httpx.Abort(c, err)
 			return
 		}
-		if err := s.ownerGuard(c, op, src, uid, level); err != nil {
-			httpx.Abort(c, err)
-			return
-		}
-		m, err := s.Store.UpdateMember(c.Request.Context(), src, uid, lvl, exp)
+		m, err := s.Store.UpdateMember(c.Request.Context(), src, uid, lvl, exp, func(cur *meta.Member, lastOwner bool) error {
+			return ownerGuard(op, cur, level, lastOwner)
+		})
 		if err != nil {
 			httpx.Abort(c, err)
 			return
@@ -528,11 +526,9 @@ func (s *Server) removeMember(group bool) gin.HandlerFunc {
 			httpx.Abort(c, err)
 			return
 		}
-		if err := s.ownerGuard(c, op, src, uid, level); err != nil {
-			httpx.Abort(c, err)
-			return
-		}
-		if err := s.Store.RemoveMember(c.Request.Context(), src, uid); err != nil {
+		if err := s.Store.RemoveMember(c.Request.Context(), src, uid, func(cur *meta.Member, lastOwner bool) error {
+			return ownerGuard(op, cur, level, lastOwner)
+		}); err != nil {
 			httpx.Abort(c, err)
 			return
 		}
@@ -542,20 +538,22 @@ func (s *Server) removeMember(group bool) gin.HandlerFunc {
 
 // ownerGuard refuses a change to an Owner's membership by a caller below
 // Owner: only an Owner may grant Owner (spec 3.2), and GitLab keeps a
-// Maintainer from demoting or removing one as well. A missing member
-// passes, and the change itself answers 404.
-func (s *Server) ownerGuard(c *gin.Context, op string, src meta.MemberSource, uid int64, level int) error {
-	if level >= meta.Owner {
-		return nil
-	}
-	m, err := s.Store.GetMember(c.Request.Context(), src, uid)
-	if err != nil {
-		if errs.Is(err, errs.NotFound) {
-			return nil
-		}
-		return err
-	}
-	if m.AccessLevel >= meta.Owner {
+// Maintainer from demoting or removing one as well.
+//
+// It also refuses any update or removal of a group's last Owner (see
+// meta.Store.changeMember for who counts), whoever asks, admins included:
+// GitLab's GroupMemberPolicy prevents update_group_member and
+// destroy_group_member on such a member, and a prevent rule outweighs
+// every enable, so the API answers 403 Forbidden to PUT (authorize!) and
+// DELETE (Members::DestroyService raising AccessDeniedError) alike, even
+// when the PUT keeps the Owner level (gitlabhq
+// app/policies/group_member_policy.rb, lib/api/members.rb,
+// app/services/members/destroy_service.rb). Projects have no such rule
+// here: GitLab's only one protects the holder of a personal namespace,
+// whose ownership this gateway keeps on the namespace, not in a
+// membership.
+func ownerGuard(op string, m *meta.Member, level int, lastOwner bool) error {
+	if lastOwner || (level < meta.Owner && m.AccessLevel >= meta.Owner) {
 		return errForbidden(op)
 	}
 	return nil

@@ -120,3 +120,142 @@ func TestMembershipEdges(t *testing.T) {
 		}
 	})
 }
+
+// expire moves a membership's expiry three days into the past, the way
+// time does to one added with a date then in the future.
+func expire(t *testing.T, e *Env, kind string, id, user int64) {
+	t.Helper()
+	table, key := "group_members", "namespace_id"
+	if kind == "projects" {
+		table, key = "project_members", "project_id"
+	}
+	res, err := e.Store.DB().Exec(`UPDATE `+table+` SET expires_at = current_date - 3 WHERE `+key+` = $1 AND user_id = $2`, id, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		t.Fatalf("expire %s %d user %d: %d rows", kind, id, user, n)
+	}
+}
+
+// wantStatus is Env.Must for a subtest: it fails t, not the test that
+// made the Env.
+func wantStatus(t *testing.T, r *Resp, status int) bool {
+	t.Helper()
+	if r.Status != status {
+		t.Errorf("status %d, want %d: %s", r.Status, status, r.Body)
+		return false
+	}
+	return true
+}
+
+// A group always keeps an Owner: GitLab's GroupMemberPolicy prevents
+// update_group_member and destroy_group_member on the last one, admins
+// included, and the API answers 403 {"message":"403 Forbidden"} (gitlabhq
+// app/policies/group_member_policy.rb, app/models/members/group_member.rb
+// last_owner_of_the_group?, app/models/group.rb
+// member_owners_excluding_project_bots). A subgroup's Owners include
+// those of its ancestors, the same user's among them. Projects have no
+// such rule.
+func TestMemberLastOwner(t *testing.T) {
+	e := NewEnv(t)
+	admin := PAT(e.Admin)
+	adminID := int64(e.Must(200, e.Do("GET", "/api/v4/user", nil, admin)).Map(t)["id"].(float64))
+	member := func(kind string, id, user int64) string {
+		return fmt.Sprintf("/api/v4/%s/%d/members/%d", kind, id, user)
+	}
+	// soleOwner makes a group (under parent, 0 for none) whose one direct
+	// Owner is a new user instead of the admin who created it.
+	soleOwner := func(path string, parent int64) (int64, int64, string) {
+		t.Helper()
+		g := e.Group(path, parent, "private")
+		oID, o := e.User(path + "-owner")
+		e.Member("groups", g, oID, 50)
+		e.Must(204, e.Do("DELETE", member("groups", g, adminID), nil, admin))
+		return g, oID, o
+	}
+	forbidden := func(t *testing.T, r *Resp) {
+		t.Helper()
+		if wantStatus(t, r, 403) {
+			ErrBody(t, r, "message", "403 Forbidden")
+		}
+	}
+	stillOwner := func(t *testing.T, g, user int64) {
+		t.Helper()
+		r := e.Do("GET", member("groups", g, user), nil, admin)
+		if wantStatus(t, r, 200) && r.Map(t)["access_level"] != float64(50) {
+			t.Errorf("owner changed: %s", r.Body)
+		}
+	}
+
+	g, oID, o := soleOwner("solo", 0)
+	tomorrow := time.Now().UTC().AddDate(0, 0, 1).Format("2006-01-02")
+	for _, c := range []struct {
+		name, method string
+		body         map[string]any
+		who          H
+	}{
+		{"the owner leaves", "DELETE", nil, PAT(o)},
+		{"the owner steps down", "PUT", map[string]any{"access_level": 40}, PAT(o)},
+		{"an admin removes the owner", "DELETE", nil, admin},
+		{"an admin demotes the owner", "PUT", map[string]any{"access_level": 10}, admin},
+		{"an update that keeps Owner", "PUT", map[string]any{"access_level": 50, "expires_at": tomorrow}, admin},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var body any
+			if c.body != nil {
+				body = c.body
+			}
+			forbidden(t, e.Do(c.method, member("groups", g, oID), body, c.who))
+			stillOwner(t, g, oID)
+		})
+	}
+	t.Run("other members stay free to go", func(t *testing.T) {
+		dID, _ := e.User("solo-dev")
+		e.Member("groups", g, dID, 30)
+		wantStatus(t, e.Do("PUT", member("groups", g, dID), map[string]any{"access_level": 40}, PAT(o)), 200)
+		wantStatus(t, e.Do("DELETE", member("groups", g, dID), nil, PAT(o)), 204)
+	})
+	t.Run("a second Owner frees the first", func(t *testing.T) {
+		g, oID, o := soleOwner("pair", 0)
+		pID, pTok := e.User("pair-second")
+		e.Member("groups", g, pID, 50)
+		wantStatus(t, e.Do("PUT", member("groups", g, oID), map[string]any{"access_level": 40}, PAT(pTok)), 200)
+		forbidden(t, e.Do("DELETE", member("groups", g, pID), nil, PAT(pTok)))
+		wantStatus(t, e.Do("PUT", member("groups", g, oID), map[string]any{"access_level": 50}, PAT(pTok)), 200)
+		wantStatus(t, e.Do("DELETE", member("groups", g, pID), nil, PAT(o)), 204)
+		forbidden(t, e.Do("DELETE", member("groups", g, oID), nil, PAT(o)))
+	})
+	t.Run("an ancestor's Owner counts for a subgroup", func(t *testing.T) {
+		root, _, o := soleOwner("tree", 0)
+		sub, sID, _ := soleOwner("branch", root)
+		wantStatus(t, e.Do("DELETE", member("groups", sub, sID), nil, PAT(o)), 204)
+	})
+	t.Run("the same user's Owner membership above counts", func(t *testing.T) {
+		root, rID, r := soleOwner("oak", 0)
+		sub := e.Group("twig", root, "private")
+		e.Member("groups", sub, rID, 50)
+		e.Must(204, e.Do("DELETE", member("groups", sub, adminID), nil, admin))
+		wantStatus(t, e.Do("DELETE", member("groups", sub, rID), nil, PAT(r)), 204)
+		forbidden(t, e.Do("DELETE", member("groups", root, rID), nil, PAT(r)))
+	})
+	t.Run("an expired Owner does not count", func(t *testing.T) {
+		root, rID, _ := soleOwner("elm", 0)
+		sub, sID, _ := soleOwner("leaf", root)
+		expire(t, e, "groups", root, rID)
+		forbidden(t, e.Do("DELETE", member("groups", sub, sID), nil, admin))
+		forbidden(t, e.Do("DELETE", member("groups", root, rID), nil, admin))
+		// A new Owner in force above frees the subgroup's.
+		nID, _ := e.User("elm-new")
+		e.Member("groups", root, nID, 50)
+		wantStatus(t, e.Do("DELETE", member("groups", sub, sID), nil, admin), 204)
+	})
+	t.Run("a project's last Owner may go", func(t *testing.T) {
+		p := e.Project("solo-app", g, "private")
+		pID, pTok := e.User("app-owner")
+		e.Member("projects", p, pID, 50)
+		wantStatus(t, e.Do("PUT", member("projects", p, pID), map[string]any{"access_level": 40}, admin), 200)
+		wantStatus(t, e.Do("PUT", member("projects", p, pID), map[string]any{"access_level": 50}, admin), 200)
+		wantStatus(t, e.Do("DELETE", member("projects", p, pID), nil, PAT(pTok)), 204)
+	})
+}

@@ -483,10 +483,16 @@ func (s *Store) AddMember(ctx context.Context, src MemberSource, userID int64, l
 
 // GetMember loads one direct membership.
 func (s *Store) GetMember(ctx context.Context, src MemberSource, userID int64) (*Member, error) {
+	return getMember(ctx, s.db, src, userID, "")
+}
+
+// getMember loads one direct membership through db; lock is a locking
+// clause such as "FOR UPDATE OF m", or empty.
+func getMember(ctx context.Context, db q, src MemberSource, userID int64, lock string) (*Member, error) {
 	table, key := src.table()
 	var m Member
-	err := s.db.GetContext(ctx, &m, `SELECT m.user_id, u.username, u.name, u.state, m.access_level, m.expires_at, m.created_at
-		FROM `+table+` m JOIN users u ON u.id = m.user_id WHERE m.`+key+` = $1 AND m.user_id = $2`, src.ID, userID)
+	err := db.GetContext(ctx, &m, `SELECT m.user_id, u.username, u.name, u.state, m.access_level, m.expires_at, m.created_at
+		FROM `+table+` m JOIN users u ON u.id = m.user_id WHERE m.`+key+` = $1 AND m.user_id = $2 `+lock, src.ID, userID)
 	if err != nil {
 		return nil, wrap("meta.GetMember", err)
 	}
@@ -509,30 +515,89 @@ func (s *Store) ListMembers(ctx context.Context, src MemberSource, limit, offset
 	return ms, total, nil
 }
 
-// UpdateMember changes a membership's level.
-func (s *Store) UpdateMember(ctx context.Context, src MemberSource, userID int64, level int, expires *time.Time) (*Member, error) {
-	table, key := src.table()
-	res, err := s.db.ExecContext(ctx, `UPDATE `+table+` SET access_level = $3, expires_at = coalesce($4, expires_at) WHERE `+key+` = $1 AND user_id = $2`, src.ID, userID, level, expires)
-	if err != nil {
-		return nil, wrap("meta.UpdateMember", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return nil, errs.New("meta.UpdateMember", errs.NotFound, "404 Member Not Found")
-	}
-	return s.GetMember(ctx, src, userID)
+// MemberCheck vets a change to one membership inside the change's
+// transaction: m is the row as it stands, lastOwner whether it is the last
+// Owner of its group (see changeMember). An error it returns is the
+// change's answer, and nothing is written.
+type MemberCheck func(m *Member, lastOwner bool) error
+
+// UpdateMember changes a membership's level and, when expires is given,
+// its expiry, if check lets it.
+func (s *Store) UpdateMember(ctx context.Context, src MemberSource, userID int64, level int, expires *time.Time, check MemberCheck) (*Member, error) {
+	const op = "meta.UpdateMember"
+	var out *Member
+	err := s.changeMember(ctx, op, src, userID, check, func(tx *Tx) error {
+		table, key := src.table()
+		if _, err := tx.tx.ExecContext(ctx, `UPDATE `+table+` SET access_level = $3, expires_at = coalesce($4, expires_at) WHERE `+key+` = $1 AND user_id = $2`,
+			src.ID, userID, level, expires); err != nil {
+			return wrap(op, err)
+		}
+		var err error
+		out, err = getMember(ctx, tx.tx, src, userID, "")
+		return err
+	})
+	return out, err
 }
 
-// RemoveMember deletes a membership.
-func (s *Store) RemoveMember(ctx context.Context, src MemberSource, userID int64) error {
-	table, key := src.table()
-	res, err := s.db.ExecContext(ctx, `DELETE FROM `+table+` WHERE `+key+` = $1 AND user_id = $2`, src.ID, userID)
-	if err != nil {
-		return wrap("meta.RemoveMember", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errs.New("meta.RemoveMember", errs.NotFound, "404 Member Not Found")
-	}
-	return nil
+// RemoveMember deletes a membership if check lets it.
+func (s *Store) RemoveMember(ctx context.Context, src MemberSource, userID int64, check MemberCheck) error {
+	const op = "meta.RemoveMember"
+	return s.changeMember(ctx, op, src, userID, check, func(tx *Tx) error {
+		table, key := src.table()
+		_, err := tx.tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE `+key+` = $1 AND user_id = $2`, src.ID, userID)
+		return wrap(op, err)
+	})
+}
+
+// changeMember loads a membership, lets check vet it and runs write, all
+// in one transaction. For a group it first takes a lock on the group's
+// tree (its top-level ancestor), which every update or removal of a group
+// membership below that root takes as well: two Owners removing each
+// other at once would otherwise both see the other remain, and leave the
+// group without one.
+//
+// lastOwner follows GitLab's GroupMember#last_owner_of_the_group? and
+// Group#member_owners_excluding_project_bots (gitlabhq
+// app/models/members/group_member.rb, app/models/group.rb): an Owner row
+// is the last when no other Owner row remains on the group or, for a
+// subgroup, on an ancestor; the same user's Owner row on an ancestor
+// counts. Blocked users count, as in GitLab; an expired membership does
+// not, since GitLab's RemoveExpiredMembersWorker deletes those of all but
+// a last owner while here they stay and grant nothing.
+func (s *Store) changeMember(ctx context.Context, op string, src MemberSource, userID int64, check MemberCheck, write func(tx *Tx) error) error {
+	return s.Tx(ctx, func(tx *Tx) error {
+		if src.Group {
+			var root int64
+			if err := tx.tx.GetContext(ctx, &root, `SELECT traversal_ids[1] FROM namespaces WHERE id = $1`, src.ID); err != nil {
+				return wrap(op, err)
+			}
+			if err := tx.AdvisoryLock(ctx, "group-owners/"+strconv.FormatInt(root, 10)); err != nil {
+				return wrap(op, err)
+			}
+		}
+		m, err := getMember(ctx, tx.tx, src, userID, "FOR UPDATE OF m")
+		if err != nil {
+			if errs.Is(err, errs.NotFound) {
+				return errs.New(op, errs.NotFound, "404 Member Not Found")
+			}
+			return err
+		}
+		last := false
+		if src.Group && m.AccessLevel == Owner {
+			err := tx.tx.GetContext(ctx, &last, `SELECT NOT EXISTS (SELECT 1 FROM group_members gm JOIN namespaces n ON n.id = $1
+				WHERE gm.namespace_id = ANY(n.traversal_ids) AND gm.access_level = `+strconv.Itoa(Owner)+` AND `+inForce("gm")+`
+				AND NOT (gm.namespace_id = $1 AND gm.user_id = $2))`, src.ID, userID)
+			if err != nil {
+				return wrap(op, err)
+			}
+		}
+		if check != nil {
+			if err := check(m, last); err != nil {
+				return err
+			}
+		}
+		return write(tx)
+	})
 }
 
 // ReadableProjectIDs lists the projects in a group's tree whose packages a
