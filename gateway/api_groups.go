@@ -448,6 +448,10 @@ func (s *Server) addMember(group bool) gin.HandlerFunc {
 			httpx.Abort(c, err)
 			return
 		}
+		if exp != nil && beforeToday(*exp) {
+			httpx.Abort(c, s.pastExpiry(ctx, op, src, u.ID))
+			return
+		}
 		m, err := s.Store.AddMember(ctx, src, u.ID, lvl, exp)
 		if err != nil {
 			httpx.Abort(c, err)
@@ -494,7 +498,10 @@ func (s *Server) updateMember(group bool) gin.HandlerFunc {
 			return
 		}
 		m, err := s.Store.UpdateMember(c.Request.Context(), src, uid, lvl, exp, func(cur *meta.Member, lastOwner bool) error {
-			return ownerGuard(op, cur, level, lastOwner)
+			if err := ownerGuard(op, cur, level, lastOwner); err != nil {
+				return err
+			}
+			return updatedExpiry(op, cur, lvl, exp)
 		})
 		if err != nil {
 			httpx.Abort(c, err)
@@ -557,4 +564,59 @@ func ownerGuard(op string, m *meta.Member, level int, lastOwner bool) error {
 		return errForbidden(op)
 	}
 	return nil
+}
+
+// errPastExpiry is GitLab's Member validation `expires_at, future_date:
+// true` (gitlabhq app/models/member.rb, app/validators/future_date_validator.rb),
+// rendered by render_validation_error! as 400 in the model-validation
+// shape.
+func errPastExpiry(op string) error {
+	return validation(op, "expires_at", "cannot be a date in the past")
+}
+
+// beforeToday reports whether day lies before today (UTC). The validator
+// compares with Date.current, so today itself is still accepted.
+func beforeToday(day time.Time) bool {
+	y, m, d := day.Date()
+	ty, tm, td := time.Now().UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Before(time.Date(ty, tm, td, 0, 0, 0, 0, time.UTC))
+}
+
+// pastExpiry answers an add whose expiry is past. GitLab validates the
+// record only after it looked the user up and found no membership yet
+// (add_single_member in gitlabhq lib/api/helpers/members_helpers.rb), so
+// an existing member is still 409, not 400.
+func (s *Server) pastExpiry(ctx context.Context, op string, src meta.MemberSource, userID int64) error {
+	_, err := s.Store.GetMember(ctx, src, userID)
+	switch {
+	case err == nil:
+		return errs.New(op, errs.Conflict, "Member already exists")
+	case errs.Is(err, errs.NotFound):
+		return errPastExpiry(op)
+	default:
+		return err
+	}
+}
+
+// updatedExpiry validates an update the way GitLab's Members::UpdateService
+// saves it (gitlabhq app/services/members/update_service.rb): the whole
+// record is validated, so a stored expiry already past fails an update
+// that does not replace it, but only when the update changes something,
+// since an unchanged member is not saved at all.
+func updatedExpiry(op string, m *meta.Member, level int, exp *time.Time) error {
+	end := m.ExpiresAt
+	if exp != nil {
+		end = exp
+	}
+	changed := level != m.AccessLevel || (exp != nil && (m.ExpiresAt == nil || !sameDay(*exp, *m.ExpiresAt)))
+	if changed && end != nil && beforeToday(*end) {
+		return errPastExpiry(op)
+	}
+	return nil
+}
+
+func sameDay(a, b time.Time) bool {
+	ay, am, ad := a.Date()
+	by, bm, bd := b.Date()
+	return ay == by && am == bm && ad == bd
 }

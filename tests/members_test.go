@@ -16,11 +16,11 @@ func TestMembershipEdges(t *testing.T) {
 	g := e.Group("grp", 0, "private")
 	p := e.Project("app", g, "private")
 	e.Must(201, e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d/packages/generic/tool/1.0/f.bin", p), "x", admin))
-	past := time.Now().UTC().AddDate(0, 0, -3).Format("2006-01-02")
 
 	t.Run("expired group membership shows nothing", func(t *testing.T) {
 		xID, x := e.User("expired")
-		e.Must(201, e.Do("POST", fmt.Sprintf("/api/v4/groups/%d/members", g), map[string]any{"user_id": xID, "access_level": 30, "expires_at": past}, admin))
+		e.Member("groups", g, xID, 30)
+		expire(t, e, "groups", g, xID)
 		e.Must(404, e.Do("GET", fmt.Sprintf("/api/v4/groups/%d", g), nil, PAT(x)))
 		e.Must(404, e.Do("GET", fmt.Sprintf("/api/v4/groups/%d/packages", g), nil, PAT(x)))
 		e.Must(404, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d", p), nil, PAT(x)))
@@ -36,7 +36,8 @@ func TestMembershipEdges(t *testing.T) {
 		g2 := e.Group("grp2", 0, "private")
 		p2 := e.Project("app2", g2, "private")
 		yID, y := e.User("expired2")
-		e.Must(201, e.Do("POST", fmt.Sprintf("/api/v4/projects/%d/members", p2), map[string]any{"user_id": yID, "access_level": 30, "expires_at": past}, admin))
+		e.Member("projects", p2, yID, 30)
+		expire(t, e, "projects", p2, yID)
 		e.Must(404, e.Do("GET", fmt.Sprintf("/api/v4/groups/%d", g2), nil, PAT(y)))
 		var got []map[string]any
 		e.Must(200, e.Do("GET", "/api/v4/projects", nil, PAT(y))).JSON(t, &got)
@@ -122,7 +123,8 @@ func TestMembershipEdges(t *testing.T) {
 }
 
 // expire moves a membership's expiry three days into the past, the way
-// time does to one added with a date then in the future.
+// time does to one added with a date then in the future: the API itself
+// refuses a past date.
 func expire(t *testing.T, e *Env, kind string, id, user int64) {
 	t.Helper()
 	table, key := "group_members", "namespace_id"
@@ -147,6 +149,109 @@ func wantStatus(t *testing.T, r *Resp, status int) bool {
 		return false
 	}
 	return true
+}
+
+// A membership cannot be given an expiry before today (UTC), on add or on
+// update, for groups and projects alike: GitLab's Member model validates
+// expires_at with FutureDateValidator and the API renders the failure as
+// 400 {"message":{"expires_at":["cannot be a date in the past"]}}
+// (gitlabhq app/models/member.rb, app/validators/future_date_validator.rb,
+// lib/api/helpers/members_helpers.rb). Today itself is accepted.
+func TestMemberExpiresInThePast(t *testing.T) {
+	e := NewEnv(t)
+	admin := PAT(e.Admin)
+	g := e.Group("dated", 0, "private")
+	p := e.Project("app", g, "private")
+	day := func(n int) string { return time.Now().UTC().AddDate(0, 0, n).Format("2006-01-02") }
+	const pastMsg = "map[expires_at:[cannot be a date in the past]]"
+	users := 0
+	newUser := func() int64 {
+		users++
+		id, _ := e.User(fmt.Sprintf("dated%d", users))
+		return id
+	}
+	for _, src := range []struct {
+		kind string
+		id   int64
+	}{{"groups", g}, {"projects", p}} {
+		members := fmt.Sprintf("/api/v4/%s/%d/members", src.kind, src.id)
+		for _, c := range []struct {
+			name string
+			days int
+			ok   bool
+		}{
+			{"yesterday", -1, false},
+			{"a year ago", -365, false},
+			{"today", 0, true},
+			{"tomorrow", 1, true},
+		} {
+			t.Run(src.kind+"/add/"+c.name, func(t *testing.T) {
+				uid := newUser()
+				r := e.Do("POST", members, map[string]any{"user_id": uid, "access_level": 30, "expires_at": day(c.days)}, admin)
+				if c.ok {
+					if wantStatus(t, r, 201) && r.Map(t)["expires_at"] != day(c.days) {
+						t.Errorf("expires_at: %s", r.Body)
+					}
+					return
+				}
+				if wantStatus(t, r, 400) {
+					if m := r.Map(t)["message"]; fmt.Sprint(m) != pastMsg {
+						t.Errorf("message: %s", r.Body)
+					}
+				}
+				wantStatus(t, e.Do("GET", fmt.Sprintf("%s/%d", members, uid), nil, admin), 404)
+			})
+			t.Run(src.kind+"/update/"+c.name, func(t *testing.T) {
+				uid := newUser()
+				e.Member(src.kind, src.id, uid, 30)
+				member := fmt.Sprintf("%s/%d", members, uid)
+				r := e.Do("PUT", member, map[string]any{"access_level": 20, "expires_at": day(c.days)}, admin)
+				if c.ok {
+					if wantStatus(t, r, 200) && r.Map(t)["expires_at"] != day(c.days) {
+						t.Errorf("expires_at: %s", r.Body)
+					}
+					return
+				}
+				if wantStatus(t, r, 400) {
+					if m := r.Map(t)["message"]; fmt.Sprint(m) != pastMsg {
+						t.Errorf("message: %s", r.Body)
+					}
+				}
+				if m := e.Must(200, e.Do("GET", member, nil, admin)).Map(t); m["access_level"] != float64(30) || m["expires_at"] != nil {
+					t.Errorf("a refused update changed the member: %v", m)
+				}
+			})
+		}
+		t.Run(src.kind+"/an existing member is a conflict first", func(t *testing.T) {
+			uid := newUser()
+			e.Member(src.kind, src.id, uid, 30)
+			r := e.Do("POST", members, map[string]any{"user_id": uid, "access_level": 30, "expires_at": day(-1)}, admin)
+			if wantStatus(t, r, 409) {
+				ErrBody(t, r, "message", "Member already exists")
+			}
+		})
+		// GitLab validates the whole record when an update changes it, so
+		// an expiry that has passed since must be replaced along with it.
+		t.Run(src.kind+"/an expired member", func(t *testing.T) {
+			uid := newUser()
+			e.Member(src.kind, src.id, uid, 30)
+			expire(t, e, src.kind, src.id, uid)
+			member := fmt.Sprintf("%s/%d", members, uid)
+			r := e.Do("PUT", member, map[string]any{"access_level": 40}, admin)
+			if wantStatus(t, r, 400) {
+				if m := r.Map(t)["message"]; fmt.Sprint(m) != pastMsg {
+					t.Errorf("message: %s", r.Body)
+				}
+			}
+			wantStatus(t, e.Do("PUT", member, map[string]any{"access_level": 30}, admin), 200)
+			r = e.Do("PUT", member, map[string]any{"access_level": 40, "expires_at": day(7)}, admin)
+			if wantStatus(t, r, 200) {
+				if m := r.Map(t); m["access_level"] != float64(40) || m["expires_at"] != day(7) {
+					t.Errorf("renewed member: %v", m)
+				}
+			}
+		})
+	}
 }
 
 // A group always keeps an Owner: GitLab's GroupMemberPolicy prevents
