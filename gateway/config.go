@@ -16,6 +16,7 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/pkgate/pkgate/formats"
+	"github.com/pkgate/pkgate/internal/httpx"
 )
 
 // Config is read from GATEWAY_* environment variables; flags may override
@@ -66,8 +67,10 @@ type Config struct {
 	AuthFailPerMinute int `env:"GATEWAY_AUTH_FAIL_PER_MINUTE" envDefault:"30"`
 	AuthFailBurst     int `env:"GATEWAY_AUTH_FAIL_BURST" envDefault:"30"`
 	// TrustedProxies are the addresses (IPs or CIDRs) of reverse proxies
-	// whose X-Forwarded-For may name the client. Empty: none, so the client
-	// address (rate limiting, audit) is the TCP peer and cannot be spoofed.
+	// whose X-Forwarded-For may name the client and whose X-Forwarded-Proto
+	// or Forwarded may say the browser used https (the pages' cookies are
+	// then Secure). Empty: none, so the client address (rate limiting,
+	// audit) is the TCP peer and cannot be spoofed.
 	TrustedProxies []string `env:"GATEWAY_TRUSTED_PROXIES" envSeparator:","`
 	// PprofListen serves Go profiles on this address; empty (default) = off.
 	PprofListen string `env:"GATEWAY_PPROF_LISTEN"`
@@ -151,10 +154,8 @@ func (c *Config) Validate() error {
 	if _, err := ParseLogLevel(c.LogLevel); err != nil {
 		return fmt.Errorf("config: GATEWAY_LOG_LEVEL: %v", err)
 	}
-	for _, p := range c.TrustedProxies {
-		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
-			return fmt.Errorf("config: GATEWAY_TRUSTED_PROXIES: %q is not an IP address or CIDR", p)
-		}
+	if _, err := httpx.ParseProxies(c.TrustedProxies); err != nil {
+		return fmt.Errorf("config: GATEWAY_TRUSTED_PROXIES: %v", err)
 	}
 	for name, re := range map[string]string{"GATEWAY_MAVEN_DUPLICATE_EXCEPTION_REGEX": c.MavenDuplicateExceptionRegex,
 		"GATEWAY_GENERIC_DUPLICATE_EXCEPTION_REGEX": c.GenericDuplicateExceptionRegex} {
