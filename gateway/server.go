@@ -187,7 +187,8 @@ func (s *Server) routes() *gin.Engine {
 	e.GET("/-/readiness", s.readiness)
 	e.GET("/-/metrics", s.metrics.handler())
 
-	web.Register(e, web.Deps{Store: s.Store, Auth: s.Auth, ExternalURL: s.Cfg.ExternalURL, Log: s.Log})
+	proxies, _ := httpx.ParseProxies(s.Cfg.TrustedProxies) // checked in Config.Validate
+	web.Register(e, web.Deps{Store: s.Store, Auth: s.Auth, ExternalURL: s.Cfg.ExternalURL, TrustedProxies: proxies, Log: s.Log})
 
 	v4 := e.Group("/api/v4")
 	s.registerAPI(v4)

@@ -35,7 +35,8 @@ import (
 //
 // The session's secret (prefix sessionPrefix, 120 random bits) lives only
 // in an HttpOnly, SameSite=Lax cookie scoped to /-/ui (Secure when the
-// external URL is https); the database keeps its SHA-256 as for every token.
+// external URL is https or the request came over https, see cookieSecure);
+// the database keeps its SHA-256 as for every token.
 // A session lasts at most sessionTTL from sign-in; signing out deletes the
 // row, and expired rows are swept at the user's next sign-in.
 //
@@ -90,8 +91,22 @@ func newCookie(name, value string, maxAge int, secure bool, sameSite http.SameSi
 	return &http.Cookie{Name: name, Value: value, Path: uiPrefix, MaxAge: maxAge, HttpOnly: true, Secure: secure, SameSite: sameSite}
 }
 
+// cookieSecure is decided per request because the external URL is not the
+// whole truth: behind a TLS-terminating proxy it is often left at its http
+// default, and a session the browser got over https must never travel in
+// clear text. Only the TLS state and a trusted proxy's word count, and they
+// can only add the flag: nothing in a request clears it.
+//
+// The names keep no __Host- prefix: it requires Path=/, which would send
+// the session to every API and package route instead of the pages only;
+// and a name that depended on the scheme would sign everyone out whenever
+// a proxy is put in front.
+func (u *ui) cookieSecure(r *http.Request) bool {
+	return u.secure || u.d.TrustedProxies.HTTPS(r)
+}
+
 func (u *ui) setCookie(c *gin.Context, name, value string, maxAge int, sameSite http.SameSite) {
-	http.SetCookie(c.Writer, newCookie(name, value, maxAge, u.secure, sameSite))
+	http.SetCookie(c.Writer, newCookie(name, value, maxAge, u.cookieSecure(c.Request), sameSite))
 }
 
 func (u *ui) clearCookie(c *gin.Context, name string) {

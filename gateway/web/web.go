@@ -20,6 +20,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/pkgate/pkgate/auth"
+	"github.com/pkgate/pkgate/internal/httpx"
 	"github.com/pkgate/pkgate/storage/meta"
 )
 
@@ -28,13 +29,17 @@ type Deps struct {
 	Store       *meta.Store
 	Auth        *auth.Authenticator
 	ExternalURL string
-	Log         *slog.Logger
+	// TrustedProxies may tell that a request reached them over https when
+	// the external URL does not: behind a TLS-terminating proxy left at the
+	// default http external URL, cookies are still Secure.
+	TrustedProxies httpx.Proxies
+	Log            *slog.Logger
 }
 
 type ui struct {
 	d      Deps
 	r      *renderer
-	secure bool   // cookies get the Secure flag (external URL is https)
+	secure bool   // external URL is https: every cookie is Secure
 	origin string // scheme://host[:port] of the external URL
 	now    func() time.Time
 }
