@@ -166,3 +166,90 @@ func webSeedPackage(e *Env, projectID int64, typ, name, version, file string, co
 		e.t.Fatal(err)
 	}
 }
+
+// webCookieSeen is a Set-Cookie without its value (random every time).
+type webCookieSeen struct {
+	Name, Path       string
+	MaxAge           int
+	Secure, HttpOnly bool
+	SameSite         http.SameSite
+}
+
+// webStep is all a browser learns from one answer besides the page.
+type webStep struct {
+	Status   int
+	Location string
+	Cookies  []webCookieSeen
+}
+
+// webCookieFlow signs the admin in, opens a project's packages page, signs
+// out and comes back with the dead session, sending extra headers with
+// every request and carrying cookies by hand (a jar would drop Secure ones
+// on http). It returns what each answer told the browser, and checks that
+// the page's absolute URLs are the external URL's whatever the headers.
+func webCookieFlow(t *testing.T, e *Env, client *http.Client, base string, extra H, projectID int64) []webStep {
+	t.Helper()
+	var steps []webStep
+	do := func(method, path, cookie string, form url.Values) (*http.Response, string) {
+		t.Helper()
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		}
+		req, err := http.NewRequest(method, base+path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		if cookie != "" {
+			req.Header.Set("Cookie", cookie)
+		}
+		for k, v := range extra {
+			req.Header.Set(k, v)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		st := webStep{Status: res.StatusCode, Location: res.Header.Get("Location")}
+		for _, c := range res.Cookies() {
+			st.Cookies = append(st.Cookies, webCookieSeen{c.Name, c.Path, c.MaxAge, c.Secure, c.HttpOnly, c.SameSite})
+		}
+		steps = append(steps, st)
+		return res, string(b)
+	}
+	value := func(res *http.Response, name string) string {
+		t.Helper()
+		for _, c := range res.Cookies() {
+			if c.Name == name && c.Value != "" {
+				return name + "=" + c.Value
+			}
+		}
+		t.Fatalf("%s %s set no %s", res.Request.Method, res.Request.URL.Path, name)
+		return ""
+	}
+
+	res, page := do("GET", "/-/ui/sign_in", "", nil)
+	signin := value(res, "pkgate_signin")
+	next := fmt.Sprintf("/-/ui/projects/%d/packages", projectID)
+	res, _ = do("POST", "/-/ui/sign_in", signin, url.Values{"csrf_token": {webCSRF(t, page)}, "token": {e.Admin}, "next": {next}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in: %d", res.StatusCode)
+	}
+	session := value(res, "pkgate_session")
+	res, page = do("GET", next, session, nil)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("packages page: %d", res.StatusCode)
+	}
+	registry := fmt.Sprintf("Registry base URL: <code class=\"break\">%s/api/v4/projects/%d/packages</code>", e.URL, projectID)
+	if !strings.Contains(page, registry) || strings.Contains(page, "evil.example") {
+		t.Fatalf("packages page does not show the external URL %s:\n%s", e.URL, page)
+	}
+	do("POST", "/-/ui/sign_out", session, url.Values{"csrf_token": {webCSRF(t, page)}})
+	do("GET", "/-/ui/", session, nil)
+	return steps
+}

@@ -5,10 +5,14 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pkgate/pkgate/gateway"
 	"github.com/pkgate/pkgate/storage/meta"
@@ -506,4 +510,88 @@ func TestWebPagerKeepsEscapedPath(t *testing.T) {
 		t.Fatalf("packages page: %d", r.Status)
 	}
 	r.mustContain(t, `href="/-/ui/projects/acme%2Fsub%2Fapp/packages?page=2"`)
+}
+
+// TestWebCookiesSecureBehindProxy: behind a TLS-terminating proxy the
+// external URL may be left at its http default; the pages' cookies are
+// Secure anyway when the request came over TLS or a trusted proxy says the
+// browser used https. The same headers from any other peer change nothing
+// at all, and the pages' URLs never follow them.
+func TestWebCookiesSecureBehindProxy(t *testing.T) {
+	envs := []struct {
+		name    string
+		proxies []string
+		trusted bool // the test's own address, 127.0.0.1, is a trusted proxy
+	}{
+		{"no trusted proxies", nil, false},
+		{"peer not among them", []string{"192.0.2.1", "10.0.0.0/8"}, false},
+		{"peer trusted", []string{"10.0.0.0/8", "127.0.0.0/8"}, true},
+	}
+	headers := []struct {
+		name   string
+		h      H
+		secure bool // when the peer is trusted
+	}{
+		{"X-Forwarded-Proto https", H{"X-Forwarded-Proto": "https"}, true},
+		{"Forwarded proto=https", H{"Forwarded": "for=203.0.113.9;proto=https"}, true},
+		{"X-Forwarded-Proto http", H{"X-Forwarded-Proto": "http"}, false},
+		{"the client's https before the proxy's http", H{"X-Forwarded-Proto": "https, http"}, false},
+		{"every forwarding header", H{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example", "X-Forwarded-Port": "443",
+			"X-Forwarded-For": "203.0.113.9", "Forwarded": "for=203.0.113.9;host=evil.example;proto=https"}, true},
+	}
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	withSecure := func(steps []webStep, secure bool) []webStep {
+		out := make([]webStep, len(steps))
+		for i, s := range steps {
+			out[i] = s
+			out[i].Cookies = slices.Clone(s.Cookies)
+			for j := range out[i].Cookies {
+				out[i].Cookies[j].Secure = secure
+			}
+		}
+		return out
+	}
+	for _, env := range envs {
+		t.Run(env.name, func(t *testing.T) {
+			e := NewEnv(t, func(c *gateway.Config) { c.TrustedProxies = env.proxies })
+			pid := e.Project("app", e.Group("acme", 0, "private"), "private")
+			plain := &http.Client{Timeout: time.Minute, CheckRedirect: noRedirect}
+
+			next := fmt.Sprintf("/-/ui/projects/%d/packages", pid)
+			signin := webCookieSeen{Name: "pkgate_signin", Path: "/-/ui", MaxAge: 3600, HttpOnly: true, SameSite: http.SameSiteStrictMode}
+			session := webCookieSeen{Name: "pkgate_session", Path: "/-/ui", MaxAge: 12 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode}
+			cleared := func(c webCookieSeen) webCookieSeen { c.MaxAge, c.SameSite = -1, http.SameSiteLaxMode; return c }
+			want := []webStep{
+				{Status: http.StatusOK, Cookies: []webCookieSeen{signin}},
+				{Status: http.StatusSeeOther, Location: next, Cookies: []webCookieSeen{session, cleared(signin)}},
+				{Status: http.StatusOK},
+				{Status: http.StatusSeeOther, Location: "/-/ui/sign_in?reason=signed_out", Cookies: []webCookieSeen{cleared(session)}},
+				{Status: http.StatusSeeOther, Location: "/-/ui/sign_in?next=%2F-%2Fui%2F&reason=expired", Cookies: []webCookieSeen{cleared(session)}},
+			}
+			if got := webCookieFlow(t, e, plain, e.URL, nil, pid); !reflect.DeepEqual(got, want) {
+				t.Fatalf("plain http:\n got %+v\nwant %+v", got, want)
+			}
+			for _, hc := range headers {
+				t.Run(hc.name, func(t *testing.T) {
+					got := webCookieFlow(t, e, plain, e.URL, hc.h, pid)
+					if w := withSecure(want, env.trusted && hc.secure); !reflect.DeepEqual(got, w) {
+						t.Fatalf("\n got %+v\nwant %+v", got, w)
+					}
+				})
+			}
+			// The same gateway reached over TLS: Secure whatever the
+			// configuration and a proxy header say, URLs unchanged.
+			t.Run("direct TLS", func(t *testing.T) {
+				ts := httptest.NewUnstartedServer(e.Server.Handler())
+				ts.StartTLS()
+				defer ts.Close()
+				c := ts.Client()
+				c.CheckRedirect, c.Timeout = noRedirect, time.Minute
+				got := webCookieFlow(t, e, c, ts.URL, H{"X-Forwarded-Proto": "http"}, pid)
+				if w := withSecure(want, true); !reflect.DeepEqual(got, w) {
+					t.Fatalf("\n got %+v\nwant %+v", got, w)
+				}
+			})
+		})
+	}
 }
