@@ -194,3 +194,35 @@ func TestDigestBackfillChecksObjects(t *testing.T) {
 		t.Fatalf("download after the backfill: md5 %q sha1 %q, want %s %s", got.Header.Get("X-Checksum-MD5"), got.Header.Get("X-Checksum-SHA1"), want.md5, want.sha1)
 	}
 }
+
+// One node at a time runs the backfill: while one holds its lock another
+// skips its pass, and the lock is free again once the pass ends, also
+// when the pass failed or its context ended.
+func TestDigestBackfillLock(t *testing.T) {
+	e := NewEnv(t)
+	other := e.SecondNode()
+	ctx := context.Background()
+	inner := func() error {
+		ran, err := other.Store.WithBackfillLock(ctx, func() error { return nil })
+		if err != nil {
+			return err
+		}
+		if ran {
+			return fmt.Errorf("a second node ran a pass while the first held the lock")
+		}
+		return nil
+	}
+	if ran, err := e.Store.WithBackfillLock(ctx, inner); err != nil || !ran {
+		t.Fatalf("first node: ran %v, err %v", ran, err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	if _, err := e.Store.WithBackfillLock(cctx, func() error { cancel(); return cctx.Err() }); err == nil {
+		t.Fatal("a failed pass reported no error")
+	}
+	// Every pooled connection of the first node must be free of the lock.
+	for i := 0; i < 3; i++ {
+		if ran, err := other.Store.WithBackfillLock(ctx, func() error { return nil }); err != nil || !ran {
+			t.Fatalf("after the first node's passes, the second: ran %v, err %v", ran, err)
+		}
+	}
+}
