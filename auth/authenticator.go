@@ -124,24 +124,31 @@ func (a *Authenticator) lookupDeploy(ctx context.Context, secret string) (*Ident
 // API resolves credentials on the users/groups/projects/deploy-token API,
 // where only personal access tokens count: Deploy-Token and Basic are
 // ignored (the caller is anonymous), an unknown PRIVATE-TOKEN or Bearer is 401.
+// A PAT needs the api scope, or read_api for GET and HEAD.
 func (a *Authenticator) API(ctx context.Context, r *http.Request) (*Identity, error) {
-	c := Extract(r)
-	var id *Identity
-	var err error
-	switch {
-	case c.Bearer != "":
-		id, err = a.resolvePAT(ctx, c.Bearer)
-	case c.PrivateToken != "":
-		id, err = a.resolvePAT(ctx, c.PrivateToken)
-	case c.JobToken != "":
-		return nil, errUnauthorized("auth.API")
-	default:
-		return &Identity{}, nil
-	}
+	id, err := a.APIAnyScope(ctx, r)
 	if err != nil {
 		return nil, err
 	}
 	return id, checkPATScope("auth.API", id, r.Method)
+}
+
+// APIAnyScope is API without the scope check, for the routes through which
+// any token may read or revoke itself whatever its scopes (GitLab's
+// allow_access_with_scope(all_available_scopes) in
+// lib/api/personal_access_tokens/self_information.rb): a leaked read_user
+// token must be revocable with nothing but itself.
+func (a *Authenticator) APIAnyScope(ctx context.Context, r *http.Request) (*Identity, error) {
+	c := Extract(r)
+	switch {
+	case c.Bearer != "":
+		return a.resolvePAT(ctx, c.Bearer)
+	case c.PrivateToken != "":
+		return a.resolvePAT(ctx, c.PrivateToken)
+	case c.JobToken != "":
+		return nil, errUnauthorized("auth.API")
+	}
+	return &Identity{}, nil
 }
 
 // checkPATScope enforces api (everything) / read_api (GET and HEAD).

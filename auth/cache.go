@@ -97,19 +97,28 @@ func (c *Cache) ForgetDeployToken(id int64) {
 	c.forget(func(i *Identity) bool { return i.Deploy != nil && i.Deploy.ID == id })
 }
 
+// ForgetPAT drops a personal access token (revoked).
+func (c *Cache) ForgetPAT(id int64) {
+	c.forget(func(i *Identity) bool { return i.PAT != nil && i.PAT.ID == id })
+}
+
 // ForgetUser drops every token of a user.
 func (c *Cache) ForgetUser(id int64) {
 	c.forget(func(i *Identity) bool { return i.User != nil && i.User.ID == id })
 }
 
 // Invalidate applies a notification payload from another node:
-// "deploy:<id>", "user:<id>", or "*" (state unknown: drop everything).
+// "deploy:<id>", "pat:<id>", "user:<id>", or "*" (state unknown: drop
+// everything). A node older than a kind clears its whole cache on it,
+// which is safe, so new kinds need no coordinated upgrade.
 func (c *Cache) Invalidate(payload string) {
 	kind, id, _ := strings.Cut(payload, ":")
 	n, err := strconv.ParseInt(id, 10, 64)
 	switch {
 	case kind == "deploy" && err == nil:
 		c.ForgetDeployToken(n)
+	case kind == "pat" && err == nil:
+		c.ForgetPAT(n)
 	case kind == "user" && err == nil:
 		c.ForgetUser(n)
 	default:

@@ -59,3 +59,31 @@ func TestCachePATExpiry(t *testing.T) {
 		t.Fatal("an expired PAT still served from the cache")
 	}
 }
+
+// A revoked PAT leaves the cache by its id, on this node (ForgetPAT) and
+// on the others (the "pat:<id>" notification), while the user's other
+// tokens stay cached.
+func TestCacheForgetPAT(t *testing.T) {
+	u := &meta.User{ID: 1}
+	cases := []struct {
+		name   string
+		forget func(c *Cache)
+	}{
+		{"on this node", func(c *Cache) { c.ForgetPAT(7) }},
+		{"by notification", func(c *Cache) { c.Invalidate("pat:7") }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := NewCache(time.Minute)
+			c.put("revoked", &Identity{User: u, PAT: &meta.PAT{ID: 7, UserID: 1}}, c.ticket())
+			c.put("kept", &Identity{User: u, PAT: &meta.PAT{ID: 8, UserID: 1}}, c.ticket())
+			tc.forget(c)
+			if c.get("revoked") != nil {
+				t.Error("the revoked PAT is still cached")
+			}
+			if c.get("kept") == nil {
+				t.Error("another PAT of the same user was dropped")
+			}
+		})
+	}
+}
