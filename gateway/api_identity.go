@@ -22,6 +22,7 @@ func (s *Server) registerAPI(v4 *gin.RouterGroup) {
 	api.POST("/users", s.createUser)
 	api.GET("/users/:id", s.getUser)
 	api.POST("/users/:id/personal_access_tokens", s.createPAT)
+	s.registerPATs(api, v4.Group("", s.apiAuthAnyScope()))
 
 	api.POST("/groups", s.createGroup)
 	api.GET("/groups", s.listGroups)

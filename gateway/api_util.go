@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"mime"
@@ -18,10 +19,17 @@ import (
 
 const apiIdentityKey = "gateway.identity"
 
-// apiAuth resolves the caller on non-package API routes (PATs only).
-func (s *Server) apiAuth() gin.HandlerFunc {
+// apiAuth resolves the caller on non-package API routes (PATs only, with
+// the api or read_api scope).
+func (s *Server) apiAuth() gin.HandlerFunc { return apiAuthWith(s.Auth.API) }
+
+// apiAuthAnyScope is apiAuth for the routes any PAT may call on itself
+// whatever its scopes (auth.Authenticator.APIAnyScope).
+func (s *Server) apiAuthAnyScope() gin.HandlerFunc { return apiAuthWith(s.Auth.APIAnyScope) }
+
+func apiAuthWith(resolve func(context.Context, *http.Request) (*auth.Identity, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		id, err := s.Auth.API(c.Request.Context(), c.Request)
+		id, err := resolve(c.Request.Context(), c.Request)
 		if err != nil {
 			httpx.Abort(c, err)
 			return
