@@ -29,6 +29,21 @@ func TestPythonGitlabScenario(t *testing.T) {
 	}
 }
 
+// TestPythonGitlabPersonalAccessTokens drives the personal access token
+// API with python-gitlab: list, get by id and "self", delete by id, "self"
+// and through the object.
+func TestPythonGitlabPersonalAccessTokens(t *testing.T) {
+	requireTool(t, "/usr/bin/python3", "-c", "import gitlab")
+	e := NewEnv(t)
+	script, _ := filepath.Abs("testdata/pythongitlab/pats.py")
+	cmd := exec.Command("/usr/bin/python3", script)
+	cmd.Env = append(os.Environ(), "GATEWAY_URL="+e.URL, "ADMIN_TOKEN="+e.Admin)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "PATS OK") {
+		t.Fatalf("python-gitlab personal access tokens failed: %v\n%s", err, out)
+	}
+}
+
 // TestCurlCIJob does what a CI job does with curl and a deploy token.
 func TestCurlCIJob(t *testing.T) {
 	requireTool(t, "curl", "--version")

@@ -1,0 +1,316 @@
+package tests
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// newPAT creates a personal access token for a user as admin and returns
+// its id and secret.
+func (e *Env) newPAT(userID int64, name string, scopes []string, expires string) (int64, string) {
+	e.t.Helper()
+	body := map[string]any{"name": name, "scopes": scopes}
+	if expires != "" {
+		body["expires_at"] = expires
+	}
+	m := e.Must(201, e.Do("POST", fmt.Sprintf("/api/v4/users/%d/personal_access_tokens", userID), body, PAT(e.Admin))).Map(e.t)
+	return int64(m["id"].(float64)), m["token"].(string)
+}
+
+func patPath(id any) string { return fmt.Sprintf("/api/v4/personal_access_tokens/%v", id) }
+
+// TestPersonalAccessTokensAccess walks who may list, read and revoke
+// which token, with GitLab's status codes and bodies (gitlabhq
+// spec/requests/api/personal_access_tokens_spec.rb): 401 rather than 404
+// for non-admins, 400 for revoking someone else's token, self routes open
+// to every scope.
+func TestPersonalAccessTokensAccess(t *testing.T) {
+	e := NewEnv(t)
+	aliceID, alice := e.User("alice")
+	bobID, bob := e.User("bob")
+	aliceTok := e.Must(200, e.Do("GET", patPath("self"), nil, PAT(alice))).Map(t)["id"]
+	bobTok := e.Must(200, e.Do("GET", patPath("self"), nil, PAT(bob))).Map(t)["id"]
+	spareID, _ := e.newPAT(aliceID, "spare", []string{"api"}, "")
+	_, aliceRO := e.newPAT(aliceID, "ro", []string{"read_api"}, "")
+	_, aliceUser := e.newPAT(aliceID, "user-only", []string{"read_user"}, "")
+	list := "/api/v4/personal_access_tokens"
+
+	cases := []struct {
+		name, method, path string
+		h                  H
+		status             int
+		key, msg           string
+	}{
+		{"anonymous list", "GET", list, nil, 401, "message", "401 Unauthorized"},
+		{"anonymous self", "GET", patPath("self"), nil, 401, "message", "401 Unauthorized"},
+		{"anonymous self revoke", "DELETE", patPath("self"), nil, 401, "message", "401 Unauthorized"},
+		{"unknown token", "GET", list, PAT("glpat-doesnotexist000000"), 401, "message", "401 Unauthorized"},
+		{"own list", "GET", list, PAT(alice), 200, "", ""},
+		{"own list by user_id", "GET", list + fmt.Sprintf("?user_id=%d", aliceID), PAT(alice), 200, "", ""},
+		{"other user's list", "GET", list + fmt.Sprintf("?user_id=%d", bobID), PAT(alice), 401, "message", "401 Unauthorized"},
+		{"non-integer user_id before validation", "GET", list + "?user_id=abc&state=bogus", PAT(alice), 401, "message", "401 Unauthorized"},
+		{"empty user_id is no filter", "GET", list + "?user_id=", PAT(alice), 200, "", ""},
+		{"admin missing user", "GET", list + "?user_id=999999", PAT(e.Admin), 404, "message", "404 Not Found"},
+		{"admin empty user_id", "GET", list + "?user_id=", PAT(e.Admin), 404, "message", "404 Not Found"},
+		{"admin bad user_id", "GET", list + "?user_id=abc", PAT(e.Admin), 400, "error", "user_id is invalid"},
+		{"read_user token cannot list", "GET", list, PAT(aliceUser), 403, "error", "insufficient_scope"},
+		{"own token", "GET", patPath(aliceTok), PAT(alice), 200, "", ""},
+		{"own token read_api", "GET", patPath(aliceTok), PAT(aliceRO), 200, "", ""},
+		{"own token read_user", "GET", patPath(aliceTok), PAT(aliceUser), 403, "error", "insufficient_scope"},
+		{"self with read_user", "GET", patPath("self"), PAT(aliceUser), 200, "", ""},
+		{"other user's token", "GET", patPath(bobTok), PAT(alice), 401, "message", "401 Unauthorized"},
+		{"missing token", "GET", patPath(999999), PAT(alice), 401, "message", "401 Unauthorized"},
+		{"admin other user's token", "GET", patPath(aliceTok), PAT(e.Admin), 200, "", ""},
+		{"admin missing token", "GET", patPath(999999), PAT(e.Admin), 404, "message", "404 Not Found"},
+		{"admin non-integer id", "GET", patPath("abc"), PAT(e.Admin), 404, "message", "404 Not Found"},
+		{"revoke other user's token", "DELETE", patPath(bobTok), PAT(alice), 400, "message", "400 Bad request"},
+		{"revoke missing token", "DELETE", patPath(999999), PAT(alice), 404, "message", "404 Not found"},
+		{"revoke non-integer id", "DELETE", patPath("abc"), PAT(alice), 404, "message", "404 Not found"},
+		{"revoke with read_api", "DELETE", patPath(spareID), PAT(aliceRO), 403, "error", "insufficient_scope"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.Do(c.method, c.path, nil, c.h)
+			if r.Status != c.status {
+				t.Fatalf("status %d, want %d: %s", r.Status, c.status, r.Body)
+			}
+			if c.key != "" {
+				ErrBody(t, r, c.key, c.msg)
+			}
+			if strings.Contains(string(r.Body), `"token"`) {
+				t.Errorf("a response other than creation shows a secret: %s", r.Body)
+			}
+		})
+	}
+	// Nothing refused above was revoked.
+	e.Must(200, e.Do("GET", "/api/v4/user", nil, PAT(bob)))
+	if m := e.Must(200, e.Do("GET", patPath(spareID), nil, PAT(alice))).Map(t); m["revoked"] != false {
+		t.Errorf("spare token revoked: %v", m)
+	}
+
+	// A user lists their own tokens only, an admin everybody's.
+	var mine, all []map[string]any
+	e.Must(200, e.Do("GET", list+"?per_page=100", nil, PAT(alice))).JSON(t, &mine)
+	for _, m := range mine {
+		if m["user_id"] != float64(aliceID) {
+			t.Errorf("alice sees a token of user %v", m["user_id"])
+		}
+	}
+	if len(mine) != 4 {
+		t.Errorf("alice lists %d tokens, want 4", len(mine))
+	}
+	e.Must(200, e.Do("GET", list+"?per_page=100", nil, PAT(e.Admin))).JSON(t, &all)
+	if len(all) != 6 { // root's, alice's four, bob's
+		t.Errorf("admin lists %d tokens, want 6", len(all))
+	}
+	// GET by id carries GitLab's last_used_ips (always empty here); self does not.
+	g := e.Must(200, e.Do("GET", patPath(aliceTok), nil, PAT(alice))).Map(t)
+	if ips, ok := g["last_used_ips"].([]any); !ok || len(ips) != 0 {
+		t.Errorf("last_used_ips = %v", g["last_used_ips"])
+	}
+	for _, k := range []string{"id", "name", "revoked", "created_at", "description", "scopes", "user_id", "last_used_at", "active", "expires_at"} {
+		if _, ok := g[k]; !ok {
+			t.Errorf("missing key %s: %v", k, g)
+		}
+	}
+}
+
+// TestPersonalAccessTokenRevoke: a revoked token fails on the very next
+// request although it was cached, on this node and on another one, and
+// every revocation is audited.
+func TestPersonalAccessTokenRevoke(t *testing.T) {
+	a := NewEnv(t)
+	b := a.SecondNode()
+	uid, main := a.User("carol")
+	otherID, other := a.newPAT(uid, "other", []string{"api"}, "")
+	_, selfish := a.newPAT(uid, "selfish", []string{"read_user"}, "")
+	byAdminID, byAdmin := a.newPAT(uid, "by-admin", []string{"read_api"}, "")
+	// Every token is cached on both nodes.
+	for _, n := range []*Env{a, b} {
+		for _, tok := range []string{main, other, byAdmin} {
+			n.Must(200, n.Do("GET", "/api/v4/user", nil, PAT(tok)))
+		}
+		n.Must(200, n.Do("GET", patPath("self"), nil, PAT(selfish)))
+	}
+	revoked := func(n *Env, tok string) {
+		t.Helper()
+		r := n.Do("GET", patPath("self"), nil, PAT(tok))
+		n.Must(401, r)
+		ErrBody(t, r, "error", "invalid_token")
+	}
+	revokedSoon := func(n *Env, tok string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second) // far below the cache TTL
+		for n.Do("GET", "/api/v4/user", nil, PAT(tok)).Status != 401 {
+			if time.Now().After(deadline) {
+				t.Fatal("revoked token still accepted by the other node")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	// By id, by its owner.
+	r := a.Must(204, a.Do("DELETE", patPath(otherID), nil, PAT(main)))
+	if len(r.Body) != 0 {
+		t.Errorf("204 with a body: %q", r.Body)
+	}
+	revoked(a, other)
+	revokedSoon(b, other)
+	m := a.Must(200, a.Do("GET", patPath(otherID), nil, PAT(main))).Map(t)
+	if m["revoked"] != true || m["active"] != false {
+		t.Errorf("after revocation: %v", m)
+	}
+	// By id, by an admin; again (already revoked) is still 204.
+	a.Must(204, a.Do("DELETE", patPath(byAdminID), nil, PAT(a.Admin)))
+	revoked(a, byAdmin)
+	revokedSoon(b, byAdmin)
+	a.Must(204, a.Do("DELETE", patPath(byAdminID), nil, PAT(a.Admin)))
+	// Self, with a token of no API scope, through the other node.
+	b.Must(204, b.Do("DELETE", patPath("self"), nil, PAT(selfish)))
+	revoked(b, selfish)
+	revokedSoon(a, selfish)
+	// The user's remaining token is untouched.
+	a.Must(200, a.Do("GET", "/api/v4/user", nil, PAT(main)))
+	b.Must(200, b.Do("GET", "/api/v4/user", nil, PAT(main)))
+
+	var events []map[string]any
+	a.Must(200, a.Do("GET", "/api/v4/audit_events?action=personal_access_token.revoke", nil, PAT(a.Admin))).JSON(t, &events)
+	if len(events) != 4 {
+		t.Fatalf("%d revocation events, want 4: %v", len(events), events)
+	}
+	var authors []string
+	for _, ev := range events {
+		authors = append(authors, fmt.Sprint(ev["author_name"]))
+		if ev["entity_type"] != "user" || ev["entity_id"] != float64(uid) {
+			t.Errorf("event target: %v", ev)
+		}
+		if d, _ := ev["details"].(map[string]any); d["token_id"] == nil || d["name"] == nil {
+			t.Errorf("event details: %v", ev["details"])
+		}
+	}
+	slices.Sort(authors)
+	if want := []string{"carol", "carol", "root", "root"}; !slices.Equal(authors, want) {
+		t.Errorf("authors %v, want %v", authors, want)
+	}
+}
+
+// TestPersonalAccessTokensListFilters runs GitLab's list filters on a
+// user's tokens whose dates are set in the database, with the boundaries of
+// gitlabhq spec/requests/api/personal_access_tokens_spec.rb.
+func TestPersonalAccessTokensListFilters(t *testing.T) {
+	e := NewEnv(t)
+	uid, _ := e.User("dave") // its token is named "t"
+	id1, _ := e.newPAT(uid, "test_1", []string{"api"}, "")
+	_, _ = e.newPAT(uid, "test_2", []string{"api"}, "2099-06-01")
+	id3, _ := e.newPAT(uid, "deploy bot", []string{"read_api"}, "")
+	_, _ = e.newPAT(uid, "old", []string{"api"}, "2022-01-01")
+	_, _ = e.newPAT(uid, "ends today", []string{"api"}, time.Now().UTC().Format("2006-01-02"))
+	db := e.Store.DB()
+	if _, err := db.Exec(`UPDATE personal_access_tokens SET created_at = '2022-01-01T12:30:25Z', last_used_at = '2022-01-01T12:30:25Z' WHERE id = $1`, id1); err != nil {
+		t.Fatal(err)
+	}
+	e.Must(204, e.Do("DELETE", patPath(id3), nil, PAT(e.Admin)))
+	everyone := []string{"t", "test_1", "test_2", "deploy bot", "old", "ends today"}
+	except := func(names ...string) []string {
+		return slices.DeleteFunc(slices.Clone(everyone), func(n string) bool { return slices.Contains(names, n) })
+	}
+	base := fmt.Sprintf("/api/v4/personal_access_tokens?per_page=100&user_id=%d&", uid)
+
+	cases := []struct {
+		query string
+		want  []string // in this order when ordered, else as a set
+		order bool
+	}{
+		{"", everyone, true},
+		{"revoked=true", []string{"deploy bot"}, false},
+		{"revoked=false", except("deploy bot"), false},
+		{"state=active", []string{"t", "test_1", "test_2"}, false},
+		// "ends today" is inactive here; GitLab lists it in neither state.
+		{"state=inactive", []string{"deploy bot", "old", "ends today"}, false},
+		{"search=test", []string{"test_1", "test_2"}, false},
+		{"search=TEST_1", []string{"test_1"}, false},
+		{"search=" + url.QueryEscape("bot deploy"), []string{"deploy bot"}, false},
+		{"search=" + url.QueryEscape(`"deploy bot"`), []string{"deploy bot"}, false},
+		{"search=" + url.QueryEscape(`"bot deploy"`), nil, false},
+		{"search=t", []string{"t"}, false}, // under 3 characters: the whole name
+		{"search=te", nil, false},
+		{"search=", everyone, false},
+		{"search=asdf", nil, false},
+		{"created_before=2022-01-02", []string{"test_1"}, false},
+		{"created_before=2022-01-01", nil, false},
+		{"created_before=2022-01-01T12:30:24", nil, false},
+		{"created_before=2022-01-01T12:30:25", []string{"test_1"}, false},
+		{"created_after=2022-01-01T12:30:25", everyone, false},
+		{"created_after=2022-01-01T12:30:26", except("test_1"), false},
+		{"created_after=2022-01-01&created_before=2022-01-03", []string{"test_1"}, false},
+		{"last_used_before=2022-01-02", []string{"test_1"}, false},
+		{"last_used_before=2022-01-01T12:30:24", nil, false},
+		{"last_used_after=2022-01-01", []string{"test_1"}, false},
+		{"last_used_after=2022-01-01T12:30:26", nil, false},
+		{"expires_before=2022-01-02", []string{"old"}, false},
+		{"expires_before=2022-01-01", nil, false},
+		{"expires_after=2099-06-01", []string{"test_2"}, false},
+		{"state=active&search=test&revoked=false", []string{"test_1", "test_2"}, false},
+		{"sort=name_asc", []string{"deploy bot", "ends today", "old", "t", "test_1", "test_2"}, true},
+		{"sort=name_desc", []string{"test_2", "test_1", "t", "old", "ends today", "deploy bot"}, true},
+		{"sort=created_asc", []string{"test_1", "t", "test_2", "deploy bot", "old", "ends today"}, true},
+		{"sort=unknown", everyone, true},
+	}
+	for _, c := range cases {
+		t.Run(c.query, func(t *testing.T) {
+			var got []map[string]any
+			e.Must(200, e.Do("GET", base+c.query, nil, PAT(e.Admin))).JSON(t, &got)
+			names := []string{}
+			for _, m := range got {
+				names = append(names, m["name"].(string))
+			}
+			want := append([]string{}, c.want...)
+			if !c.order {
+				slices.Sort(names)
+				slices.Sort(want)
+			}
+			if !slices.Equal(names, want) {
+				t.Errorf("got %q, want %q", names, want)
+			}
+		})
+	}
+
+	bad := []struct{ query, msg string }{
+		{"revoked=asdf", "revoked is invalid"},
+		{"state=asdf", "state does not have a valid value"},
+		{"created_before=asdf", "created_before is invalid"},
+		{"created_after=asdf", "created_after is invalid"},
+		{"last_used_before=asdf", "last_used_before is invalid"},
+		{"last_used_after=asdf", "last_used_after is invalid"},
+		{"expires_after=asdf", "expires_after is invalid"},
+		{"revoked=asdf&state=asdf", "revoked is invalid, state does not have a valid value"},
+	}
+	for _, c := range bad {
+		t.Run(c.query, func(t *testing.T) {
+			r := e.Do("GET", base+c.query, nil, PAT(e.Admin))
+			e.Must(400, r)
+			ErrBody(t, r, "error", c.msg)
+		})
+	}
+
+	// Pagination as everywhere else: X-* headers and Link URLs on the
+	// external URL that keep the filters.
+	r := e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/personal_access_tokens?user_id=%d&state=active&per_page=2", uid), nil, PAT(e.Admin)))
+	if r.Header.Get("X-Total") != "3" || r.Header.Get("X-Total-Pages") != "2" || r.Header.Get("X-Next-Page") != "2" {
+		t.Errorf("pagination headers: %v", r.Header)
+	}
+	link := r.Header.Get("Link")
+	if !strings.Contains(link, e.URL+"/api/v4/personal_access_tokens?") || !strings.Contains(link, `rel="next"`) ||
+		!strings.Contains(link, "state=active") || !strings.Contains(link, fmt.Sprintf("user_id=%d", uid)) {
+		t.Errorf("Link: %s", link)
+	}
+	var page2 []map[string]any
+	e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/personal_access_tokens?user_id=%d&state=active&per_page=2&page=2", uid), nil, PAT(e.Admin))).JSON(t, &page2)
+	if len(page2) != 1 || page2[0]["expires_at"] != "2099-06-01" {
+		t.Errorf("page 2: %v", page2)
+	}
+}
