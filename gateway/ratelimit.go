@@ -63,7 +63,15 @@ func (f *failLimiter) middleware(c *gin.Context) {
 		return
 	}
 	c.Next()
-	if c.Writer.Status() == http.StatusUnauthorized && (hasCredentials(c) || c.GetBool(httpx.CredentialKey)) {
+	if c.Writer.Status() == http.StatusUnauthorized && (hasCredentials(c) || c.GetBool(httpx.CredentialKey)) && !verified(c) {
 		f.limiter(ip, true).Allow()
 	}
+}
+
+// verified reports that the request's credential named a live token: its
+// 401 refuses an action, as GitLab answers a user asking for another
+// user's tokens, and is no guess at a secret. A script making such
+// requests with a good token is not to be locked out.
+func verified(c *gin.Context) bool {
+	return !identity(c).Anonymous() || !auth.IdentityFrom(c).Anonymous()
 }

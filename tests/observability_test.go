@@ -41,9 +41,12 @@ func TestAuthFailureRateLimit(t *testing.T) {
 	s := e.NewScenario()
 	url := fmt.Sprintf("/api/v4/projects/%d/packages/generic/p/1.0/f", s.ProjectID)
 	e.Must(201, e.Do("PUT", url, "x", DeployHdr(s.WriteToken)))
-	// Anonymous challenges (pip, Maven) do not count.
+	// Anonymous challenges (pip, Maven) do not count, nor refusals to a
+	// good token (GitLab answers 401 to a user naming another's tokens).
+	uid, pat := e.User("someone")
 	for i := 0; i < 10; i++ {
 		e.Must(401, e.Do("GET", url, nil, nil))
+		e.Must(401, e.Do("GET", fmt.Sprintf("/api/v4/personal_access_tokens?user_id=%d", uid+1000), nil, PAT(pat)))
 	}
 	for i := 0; i < 5; i++ {
 		e.Must(401, e.Do("GET", url, nil, Bearer("wrong-token")))
