@@ -23,6 +23,8 @@ type metrics struct {
 	authFailures *prometheus.CounterVec
 	blobOps      *prometheus.HistogramVec
 	blobErrors   *prometheus.CounterVec
+	backfill     *prometheus.CounterVec
+	backfillSize prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -51,8 +53,15 @@ func newMetrics() *metrics {
 		blobErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pkgate_blob_store_errors_total", Help: "Failed blob store operations.",
 		}, []string{"driver", "op"}),
+		backfill: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pkgate_digest_backfill_blobs_total",
+			Help: "Blobs the digest backfill read: filled, or failed (unreadable, or not holding the bytes its row names; see the log).",
+		}, []string{"result"}),
+		backfillSize: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pkgate_digest_backfill_bytes_total", Help: "Bytes the digest backfill read to fill digests.",
+		}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.bytesIn, m.bytesOut, m.authFailures, m.blobOps, m.blobErrors,
+	m.reg.MustRegister(m.requests, m.duration, m.bytesIn, m.bytesOut, m.authFailures, m.blobOps, m.blobErrors, m.backfill, m.backfillSize,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -62,6 +71,15 @@ func (m *metrics) observeBlob(driver, op string, d time.Duration, err error) {
 	if err != nil {
 		m.blobErrors.WithLabelValues(driver, op).Inc()
 	}
+}
+
+func (m *metrics) observeBackfill(filled bool, size int64) {
+	if !filled {
+		m.backfill.WithLabelValues("failed").Inc()
+		return
+	}
+	m.backfill.WithLabelValues("filled").Inc()
+	m.backfillSize.Add(float64(size))
 }
 
 // formatOf names the protocol of a route template.

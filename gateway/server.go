@@ -105,7 +105,7 @@ func New(ctx context.Context, c Config, log *slog.Logger) (*Server, error) {
 		Blobs:    blobs,
 		metrics:  m,
 		docs:     formats.NewDocCache(store),
-		Registry: &registry.Registry{Meta: store, Blobs: blobs, Log: log, Cache: registry.NewBlobCache(c.BlobCacheSize, 1<<20), BackgroundDigests: c.BackgroundDigests},
+		Registry: &registry.Registry{Meta: store, Blobs: blobs, Log: log, Cache: registry.NewBlobCache(c.BlobCacheSize, 1<<20), BackgroundDigests: c.BackgroundDigests, OnBackfill: m.observeBackfill},
 		Auth:     &auth.Authenticator{Store: store, Cache: auth.NewCache(c.TokenCacheTTL)},
 	}
 	// Package changes on any node drop this node's file lookups of the

@@ -120,6 +120,7 @@ func (r *Registry) BackfillDigests(ctx context.Context) (Backfilled, error) {
 					// Freed by gc or a delete since the query: nothing to fill.
 				case err != nil:
 					done.Failed++
+					r.observeBackfill(false, 0)
 					r.failedMu.Lock()
 					if r.failedAt == nil {
 						r.failedAt = map[string]time.Time{}
@@ -132,11 +133,18 @@ func (r *Registry) BackfillDigests(ctx context.Context) (Backfilled, error) {
 				default:
 					done.Blobs++
 					done.Bytes += b.Size
+					r.observeBackfill(true, b.Size)
 				}
 			}
 		}
 	})
 	return done, err
+}
+
+func (r *Registry) observeBackfill(filled bool, size int64) {
+	if r.OnBackfill != nil {
+		r.OnBackfill(filled, size)
+	}
 }
 
 // backfillRetry is how long a node leaves a blob it could not fill (an

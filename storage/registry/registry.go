@@ -60,6 +60,9 @@ type Registry struct {
 	// backgroundAfter bytes at the lowest scheduling priority (see
 	// Ingest).
 	BackgroundDigests bool
+	// OnBackfill, if set, hears of each blob the digest backfill filled
+	// (with its size) or failed to (metrics).
+	OnBackfill func(filled bool, size int64)
 
 	wake     backfillWake
 	failedMu sync.Mutex
