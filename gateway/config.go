@@ -80,6 +80,12 @@ type Config struct {
 	// BackgroundDigests hashes large uploads at the lowest CPU priority
 	// (see registry.Registry.BackgroundDigests).
 	BackgroundDigests bool `env:"GATEWAY_BACKGROUND_DIGESTS" envDefault:"true"`
+	// DigestBackfill computes the md5 and sha1 of generic files past one
+	// part after their upload (registry.Registry.RunBackfill). Off, those
+	// files keep them null: for a store whose reads cost money, where an
+	// upgrade from a version that computed neither would read every
+	// generic file back once.
+	DigestBackfill bool `env:"GATEWAY_DIGEST_BACKFILL" envDefault:"true"`
 	// BodyIdleTimeout drops a transfer (upload body or download) that stops
 	// flowing this long.
 	BodyIdleTimeout time.Duration `env:"GATEWAY_BODY_IDLE_TIMEOUT" envDefault:"60s"`

@@ -315,7 +315,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		go servePprof(s.Cfg.PprofListen, s.Log)
 	}
 	// Digests that large uploads left for later (storage/registry).
-	go s.Registry.RunBackfill(ctx)
+	if s.Cfg.DigestBackfill {
+		go s.Registry.RunBackfill(ctx)
+	}
 	select {
 	case err := <-errc:
 		return err

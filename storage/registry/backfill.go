@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pkgate/pkgate/internal/errs"
 	"github.com/pkgate/pkgate/storage/blob"
 	"github.com/pkgate/pkgate/storage/meta"
 )
@@ -116,8 +117,9 @@ func (r *Registry) BackfillDigests(ctx context.Context) (Backfilled, error) {
 				switch {
 				case ctx.Err() != nil:
 					return ctx.Err()
-				case errors.Is(err, blob.ErrNotFound):
-					// Freed by gc or a delete since the query: nothing to fill.
+				case errors.Is(err, blob.ErrNotFound), err != nil && r.gone(ctx, b):
+					// Freed by gc or a delete since the query, perhaps
+					// while being read: nothing to fill.
 				case err != nil:
 					done.Failed++
 					r.observeBackfill(false, 0)
@@ -139,6 +141,16 @@ func (r *Registry) BackfillDigests(ctx context.Context) (Backfilled, error) {
 		}
 	})
 	return done, err
+}
+
+// gone reports that b's row no longer names b's object (a gc or a
+// delete freed it); an error reading the row says it is not known to be.
+func (r *Registry) gone(ctx context.Context, b *meta.Blob) bool {
+	now, err := r.Meta.BlobBySHA256(ctx, b.SHA256)
+	if err != nil {
+		return errs.Is(err, errs.NotFound)
+	}
+	return now.StorageKey != b.StorageKey
 }
 
 func (r *Registry) observeBackfill(filled bool, size int64) {
