@@ -2,8 +2,12 @@ package tests
 
 import (
 	"fmt"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/pkgate/pkgate/gateway"
 )
 
 // Memberships and the rules around them (spec 3.2, 3.5, 3.6, 6.5, 6.6):
@@ -363,4 +367,84 @@ func TestMemberLastOwner(t *testing.T) {
 		wantStatus(t, e.Do("PUT", member("projects", p, pID), map[string]any{"access_level": 50}, admin), 200)
 		wantStatus(t, e.Do("DELETE", member("projects", p, pID), nil, PAT(pTok)), 204)
 	})
+}
+
+// sessionTimeZone sets the TimeZone of the gateway's Postgres sessions
+// (lib/pq passes a DSN setting it does not know as a run-time parameter).
+func sessionTimeZone(tz string) EnvOption {
+	return func(c *gateway.Config) {
+		if strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+			u, err := url.Parse(c.DatabaseURL)
+			if err != nil {
+				panic(err)
+			}
+			q := u.Query()
+			q.Set("timezone", tz)
+			u.RawQuery = q.Encode()
+			c.DatabaseURL = u.String()
+			return
+		}
+		c.DatabaseURL += " timezone='" + tz + "'"
+	}
+}
+
+// A membership ends at the start of its expiry date, UTC, as GitLab's
+// Member.not_expired (`expires_at > Date.current`) and Expirable
+// (`expires_at <= Time.current`) have it (gitlabhq app/models/member.rb,
+// app/models/concerns/expirable.rb): one expiring today grants nothing
+// today, one expiring tomorrow still does. The day is UTC's whatever the
+// TimeZone of the database sessions: at any hour one of UTC-12 and UTC+14
+// has another date than UTC.
+func TestMemberExpiryDay(t *testing.T) {
+	day := func(n int) string { return time.Now().UTC().AddDate(0, 0, n).Format("2006-01-02") }
+	for _, zone := range []struct{ name, tz string }{{"UTC", "UTC"}, {"UTC-12", "Etc/GMT+12"}, {"UTC+14", "Etc/GMT-14"}} {
+		tz := zone.tz
+		t.Run(zone.name, func(t *testing.T) {
+			e := NewEnv(t, sessionTimeZone(tz))
+			var got string
+			if err := e.Store.DB().Get(&got, `SHOW TimeZone`); err != nil || got != tz {
+				t.Fatalf("session TimeZone %q (%v), want %q", got, err, tz)
+			}
+			admin := PAT(e.Admin)
+			g := e.Group("dated", 0, "private")
+			p := e.Project("app", g, "private")
+			n := 0
+			for _, kind := range []string{"groups", "projects"} {
+				for _, c := range []struct {
+					name    string
+					days    int
+					inForce bool
+				}{{"expires today", 0, false}, {"expires tomorrow", 1, true}} {
+					t.Run(kind+"/"+c.name, func(t *testing.T) {
+						n++
+						uid, tok := e.User(fmt.Sprintf("dated%d", n))
+						src := p
+						if kind == "groups" {
+							src = g
+						}
+						r := e.Do("POST", fmt.Sprintf("/api/v4/%s/%d/members", kind, src), map[string]any{"user_id": uid, "access_level": 30, "expires_at": day(c.days)}, admin)
+						if !wantStatus(t, r, 201) {
+							return
+						}
+						if exp := r.Map(t)["expires_at"]; exp != day(c.days) {
+							t.Errorf("expires_at %v, want %s", exp, day(c.days))
+						}
+						want := 404
+						if c.inForce {
+							want = 200
+						}
+						wantStatus(t, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d", p), nil, PAT(tok)), want)
+						if kind == "groups" {
+							wantStatus(t, e.Do("GET", fmt.Sprintf("/api/v4/groups/%d", g), nil, PAT(tok)), want)
+						}
+						var list []map[string]any
+						e.Must(200, e.Do("GET", "/api/v4/projects", nil, PAT(tok))).JSON(t, &list)
+						if (len(list) == 1) != c.inForce {
+							t.Errorf("projects listed: %v", list)
+						}
+					})
+				}
+			}
+		})
+	}
 }

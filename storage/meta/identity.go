@@ -390,13 +390,26 @@ func (s *Store) ListProjects(ctx context.Context, u *User, inNamespace int64, su
 	return ps, total, nil
 }
 
-// inForce is the SQL condition that membership row m has not expired: a
-// membership counts through its expiry date. Every query that reads
-// memberships applies it, so one that forgets it cannot leak what an
-// expired member no longer sees.
+// inForce is the SQL condition that membership row m has not expired.
+// Every query that reads memberships applies it, so one that forgets it
+// cannot leak what an expired member no longer sees.
+//
+// A membership ends at the start of its expiry date, UTC: GitLab's
+// Member.not_expired scope keeps only `expires_at > Date.current`, and
+// its Expirable#expired? and `expired` scope (which
+// RemoveExpiredMembersWorker deletes by) hold a row expired once
+// `expires_at <= Time.current`, the date read as its midnight (gitlabhq
+// app/models/member.rb, app/models/concerns/expirable.rb,
+// app/workers/remove_expired_members_worker.rb). Date.current is the date
+// in GitLab's configured zone, UTC by default. The date is taken in UTC
+// here, never from current_date, which follows the session's TimeZone.
 func inForce(m string) string {
-	return "(" + m + ".expires_at IS NULL OR " + m + ".expires_at >= current_date)"
+	return "(" + m + ".expires_at IS NULL OR " + m + ".expires_at > " + todayUTC + ")"
 }
+
+// todayUTC is the SQL expression of today's date in UTC, whatever the
+// session's TimeZone.
+const todayUTC = "(now() AT TIME ZONE 'UTC')::date"
 
 // projectMember is the SQL condition that the user in placeholder uid
 // holds a membership in force on a project (its id in column project, its
