@@ -357,7 +357,7 @@ func (s *Server) getMember(group bool) gin.HandlerFunc {
 		m, err := s.Store.GetMember(c.Request.Context(), src, uid)
 		if err != nil {
 			if errs.Is(err, errs.NotFound) {
-				err = errs.New("gateway.getMember", errs.NotFound, "404 Member Not Found")
+				err = errNoMember("gateway.getMember")
 			}
 			httpx.Abort(c, err)
 			return
@@ -366,27 +366,44 @@ func (s *Server) getMember(group bool) gin.HandlerFunc {
 	}
 }
 
-// memberInput validates access_level and expires_at.
-func memberInput(op string, p *params, level int) (int, *time.Time, error) {
+// errNoMember answers a member looked up by user id and not found: GitLab
+// finds it with find_by!, whose ActiveRecord::RecordNotFound the API
+// renders as 404 {"message":"404 Not found"} (gitlabhq lib/api/members.rb,
+// lib/api/api.rb; spec 0.1, record lookup miss).
+func errNoMember(op string) error { return errs.New(op, errs.NotFound, "404 Not found") }
+
+// levelParam reads access_level as Grape's Integer parameter does: one
+// that is not an integer is 400 before the handler looks at anything.
+func levelParam(p *params) (int, error) {
 	lvl, _, err := p.integer("access_level")
-	if err != nil {
-		return 0, nil, err
+	return int(lvl), err
+}
+
+// expiryParam reads expires_at, a date YYYY-MM-DD; nil when it is absent
+// or empty.
+func expiryParam(op string, p *params) (*time.Time, error) {
+	v, ok := p.str("expires_at")
+	if !ok || v == "" {
+		return nil, nil
 	}
-	if !validLevels[lvl] {
-		return 0, nil, validation(op, "access_level", "is not included in the list")
+	t, err := time.Parse("2006-01-02", v)
+	if err != nil {
+		return nil, errs.Param(op, "expires_at is invalid")
+	}
+	return &t, nil
+}
+
+// grantable checks an access level the caller (at level) wants to give: one
+// that is no level is the model's validation error, Owner only an Owner
+// may grant.
+func grantable(op string, lvl, level int) error {
+	if !validLevels[int64(lvl)] {
+		return validation(op, "access_level", "is not included in the list")
 	}
 	if lvl == meta.Owner && level < meta.Owner {
-		return 0, nil, errForbidden(op)
+		return errForbidden(op)
 	}
-	var exp *time.Time
-	if v, ok := p.str("expires_at"); ok && v != "" {
-		t, err := time.Parse("2006-01-02", v)
-		if err != nil {
-			return 0, nil, errs.Param(op, "expires_at is invalid")
-		}
-		exp = &t
-	}
-	return int(lvl), exp, nil
+	return nil
 }
 
 func (s *Server) addMember(group bool) gin.HandlerFunc {
@@ -423,7 +440,14 @@ func (s *Server) addMember(group bool) gin.HandlerFunc {
 			httpx.Abort(c, errForbidden(op))
 			return
 		}
-		lvl, exp, err := memberInput(op, p, level)
+		lvl, err := levelParam(p)
+		if err == nil {
+			err = grantable(op, lvl, level)
+		}
+		var exp *time.Time
+		if err == nil {
+			exp, err = expiryParam(op, p)
+		}
 		if err != nil {
 			httpx.Abort(c, err)
 			return
@@ -461,6 +485,12 @@ func (s *Server) addMember(group bool) gin.HandlerFunc {
 	}
 }
 
+// updateMember is PUT .../members/:user_id. GitLab's order (gitlabhq
+// lib/api/members.rb): Grape's parameter checks (400), the group or project
+// (404 to a caller who cannot see it, so they learn nothing more), the
+// member (find_by!, 404 Not found), then authorize! update_*_member (403),
+// then Members::UpdateService (403 for an Owner level only an Owner may
+// give, then the model's validations, 400).
 func (s *Server) updateMember(group bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		const op = "gateway.updateMember"
@@ -478,27 +508,34 @@ func (s *Server) updateMember(group bool) gin.HandlerFunc {
 			httpx.Abort(c, err)
 			return
 		}
-		src, level, err := s.memberSource(c, group)
-		if err != nil {
-			httpx.Abort(c, err)
-			return
-		}
-		if !canManage(group, level) {
-			httpx.Abort(c, errForbidden(op))
-			return
-		}
 		uid, err := httpx.ParseID(c, "user_id")
 		if err != nil {
 			httpx.Abort(c, err)
 			return
 		}
-		lvl, exp, err := memberInput(op, p, level)
+		lvl, err := levelParam(p)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		exp, err := expiryParam(op, p)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		src, level, err := s.memberSource(c, group)
 		if err != nil {
 			httpx.Abort(c, err)
 			return
 		}
 		m, err := s.Store.UpdateMember(c.Request.Context(), src, uid, lvl, exp, func(cur *meta.Member, lastOwner bool) error {
+			if !canManage(group, level) {
+				return errForbidden(op)
+			}
 			if err := ownerGuard(op, cur, level, lastOwner); err != nil {
+				return err
+			}
+			if err := grantable(op, lvl, level); err != nil {
 				return err
 			}
 			return updatedExpiry(op, cur, lvl, exp)
@@ -511,6 +548,11 @@ func (s *Server) updateMember(group bool) gin.HandlerFunc {
 	}
 }
 
+// removeMember is DELETE .../members/:user_id. As for PUT, the group or
+// project is found first (404 to whoever cannot see it), then the member
+// (404 Not found), and only then does Members::DestroyService decide
+// whether the caller may remove it (403) (gitlabhq lib/api/members.rb,
+// app/services/members/destroy_service.rb).
 func (s *Server) removeMember(group bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		const op = "gateway.removeMember"
@@ -519,21 +561,20 @@ func (s *Server) removeMember(group bool) gin.HandlerFunc {
 			httpx.Abort(c, errUnauthorized(op))
 			return
 		}
-		src, level, err := s.memberSource(c, group)
-		if err != nil {
-			httpx.Abort(c, err)
-			return
-		}
-		if !canManage(group, level) {
-			httpx.Abort(c, errForbidden(op))
-			return
-		}
 		uid, err := httpx.ParseID(c, "user_id")
 		if err != nil {
 			httpx.Abort(c, err)
 			return
 		}
+		src, level, err := s.memberSource(c, group)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
 		if err := s.Store.RemoveMember(c.Request.Context(), src, uid, func(cur *meta.Member, lastOwner bool) error {
+			if !canManage(group, level) {
+				return errForbidden(op)
+			}
 			return ownerGuard(op, cur, level, lastOwner)
 		}); err != nil {
 			httpx.Abort(c, err)

@@ -448,3 +448,104 @@ func TestMemberExpiryDay(t *testing.T) {
 		})
 	}
 }
+
+// PUT and DELETE .../members/:user_id find the group or project first,
+// then the member, and only then ask whether the caller may change it, as
+// GitLab's API does (gitlabhq lib/api/members.rb: find_source, then
+// find_by!, then authorize! or Members::DestroyService): a caller who sees
+// the group or project learns that a user is no member (404 Not found, the
+// record-lookup miss of spec 0.1) before being refused (403); one who
+// cannot see it gets the group's or project's 404 whatever the user, and
+// so learns nothing. Parameter errors come before all of it.
+func TestMemberLookupOrder(t *testing.T) {
+	e := NewEnv(t)
+	admin := PAT(e.Admin)
+	g := e.Group("closed", 0, "private")
+	p := e.Project("app", g, "private")
+	pub := e.Group("open", 0, "public")
+	pubP := e.Project("lib", pub, "public")
+	memberID, _ := e.User("member")
+	for _, src := range []struct {
+		kind string
+		id   int64
+	}{{"groups", g}, {"projects", p}, {"groups", pub}, {"projects", pubP}} {
+		e.Member(src.kind, src.id, memberID, 30)
+	}
+	devID, dev := e.User("dev")
+	e.Member("groups", g, devID, 30)
+	_, outsider := e.User("outsider")
+	const nobody = 999999
+
+	for _, c := range []struct {
+		name     string
+		kind     string
+		id       int64
+		user     int64
+		who      H
+		status   int
+		key, msg string
+	}{
+		{"hidden group, a member", "groups", g, memberID, PAT(outsider), 404, "message", "404 Group Not Found"},
+		{"hidden group, no member", "groups", g, nobody, PAT(outsider), 404, "message", "404 Group Not Found"},
+		{"hidden project, a member", "projects", p, memberID, PAT(outsider), 404, "message", "404 Project Not Found"},
+		{"hidden project, no member", "projects", p, nobody, PAT(outsider), 404, "message", "404 Project Not Found"},
+		{"seen group, no member", "groups", g, nobody, PAT(dev), 404, "message", "404 Not found"},
+		{"seen group, a member", "groups", g, memberID, PAT(dev), 403, "message", "403 Forbidden"},
+		{"seen project, no member", "projects", p, nobody, PAT(dev), 404, "message", "404 Not found"},
+		{"seen project, a member", "projects", p, memberID, PAT(dev), 403, "message", "403 Forbidden"},
+		{"public group, no member", "groups", pub, nobody, PAT(outsider), 404, "message", "404 Not found"},
+		{"public group, a member", "groups", pub, memberID, PAT(outsider), 403, "message", "403 Forbidden"},
+		{"public project, no member", "projects", pubP, nobody, PAT(outsider), 404, "message", "404 Not found"},
+		{"public project, a member", "projects", pubP, memberID, PAT(outsider), 403, "message", "403 Forbidden"},
+		{"admin, no member", "projects", p, nobody, admin, 404, "message", "404 Not found"},
+	} {
+		for _, method := range []string{"PUT", "DELETE"} {
+			t.Run(method+"/"+c.name, func(t *testing.T) {
+				var body any
+				if method == "PUT" {
+					body = map[string]any{"access_level": 20}
+				}
+				r := e.Do(method, fmt.Sprintf("/api/v4/%s/%d/members/%d", c.kind, c.id, c.user), body, c.who)
+				if wantStatus(t, r, c.status) {
+					ErrBody(t, r, c.key, c.msg)
+				}
+			})
+		}
+	}
+	t.Run("GET, no member", func(t *testing.T) {
+		r := e.Do("GET", fmt.Sprintf("/api/v4/groups/%d/members/%d", g, nobody), nil, PAT(dev))
+		if wantStatus(t, r, 404) {
+			ErrBody(t, r, "message", "404 Not found")
+		}
+	})
+	// Grape's checks of the parameters come first of all.
+	t.Run("PUT without access_level", func(t *testing.T) {
+		r := e.Do("PUT", fmt.Sprintf("/api/v4/groups/%d/members/%d", g, nobody), map[string]any{}, PAT(outsider))
+		if wantStatus(t, r, 400) {
+			ErrBody(t, r, "error", "access_level is missing")
+		}
+	})
+	t.Run("PUT with a user_id that is no integer", func(t *testing.T) {
+		r := e.Do("PUT", fmt.Sprintf("/api/v4/groups/%d/members/abc", g), map[string]any{"access_level": 20}, PAT(outsider))
+		if wantStatus(t, r, 400) {
+			ErrBody(t, r, "error", "user_id is invalid")
+		}
+	})
+	// The model validates the level only once the caller may change it.
+	t.Run("PUT with no such level, by a Developer", func(t *testing.T) {
+		r := e.Do("PUT", fmt.Sprintf("/api/v4/groups/%d/members/%d", g, memberID), map[string]any{"access_level": 35}, PAT(dev))
+		if wantStatus(t, r, 403) {
+			ErrBody(t, r, "message", "403 Forbidden")
+		}
+	})
+	// Nothing above changed anything.
+	for _, src := range []struct {
+		kind string
+		id   int64
+	}{{"groups", g}, {"projects", p}, {"groups", pub}, {"projects", pubP}} {
+		m := e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/%s/%d/members/%d", src.kind, src.id, memberID), nil, admin)).Map(t)
+		if m["access_level"] != float64(30) {
+			t.Errorf("%s %d: member changed: %v", src.kind, src.id, m)
+		}
+	}
+}

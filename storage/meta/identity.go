@@ -591,7 +591,8 @@ func (s *Store) changeMember(ctx context.Context, op string, src MemberSource, u
 		m, err := getMember(ctx, tx.tx, src, userID, "FOR UPDATE OF m")
 		if err != nil {
 			if errs.Is(err, errs.NotFound) {
-				return errs.New(op, errs.NotFound, "404 Member Not Found")
+				// GitLab's find_by! miss (spec 0.1, record lookup miss).
+				return errs.New(op, errs.NotFound, "404 Not found")
 			}
 			return err
 		}
