@@ -532,7 +532,7 @@ func (s *Server) updateMember(group bool) gin.HandlerFunc {
 			if !canManage(group, level) {
 				return errForbidden(op)
 			}
-			if err := ownerGuard(op, cur, level, lastOwner); err != nil {
+			if err := ownerGuard(op, group, cur, level, lastOwner); err != nil {
 				return err
 			}
 			if err := grantable(op, lvl, level); err != nil {
@@ -553,6 +553,14 @@ func (s *Server) updateMember(group bool) gin.HandlerFunc {
 // (404 Not found), and only then does Members::DestroyService decide
 // whether the caller may remove it (403) (gitlabhq lib/api/members.rb,
 // app/services/members/destroy_service.rb).
+//
+// Any member may remove their own membership, whatever their level: the
+// policies enable destroy_group_member and destroy_project_member for
+// target_is_self (gitlabhq app/policies/group_member_policy.rb,
+// app/policies/project_member_policy.rb, app/policies/concerns/
+// member_policy_helpers.rb record_belongs_to_self?). ownerGuard still
+// applies: a group's last Owner cannot leave, nor can a project Owner
+// whose own level is below Owner.
 func (s *Server) removeMember(group bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		const op = "gateway.removeMember"
@@ -571,11 +579,12 @@ func (s *Server) removeMember(group bool) gin.HandlerFunc {
 			httpx.Abort(c, err)
 			return
 		}
+		self := uid == id.User.ID
 		if err := s.Store.RemoveMember(c.Request.Context(), src, uid, func(cur *meta.Member, lastOwner bool) error {
-			if !canManage(group, level) {
+			if !self && !canManage(group, level) {
 				return errForbidden(op)
 			}
-			return ownerGuard(op, cur, level, lastOwner)
+			return ownerGuard(op, group, cur, level, lastOwner)
 		}); err != nil {
 			httpx.Abort(c, err)
 			return
@@ -584,9 +593,15 @@ func (s *Server) removeMember(group bool) gin.HandlerFunc {
 	}
 }
 
-// ownerGuard refuses a change to an Owner's membership by a caller below
-// Owner: only an Owner may grant Owner (spec 3.2), and GitLab keeps a
-// Maintainer from demoting or removing one as well.
+// ownerGuard refuses a change to a project Owner's membership by a caller
+// below Owner: only an Owner may grant Owner (spec 3.2), and GitLab's
+// Members::UpdateService and Members::DestroyService keep anyone without
+// manage_owners on the project from demoting or removing one as well,
+// themselves included (gitlabhq app/services/members/base_service.rb
+// cannot_revoke_owner_responsibilities_from_member_in_project?, which
+// only ProjectMembers are subject to). Group memberships are changed
+// only by Owners, or removed by the member themself, which GitLab allows
+// at any level.
 //
 // It also refuses any update or removal of a group's last Owner (see
 // meta.Store.changeMember for who counts), whoever asks, admins included:
@@ -600,8 +615,8 @@ func (s *Server) removeMember(group bool) gin.HandlerFunc {
 // here: GitLab's only one protects the holder of a personal namespace,
 // whose ownership this gateway keeps on the namespace, not in a
 // membership.
-func ownerGuard(op string, m *meta.Member, level int, lastOwner bool) error {
-	if lastOwner || (level < meta.Owner && m.AccessLevel >= meta.Owner) {
+func ownerGuard(op string, group bool, m *meta.Member, level int, lastOwner bool) error {
+	if lastOwner || (!group && level < meta.Owner && m.AccessLevel >= meta.Owner) {
 		return errForbidden(op)
 	}
 	return nil

@@ -549,3 +549,73 @@ func TestMemberLookupOrder(t *testing.T) {
 		}
 	}
 }
+
+// Any member may leave, whatever their level: GitLab's GroupMemberPolicy
+// and ProjectMemberPolicy enable destroy_*_member on one's own membership
+// (gitlabhq app/policies/group_member_policy.rb,
+// app/policies/project_member_policy.rb). The group's last Owner still
+// cannot (TestMemberLastOwner), nor can a project Owner whose own level
+// has fallen below Owner (Members::DestroyService wants manage_owners on
+// the project, gitlabhq app/services/members/base_service.rb); a group
+// membership has no such rule. Leaving is DELETE only: a member still may
+// not change their own level.
+func TestMemberLeaves(t *testing.T) {
+	e := NewEnv(t)
+	admin := PAT(e.Admin)
+	n := 0
+	for _, c := range []struct {
+		name   string
+		kind   string
+		level  int
+		setup  func(t *testing.T, g, p, uid int64) // after the membership is added
+		status int
+	}{
+		{"a group Guest", "groups", 10, nil, 204},
+		{"a group Reporter", "groups", 20, nil, 204},
+		{"a group Developer", "groups", 30, nil, 204},
+		{"a group Maintainer", "groups", 40, nil, 204},
+		{"a group Owner beside another", "groups", 50, nil, 204},
+		{"a project Guest", "projects", 10, nil, 204},
+		{"a project Reporter", "projects", 20, nil, 204},
+		{"a project Developer", "projects", 30, nil, 204},
+		{"a project Maintainer", "projects", 40, nil, 204},
+		{"a project Owner", "projects", 50, nil, 204},
+		{"a group Owner whose membership expired", "groups", 50, func(t *testing.T, g, p, uid int64) {
+			e.Member("projects", p, uid, 20) // so the group stays visible
+			expire(t, e, "groups", g, uid)
+		}, 204},
+		{"a project Owner whose membership expired", "projects", 50, func(t *testing.T, g, p, uid int64) {
+			e.Member("groups", g, uid, 30)
+			expire(t, e, "projects", p, uid)
+		}, 403},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			n++
+			g := e.Group(fmt.Sprintf("leave%d", n), 0, "private")
+			p := e.Project("app", g, "private")
+			uid, tok := e.User(fmt.Sprintf("leaver%d", n))
+			src := g
+			if c.kind == "projects" {
+				src = p
+			}
+			e.Member(c.kind, src, uid, c.level)
+			if c.setup != nil {
+				c.setup(t, g, p, uid)
+			}
+			self := fmt.Sprintf("/api/v4/%s/%d/members/%d", c.kind, src, uid)
+			if c.level < 50 {
+				wantStatus(t, e.Do("PUT", self, map[string]any{"access_level": c.level + 10}, PAT(tok)), 403)
+			}
+			r := e.Do("DELETE", self, nil, PAT(tok))
+			if !wantStatus(t, r, c.status) {
+				return
+			}
+			after := 404
+			if c.status != 204 {
+				after = 200
+				ErrBody(t, r, "message", "403 Forbidden")
+			}
+			wantStatus(t, e.Do("GET", self, nil, admin), after)
+		})
+	}
+}
