@@ -393,6 +393,23 @@ func expiryParam(op string, p *params) (*time.Time, error) {
 	return &t, nil
 }
 
+// expiryUpdate reads expires_at for an update: set reports whether the
+// request names it at all, and an empty or null one clears the expiry.
+// GitLab declares it a DateTime, which Grape reads from "" as nil (its
+// PrimitiveCoercer treats an empty string as no value, ruby-grape/grape
+// lib/grape/validations/types/primitive_coercer.rb), and
+// declared_params(include_missing: false) keeps a parameter that was
+// sent, nil or not; Members::UpdateService assigns it to the member
+// (member.attributes = params), so the expiry goes (gitlabhq
+// lib/api/members.rb, app/services/members/update_service.rb).
+func expiryUpdate(op string, p *params) (exp *time.Time, set bool, err error) {
+	if !p.has("expires_at") {
+		return nil, false, nil
+	}
+	exp, err = expiryParam(op, p)
+	return exp, true, err
+}
+
 // grantable checks an access level the caller (at level) wants to give: one
 // that is no level is the model's validation error, Owner only an Owner
 // may grant.
@@ -518,7 +535,7 @@ func (s *Server) updateMember(group bool) gin.HandlerFunc {
 			httpx.Abort(c, err)
 			return
 		}
-		exp, err := expiryParam(op, p)
+		exp, setExp, err := expiryUpdate(op, p)
 		if err != nil {
 			httpx.Abort(c, err)
 			return
@@ -528,7 +545,7 @@ func (s *Server) updateMember(group bool) gin.HandlerFunc {
 			httpx.Abort(c, err)
 			return
 		}
-		m, err := s.Store.UpdateMember(c.Request.Context(), src, uid, lvl, exp, func(cur *meta.Member, lastOwner bool) error {
+		m, err := s.Store.UpdateMember(c.Request.Context(), src, uid, lvl, exp, setExp, func(cur *meta.Member, lastOwner bool) error {
 			if !canManage(group, level) {
 				return errForbidden(op)
 			}
@@ -538,7 +555,7 @@ func (s *Server) updateMember(group bool) gin.HandlerFunc {
 			if err := grantable(op, lvl, level); err != nil {
 				return err
 			}
-			return updatedExpiry(op, cur, lvl, exp)
+			return updatedExpiry(op, cur, lvl, exp, setExp)
 		})
 		if err != nil {
 			httpx.Abort(c, err)
@@ -657,21 +674,27 @@ func (s *Server) pastExpiry(ctx context.Context, op string, src meta.MemberSourc
 // updatedExpiry validates an update the way GitLab's Members::UpdateService
 // saves it (gitlabhq app/services/members/update_service.rb): the whole
 // record is validated, so a stored expiry already past fails an update
-// that does not replace it, but only when the update changes something,
-// since an unchanged member is not saved at all.
-func updatedExpiry(op string, m *meta.Member, level int, exp *time.Time) error {
+// that does not replace or clear it, but only when the update changes
+// something, since an unchanged member is not saved at all. setExp tells
+// whether the update names an expiry (exp nil: none).
+func updatedExpiry(op string, m *meta.Member, level int, exp *time.Time, setExp bool) error {
 	end := m.ExpiresAt
-	if exp != nil {
+	if setExp {
 		end = exp
 	}
-	changed := level != m.AccessLevel || (exp != nil && (m.ExpiresAt == nil || !sameDay(*exp, *m.ExpiresAt)))
+	changed := level != m.AccessLevel || (setExp && !sameDay(exp, m.ExpiresAt))
 	if changed && end != nil && beforeToday(*end) {
 		return errPastExpiry(op)
 	}
 	return nil
 }
 
-func sameDay(a, b time.Time) bool {
+// sameDay reports whether two optional dates are the same (both none
+// counts).
+func sameDay(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
 	ay, am, ad := a.Date()
 	by, bm, bd := b.Date()
 	return ay == by && am == bm && ad == bd

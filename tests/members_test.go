@@ -619,3 +619,67 @@ func TestMemberLeaves(t *testing.T) {
 		})
 	}
 }
+
+// An update that sends expires_at empty or null takes the expiry away, as
+// GitLab's does (Grape reads "" for a DateTime as nil, and
+// Members::UpdateService assigns what was sent: gitlabhq
+// lib/api/members.rb, app/services/members/update_service.rb); one that
+// does not send it keeps it. Clearing also renews a membership whose
+// expiry has passed.
+func TestMemberUpdateClearsExpiry(t *testing.T) {
+	e := NewEnv(t)
+	admin := PAT(e.Admin)
+	g := e.Group("dated", 0, "private")
+	p := e.Project("app", g, "private")
+	week := time.Now().UTC().AddDate(0, 0, 7).Format("2006-01-02")
+	form := H{"PRIVATE-TOKEN": e.Admin, "Content-Type": "application/x-www-form-urlencoded"}
+	n := 0
+	for _, src := range []struct {
+		kind string
+		id   int64
+	}{{"groups", g}, {"projects", p}} {
+		for _, c := range []struct {
+			name    string
+			expired bool // the stored expiry has passed
+			body    any
+			h       H
+			want    any
+		}{
+			{"JSON empty string", false, map[string]any{"access_level": 30, "expires_at": ""}, admin, nil},
+			{"JSON null", false, map[string]any{"access_level": 30, "expires_at": nil}, admin, nil},
+			{"form empty value", false, "access_level=30&expires_at=", form, nil},
+			{"query empty value", false, nil, admin, nil},
+			{"not sent", false, map[string]any{"access_level": 20}, admin, week},
+			{"an expired member, JSON empty string", true, map[string]any{"access_level": 30, "expires_at": ""}, admin, nil},
+		} {
+			t.Run(src.kind+"/"+c.name, func(t *testing.T) {
+				n++
+				uid, tok := e.User(fmt.Sprintf("dated%d", n))
+				members := fmt.Sprintf("/api/v4/%s/%d/members", src.kind, src.id)
+				e.Must(201, e.Do("POST", members, map[string]any{"user_id": uid, "access_level": 30, "expires_at": week}, admin))
+				if c.expired {
+					expire(t, e, src.kind, src.id, uid)
+				}
+				member := fmt.Sprintf("%s/%d", members, uid)
+				path := member
+				if c.body == nil {
+					path += "?access_level=30&expires_at="
+				}
+				r := e.Do("PUT", path, c.body, c.h)
+				if !wantStatus(t, r, 200) {
+					return
+				}
+				if got := r.Map(t)["expires_at"]; got != c.want {
+					t.Errorf("expires_at %v, want %v", got, c.want)
+				}
+				if got := e.Must(200, e.Do("GET", member, nil, admin)).Map(t)["expires_at"]; got != c.want {
+					t.Errorf("stored expires_at %v, want %v", got, c.want)
+				}
+				if c.expired {
+					// Renewed: the member sees the project again.
+					wantStatus(t, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d", p), nil, PAT(tok)), 200)
+				}
+			})
+		}
+	}
+}

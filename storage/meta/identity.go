@@ -534,15 +534,16 @@ func (s *Store) ListMembers(ctx context.Context, src MemberSource, limit, offset
 // change's answer, and nothing is written.
 type MemberCheck func(m *Member, lastOwner bool) error
 
-// UpdateMember changes a membership's level and, when expires is given,
-// its expiry, if check lets it.
-func (s *Store) UpdateMember(ctx context.Context, src MemberSource, userID int64, level int, expires *time.Time, check MemberCheck) (*Member, error) {
+// UpdateMember changes a membership's level and, when setExpiry, its
+// expiry (expires nil: none), if check lets it.
+func (s *Store) UpdateMember(ctx context.Context, src MemberSource, userID int64, level int, expires *time.Time, setExpiry bool, check MemberCheck) (*Member, error) {
 	const op = "meta.UpdateMember"
 	var out *Member
 	err := s.changeMember(ctx, op, src, userID, check, func(tx *Tx) error {
 		table, key := src.table()
-		if _, err := tx.tx.ExecContext(ctx, `UPDATE `+table+` SET access_level = $3, expires_at = coalesce($4, expires_at) WHERE `+key+` = $1 AND user_id = $2`,
-			src.ID, userID, level, expires); err != nil {
+		if _, err := tx.tx.ExecContext(ctx, `UPDATE `+table+` SET access_level = $3,
+			expires_at = CASE WHEN $5 THEN $4::date ELSE expires_at END WHERE `+key+` = $1 AND user_id = $2`,
+			src.ID, userID, level, expires, setExpiry); err != nil {
 			return wrap(op, err)
 		}
 		var err error
