@@ -578,6 +578,10 @@ func (s *Server) updateMember(group bool) gin.HandlerFunc {
 // member_policy_helpers.rb record_belongs_to_self?). ownerGuard still
 // applies: a group's last Owner cannot leave, nor can a project Owner
 // whose own level is below Owner.
+//
+// Removing a group member also removes their memberships of its
+// subgroups and of the projects in its tree, unless skip_subresources is
+// true (see meta.Store.RemoveMember).
 func (s *Server) removeMember(group bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		const op = "gateway.removeMember"
@@ -591,13 +595,28 @@ func (s *Server) removeMember(group bool) gin.HandlerFunc {
 			httpx.Abort(c, err)
 			return
 		}
+		p, err := readParams(c)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		// unassign_issuables is read only to refuse what Grape would: this
+		// gateway has no issues or merge requests to unassign.
+		skip, _, err := p.boolean("skip_subresources")
+		if err == nil {
+			_, _, err = p.boolean("unassign_issuables")
+		}
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
 		src, level, err := s.memberSource(c, group)
 		if err != nil {
 			httpx.Abort(c, err)
 			return
 		}
 		self := uid == id.User.ID
-		if err := s.Store.RemoveMember(c.Request.Context(), src, uid, func(cur *meta.Member, lastOwner bool) error {
+		if err := s.Store.RemoveMember(c.Request.Context(), src, uid, !skip, func(cur *meta.Member, lastOwner bool) error {
 			if !self && !canManage(group, level) {
 				return errForbidden(op)
 			}

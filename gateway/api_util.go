@@ -124,7 +124,7 @@ var paramTypes = map[string]bool{
 	"access_level": false, "namespace_id": false, "parent_id": false, "user_id": false,
 	"description": false, "email": false, "expires_at": false, "force_random_password": false,
 	"name": false, "password": false, "path": false, "reset_password": false,
-	"username": false, "visibility": false,
+	"username": false, "visibility": false, "skip_subresources": false, "unassign_issuables": false,
 }
 
 // check refuses, as Grape's type coercion does with {"error":"<k> is

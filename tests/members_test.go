@@ -683,3 +683,124 @@ func TestMemberUpdateClearsExpiry(t *testing.T) {
 		}
 	}
 }
+
+// Removing a group member also removes that user's memberships of the
+// group's subgroups and of the projects in its tree, not those above it or
+// elsewhere, unless skip_subresources is true, as GitLab's
+// Members::DestroyService does (gitlabhq
+// app/services/members/destroy_service.rb delete_subresources,
+// lib/api/members.rb). A subgroup the removal would leave without any
+// Owner makes the whole removal 403 (GroupMemberPolicy refuses to destroy a
+// last Owner's membership), and then nothing is removed.
+func TestMemberRemovalCascades(t *testing.T) {
+	e := NewEnv(t)
+	admin := PAT(e.Admin)
+	adminID := int64(e.Must(200, e.Do("GET", "/api/v4/user", nil, admin)).Map(t)["id"].(float64))
+	type place struct {
+		kind string
+		id   int64
+	}
+	// The tree: top > grp > sub1 > sub2, project pg in grp and ps2 in
+	// sub2, and elsewhere project po. Its one Owner is a user on top; the
+	// member u is on everything.
+	type tree struct {
+		top, grp, sub1, sub2, pg, ps2, po place
+		ownerID, uid                      int64
+		u                                 string
+	}
+	n := 0
+	build := func(t *testing.T) tree {
+		n++
+		var tr tree
+		tr.top = place{"groups", e.Group(fmt.Sprintf("top%d", n), 0, "private")}
+		tr.grp = place{"groups", e.Group("grp", tr.top.id, "private")}
+		tr.sub1 = place{"groups", e.Group("sub1", tr.grp.id, "private")}
+		tr.sub2 = place{"groups", e.Group("sub2", tr.sub1.id, "private")}
+		tr.pg = place{"projects", e.Project("pg", tr.grp.id, "private")}
+		tr.ps2 = place{"projects", e.Project("ps2", tr.sub2.id, "private")}
+		tr.po = place{"projects", e.Project("po", e.Group(fmt.Sprintf("else%d", n), 0, "private"), "private")}
+		tr.ownerID, _ = e.User(fmt.Sprintf("owner%d", n))
+		e.Member("groups", tr.top.id, tr.ownerID, 50)
+		for _, g := range []place{tr.sub2, tr.sub1, tr.grp, tr.top} {
+			e.Must(204, e.Do("DELETE", fmt.Sprintf("/api/v4/groups/%d/members/%d?skip_subresources=true", g.id, adminID), nil, admin))
+		}
+		tr.uid, tr.u = e.User(fmt.Sprintf("u%d", n))
+		for i, pl := range []place{tr.top, tr.grp, tr.sub1, tr.sub2, tr.pg, tr.ps2, tr.po} {
+			e.Member(pl.kind, pl.id, tr.uid, 10+10*(i%4))
+		}
+		return tr
+	}
+	all := func(tr tree) []place { return []place{tr.top, tr.grp, tr.sub1, tr.sub2, tr.pg, tr.ps2, tr.po} }
+	below := func(tr tree) []place { return []place{tr.grp, tr.sub1, tr.sub2, tr.pg, tr.ps2} }
+	only := func(tr tree) []place { return []place{tr.grp} }
+	none := func(tree) []place { return nil }
+	// soleSub1Owner makes u an Owner of sub1 and the tree's Owner's
+	// membership expired, so that u is the only Owner sub1 has.
+	soleSub1Owner := func(t *testing.T, tr tree) {
+		e.Must(200, e.Do("PUT", fmt.Sprintf("/api/v4/groups/%d/members/%d", tr.sub1.id, tr.uid), map[string]any{"access_level": 50}, admin))
+		expire(t, e, "groups", tr.top.id, tr.ownerID)
+	}
+	for _, c := range []struct {
+		name   string
+		setup  func(t *testing.T, tr tree)
+		target func(tr tree) place
+		query  string
+		body   any
+		self   bool // u removes themself
+		status int
+		gone   func(tr tree) []place
+	}{
+		{"a group member", nil, nil, "", nil, false, 204, below},
+		{"skip_subresources=false", nil, nil, "?skip_subresources=false", nil, false, 204, below},
+		{"skip_subresources=true", nil, nil, "?skip_subresources=true", nil, false, 204, only},
+		{"skip_subresources in the body", nil, nil, "", map[string]any{"skip_subresources": true}, false, 204, only},
+		{"the member leaves", nil, nil, "", nil, true, 204, below},
+		{"a subgroup whose Owner is above", func(t *testing.T, tr tree) {
+			e.Must(200, e.Do("PUT", fmt.Sprintf("/api/v4/groups/%d/members/%d", tr.sub1.id, tr.uid), map[string]any{"access_level": 50}, admin))
+		}, nil, "", nil, false, 204, below},
+		{"a subgroup left without an Owner", soleSub1Owner, nil, "", nil, false, 403, none},
+		{"a subgroup left without an Owner, the member leaves", soleSub1Owner, nil, "", nil, true, 403, none},
+		{"a subgroup left without an Owner, skip_subresources", soleSub1Owner, nil, "?skip_subresources=true", nil, false, 204, only},
+		{"skip_subresources not a boolean", nil, nil, "?skip_subresources=maybe", nil, false, 400, none},
+		{"a project member", nil, func(tr tree) place { return tr.pg }, "", nil, false, 204, func(tr tree) []place { return []place{tr.pg} }},
+		{"a subgroup member", nil, func(tr tree) place { return tr.sub1 }, "", nil, false, 204, func(tr tree) []place { return []place{tr.sub1, tr.sub2, tr.ps2} }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tr := build(t)
+			if c.setup != nil {
+				c.setup(t, tr)
+			}
+			target := tr.grp
+			if c.target != nil {
+				target = c.target(tr)
+			}
+			who := admin
+			if c.self {
+				who = PAT(tr.u)
+			}
+			r := e.Do("DELETE", fmt.Sprintf("/api/v4/%s/%d/members/%d%s", target.kind, target.id, tr.uid, c.query), c.body, who)
+			if !wantStatus(t, r, c.status) {
+				return
+			}
+			switch c.status {
+			case 403:
+				ErrBody(t, r, "message", "403 Forbidden")
+			case 400:
+				ErrBody(t, r, "error", "skip_subresources is invalid")
+			}
+			gone := map[place]bool{}
+			for _, pl := range c.gone(tr) {
+				gone[pl] = true
+			}
+			for _, pl := range all(tr) {
+				want := 200
+				if gone[pl] {
+					want = 404
+				}
+				if got := e.Do("GET", fmt.Sprintf("/api/v4/%s/%d/members/%d", pl.kind, pl.id, tr.uid), nil, admin).Status; got != want {
+					t.Errorf("%s %d: membership status %d, want %d", pl.kind, pl.id, got, want)
+				}
+			}
+		})
+	}
+}

@@ -553,13 +553,57 @@ func (s *Store) UpdateMember(ctx context.Context, src MemberSource, userID int64
 	return out, err
 }
 
-// RemoveMember deletes a membership if check lets it.
-func (s *Store) RemoveMember(ctx context.Context, src MemberSource, userID int64, check MemberCheck) error {
+// RemoveMember deletes a membership if check lets it. For a group, with
+// subresources, it also deletes the same user's memberships of the
+// group's subgroups and of the projects in the group and its subgroups,
+// all in the one transaction, as GitLab's Members::DestroyService does
+// unless skip_subresources is true (gitlabhq
+// app/services/members/destroy_service.rb delete_subresources). Their
+// removal needs no check of its own: whoever may remove the group
+// membership may remove those below it (an Owner of the group is Owner
+// of all below it; a member leaving removes only their own), except that
+// GitLab's GroupMemberPolicy refuses to destroy the membership of a
+// subgroup's last Owner, and DestroyService then raises
+// AccessDeniedError. So when the removal would leave a subgroup where the
+// user was an Owner without any Owner in force on it or above it, the
+// whole removal is 403 Forbidden and nothing is removed (GitLab, without
+// a transaction, would have removed what it reached first).
+func (s *Store) RemoveMember(ctx context.Context, src MemberSource, userID int64, subresources bool, check MemberCheck) error {
 	const op = "meta.RemoveMember"
 	return s.changeMember(ctx, op, src, userID, check, func(tx *Tx) error {
 		table, key := src.table()
-		_, err := tx.tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE `+key+` = $1 AND user_id = $2`, src.ID, userID)
-		return wrap(op, err)
+		if _, err := tx.tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE `+key+` = $1 AND user_id = $2`, src.ID, userID); err != nil {
+			return wrap(op, err)
+		}
+		if !src.Group || !subresources {
+			return nil
+		}
+		if _, err := tx.tx.ExecContext(ctx, `DELETE FROM project_members pm USING projects p JOIN namespaces n ON n.id = p.namespace_id
+			WHERE pm.project_id = p.id AND pm.user_id = $2 AND $1 = ANY(n.traversal_ids)`, src.ID, userID); err != nil {
+			return wrap(op, err)
+		}
+		var owned []int64
+		if err := tx.tx.SelectContext(ctx, &owned, `WITH gone AS (DELETE FROM group_members gm USING namespaces n
+			WHERE n.id = gm.namespace_id AND gm.user_id = $2 AND $1 = ANY(n.traversal_ids) AND gm.namespace_id <> $1
+			RETURNING gm.namespace_id, gm.access_level)
+			SELECT namespace_id FROM gone WHERE access_level = `+strconv.Itoa(Owner), src.ID, userID); err != nil {
+			return wrap(op, err)
+		}
+		if len(owned) == 0 {
+			return nil
+		}
+		// A separate statement, so that it sees the rows deleted above gone.
+		var ownerless bool
+		err := tx.tx.GetContext(ctx, &ownerless, `SELECT EXISTS (SELECT 1 FROM namespaces s WHERE s.id = ANY($1)
+			AND NOT EXISTS (SELECT 1 FROM group_members gm WHERE gm.namespace_id = ANY(s.traversal_ids)
+				AND gm.access_level = `+strconv.Itoa(Owner)+` AND `+inForce("gm")+`))`, pq.Array(owned))
+		if err != nil {
+			return wrap(op, err)
+		}
+		if ownerless {
+			return errs.New(op, errs.Forbidden, "403 Forbidden")
+		}
+		return nil
 	})
 }
 
