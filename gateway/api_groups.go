@@ -316,7 +316,11 @@ func (s *Server) memberSource(c *gin.Context, group bool) (meta.MemberSource, in
 	if err != nil {
 		return meta.MemberSource{}, 0, err
 	}
-	return meta.MemberSource{ID: p.ID}, lvl, nil
+	src := meta.MemberSource{ID: p.ID}
+	if p.Namespace.Kind == "user" && p.Namespace.OwnerID != nil {
+		src.Holder = *p.Namespace.OwnerID
+	}
+	return src, lvl, nil
 }
 
 // canManage: project members need Maintainer+, group members Owner.
@@ -489,6 +493,10 @@ func (s *Server) addMember(group bool) gin.HandlerFunc {
 			httpx.Abort(c, err)
 			return
 		}
+		if src.Holder != 0 && u.ID == src.Holder {
+			httpx.Abort(c, errHolder(op, http.MethodPost))
+			return
+		}
 		if exp != nil && beforeToday(*exp) {
 			httpx.Abort(c, s.pastExpiry(ctx, op, src, u.ID))
 			return
@@ -543,6 +551,10 @@ func (s *Server) updateMember(group bool) gin.HandlerFunc {
 		src, level, err := s.memberSource(c, group)
 		if err != nil {
 			httpx.Abort(c, err)
+			return
+		}
+		if src.Holder != 0 && uid == src.Holder {
+			httpx.Abort(c, errHolder(op, http.MethodPut))
 			return
 		}
 		m, err := s.Store.UpdateMember(c.Request.Context(), src, uid, lvl, exp, setExp, func(cur *meta.Member, lastOwner bool) error {
@@ -615,6 +627,10 @@ func (s *Server) removeMember(group bool) gin.HandlerFunc {
 			httpx.Abort(c, err)
 			return
 		}
+		if src.Holder != 0 && uid == src.Holder {
+			httpx.Abort(c, errHolder(op, http.MethodDelete))
+			return
+		}
 		self := uid == id.User.ID
 		if err := s.Store.RemoveMember(c.Request.Context(), src, uid, !skip, func(cur *meta.Member, lastOwner bool) error {
 			if !self && !canManage(group, level) {
@@ -627,6 +643,24 @@ func (s *Server) removeMember(group bool) gin.HandlerFunc {
 		}
 		c.Status(http.StatusNoContent)
 	}
+}
+
+// errHolder answers a request about the holder of the personal namespace
+// a project is in. GitLab adds them to each such project as a member
+// (Owner; gitlabhq app/services/projects/create_service.rb, and
+// app/models/member.rb post_create_member_hook), so adding them again is
+// 409 Member already exists (check_existing_membership in
+// lib/api/helpers/members_helpers.rb, before the caller's rights are
+// weighed), and ProjectMemberPolicy prevents update_project_member and
+// destroy_project_member on that membership for everyone, the holder and
+// admins included, so PUT and DELETE are 403 (gitlabhq
+// app/policies/project_member_policy.rb
+// target_is_holder_of_the_personal_namespace).
+func errHolder(op, method string) error {
+	if method == http.MethodPost {
+		return errs.New(op, errs.Conflict, "Member already exists")
+	}
+	return errForbidden(op)
 }
 
 // ownerGuard refuses a change to a project Owner's membership by a caller
@@ -647,10 +681,10 @@ func (s *Server) removeMember(group bool) gin.HandlerFunc {
 // DELETE (Members::DestroyService raising AccessDeniedError) alike, even
 // when the PUT keeps the Owner level (gitlabhq
 // app/policies/group_member_policy.rb, lib/api/members.rb,
-// app/services/members/destroy_service.rb). Projects have no such rule
-// here: GitLab's only one protects the holder of a personal namespace,
-// whose ownership this gateway keeps on the namespace, not in a
-// membership.
+// app/services/members/destroy_service.rb). Projects have no such rule:
+// GitLab's only one protects the holder of a personal namespace, whose
+// ownership this gateway keeps on the namespace, not in a membership
+// (see errHolder).
 func ownerGuard(op string, group bool, m *meta.Member, level int, lastOwner bool) error {
 	if lastOwner || (!group && level < meta.Owner && m.AccessLevel >= meta.Owner) {
 		return errForbidden(op)

@@ -804,3 +804,63 @@ func TestMemberRemovalCascades(t *testing.T) {
 		})
 	}
 }
+
+// The holder of a personal namespace is a member, Owner, of every project
+// in it in GitLab (gitlabhq app/services/projects/create_service.rb,
+// app/models/member.rb), so adding them is 409 Member already exists
+// (lib/api/helpers/members_helpers.rb check_existing_membership), even
+// with an expiry in the past, and ProjectMemberPolicy prevents anyone,
+// admins and the holder included, from updating or removing that
+// membership: 403 (app/policies/project_member_policy.rb). Here the
+// ownership lives on the namespace, with no membership row.
+func TestMemberPersonalNamespaceHolder(t *testing.T) {
+	e := NewEnv(t)
+	admin := PAT(e.Admin)
+	hID, h := e.User("holder")
+	mine := e.Must(201, e.Do("POST", "/api/v4/projects", map[string]any{"path": "mine"}, PAT(h))).Map(t)
+	ns := mine["namespace"].(map[string]any)
+	if ns["kind"] != "user" {
+		t.Fatalf("namespace: %v", ns)
+	}
+	// A project an admin made in the holder's namespace is theirs as well.
+	byAdmin := e.Must(201, e.Do("POST", "/api/v4/projects", map[string]any{"path": "given", "namespace_id": ns["id"]}, admin)).Map(t)
+	yesterday := time.Now().UTC().AddDate(0, 0, -1).Format("2006-01-02")
+	for _, proj := range []map[string]any{mine, byAdmin} {
+		members := fmt.Sprintf("/api/v4/projects/%v/members", proj["id"])
+		holder := fmt.Sprintf("%s/%d", members, hID)
+		for _, c := range []struct {
+			name, method, path string
+			body               any
+			who                H
+			status             int
+			msg                string
+		}{
+			{"an admin adds the holder", "POST", members, map[string]any{"user_id": hID, "access_level": 30}, admin, 409, "Member already exists"},
+			{"an admin adds the holder by username", "POST", members, map[string]any{"username": "holder", "access_level": 50}, admin, 409, "Member already exists"},
+			{"an admin adds the holder with a past expiry", "POST", members, map[string]any{"user_id": hID, "access_level": 30, "expires_at": yesterday}, admin, 409, "Member already exists"},
+			{"the holder adds themself", "POST", members, map[string]any{"user_id": hID, "access_level": 50}, PAT(h), 409, "Member already exists"},
+			{"an admin updates the holder", "PUT", holder, map[string]any{"access_level": 30}, admin, 403, "403 Forbidden"},
+			{"the holder updates themself", "PUT", holder, map[string]any{"access_level": 50}, PAT(h), 403, "403 Forbidden"},
+			{"an admin removes the holder", "DELETE", holder, nil, admin, 403, "403 Forbidden"},
+			{"the holder leaves", "DELETE", holder, nil, PAT(h), 403, "403 Forbidden"},
+		} {
+			t.Run(fmt.Sprintf("%v/%s", proj["path"], c.name), func(t *testing.T) {
+				r := e.Do(c.method, c.path, c.body, c.who)
+				if wantStatus(t, r, c.status) {
+					ErrBody(t, r, "message", c.msg)
+				}
+			})
+		}
+		// The holder still owns the project and manages its members.
+		xID, x := e.User(fmt.Sprintf("guest-%v", proj["path"]))
+		e.Must(201, e.Do("POST", members, map[string]any{"user_id": xID, "access_level": 30}, PAT(h)))
+		e.Must(200, e.Do("PUT", fmt.Sprintf("%s/%d", members, xID), map[string]any{"access_level": 20}, PAT(h)))
+		e.Must(204, e.Do("DELETE", fmt.Sprintf("%s/%d", members, xID), nil, PAT(h)))
+		e.Must(404, e.Do("GET", fmt.Sprintf("/api/v4/projects/%v", proj["id"]), nil, PAT(x)))
+		var got []map[string]any
+		e.Must(200, e.Do("GET", members, nil, admin)).JSON(t, &got)
+		if len(got) != 0 {
+			t.Errorf("members of %v: %v", proj["path"], got)
+		}
+	}
+}

@@ -471,6 +471,11 @@ type Member struct {
 type MemberSource struct {
 	Group bool
 	ID    int64
+	// Holder is, for a project in a personal namespace, the namespace's
+	// holder (0 otherwise): GitLab makes them a member, Owner, of every
+	// project there, while this gateway keeps their ownership on the
+	// namespace and has no membership row for it.
+	Holder int64
 }
 
 func (m MemberSource) table() (string, string) {
