@@ -184,7 +184,13 @@ func (r *Registry) fillDigests(ctx context.Context, b *meta.Blob) error {
 	}
 	defer rc.Close()
 	sum256, sum1, sum5 := sha256.New(), sha1.New(), md5.New()
-	job := digestJob{d: io.MultiWriter(sum256, sum1, sum5), done: make(chan struct{}, 1)}
+	// One job per digest rather than one for all three: an upload's
+	// digests share the background threads, and each of its chunks then
+	// waits behind at most one digest of a backfill chunk.
+	jobs := []digestJob{{d: sum256}, {d: sum1}, {d: sum5}}
+	for i := range jobs {
+		jobs[i].done = make(chan struct{}, 1)
+	}
 	bp := chunkPool.Get()
 	defer chunkPool.Put(bp)
 	var size int64
@@ -192,11 +198,13 @@ func (r *Registry) fillDigests(ctx context.Context, b *meta.Blob) error {
 		n, err := io.ReadFull(rc, *bp)
 		if n > 0 {
 			size += int64(n)
-			job.data = (*bp)[:n]
-			if r.BackgroundDigests {
-				hashInBackground(&job)
-			} else {
-				job.d.Write(job.data)
+			for i := range jobs {
+				jobs[i].data = (*bp)[:n]
+				if r.BackgroundDigests {
+					hashInBackground(&jobs[i])
+				} else {
+					jobs[i].d.Write(jobs[i].data)
+				}
 			}
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
