@@ -299,9 +299,10 @@ func (s *Server) recovery() gin.HandlerFunc {
 	}
 }
 
-// Run serves until ctx is cancelled, then shuts down gracefully: the
-// listener closes at once and running requests (uploads included) get up to
-// ShutdownTimeout to finish.
+// Run serves, and runs the digest backfill (unless turned off), until ctx
+// is cancelled, then shuts down gracefully: the listener closes at once and
+// running requests (uploads included) get up to ShutdownTimeout to finish;
+// a backfill pass stops where it is and the next start resumes it.
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.engine,
