@@ -10,6 +10,7 @@ import (
 	"io"
 	"testing"
 
+	"github.com/pkgate/pkgate/internal/errs"
 	"github.com/pkgate/pkgate/storage/blob"
 )
 
@@ -85,5 +86,68 @@ func TestIngestDeferDigestsChecksAnnounced(t *testing.T) {
 	opt.Expect.MD5 = "00000000000000000000000000000000"
 	if _, err := r.Ingest(context.Background(), bytes.NewReader(body), opt); err == nil {
 		t.Fatal("a wrong announced md5 was accepted")
+	}
+}
+
+// cutBody reads like net/http's request body when the client sends fewer
+// bytes than its Content-Length: the bytes it got, then
+// io.ErrUnexpectedEOF once (with the last bytes, when withLast), then
+// io.EOF.
+type cutBody struct {
+	r        io.Reader
+	withLast bool
+	failed   bool
+}
+
+func (b *cutBody) Read(p []byte) (int, error) {
+	if b.failed {
+		return 0, io.EOF
+	}
+	n, err := b.r.Read(p)
+	if err == io.EOF || (b.withLast && n > 0 && b.r.(*bytes.Reader).Len() == 0) {
+		b.failed = true
+		return n, io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+// A body cut short is a failed upload (400, nothing stored), not a
+// complete file of the bytes that came, whether the cut comes within a
+// read's minimum or with the byte that completes it.
+func TestIngestTruncatedBody(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		size     int
+		withLast bool
+	}{
+		{"small, error alone", 1000, false},
+		{"small, error with the last bytes", 1000, true},
+		{"a chunk's minimum, error with the last bytes", chunkSize / 4, true},
+		{"past a part, error alone", backgroundAfter + 1<<20, false},
+		{"past a part, error with the last bytes", backgroundAfter + chunkSize/2, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			fs, err := blob.NewFS(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := &Registry{Blobs: fs}
+			body := &cutBody{r: bytes.NewReader(make([]byte, tc.size)), withLast: tc.withLast}
+			st, err := r.Ingest(context.Background(), body, IngestOptions{DeferDigests: true, SizeHint: int64(tc.size) * 2})
+			if err == nil {
+				t.Fatalf("a body cut short was stored as a complete %d-byte file", st.Size)
+			}
+			if !errs.Is(err, errs.Invalid) {
+				t.Fatalf("err %v, want a 400", err)
+			}
+			err = fs.List(context.Background(), "", func(i blob.Info) error {
+				t.Errorf("object %s left behind", i.Key)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

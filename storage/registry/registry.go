@@ -315,10 +315,7 @@ func (r *Registry) Ingest(ctx context.Context, src io.Reader, opt IngestOptions)
 		if err != nil {
 			return fail(storeErr(op, err))
 		}
-		n, rerr := io.ReadAtLeast(src, p, min(len(p), chunkSize/4))
-		if rerr == io.ErrUnexpectedEOF {
-			rerr = io.EOF
-		}
+		n, rerr := readAtLeast(src, p, min(len(p), chunkSize/4))
 		size += int64(n)
 		if opt.Limit > 0 && size > opt.Limit {
 			_ = done(0)
@@ -361,6 +358,25 @@ func (r *Registry) Ingest(ctx context.Context, src io.Reader, opt IngestOptions)
 		return nil, storeErr(op, err)
 	}
 	return &Staged{Digests: d, key: key}, nil
+}
+
+// readAtLeast reads into p until it holds min bytes or src fails, like
+// io.ReadAtLeast, but answers src's own error: only io.EOF ends an upload.
+// io.ReadAtLeast reports a clean end before min bytes as
+// io.ErrUnexpectedEOF, and drops an error that comes with the min-th byte;
+// net/http's request body answers io.ErrUnexpectedEOF for a body cut short
+// of its Content-Length (or an unterminated chunked one), once, and io.EOF
+// after it. Ingest read both as a clean end, and stored a client's
+// truncated upload as a complete file, with digests of the truncated
+// bytes (with the fs driver every time; with S3 unless the request's
+// context was cancelled before the commit).
+func readAtLeast(src io.Reader, p []byte, min int) (n int, err error) {
+	for n < min && err == nil {
+		var nn int
+		nn, err = src.Read(p[n:])
+		n += nn
+	}
+	return n, err
 }
 
 func verify(got, want Digests) error {
