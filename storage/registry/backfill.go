@@ -175,10 +175,33 @@ func (r *Registry) failedRecently(sha string) bool {
 	return ok
 }
 
+// backfillStall is how long a backfill read may wait for its next chunk
+// before it gives the blob up (left for backfillRetry). The S3 client
+// bounds the wait for a response's headers, not for its body: a GET whose
+// body stopped flowing held the pass, and with it the lock every node's
+// pass waits on, until the process ended.
+var backfillStall = 2 * time.Minute
+
+// errBackfillStalled is the cause of a read given up after backfillStall.
+var errBackfillStalled = errors.New("the object's bytes stopped coming")
+
 // fillDigests reads b's object once, computing md5 and sha1 and checking
 // sha256 and size, and records the digests.
+//
+// The read runs under a context that a stalled read (backfillStall) or
+// the end of ctx cancels, which stops a driver's read that honours it
+// (S3's); the loop also checks it between chunks, which stops a driver
+// whose reads ignore it (fs): a shutdown went on reading and hashing a
+// large object to its end.
 func (r *Registry) fillDigests(ctx context.Context, b *meta.Blob) error {
-	rc, err := r.Blobs.Open(ctx, b.StorageKey, 0, -1)
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	// Armed around each read only; Open is bounded by the store's client
+	// (its response-header timeout and retries).
+	stalled := time.AfterFunc(backfillStall, func() { cancel(errBackfillStalled) })
+	stalled.Stop()
+	defer stalled.Stop()
+	rc, err := r.Blobs.Open(rctx, b.StorageKey, 0, -1)
 	if err != nil {
 		return err
 	}
@@ -195,7 +218,14 @@ func (r *Registry) fillDigests(ctx context.Context, b *meta.Blob) error {
 	defer chunkPool.Put(bp)
 	var size int64
 	for {
+		if rctx.Err() != nil {
+			return context.Cause(rctx)
+		}
+		// Only the read is timed: the hashing at the lowest priority
+		// may wait for CPU as long as the machine is busy.
+		stalled.Reset(backfillStall)
 		n, err := io.ReadFull(rc, *bp)
+		stalled.Stop()
 		if n > 0 {
 			size += int64(n)
 			for i := range jobs {
@@ -211,6 +241,9 @@ func (r *Registry) fillDigests(ctx context.Context, b *meta.Blob) error {
 			break
 		}
 		if err != nil {
+			if cause := context.Cause(rctx); cause != nil {
+				return cause
+			}
 			return fmt.Errorf("reading the object: %w", err)
 		}
 	}

@@ -1,0 +1,94 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/pkgate/pkgate/storage/blob"
+	"github.com/pkgate/pkgate/storage/meta"
+)
+
+// openFunc is a blob driver whose Open the test decides.
+type openFunc struct {
+	blob.Driver
+	open func(ctx context.Context) io.ReadCloser
+}
+
+func (d openFunc) Open(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	return d.open(ctx), nil
+}
+
+// stallingBody sends one chunk, then nothing until its request's
+// context ends, as an S3 GET whose body stops flowing.
+type stallingBody struct {
+	ctx  context.Context
+	sent bool
+}
+
+func (b *stallingBody) Read(p []byte) (int, error) {
+	if !b.sent {
+		b.sent = true
+		return len(p), nil
+	}
+	<-b.ctx.Done()
+	return 0, b.ctx.Err()
+}
+
+func (b *stallingBody) Close() error { return nil }
+
+// endless reads zeros for ever and ignores any context, as a file read
+// does; cancel, when set, is called at its first read.
+type endless struct{ cancel func() }
+
+func (e *endless) Read(p []byte) (int, error) {
+	if e.cancel != nil {
+		e.cancel()
+		e.cancel = nil
+	}
+	clear(p)
+	return len(p), nil
+}
+
+func (e *endless) Close() error { return nil }
+
+// fillWithin runs fillDigests and fails the test if it has not returned
+// within d.
+func fillWithin(t *testing.T, r *Registry, ctx context.Context, d time.Duration) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- r.fillDigests(ctx, &meta.Blob{SHA256: "00", Size: 1 << 40, StorageKey: "blobs/x"}) }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		t.Fatalf("fillDigests still running after %s", d)
+		return nil
+	}
+}
+
+// A read that stops bringing bytes is given up after backfillStall: it
+// held the pass, and the lock all nodes' passes wait on, for ever.
+func TestFillDigestsStalledRead(t *testing.T) {
+	defer func(d time.Duration) { backfillStall = d }(backfillStall)
+	backfillStall = 100 * time.Millisecond
+	r := &Registry{Blobs: openFunc{open: func(ctx context.Context) io.ReadCloser { return &stallingBody{ctx: ctx} }}}
+	err := fillWithin(t, r, context.Background(), 10*time.Second)
+	if !errors.Is(err, errBackfillStalled) {
+		t.Fatalf("err %v, want the stall", err)
+	}
+}
+
+// The end of the pass's context (shutdown) stops a read between chunks
+// even when the driver's reads ignore it (fs): it went on to the end of
+// the object.
+func TestFillDigestsStopsWithContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := &Registry{Blobs: openFunc{open: func(context.Context) io.ReadCloser { return &endless{cancel: cancel} }}}
+	if err := fillWithin(t, r, ctx, 10*time.Second); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
+}
