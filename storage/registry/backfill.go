@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/pkgate/pkgate/internal/errs"
-	"github.com/pkgate/pkgate/storage/blob"
 	"github.com/pkgate/pkgate/storage/meta"
 )
 
@@ -117,9 +116,14 @@ func (r *Registry) BackfillDigests(ctx context.Context) (Backfilled, error) {
 				switch {
 				case ctx.Err() != nil:
 					return ctx.Err()
-				case errors.Is(err, blob.ErrNotFound), err != nil && r.gone(ctx, b):
+				case err != nil && r.gone(ctx, b):
 					// Freed by gc or a delete since the query, perhaps
-					// while being read: nothing to fill.
+					// while being read: nothing to fill. A missing
+					// object whose row still names it is no such case
+					// (gc deletes the row first): that is storage lost,
+					// and a failure like a damaged object, logged,
+					// counted and left for backfillRetry; it was skipped
+					// here unseen and opened again by every pass.
 				case err != nil:
 					done.Failed++
 					r.observeBackfill(false, 0)
