@@ -2,36 +2,53 @@ package meta
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"time"
 )
 
 // BlobsLackingDigests lists blob rows whose md5 or sha1 is empty (uploads
-// that left them to the backfill), oldest first, after the row
-// (afterTime, afterSHA), so a pass walks every such row once even when
-// some of them fail.
+// that left them to the backfill) and that some file names, oldest first,
+// after the row (afterTime, afterSHA), so a pass walks every such row once
+// even when some of them fail. A blob no file names (its package deleted,
+// waiting for gc) is nobody's to report, and not worth a read.
 func (s *Store) BlobsLackingDigests(ctx context.Context, afterTime time.Time, afterSHA string, limit int) ([]Blob, error) {
 	var bs []Blob
 	err := s.db.SelectContext(ctx, &bs, `SELECT sha256, size, md5, sha1, sha512, storage_key, created_at FROM blobs
 		WHERE (md5 = '' OR sha1 = '') AND (created_at, sha256) > ($1, $2)
+			AND EXISTS (SELECT 1 FROM package_files f WHERE f.blob_sha256 = blobs.sha256)
 		ORDER BY created_at, sha256 LIMIT $3`, afterTime, afterSHA, limit)
 	return bs, wrap("meta.BlobsLackingDigests", err)
 }
 
 // FillBlobDigests records the md5 and sha1 of a blob's bytes where the row
-// lacks them, and returns the projects whose files name the blob (their
-// cached file lookups carry the old, empty values). A row that is gone, or
-// that an upload of the same bytes filled meanwhile, changes nothing.
-func (s *Store) FillBlobDigests(ctx context.Context, sha, md5, sha1 string) ([]int64, error) {
-	var projects []int64
-	err := s.db.SelectContext(ctx, &projects, `WITH filled AS (
+// lacks them. It reports whether it changed the row, and the projects whose
+// files name the blob (their cached file lookups carry the old, empty
+// values). A row that is gone, or that an upload of the same bytes filled
+// meanwhile, changes nothing.
+func (s *Store) FillBlobDigests(ctx context.Context, sha, md5, sha1 string) (filled bool, projects []int64, err error) {
+	var rows []struct {
+		Filled  bool          `db:"filled"`
+		Project sql.NullInt64 `db:"project_id"`
+	}
+	err = s.db.SelectContext(ctx, &rows, `WITH filled AS (
 			UPDATE blobs SET md5 = CASE WHEN md5 = '' THEN $2 ELSE md5 END,
 				sha1 = CASE WHEN sha1 = '' THEN $3 ELSE sha1 END
 			WHERE sha256 = $1 AND (md5 = '' OR sha1 = '') RETURNING sha256)
-		SELECT DISTINCT p.project_id FROM filled
-			JOIN package_files f ON f.blob_sha256 = filled.sha256
-			JOIN packages p ON p.id = f.package_id`, sha, md5, sha1)
-	return projects, wrap("meta.FillBlobDigests", err)
+		SELECT true AS filled, p.project_id FROM filled
+			LEFT JOIN package_files f ON f.blob_sha256 = filled.sha256
+			LEFT JOIN packages p ON p.id = f.package_id
+		GROUP BY p.project_id`, sha, md5, sha1)
+	if err != nil {
+		return false, nil, wrap("meta.FillBlobDigests", err)
+	}
+	for _, r := range rows {
+		filled = filled || r.Filled
+		if r.Project.Valid {
+			projects = append(projects, r.Project.Int64)
+		}
+	}
+	return filled, projects, nil
 }
 
 // backfillLock is the session advisory lock of the node running the

@@ -116,14 +116,14 @@ func (r *Registry) BackfillDigests(ctx context.Context) (Backfilled, error) {
 				switch {
 				case ctx.Err() != nil:
 					return ctx.Err()
-				case err != nil && r.gone(ctx, b):
-					// Freed by gc or a delete since the query, perhaps
-					// while being read: nothing to fill. A missing
-					// object whose row still names it is no such case
-					// (gc deletes the row first): that is storage lost,
-					// and a failure like a damaged object, logged,
-					// counted and left for backfillRetry; it was skipped
-					// here unseen and opened again by every pass.
+				case errors.Is(err, errFilledMeanwhile), err != nil && r.gone(ctx, b):
+					// Filled by an upload of the same bytes, or freed by
+					// gc or a delete since the query (perhaps while being
+					// read): nothing to fill. A missing object whose row
+					// still names it is no such case (gc deletes the row
+					// first): that is storage lost, a failure like a
+					// damaged object, logged, counted and left for
+					// backfillRetry.
 				case err != nil:
 					done.Failed++
 					r.observeBackfill(false, 0)
@@ -197,6 +197,10 @@ var errBackfillStalled = errors.New("the object's bytes stopped coming")
 // (S3's); the loop also checks it between chunks, which stops a driver
 // whose reads ignore it (fs): a shutdown went on reading and hashing a
 // large object to its end.
+// errFilledMeanwhile: the row had its digests, or was gone, by the time
+// the backfill had computed them.
+var errFilledMeanwhile = errors.New("registry: blob filled or freed meanwhile")
+
 func (r *Registry) fillDigests(ctx context.Context, b *meta.Blob) error {
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -254,9 +258,12 @@ func (r *Registry) fillDigests(ctx context.Context, b *meta.Blob) error {
 	if got := hex.EncodeToString(sum256.Sum(nil)); size != b.Size || got != b.SHA256 {
 		return fmt.Errorf("the object holds %d bytes of sha256 %s, not the row's %d bytes", size, got, b.Size)
 	}
-	projects, err := r.Meta.FillBlobDigests(ctx, b.SHA256, hex.EncodeToString(sum5.Sum(nil)), hex.EncodeToString(sum1.Sum(nil)))
+	filled, projects, err := r.Meta.FillBlobDigests(ctx, b.SHA256, hex.EncodeToString(sum5.Sum(nil)), hex.EncodeToString(sum1.Sum(nil)))
 	if err != nil {
 		return err
+	}
+	if !filled {
+		return errFilledMeanwhile
 	}
 	// File lookups cached here and on other nodes carry the empty digests
 	// (the download's X-Checksum headers).
