@@ -27,8 +27,12 @@ type failLimiter struct {
 	clients map[string]*rate.Limiter
 }
 
+// newFailLimiter returns nil (no limit) when either setting is 0 or less:
+// a burst of 0 would give each address that failed once a budget that
+// never refills (rate.Limiter holds at most burst tokens), refusing its
+// good tokens too for the life of the process.
 func newFailLimiter(perMinute, burst int) *failLimiter {
-	if perMinute <= 0 {
+	if perMinute <= 0 || burst <= 0 {
 		return nil
 	}
 	return &failLimiter{every: time.Minute / time.Duration(perMinute), burst: burst, clients: map[string]*rate.Limiter{}}

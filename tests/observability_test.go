@@ -62,6 +62,25 @@ func TestAuthFailureRateLimit(t *testing.T) {
 	e.Must(429, e.Do("GET", url, nil, DeployHdr(s.ReadToken)))
 }
 
+// TestAuthFailureLimitOff: 0 in either setting turns the limit off, as the
+// README's configuration table says. A burst of 0 with a rate used to give
+// every address that failed once a budget that could never refill, so its
+// good tokens were refused with 429 for the life of the process.
+func TestAuthFailureLimitOff(t *testing.T) {
+	for _, c := range []struct{ perMinute, burst int }{{0, 30}, {30, 0}} {
+		t.Run(fmt.Sprintf("per_minute=%d,burst=%d", c.perMinute, c.burst), func(t *testing.T) {
+			e := NewEnv(t, func(cfg *gateway.Config) { cfg.AuthFailPerMinute, cfg.AuthFailBurst = c.perMinute, c.burst })
+			s := e.NewScenario()
+			url := fmt.Sprintf("/api/v4/projects/%d/packages/generic/p/1.0/f", s.ProjectID)
+			e.Must(201, e.Do("PUT", url, "x", DeployHdr(s.WriteToken)))
+			for i := 0; i < 40; i++ {
+				e.Must(401, e.Do("GET", url, nil, Bearer("wrong-token")))
+			}
+			e.Must(200, e.Do("GET", url, nil, DeployHdr(s.ReadToken)))
+		})
+	}
+}
+
 func TestAuditLog(t *testing.T) {
 	e := NewEnv(t)
 	s := e.NewScenario()
