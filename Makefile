@@ -1,6 +1,8 @@
 # The two commands of the README: `make run` and `make test`.
 GO ?= go
-PG_BIN ?= $(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin)))
+# The same Postgres binaries and data folder as scripts/run.sh picks.
+PG_BIN ?= $(shell ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+DATA_DIR := $(or $(GATEWAY_DATA_DIR),data)
 
 .PHONY: run test unit vet build stop bench fmt fuzz
 
@@ -37,7 +39,11 @@ fuzz:
 		done; \
 	done
 
-# Stops what `make run` left running (the Postgres cluster and MinIO).
+# Stops what `make run` left running (the Postgres cluster and MinIO), in
+# the data folder it used (GATEWAY_DATA_DIR, ./data by default); as root the
+# cluster runs as the postgres user, as run.sh starts it.
 stop:
-	-@if [ -f data/pg/PG_VERSION ]; then runuser -u postgres -- $(PG_BIN)/pg_ctl -D data/pg stop -m fast; fi
-	-@if [ -f data/minio.pid ]; then kill $$(cat data/minio.pid); rm -f data/minio.pid; fi
+	-@if [ -f $(DATA_DIR)/pg/PG_VERSION ]; then \
+		if [ "$$(id -u)" -eq 0 ]; then runuser -u postgres -- $(PG_BIN)/pg_ctl -D $(DATA_DIR)/pg stop -m fast; \
+		else $(PG_BIN)/pg_ctl -D $(DATA_DIR)/pg stop -m fast; fi; fi
+	-@if [ -f $(DATA_DIR)/minio.pid ]; then kill $$(cat $(DATA_DIR)/minio.pid); rm -f $(DATA_DIR)/minio.pid; fi
