@@ -23,7 +23,14 @@ WTOK=$(echo "$W" | json "['token']"); WUSER=$(echo "$W" | json "['username']")
 RTOK=$(echo "$R" | json "['token']"); RUSER=$(echo "$R" | json "['username']")
 echo "group $GID, project $PID, tokens $WUSER (write) and $RUSER (read)"
 
-GWPID=$(pgrep -f 'gateway serve' | head -1 || true)
+# The gateway is the process listening on URL's port (another session's
+# gateway may run on the same machine); failing that, the only `gateway serve`.
+PORT=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(p.port or {"https": 443}.get(p.scheme, 80))' "$URL")
+GWPID=$(ss -ltnpH "sport = :$PORT" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2 || true)
+if [[ -z "$GWPID" || "$(cat "/proc/$GWPID/comm" 2>/dev/null)" != gateway ]]; then
+  GWPID=$(pgrep -f 'gateway serve' || true)
+  [[ $(wc -w <<<"$GWPID") -eq 1 ]] || GWPID=
+fi
 rss() { awk '/VmRSS/ {print int($2/1024)}' "/proc/$GWPID/status" 2>/dev/null || echo 0; }
 if [[ -n "$GWPID" ]]; then
   BASE=$(rss); echo 0 >"$TMP/peak"
