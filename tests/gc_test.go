@@ -3,6 +3,10 @@ package tests
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +15,7 @@ import (
 
 	"github.com/pkgate/pkgate/storage/blob"
 	"github.com/pkgate/pkgate/storage/janitor"
+	"github.com/pkgate/pkgate/tests/harness"
 )
 
 // TestGCFreesOnlyUnreferenced: gc frees blobs of deleted packages and
@@ -133,4 +138,56 @@ func TestGCUnfinishedUploads(t *testing.T) {
 		t.Fatalf("%d multipart uploads still open", n)
 	}
 	_ = w.Cancel(ctx) // the abort finds nothing left to abort
+}
+
+// TestGCCommandChecksBlobStore: `gateway gc` checks the blob store before
+// it deletes anything, as serve does at start-up. It used to delete the
+// first unreferenced blob row and only then fail on its object, and to scan
+// (and create) a filesystem root that serve never wrote to.
+func TestGCCommandChecksBlobStore(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	bin := buildGateway(t)
+	e.Must(201, e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d/packages/generic/drop/1.0/f.bin", s.ProjectID), "dropped", DeployHdr(s.WriteToken)))
+	var pkgs []map[string]any
+	e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d/packages?package_name=drop", s.ProjectID), nil, PAT(e.Admin))).JSON(t, &pkgs)
+	e.Must(204, e.Do("DELETE", fmt.Sprintf("/api/v4/projects/%d/packages/%v", s.ProjectID, pkgs[0]["id"]), nil, PAT(e.Admin)))
+	blobRows := func() int {
+		var n int
+		if err := e.Store.DB().Get(&n, "SELECT count(*) FROM blobs"); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := blobRows()
+	missing := filepath.Join(t.TempDir(), "not-the-blob-root")
+	for _, c := range []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"s3 unreachable", []string{"GATEWAY_S3_ENDPOINT=http://127.0.0.1:1"}, "blob store unreachable"},
+		{"fs root missing", []string{"GATEWAY_BLOB_DRIVER=fs", "GATEWAY_FS_ROOT=" + missing}, "GATEWAY_FS_ROOT"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(bin, "gc", "--grace", "0s")
+			cmd.Env = append(append(os.Environ(), harness.GatewayEnv(e.Cfg.DatabaseURL, s3svc, e.Bucket)...), c.env...)
+			out, err := cmd.CombinedOutput()
+			if err == nil || !strings.Contains(string(out), c.want) {
+				t.Errorf("gc: %v, want a failure naming %q:\n%s", err, c.want, out)
+			}
+			if n := blobRows(); n != before {
+				t.Errorf("%d blob rows after the failed gc, want %d", n, before)
+			}
+		})
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("gc created %s: %v", missing, err)
+	}
+	// With the right settings it frees the row.
+	cmd := exec.Command(bin, "gc", "--grace", "0s")
+	cmd.Env = append(os.Environ(), harness.GatewayEnv(e.Cfg.DatabaseURL, s3svc, e.Bucket)...)
+	if out, err := cmd.CombinedOutput(); err != nil || blobRows() != before-1 {
+		t.Fatalf("gc: %v, %d blob rows, want %d:\n%s", err, blobRows(), before-1, out)
+	}
 }

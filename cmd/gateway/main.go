@@ -166,9 +166,25 @@ func root() *cobra.Command {
 		Use:   "gc",
 		Short: "Free blobs and objects that nothing references, older than a grace period (safe while serving)",
 		RunE: withStore(func(ctx context.Context, c gateway.Config, store *meta.Store) error {
+			// gc must sweep the store serve writes to, and reach it before
+			// it deletes a row: a row goes before its object, so an
+			// unreachable store would cost the first row and leave its
+			// object to a later run. A missing filesystem root is another
+			// folder than serve's (which creates it at start-up), not one
+			// for gc to create and find empty.
+			if c.BlobDriver == "fs" {
+				if _, err := os.Stat(c.FSRoot); err != nil {
+					return fmt.Errorf("config: GATEWAY_FS_ROOT: %v (give gc the blob folder serve uses)", err)
+				}
+			}
 			blobs, err := gateway.OpenBlobs(ctx, c)
 			if err != nil {
-				return err
+				return fmt.Errorf("blob store: %w", err)
+			}
+			pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			defer cancel()
+			if err := blobs.Ping(pctx); err != nil {
+				return fmt.Errorf("blob store unreachable (GATEWAY_BLOB_DRIVER=%s): %v", c.BlobDriver, err)
 			}
 			rep, err := janitor.Run(ctx, store, blobs, janitor.Options{
 				Grace: grace, DryRun: dryRun,
