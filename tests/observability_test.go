@@ -3,11 +3,13 @@ package tests
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/pkgate/pkgate/gateway"
+	"github.com/pkgate/pkgate/tests/harness"
 )
 
 func TestMetricsEndpoint(t *testing.T) {
@@ -168,4 +170,42 @@ func TestForwardedForIsNotTrusted(t *testing.T) {
 		e.Must(401, e.Do("GET", url, nil, H{"Authorization": "Bearer wrong", "X-Forwarded-For": fmt.Sprintf("10.0.0.%d", i)}))
 	}
 	e.Must(429, e.Do("GET", url, nil, H{"Authorization": "Bearer wrong", "X-Forwarded-For": "10.0.0.99"}))
+}
+
+// TestBootstrapAudited: `gateway admin bootstrap` creates an admin and an
+// api token outside any request; both are in the audit log as the API's
+// user and token creations are, by the command that made them.
+func TestBootstrapAudited(t *testing.T) {
+	e := NewEnv(t)
+	bin := buildGateway(t)
+	boot := func() string {
+		cmd := exec.Command(bin, "admin", "bootstrap", "--username", "ops")
+		cmd.Env = append(os.Environ(), harness.GatewayEnv(e.Cfg.DatabaseURL, s3svc, e.Bucket)...)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("bootstrap: %v", err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	boot()
+	tok := boot() // the admin exists now: only a token
+	e.Must(200, e.Do("GET", "/api/v4/user", nil, PAT(tok)))
+	var events []map[string]any
+	e.Must(200, e.Do("GET", "/api/v4/audit_events?per_page=100", nil, PAT(e.Admin))).JSON(t, &events)
+	count := map[string]int{}
+	for _, ev := range events {
+		if ev["author_type"] != "system" || ev["author_name"] != "gateway admin bootstrap" {
+			continue
+		}
+		count[ev["action"].(string)]++
+		if strings.Contains(fmt.Sprint(ev), tok) {
+			t.Errorf("a secret in an audit event: %v", ev)
+		}
+		if ev["action"] == "user.create" && ev["entity_path"] != "ops" {
+			t.Errorf("user.create event: %v", ev)
+		}
+	}
+	if count["user.create"] != 1 || count["personal_access_token.create"] != 2 {
+		t.Errorf("bootstrap events %v, want 1 user.create and 2 personal_access_token.create (all: %v)", count, events)
+	}
 }

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -135,11 +136,23 @@ func root() *cobra.Command {
 			if _, err := migrations.Up(ctx, store.DB().DB, nil); err != nil {
 				return err
 			}
+			// The audit log holds every user and token creation, these
+			// too: by the command, as no request and no user made them.
+			audit := func(action string, userID int64, path string, details map[string]any) error {
+				b, err := json.Marshal(details)
+				if err != nil {
+					return err
+				}
+				return store.Audit(ctx, &meta.AuditEvent{ActorType: "system", ActorName: "gateway admin bootstrap",
+					Action: action, TargetType: "user", TargetID: &userID, TargetPath: path, Details: b})
+			}
 			u, err := store.UserByUsername(ctx, username)
 			if errs.Is(err, errs.NotFound) {
 				u = &meta.User{Username: username, Email: username + "@localhost", Name: username, IsAdmin: true, CanCreateGroup: true}
 				err = store.CreateUser(ctx, u)
-				if errs.Is(err, errs.Conflict) { // created concurrently
+				if err == nil {
+					err = audit("user.create", u.ID, u.Username, map[string]any{"admin": true})
+				} else if errs.Is(err, errs.Conflict) { // created concurrently
 					u, err = store.UserByUsername(ctx, username)
 				}
 			}
@@ -149,8 +162,12 @@ func root() *cobra.Command {
 			if !u.IsAdmin {
 				return fmt.Errorf("user %q exists and is not an admin", username)
 			}
-			secret, err := auth.IssuePAT(ctx, store, &meta.PAT{UserID: u.ID, Name: "bootstrap", Scopes: []string{"api"}})
+			pat := &meta.PAT{UserID: u.ID, Name: "bootstrap", Scopes: []string{"api"}}
+			secret, err := auth.IssuePAT(ctx, store, pat)
 			if err != nil {
+				return err
+			}
+			if err := audit("personal_access_token.create", u.ID, "", map[string]any{"token_id": pat.ID, "name": pat.Name, "scopes": pat.Scopes}); err != nil {
 				return err
 			}
 			fmt.Println(secret)
