@@ -27,6 +27,14 @@ if [[ -z "${GATEWAY_DATABASE_URL:-}" ]]; then
   if ! as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
     as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w \
       -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories=$PGDATA" start >/dev/null
+  else
+    # Left running by an earlier make run, maybe on another PG_PORT: the
+    # 4th line of postmaster.pid is the port it listens on.
+    RUNNING_PORT=$(sed -n 4p "$PGDATA/postmaster.pid")
+    if [[ -n $RUNNING_PORT && $RUNNING_PORT != "$PG_PORT" ]]; then
+      echo "run: Postgres under $PGDATA already runs on port $RUNNING_PORT; using it (make stop first to move it to $PG_PORT)" >&2
+      PG_PORT=$RUNNING_PORT
+    fi
   fi
   psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='gateway'" | grep -q 1 ||
     psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE gateway" >/dev/null
