@@ -178,6 +178,23 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("config: %s: must be >= 0", name)
 		}
 	}
+	// 0 turns each of these off (or, for the shutdown, waits for nothing);
+	// a negative value is a mistake, not another way to say 0.
+	for _, v := range []struct {
+		name string
+		neg  bool
+	}{
+		{"GATEWAY_BLOB_CACHE_SIZE", c.BlobCacheSize < 0},
+		{"GATEWAY_AUTH_FAIL_PER_MINUTE", c.AuthFailPerMinute < 0},
+		{"GATEWAY_AUTH_FAIL_BURST", c.AuthFailBurst < 0},
+		{"GATEWAY_TOKEN_CACHE_TTL", c.TokenCacheTTL < 0},
+		{"GATEWAY_BODY_IDLE_TIMEOUT", c.BodyIdleTimeout < 0},
+		{"GATEWAY_SHUTDOWN_TIMEOUT", c.ShutdownTimeout < 0},
+	} {
+		if v.neg {
+			return fmt.Errorf("config: %s: must be >= 0", v.name)
+		}
+	}
 	return nil
 }
 

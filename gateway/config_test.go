@@ -3,6 +3,7 @@ package gateway
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -25,6 +26,15 @@ func TestConfigValidate(t *testing.T) {
 		{"bad log level", func(c *Config) { c.LogLevel = "loud" }, "GATEWAY_LOG_LEVEL"},
 		{"bad trusted proxy", func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/8", "proxy.example"} }, "GATEWAY_TRUSTED_PROXIES"},
 		{"negative limit", func(c *Config) { c.MaxPyPISize = -1 }, "GATEWAY_MAX_PYPI_SIZE"},
+		{"negative blob cache", func(c *Config) { c.BlobCacheSize = -1 }, "GATEWAY_BLOB_CACHE_SIZE"},
+		{"negative auth fail rate", func(c *Config) { c.AuthFailPerMinute = -5 }, "GATEWAY_AUTH_FAIL_PER_MINUTE"},
+		{"negative auth fail burst", func(c *Config) { c.AuthFailBurst = -1 }, "GATEWAY_AUTH_FAIL_BURST"},
+		{"negative token cache", func(c *Config) { c.TokenCacheTTL = -time.Second }, "GATEWAY_TOKEN_CACHE_TTL"},
+		{"negative idle timeout", func(c *Config) { c.BodyIdleTimeout = -time.Second }, "GATEWAY_BODY_IDLE_TIMEOUT"},
+		{"negative shutdown timeout", func(c *Config) { c.ShutdownTimeout = -time.Second }, "GATEWAY_SHUTDOWN_TIMEOUT"},
+		{"zeros turn things off", func(c *Config) {
+			c.BlobCacheSize, c.AuthFailPerMinute, c.AuthFailBurst, c.TokenCacheTTL, c.BodyIdleTimeout = 0, 0, 0, 0, 0
+		}, ""},
 		{"bad maven exception regex", func(c *Config) { c.MavenDuplicateExceptionRegex = "(" }, "GATEWAY_MAVEN_DUPLICATE_EXCEPTION_REGEX"},
 		{"bad generic exception regex", func(c *Config) { c.GenericDuplicateExceptionRegex = "[a-" }, "GATEWAY_GENERIC_DUPLICATE_EXCEPTION_REGEX"},
 		{"good exception regexes", func(c *Config) {
