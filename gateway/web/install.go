@@ -62,8 +62,15 @@ func installCommands(base string, projectID int64, p meta.Package, files []meta.
 			Command: "mvn dependency:get " + shellQuote("-Dartifact="+coords) + " " +
 				shellQuote("-DremoteRepositories=gateway::default::"+api+"maven")}}
 	case "generic":
+		// A file name uploaded again (duplicates are allowed by default)
+		// has more than one row, but one URL, which serves the newest.
 		var out []InstallCommand
+		seen := map[string]bool{}
 		for _, f := range files {
+			if seen[f.FileName] {
+				continue
+			}
+			seen[f.FileName] = true
 			rel, out1 := genericFilePath(f.FileName)
 			out = append(out, InstallCommand{Tool: "curl", Label: "curl download command for " + out1,
 				Command: "curl --fail --location --header \"Deploy-Token: " + tokenVar + "\" --output " + shellQuote(out1) + " " +
