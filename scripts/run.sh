@@ -64,7 +64,12 @@ BIN=$ROOT/bin/gateway
 go build -o "$BIN" ./cmd/gateway
 "$BIN" migrate
 TOKEN=$("$BIN" admin bootstrap --username root)
-URL=${GATEWAY_EXTERNAL_URL:-http://${GATEWAY_LISTEN:-127.0.0.1:8080}}
+# The URL the gateway writes into its answers (config.go's default): an
+# unspecified listen host (0.0.0.0, ::, none) is reached on 127.0.0.1.
+LISTEN=${GATEWAY_LISTEN:-127.0.0.1:8080}
+case $LISTEN in 0.0.0.0:* | :* | \[::\]:*) LISTEN=127.0.0.1:${LISTEN##*:} ;; esac
+URL=${GATEWAY_EXTERNAL_URL:-http://$LISTEN}
+URL=${URL%/}
 cat <<MSG
 
   gateway:      $URL
