@@ -427,6 +427,21 @@ func grantable(op string, lvl, level int) error {
 	return nil
 }
 
+// addMember is POST .../members. GitLab's order (gitlabhq
+// lib/api/members.rb post ":id/members", lib/api/helpers/members_helpers.rb
+// add_single_member and check_existing_membership,
+// app/services/members/create_service.rb,
+// app/services/members/creator_service.rb): Grape's parameter checks
+// (400: access_level missing or no integer, user_id and username, an
+// expires_at that is no date), the group or project (find_source: 404 to a
+// caller who cannot see it, who so learns nothing of users or
+// memberships), the user (404 User Not Found), an existing membership
+// (409 Member already exists), and only then the caller's rights, in
+// Members::CreateService: an Owner level on a project wants manage_owners
+// and the membership admin_*_member (403, AccessDeniedError, which
+// add_single_member raises ahead of any validation error); last the
+// model's validations (400: a level that is none, an expiry in the past),
+// rendered together by render_validation_error!.
 func (s *Server) addMember(group bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		const op = "gateway.addMember"
@@ -452,33 +467,27 @@ func (s *Server) addMember(group bool) gin.HandlerFunc {
 			httpx.Abort(c, errs.Param(op, "user_id, username are mutually exclusive"))
 			return
 		}
-		src, level, err := s.memberSource(c, group)
-		if err != nil {
-			httpx.Abort(c, err)
-			return
-		}
-		if !canManage(group, level) {
-			httpx.Abort(c, errForbidden(op))
-			return
-		}
 		lvl, err := levelParam(p)
-		if err == nil {
-			err = grantable(op, lvl, level)
-		}
-		var exp *time.Time
-		if err == nil {
-			exp, err = expiryParam(op, p)
-		}
 		if err != nil {
 			httpx.Abort(c, err)
 			return
 		}
-		ctx := c.Request.Context()
+		exp, err := expiryParam(op, p)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
 		uid, byID, err := p.integer("user_id")
 		if err != nil {
 			httpx.Abort(c, err)
 			return
 		}
+		src, level, err := s.memberSource(c, group)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		ctx := c.Request.Context()
 		var u *meta.User
 		if byID {
 			u, err = s.Store.UserByID(ctx, uid)
@@ -497,8 +506,20 @@ func (s *Server) addMember(group bool) gin.HandlerFunc {
 			httpx.Abort(c, errHolder(op, http.MethodPost))
 			return
 		}
-		if exp != nil && beforeToday(*exp) {
-			httpx.Abort(c, s.pastExpiry(ctx, op, src, u.ID))
+		switch _, err := s.Store.GetMember(ctx, src, u.ID); {
+		case err == nil:
+			httpx.Abort(c, errs.New(op, errs.Conflict, "Member already exists"))
+			return
+		case !errs.Is(err, errs.NotFound):
+			httpx.Abort(c, err)
+			return
+		}
+		if !canManage(group, level) || (lvl == meta.Owner && level < meta.Owner) {
+			httpx.Abort(c, errForbidden(op))
+			return
+		}
+		if err := newMemberInvalid(op, lvl, exp); err != nil {
+			httpx.Abort(c, err)
 			return
 		}
 		m, err := s.Store.AddMember(ctx, src, u.ID, lvl, exp)
@@ -508,6 +529,25 @@ func (s *Server) addMember(group bool) gin.HandlerFunc {
 		}
 		c.JSON(http.StatusCreated, s.memberJSON(m))
 	}
+}
+
+// newMemberInvalid is the model's validation of a new membership: a level
+// that is none and an expiry before today, each under its field, both
+// at once when both fail, as render_validation_error! shows every error
+// of the record (gitlabhq app/models/member.rb access_level_inclusion and
+// expires_at future_date, app/validators/future_date_validator.rb).
+func newMemberInvalid(op string, lvl int, exp *time.Time) error {
+	fields := map[string][]string{}
+	if !validLevels[int64(lvl)] {
+		fields["access_level"] = []string{"is not included in the list"}
+	}
+	if exp != nil && beforeToday(*exp) {
+		fields["expires_at"] = []string{"cannot be a date in the past"}
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	return &errs.Error{Op: op, Kind: errs.Invalid, Body: map[string]any{"message": fields}}
 }
 
 // updateMember is PUT .../members/:user_id. GitLab's order (gitlabhq
@@ -706,22 +746,6 @@ func beforeToday(day time.Time) bool {
 	y, m, d := day.Date()
 	ty, tm, td := time.Now().UTC().Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Before(time.Date(ty, tm, td, 0, 0, 0, 0, time.UTC))
-}
-
-// pastExpiry answers an add whose expiry is past. GitLab validates the
-// record only after it looked the user up and found no membership yet
-// (add_single_member in gitlabhq lib/api/helpers/members_helpers.rb), so
-// an existing member is still 409, not 400.
-func (s *Server) pastExpiry(ctx context.Context, op string, src meta.MemberSource, userID int64) error {
-	_, err := s.Store.GetMember(ctx, src, userID)
-	switch {
-	case err == nil:
-		return errs.New(op, errs.Conflict, "Member already exists")
-	case errs.Is(err, errs.NotFound):
-		return errPastExpiry(op)
-	default:
-		return err
-	}
 }
 
 // updatedExpiry validates an update the way GitLab's Members::UpdateService

@@ -550,6 +550,113 @@ func TestMemberLookupOrder(t *testing.T) {
 	}
 }
 
+// POST .../members looks the user up and checks for an existing
+// membership before it asks whether the caller may add members, as
+// GitLab's API does (gitlabhq lib/api/members.rb post ":id/members",
+// lib/api/helpers/members_helpers.rb add_single_member and
+// check_existing_membership, app/services/members/create_service.rb): a
+// caller who sees the group or project learns that a user does not exist
+// (404 User Not Found) or is already a member (409 Member already exists)
+// before being refused (403), and the model validates the level and the
+// expiry only after that (400, both fields at once). One who cannot see
+// the group or project gets its 404 whatever the user. Grape's parameter
+// checks come first of all.
+func TestMemberAddOrder(t *testing.T) {
+	e := NewEnv(t)
+	admin := PAT(e.Admin)
+	g := e.Group("closed", 0, "private")
+	p := e.Project("app", g, "private")
+	pub := e.Group("open", 0, "public")
+	pubP := e.Project("lib", pub, "public")
+	memberID, _ := e.User("member")
+	for _, src := range []struct {
+		kind string
+		id   int64
+	}{{"groups", g}, {"projects", p}, {"groups", pub}, {"projects", pubP}} {
+		e.Member(src.kind, src.id, memberID, 30)
+	}
+	devID, dev := e.User("dev")
+	e.Member("groups", g, devID, 30)
+	maintID, maint := e.User("maint")
+	e.Member("projects", p, maintID, 40)
+	_, outsider := e.User("outsider")
+	newID, _ := e.User("newcomer")
+	const nobody = 999999
+	yesterday := time.Now().UTC().AddDate(0, 0, -1).Format("2006-01-02")
+
+	for _, c := range []struct {
+		name     string
+		kind     string
+		id       int64
+		body     map[string]any
+		who      H
+		status   int
+		key, msg string
+	}{
+		{"hidden group, no user", "groups", g, map[string]any{"user_id": nobody, "access_level": 30}, PAT(outsider), 404, "message", "404 Group Not Found"},
+		{"hidden group, a member", "groups", g, map[string]any{"user_id": memberID, "access_level": 30}, PAT(outsider), 404, "message", "404 Group Not Found"},
+		{"hidden group, no such username", "groups", g, map[string]any{"username": "ghost", "access_level": 30}, PAT(outsider), 404, "message", "404 Group Not Found"},
+		{"hidden project, no user", "projects", p, map[string]any{"user_id": nobody, "access_level": 30}, PAT(outsider), 404, "message", "404 Project Not Found"},
+		{"hidden project, a member", "projects", p, map[string]any{"user_id": memberID, "access_level": 30}, PAT(outsider), 404, "message", "404 Project Not Found"},
+		{"seen group, no user", "groups", g, map[string]any{"user_id": nobody, "access_level": 30}, PAT(dev), 404, "message", "404 User Not Found"},
+		{"seen group, no such username", "groups", g, map[string]any{"username": "ghost", "access_level": 30}, PAT(dev), 404, "message", "404 User Not Found"},
+		{"seen group, a member", "groups", g, map[string]any{"user_id": memberID, "access_level": 30}, PAT(dev), 409, "message", "Member already exists"},
+		{"seen group, a member by username", "groups", g, map[string]any{"username": "member", "access_level": 30}, PAT(dev), 409, "message", "Member already exists"},
+		{"seen group, a newcomer", "groups", g, map[string]any{"user_id": newID, "access_level": 30}, PAT(dev), 403, "message", "403 Forbidden"},
+		{"seen project, no user", "projects", p, map[string]any{"user_id": nobody, "access_level": 30}, PAT(dev), 404, "message", "404 User Not Found"},
+		{"seen project, a member", "projects", p, map[string]any{"user_id": memberID, "access_level": 30}, PAT(dev), 409, "message", "Member already exists"},
+		{"seen project, a newcomer", "projects", p, map[string]any{"user_id": newID, "access_level": 30}, PAT(dev), 403, "message", "403 Forbidden"},
+		{"public group, no user", "groups", pub, map[string]any{"user_id": nobody, "access_level": 30}, PAT(outsider), 404, "message", "404 User Not Found"},
+		{"public group, a member", "groups", pub, map[string]any{"user_id": memberID, "access_level": 30}, PAT(outsider), 409, "message", "Member already exists"},
+		{"public group, a newcomer", "groups", pub, map[string]any{"user_id": newID, "access_level": 30}, PAT(outsider), 403, "message", "403 Forbidden"},
+		{"public project, no user", "projects", pubP, map[string]any{"user_id": nobody, "access_level": 30}, PAT(outsider), 404, "message", "404 User Not Found"},
+		{"public project, a member", "projects", pubP, map[string]any{"user_id": memberID, "access_level": 30}, PAT(outsider), 409, "message", "Member already exists"},
+		{"public project, a newcomer", "projects", pubP, map[string]any{"user_id": newID, "access_level": 30}, PAT(outsider), 403, "message", "403 Forbidden"},
+		// A Maintainer may not give Owner: refused after the lookups.
+		{"Owner by a Maintainer, no user", "projects", p, map[string]any{"user_id": nobody, "access_level": 50}, PAT(maint), 404, "message", "404 User Not Found"},
+		{"Owner by a Maintainer, a member", "projects", p, map[string]any{"user_id": memberID, "access_level": 50}, PAT(maint), 409, "message", "Member already exists"},
+		{"Owner by a Maintainer, a newcomer", "projects", p, map[string]any{"user_id": newID, "access_level": 50}, PAT(maint), 403, "message", "403 Forbidden"},
+		// The model's validations come last: after the membership check,
+		// and after the caller's rights.
+		{"no such level, a member", "projects", p, map[string]any{"user_id": memberID, "access_level": 35}, PAT(dev), 409, "message", "Member already exists"},
+		{"no such level, a member, by an admin", "groups", g, map[string]any{"user_id": memberID, "access_level": 35}, admin, 409, "message", "Member already exists"},
+		{"no such level, no user", "groups", g, map[string]any{"user_id": nobody, "access_level": 35}, admin, 404, "message", "404 User Not Found"},
+		{"no such level, by a Developer", "projects", p, map[string]any{"user_id": newID, "access_level": 35}, PAT(dev), 403, "message", "403 Forbidden"},
+		{"past expiry, a member", "projects", p, map[string]any{"user_id": memberID, "access_level": 30, "expires_at": yesterday}, PAT(maint), 409, "message", "Member already exists"},
+		{"past expiry, by a Developer", "groups", g, map[string]any{"user_id": newID, "access_level": 30, "expires_at": yesterday}, PAT(dev), 403, "message", "403 Forbidden"},
+		// Grape's parameter checks come first of all.
+		{"hidden group, access_level no integer", "groups", g, map[string]any{"user_id": nobody, "access_level": "lots"}, PAT(outsider), 400, "error", "access_level is invalid"},
+		{"hidden group, expires_at no date", "groups", g, map[string]any{"user_id": nobody, "access_level": 30, "expires_at": "soon"}, PAT(outsider), 400, "error", "expires_at is invalid"},
+		{"hidden group, access_level missing", "groups", g, map[string]any{"user_id": nobody}, PAT(outsider), 400, "error", "access_level is missing"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.Do("POST", fmt.Sprintf("/api/v4/%s/%d/members", c.kind, c.id), c.body, c.who)
+			if wantStatus(t, r, c.status) {
+				ErrBody(t, r, c.key, c.msg)
+			}
+		})
+	}
+	t.Run("a level that is none and an expiry in the past, both reported", func(t *testing.T) {
+		r := e.Do("POST", fmt.Sprintf("/api/v4/projects/%d/members", p), map[string]any{"user_id": newID, "access_level": 35, "expires_at": yesterday}, PAT(maint))
+		if wantStatus(t, r, 400) {
+			if m := r.Map(t)["message"]; fmt.Sprint(m) != "map[access_level:[is not included in the list] expires_at:[cannot be a date in the past]]" {
+				t.Errorf("message: %v", m)
+			}
+		}
+	})
+	// Nothing above changed anything.
+	for _, src := range []struct {
+		kind string
+		id   int64
+	}{{"groups", g}, {"projects", p}, {"groups", pub}, {"projects", pubP}} {
+		m := e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/%s/%d/members/%d", src.kind, src.id, memberID), nil, admin)).Map(t)
+		if m["access_level"] != float64(30) || m["expires_at"] != nil {
+			t.Errorf("%s %d: member changed: %v", src.kind, src.id, m)
+		}
+		e.Must(404, e.Do("GET", fmt.Sprintf("/api/v4/%s/%d/members/%d", src.kind, src.id, newID), nil, admin))
+	}
+}
+
 // Any member may leave, whatever their level: GitLab's GroupMemberPolicy
 // and ProjectMemberPolicy enable destroy_*_member on one's own membership
 // (gitlabhq app/policies/group_member_policy.rb,
