@@ -22,6 +22,18 @@ var files embed.FS
 
 // Up applies every pending migration and returns the versions it applied.
 func Up(ctx context.Context, db *sql.DB, log *slog.Logger) ([]int64, error) {
+	return up(ctx, db, log, 0)
+}
+
+// UpTo applies the pending migrations up to and including version, and
+// returns the versions it applied: tests use it to hold data as an older
+// schema did before a later migration runs.
+func UpTo(ctx context.Context, db *sql.DB, version int64) ([]int64, error) {
+	return up(ctx, db, nil, version)
+}
+
+// up applies pending migrations up to version (0: all).
+func up(ctx context.Context, db *sql.DB, log *slog.Logger, version int64) ([]int64, error) {
 	locker, err := lock.NewPostgresSessionLocker()
 	if err != nil {
 		return nil, fmt.Errorf("migrations: locker: %w", err)
@@ -33,7 +45,12 @@ func Up(ctx context.Context, db *sql.DB, log *slog.Logger) ([]int64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)
 	}
-	res, err := p.Up(ctx)
+	var res []*goose.MigrationResult
+	if version > 0 {
+		res, err = p.UpTo(ctx, version)
+	} else {
+		res, err = p.Up(ctx)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)
 	}

@@ -3,12 +3,15 @@ package tests
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	_ "github.com/lib/pq"
 
 	"github.com/pkgate/pkgate/migrations"
+	"github.com/pkgate/pkgate/storage/meta"
 	"github.com/pkgate/pkgate/tests/harness"
 )
 
@@ -63,5 +66,117 @@ func TestMigrationsConcurrentAndIdempotent(t *testing.T) {
 	again, err := migrations.Up(ctx, dbs[1], nil)
 	if err != nil || len(again) != 0 {
 		t.Fatalf("second run applied %v (%v)", again, err)
+	}
+}
+
+// TestMigrationsHolderMemberships: migration 0014 deletes the membership
+// rows older versions gave the holder of a personal namespace on projects
+// in it, which the members API can no longer update or remove, and only
+// those; no one's access to any project changes, the holder's ownership
+// coming from the namespace.
+func TestMigrationsHolderMemberships(t *testing.T) {
+	ctx := context.Background()
+	dsn, err := harness.NewDatabase(ctx, adminDSN, "migholder")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := migrations.UpTo(ctx, db, 13); err != nil {
+		t.Fatal(err)
+	}
+	st, err := meta.Open(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+
+	user := func(name string) int64 {
+		u := &meta.User{Username: name, Email: name + "@example.com", Name: name}
+		if err := st.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		return u.ID
+	}
+	project := func(path string, ns int64) *meta.Project {
+		p := &meta.Project{NamespaceID: ns, Name: path, Path: path, Visibility: "private", PackagesEnabled: true}
+		if err := st.CreateProject(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	personal := func(uid int64) int64 {
+		ns, err := st.PersonalNamespace(ctx, uid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ns.ID
+	}
+	hID, oID := user("holder"), user("other")
+	g := &meta.Namespace{Name: "Team", Path: "team", Visibility: "private"}
+	if err := st.CreateGroup(ctx, g, nil, oID); err != nil {
+		t.Fatal(err)
+	}
+	mine := project("mine", personal(hID))
+	theirs := project("theirs", personal(oID))
+	team := project("shared", g.ID)
+	tomorrow := time.Now().UTC().AddDate(0, 0, 1)
+	rows := []struct {
+		name    string
+		project *meta.Project
+		user    int64
+		level   int
+		expires *time.Time
+		kept    bool
+	}{
+		{"the holder on their own project", mine, hID, meta.Developer, &tomorrow, false},
+		{"the holder of another namespace on their own project", theirs, oID, meta.Owner, nil, false},
+		{"another user on the holder's project", mine, oID, meta.Reporter, nil, true},
+		{"the holder on someone else's project", theirs, hID, meta.Guest, nil, true},
+		{"the holder on a group's project", team, hID, meta.Maintainer, nil, true},
+	}
+	for _, r := range rows {
+		if _, err := st.AddMember(ctx, meta.MemberSource{ID: r.project.ID}, r.user, r.level, r.expires); err != nil {
+			t.Fatalf("%s: %v", r.name, err)
+		}
+	}
+	access := func() map[string]int {
+		out := map[string]int{}
+		for _, p := range []*meta.Project{mine, theirs, team} {
+			for _, u := range []int64{hID, oID} {
+				lvl, err := st.ProjectAccess(ctx, u, p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out[fmt.Sprintf("user %d on %s", u, p.Path)] = lvl
+			}
+		}
+		return out
+	}
+	before := access()
+
+	applied, err := migrations.Up(ctx, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(applied) != "[14]" {
+		t.Fatalf("applied %v", applied)
+	}
+	for _, r := range rows {
+		t.Run(r.name, func(t *testing.T) {
+			var n int
+			if err := db.QueryRow(`SELECT count(*) FROM project_members WHERE project_id = $1 AND user_id = $2`, r.project.ID, r.user).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if (n == 1) != r.kept {
+				t.Errorf("%d rows, kept %v", n, r.kept)
+			}
+		})
+	}
+	if after := access(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("access changed: %v, was %v", after, before)
 	}
 }
