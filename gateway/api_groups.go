@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -333,17 +334,62 @@ func canManage(group bool, level int) bool {
 
 var validLevels = map[int64]bool{5: true, 10: true, 15: true, 20: true, 30: true, 40: true, 50: true}
 
+// listMembers is GET .../members: the direct members, for a project in a
+// personal namespace its holder among them (meta.MemberSource.Holder),
+// narrowed by query and user_ids as GitLab's retrieve_members does
+// (gitlabhq lib/api/members.rb, lib/api/helpers/members_helpers.rb; see
+// meta.MemberFilter), paginated, with the pagination headers counting what
+// the filters keep. Grape checks user_ids before the handler runs.
 func (s *Server) listMembers(group bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		const op = "gateway.listMembers"
+		p, err := readParams(c)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		var f meta.MemberFilter
+		f.Query, _ = p.str("query")
+		if f.UserIDs, err = integerList(op, p, "user_ids"); err != nil {
+			httpx.Abort(c, err)
+			return
+		}
 		src, _, err := s.memberSource(c, group)
 		if err != nil {
 			httpx.Abort(c, err)
 			return
 		}
 		list(c, s.Cfg.ExternalURL, func(limit, offset int) ([]meta.Member, int, error) {
-			return s.Store.ListMembers(c.Request.Context(), src, limit, offset)
+			return s.Store.ListMembers(c.Request.Context(), src, f, limit, offset)
 		}, s.memberJSON)
 	}
+}
+
+// integerList reads a list of integers as Grape's
+// CommaSeparatedToIntegerArray does (gitlabhq
+// lib/api/validations/types/comma_separated_to_integer_array.rb): a
+// comma-separated string, repeated keys or a JSON array, each item an
+// integer, else 400 {"error":"<k> is invalid"}.
+func integerList(op string, p *params, k string) ([]int64, error) {
+	items, ok := p.list(k)
+	if !ok {
+		return nil, nil
+	}
+	var out []int64
+	for _, item := range items {
+		for _, part := range strings.Split(item, ",") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			n, err := strconv.ParseInt(part, 10, 64)
+			if err != nil {
+				return nil, errs.Param(op, k+" is invalid")
+			}
+			out = append(out, n)
+		}
+	}
+	return out, nil
 }
 
 func (s *Server) getMember(group bool) gin.HandlerFunc {
@@ -695,7 +741,8 @@ func (s *Server) removeMember(group bool) gin.HandlerFunc {
 // destroy_project_member on that membership for everyone, the holder and
 // admins included, so PUT and DELETE are 403 (gitlabhq
 // app/policies/project_member_policy.rb
-// target_is_holder_of_the_personal_namespace).
+// target_is_holder_of_the_personal_namespace). GET shows that membership
+// (meta.MemberSource.Holder).
 func errHolder(op, method string) error {
 	if method == http.MethodPost {
 		return errs.New(op, errs.Conflict, "Member already exists")

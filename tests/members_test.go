@@ -919,7 +919,8 @@ func TestMemberRemovalCascades(t *testing.T) {
 // with an expiry in the past, and ProjectMemberPolicy prevents anyone,
 // admins and the holder included, from updating or removing that
 // membership: 403 (app/policies/project_member_policy.rb). Here the
-// ownership lives on the namespace, with no membership row.
+// ownership lives on the namespace, with no membership row, and the API
+// shows it as a membership (TestMemberHolderListed).
 func TestMemberPersonalNamespaceHolder(t *testing.T) {
 	e := NewEnv(t)
 	admin := PAT(e.Admin)
@@ -964,10 +965,152 @@ func TestMemberPersonalNamespaceHolder(t *testing.T) {
 		e.Must(200, e.Do("PUT", fmt.Sprintf("%s/%d", members, xID), map[string]any{"access_level": 20}, PAT(h)))
 		e.Must(204, e.Do("DELETE", fmt.Sprintf("%s/%d", members, xID), nil, PAT(h)))
 		e.Must(404, e.Do("GET", fmt.Sprintf("/api/v4/projects/%v", proj["id"]), nil, PAT(x)))
+		// The holder is the one member left (TestMemberHolderListed).
 		var got []map[string]any
 		e.Must(200, e.Do("GET", members, nil, admin)).JSON(t, &got)
-		if len(got) != 0 {
+		if len(got) != 1 || got[0]["id"] != float64(hID) {
 			t.Errorf("members of %v: %v", proj["path"], got)
 		}
 	}
+}
+
+// GitLab lists and shows the holder of a personal namespace as an Owner
+// member of every project in it, the membership it made with the project
+// (gitlabhq app/services/projects/create_service.rb add_owner), so GET
+// .../members and .../members/:user_id do too: in the pages and their
+// counts, and through the query and user_ids filters of retrieve_members
+// (lib/api/helpers/members_helpers.rb; User.search in
+// app/models/user.rb). A membership row the holder was given before the
+// gateway refused one does not list them twice or change what is shown.
+func TestMemberHolderListed(t *testing.T) {
+	e := NewEnv(t)
+	admin := PAT(e.Admin)
+	hID, h := e.User("holder")
+	mine := e.Must(201, e.Do("POST", "/api/v4/projects", map[string]any{"path": "mine"}, PAT(h))).Map(t)
+	ns := mine["namespace"].(map[string]any)
+	given := e.Must(201, e.Do("POST", "/api/v4/projects", map[string]any{"path": "given", "namespace_id": ns["id"]}, admin)).Map(t)
+	aID, _ := e.User("alpha")
+	bID, b := e.User("beta")
+	g := e.Group("team", 0, "private")
+	gp := e.Project("shared", g, "private")
+	for _, proj := range []map[string]any{mine, given} {
+		id := int64(proj["id"].(float64))
+		e.Member("projects", id, aID, 30)
+		e.Member("projects", id, bID, 20)
+	}
+	e.Member("projects", gp, hID, 30)
+	// given keeps a row made for the holder before the gateway refused
+	// one; the migration that deletes such rows has already run here.
+	if _, err := e.Store.DB().Exec(`INSERT INTO project_members (project_id, user_id, access_level, expires_at) VALUES ($1, $2, 30, current_date + 3)`, given["id"], hID); err != nil {
+		t.Fatal(err)
+	}
+
+	type listCase struct {
+		name   string
+		query  string
+		who    H
+		want   []int64
+		status int
+	}
+	for _, proj := range []map[string]any{mine, given} {
+		members := fmt.Sprintf("/api/v4/projects/%v/members", proj["id"])
+		for _, c := range []listCase{
+			{"all, by an admin", "", admin, []int64{hID, aID, bID}, 200},
+			{"all, by the holder", "", PAT(h), []int64{hID, aID, bID}, 200},
+			{"all, by a Reporter", "", PAT(b), []int64{hID, aID, bID}, 200},
+			{"query the holder's username", "?query=holder", admin, []int64{hID}, 200},
+			{"query with @", "?query=@HOLD", admin, []int64{hID}, 200},
+			{"query a part of a name", "?query=lph", admin, []int64{aID}, 200},
+			{"query every term", "?query=al+pha", admin, []int64{aID}, 200},
+			{"query two names", "?query=alpha+beta", admin, nil, 200},
+			{"query nobody", "?query=zeta", admin, nil, 200},
+			{"query @ alone", "?query=@", admin, nil, 200},
+			{"blank query", "?query=+", admin, []int64{hID, aID, bID}, 200},
+			{"user_ids the holder", fmt.Sprintf("?user_ids=%d", hID), admin, []int64{hID}, 200},
+			{"user_ids the others", fmt.Sprintf("?user_ids=%d,%d", aID, bID), admin, []int64{aID, bID}, 200},
+			{"user_ids repeated", fmt.Sprintf("?user_ids[]=%d&user_ids[]=%d", hID, bID), admin, []int64{hID, bID}, 200},
+			{"user_ids and query", fmt.Sprintf("?user_ids=%d,%d&query=beta", hID, bID), admin, []int64{bID}, 200},
+			{"user_ids no integers", "?user_ids=1,x", admin, nil, 400},
+		} {
+			t.Run(fmt.Sprintf("%v/%s", proj["path"], c.name), func(t *testing.T) {
+				r := e.Do("GET", members+c.query, nil, c.who)
+				if !wantStatus(t, r, c.status) {
+					return
+				}
+				if c.status != 200 {
+					ErrBody(t, r, "error", "user_ids is invalid")
+					return
+				}
+				var got []map[string]any
+				r.JSON(t, &got)
+				var ids []int64
+				for _, m := range got {
+					ids = append(ids, int64(m["id"].(float64)))
+					if m["id"] == float64(hID) && (m["access_level"] != float64(50) || m["expires_at"] != nil || m["created_at"] != proj["created_at"] || m["username"] != "holder") {
+						t.Errorf("holder: %v (project %v)", m, proj)
+					}
+				}
+				if fmt.Sprint(ids) != fmt.Sprint(c.want) && !(len(ids) == 0 && len(c.want) == 0) {
+					t.Errorf("members %v, want %v", ids, c.want)
+				}
+				if total := r.Header.Get("X-Total"); total != fmt.Sprint(len(c.want)) {
+					t.Errorf("X-Total %s, want %d", total, len(c.want))
+				}
+			})
+		}
+		t.Run(fmt.Sprintf("%v/pages", proj["path"]), func(t *testing.T) {
+			var ids []int64
+			for page := 1; page <= 3; page++ {
+				r := e.Must(200, e.Do("GET", fmt.Sprintf("%s?per_page=1&page=%d", members, page), nil, admin))
+				if r.Header.Get("X-Total") != "3" || r.Header.Get("X-Total-Pages") != "3" {
+					t.Errorf("page %d headers: %v", page, r.Header)
+				}
+				var got []map[string]any
+				r.JSON(t, &got)
+				for _, m := range got {
+					ids = append(ids, int64(m["id"].(float64)))
+				}
+			}
+			if fmt.Sprint(ids) != fmt.Sprint([]int64{hID, aID, bID}) {
+				t.Errorf("pages hold %v", ids)
+			}
+		})
+		t.Run(fmt.Sprintf("%v/the holder shown", proj["path"]), func(t *testing.T) {
+			for _, who := range []H{admin, PAT(h), PAT(b)} {
+				m := e.Must(200, e.Do("GET", fmt.Sprintf("%s/%d", members, hID), nil, who)).Map(t)
+				if m["id"] != float64(hID) || m["access_level"] != float64(50) || m["expires_at"] != nil || m["created_at"] != proj["created_at"] {
+					t.Errorf("holder: %v", m)
+				}
+			}
+		})
+	}
+	// With a query, User.search's order: exact username, exact name, then
+	// by name.
+	t.Run("query order", func(t *testing.T) {
+		zID, _ := e.User("zed-ann")
+		annID, _ := e.User("ann")
+		bob := e.Must(201, e.Do("POST", "/api/v4/users", map[string]any{"email": "bob@example.com", "username": "bob",
+			"name": "Ann", "password": "s3cret-Passw0rd"}, admin)).Map(t)
+		bobID := int64(bob["id"].(float64))
+		for _, u := range []int64{zID, annID, bobID} {
+			e.Member("groups", g, u, 30)
+		}
+		var got []map[string]any
+		e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/groups/%d/members?query=ANN", g), nil, admin)).JSON(t, &got)
+		var ids []int64
+		for _, m := range got {
+			ids = append(ids, int64(m["id"].(float64)))
+		}
+		if fmt.Sprint(ids) != fmt.Sprint([]int64{annID, bobID, zID}) {
+			t.Errorf("members %v, want ann, bob (named Ann), zed-ann: %v", ids, []int64{annID, bobID, zID})
+		}
+	})
+	// A project in a group has no holder: the user is what their row says.
+	t.Run("a group's project", func(t *testing.T) {
+		var got []map[string]any
+		e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d/members", gp), nil, admin)).JSON(t, &got)
+		if len(got) != 1 || got[0]["id"] != float64(hID) || got[0]["access_level"] != float64(30) {
+			t.Errorf("members: %v", got)
+		}
+	})
 }

@@ -473,8 +473,11 @@ type MemberSource struct {
 	ID    int64
 	// Holder is, for a project in a personal namespace, the namespace's
 	// holder (0 otherwise): GitLab makes them a member, Owner, of every
-	// project there, while this gateway keeps their ownership on the
-	// namespace and has no membership row for it.
+	// project there (gitlabhq app/services/projects/create_service.rb
+	// add_owner), while this gateway keeps their ownership on the
+	// namespace and has no membership row for it. GetMember and
+	// ListMembers show that membership all the same: Owner, no expiry,
+	// made with the project.
 	Holder int64
 }
 
@@ -499,13 +502,23 @@ func (s *Store) AddMember(ctx context.Context, src MemberSource, userID int64, l
 	return s.GetMember(ctx, src, userID)
 }
 
-// GetMember loads one direct membership.
+// GetMember loads one direct membership, the holder's of a personal
+// namespace included (see MemberSource.Holder).
 func (s *Store) GetMember(ctx context.Context, src MemberSource, userID int64) (*Member, error) {
-	return getMember(ctx, s.db, src, userID, "")
+	if src.Holder == 0 || userID != src.Holder {
+		return getMember(ctx, s.db, src, userID, "")
+	}
+	var m Member
+	err := s.db.GetContext(ctx, &m, `SELECT u.id AS user_id, u.username, u.name, u.state, `+strconv.Itoa(Owner)+` AS access_level,
+		NULL::date AS expires_at, p.created_at FROM users u, projects p WHERE u.id = $1 AND p.id = $2`, src.Holder, src.ID)
+	if err != nil {
+		return nil, wrap("meta.GetMember", err)
+	}
+	return &m, nil
 }
 
-// getMember loads one direct membership through db; lock is a locking
-// clause such as "FOR UPDATE OF m", or empty.
+// getMember loads one direct membership row through db; lock is a
+// locking clause such as "FOR UPDATE OF m", or empty.
 func getMember(ctx context.Context, db q, src MemberSource, userID int64, lock string) (*Member, error) {
 	table, key := src.table()
 	var m Member
@@ -517,18 +530,84 @@ func getMember(ctx context.Context, db q, src MemberSource, userID int64, lock s
 	return &m, nil
 }
 
-// ListMembers pages direct memberships by user id.
-func (s *Store) ListMembers(ctx context.Context, src MemberSource, limit, offset int) ([]Member, int, error) {
+// MemberFilter narrows a membership list as GitLab's retrieve_members
+// does with the list's query and user_ids parameters (gitlabhq
+// lib/api/helpers/members_helpers.rb).
+type MemberFilter struct {
+	// Query, when it is not blank, keeps the members that User.search
+	// finds (gitlabhq app/models/user.rb search,
+	// lib/gitlab/sql/pattern.rb): a leading "@" is dropped (nothing is
+	// found when nothing else is left), the rest is cut into terms at
+	// spaces, a "quoted phrase" being one term, and a member is kept when
+	// every term is in their name, or every term in their username, in
+	// any case. GitLab also matches a public email exactly; users here
+	// have none. The list is then ordered as User.search orders it: exact
+	// username first, then exact name, then by name and id.
+	Query string
+	// UserIDs, when not empty, keeps only these users.
+	UserIDs []int64
+}
+
+// memberRows is the SQL of a membership list's rows (user_id,
+// access_level, expires_at, created_at): the direct membership rows of
+// src and, for a project in a personal namespace, the holder's (see
+// MemberSource.Holder), in place of any row of theirs. arg adds a
+// placeholder.
+func memberRows(src MemberSource, arg func(any) string) string {
 	table, key := src.table()
-	var ms []Member
-	err := s.db.SelectContext(ctx, &ms, `SELECT m.user_id, u.username, u.name, u.state, m.access_level, m.expires_at, m.created_at
-		FROM `+table+` m JOIN users u ON u.id = m.user_id WHERE m.`+key+` = $1 ORDER BY m.user_id LIMIT $2 OFFSET $3`, src.ID, limit, offset)
-	if err != nil {
-		return nil, 0, wrap("meta.ListMembers", err)
+	id := arg(src.ID)
+	rows := `SELECT m.user_id, m.access_level, m.expires_at, m.created_at FROM ` + table + ` m WHERE m.` + key + ` = ` + id
+	if src.Holder != 0 {
+		holder := arg(src.Holder)
+		rows += ` AND m.user_id <> ` + holder + `
+			UNION ALL SELECT ` + holder + `::bigint, ` + strconv.Itoa(Owner) + `, NULL::date, p.created_at FROM projects p WHERE p.id = ` + id
 	}
+	return rows
+}
+
+// ListMembers pages the direct memberships of src that f keeps, by user
+// id (by User.search's order when f has a query), with their total.
+func (s *Store) ListMembers(ctx context.Context, src MemberSource, f MemberFilter, limit, offset int) ([]Member, int, error) {
+	const op = "meta.ListMembers"
+	var args []any
+	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	from := `FROM (` + memberRows(src, arg) + `) ms JOIN users u ON u.id = ms.user_id`
+	conds := []string{"true"}
+	exact := ""
+	if len(f.UserIDs) > 0 {
+		conds = append(conds, "ms.user_id = ANY("+arg(pq.Int64Array(f.UserIDs))+")")
+	}
+	if strings.TrimSpace(f.Query) != "" {
+		terms, whole := searchTerms(strings.ToLower(strings.TrimPrefix(f.Query, "@")), 1)
+		if len(terms) == 0 {
+			conds = append(conds, "false")
+		} else {
+			var byName, byUsername []string
+			for _, t := range terms {
+				pat := arg("%" + likeEscaper.Replace(t) + "%")
+				byName = append(byName, "u.name ILIKE "+pat)
+				byUsername = append(byUsername, "u.username ILIKE "+pat)
+			}
+			conds = append(conds, "(("+strings.Join(byName, " AND ")+") OR ("+strings.Join(byUsername, " AND ")+"))")
+			exact = whole
+		}
+	}
+	where := " WHERE " + strings.Join(conds, " AND ")
 	var total int
-	if err := s.db.GetContext(ctx, &total, `SELECT count(*) FROM `+table+` WHERE `+key+` = $1`, src.ID); err != nil {
-		return nil, 0, wrap("meta.ListMembers", err)
+	if err := s.db.GetContext(ctx, &total, `SELECT count(*) `+from+where, args...); err != nil {
+		return nil, 0, wrap(op, err)
+	}
+	order := "ms.user_id"
+	if exact != "" {
+		q := arg(exact)
+		order = "CASE WHEN lower(u.username) = " + q + " THEN 1 WHEN lower(u.name) = " + q + " THEN 2 ELSE 3 END, u.name, u.id"
+	}
+	lim, off := arg(limit), arg(offset)
+	var ms []Member
+	err := s.db.SelectContext(ctx, &ms, `SELECT ms.user_id, u.username, u.name, u.state, ms.access_level, ms.expires_at, ms.created_at `+
+		from+where+` ORDER BY `+order+` LIMIT `+lim+` OFFSET `+off, args...)
+	if err != nil {
+		return nil, 0, wrap(op, err)
 	}
 	return ms, total, nil
 }

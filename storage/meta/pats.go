@@ -134,7 +134,7 @@ func (s *Store) RevokePAT(ctx context.Context, id int64) (*PAT, error) {
 // insensitively; a query without such a term must equal the whole name,
 // case insensitively.
 func nameMatch(query string, arg func(any) string) string {
-	terms, whole := searchTerms(query)
+	terms, whole := searchTerms(query, minSearchTerm)
 	if whole == "" {
 		return ""
 	}
@@ -156,28 +156,29 @@ const minSearchTerm = 3
 // searchTerms splits a query as Gitlab::SQL::Pattern does: whitespace
 // squeezed, "quoted phrases" (a quote at the start or after a space up to
 // the next quote at the end or before a space) kept whole, other words
-// split on spaces; terms shorter than minSearchTerm characters dropped.
+// split on spaces; terms shorter than min characters dropped (min is
+// minSearchTerm, or 1 where GitLab passes use_minimum_char_limit: false).
 // whole is the squeezed query.
-func searchTerms(query string) (terms []string, whole string) {
+func searchTerms(query string, min int) (terms []string, whole string) {
 	whole = strings.Join(strings.Fields(query), " ")
 	s := whole
 	for s != "" {
 		if s[0] == '"' {
 			if j := strings.IndexByte(s[1:], '"'); j > 0 && (j+2 == len(s) || s[j+2] == ' ') {
-				terms = appendTerm(terms, s[1:j+1])
+				terms = appendTerm(terms, s[1:j+1], min)
 				s = strings.TrimPrefix(s[j+2:], " ")
 				continue
 			}
 		}
 		word, rest, _ := strings.Cut(s, " ")
-		terms = appendTerm(terms, word)
+		terms = appendTerm(terms, word, min)
 		s = rest
 	}
 	return terms, whole
 }
 
-func appendTerm(terms []string, t string) []string {
-	if len([]rune(t)) >= minSearchTerm {
+func appendTerm(terms []string, t string, min int) []string {
+	if len([]rune(t)) >= min {
 		terms = append(terms, t)
 	}
 	return terms

@@ -24,7 +24,7 @@ func TestSearchTerms(t *testing.T) {
 		{"ü_é", "ü_é", []string{"ü_é"}},
 	}
 	for _, c := range cases {
-		terms, whole := searchTerms(c.query)
+		terms, whole := searchTerms(c.query, minSearchTerm)
 		if whole != c.whole || !reflect.DeepEqual(terms, c.terms) {
 			t.Errorf("searchTerms(%q) = %q, %q; want %q, %q", c.query, terms, whole, c.terms, c.whole)
 		}
