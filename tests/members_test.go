@@ -348,17 +348,6 @@ func TestMemberLastOwner(t *testing.T) {
 		wantStatus(t, e.Do("DELETE", member("groups", sub, rID), nil, PAT(r)), 204)
 		forbidden(t, e.Do("DELETE", member("groups", root, rID), nil, PAT(r)))
 	})
-	t.Run("an expired Owner does not count", func(t *testing.T) {
-		root, rID, _ := soleOwner("elm", 0)
-		sub, sID, _ := soleOwner("leaf", root)
-		expire(t, e, "groups", root, rID)
-		forbidden(t, e.Do("DELETE", member("groups", sub, sID), nil, admin))
-		forbidden(t, e.Do("DELETE", member("groups", root, rID), nil, admin))
-		// A new Owner in force above frees the subgroup's.
-		nID, _ := e.User("elm-new")
-		e.Member("groups", root, nID, 50)
-		wantStatus(t, e.Do("DELETE", member("groups", sub, sID), nil, admin), 204)
-	})
 	t.Run("a project's last Owner may go", func(t *testing.T) {
 		p := e.Project("solo-app", g, "private")
 		pID, pTok := e.User("app-owner")
@@ -366,6 +355,116 @@ func TestMemberLastOwner(t *testing.T) {
 		wantStatus(t, e.Do("PUT", member("projects", p, pID), map[string]any{"access_level": 40}, admin), 200)
 		wantStatus(t, e.Do("PUT", member("projects", p, pID), map[string]any{"access_level": 50}, admin), 200)
 		wantStatus(t, e.Do("DELETE", member("projects", p, pID), nil, PAT(pTok)), 204)
+	})
+}
+
+// An expired Owner counts for the last-owner rule where GitLab would
+// still have it: GitLab's last_owner_of_the_group? counts every Owner
+// row, expired or not (gitlabhq app/models/members/group_member.rb,
+// app/models/group.rb member_owners_excluding_project_bots), and its
+// RemoveExpiredMembersWorker, ten minutes after memberships expire,
+// deletes each expired one except a group's last Owner
+// (app/workers/remove_expired_members_worker.rb,
+// app/services/members/destroy_service.rb
+// process_destroy_of_group_owner_member). So an expired Owner beside one
+// in force is gone in GitLab and does not count here either, while an
+// expired Owner with none in force beside or above them stays and counts,
+// for their group and for its subgroups.
+func TestMemberExpiredOwners(t *testing.T) {
+	e := NewEnv(t)
+	admin := PAT(e.Admin)
+	adminID := int64(e.Must(200, e.Do("GET", "/api/v4/user", nil, admin)).Map(t)["id"].(float64))
+	member := func(id, user int64) string { return fmt.Sprintf("/api/v4/groups/%d/members/%d", id, user) }
+	// owned makes a group (under parent, 0 for none) whose Owners are new
+	// users, the admin who made it removed; those named in expired have
+	// an expiry three days past.
+	n := 0
+	owned := func(parent int64, names []string, expired ...string) (int64, map[string]int64, map[string]string) {
+		t.Helper()
+		n++
+		g := e.Group(fmt.Sprintf("g%d", n), parent, "private")
+		ids, toks := map[string]int64{}, map[string]string{}
+		for _, name := range names {
+			ids[name], toks[name] = e.User(fmt.Sprintf("%s%d", name, n))
+			e.Member("groups", g, ids[name], 50)
+		}
+		e.Must(204, e.Do("DELETE", member(g, adminID), nil, admin))
+		for _, name := range expired {
+			expire(t, e, "groups", g, ids[name])
+		}
+		return g, ids, toks
+	}
+	type step struct {
+		method string
+		group  int
+		user   string
+		self   bool
+		status int
+	}
+	for _, c := range []struct {
+		name string
+		// Each level is a group under the one before: its Owners, and
+		// which of them have expired.
+		levels [][2][]string
+		steps  []step
+	}{
+		{"an expired Owner beside one in force does not count", [][2][]string{{{"live", "gone"}, {"gone"}}},
+			[]step{{"DELETE", 0, "live", true, 403}, {"PUT", 0, "live", false, 403}, {"DELETE", 0, "gone", false, 204}, {"DELETE", 0, "live", false, 403}}},
+		// An expired Owner no longer sees the group: 404 to them.
+		{"an expired last Owner stays", [][2][]string{{{"gone"}, {"gone"}}},
+			[]step{{"DELETE", 0, "gone", false, 403}, {"PUT", 0, "gone", false, 403}, {"DELETE", 0, "gone", true, 404}}},
+		{"an expired last Owner above counts for a subgroup", [][2][]string{{{"gone"}, {"gone"}}, {{"sub"}, nil}},
+			[]step{{"DELETE", 1, "sub", true, 204}, {"DELETE", 0, "gone", false, 403}}},
+		{"an expired last Owner above counts for a subgroup's admin removal", [][2][]string{{{"gone"}, {"gone"}}, {{"sub", "sub2"}, nil}},
+			[]step{{"DELETE", 1, "sub", false, 204}, {"DELETE", 1, "sub2", false, 204}}},
+		{"an expired Owner above does not count beside one in force", [][2][]string{{{"live", "gone"}, {"gone"}}, {{"sub"}, nil}},
+			[]step{{"DELETE", 0, "live", false, 403}, {"DELETE", 1, "sub", false, 204}}},
+		// Several expired Owners with none in force: GitLab keeps one of
+		// them; here each counts for the others until one is left.
+		{"expired Owners with none in force", [][2][]string{{{"old", "older"}, {"old", "older"}}},
+			[]step{{"DELETE", 0, "old", false, 204}, {"DELETE", 0, "older", false, 403}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var groups []int64
+			var ids []map[string]int64
+			var toks []map[string]string
+			parent := int64(0)
+			for _, l := range c.levels {
+				g, i, tk := owned(parent, l[0], l[1]...)
+				groups, ids, toks = append(groups, g), append(ids, i), append(toks, tk)
+				parent = g
+			}
+			for _, s := range c.steps {
+				who := admin
+				if s.self {
+					who = PAT(toks[s.group][s.user])
+				}
+				var body any
+				if s.method == "PUT" {
+					body = map[string]any{"access_level": 50}
+				}
+				r := e.Do(s.method, member(groups[s.group], ids[s.group][s.user]), body, who)
+				if !wantStatus(t, r, s.status) {
+					t.Logf("step %s level %d %s", s.method, s.group, s.user)
+				}
+			}
+		})
+	}
+	// Removing a group's Owner removes their memberships below it too; an
+	// expired last Owner above lets it, for the group and its subgroup.
+	t.Run("an expired last Owner above frees a removal with its subgroups", func(t *testing.T) {
+		top, _, _ := owned(0, []string{"gone"}, "gone")
+		uID, _ := e.User("cascade")
+		mid := e.Group("mid", top, "private")
+		low := e.Group("low", mid, "private")
+		e.Member("groups", mid, uID, 50)
+		e.Member("groups", low, uID, 50)
+		e.Must(204, e.Do("DELETE", member(low, adminID), nil, admin))
+		e.Must(204, e.Do("DELETE", member(mid, adminID), nil, admin))
+		wantStatus(t, e.Do("DELETE", member(mid, uID), nil, admin), 204)
+		for _, g := range []int64{mid, low} {
+			wantStatus(t, e.Do("GET", member(g, uID), nil, admin), 404)
+		}
 	})
 }
 
@@ -841,9 +940,20 @@ func TestMemberRemovalCascades(t *testing.T) {
 	below := func(tr tree) []place { return []place{tr.grp, tr.sub1, tr.sub2, tr.pg, tr.ps2} }
 	only := func(tr tree) []place { return []place{tr.grp} }
 	none := func(tree) []place { return nil }
-	// soleSub1Owner makes u an Owner of sub1 and the tree's Owner's
-	// membership expired, so that u is the only Owner sub1 has.
+	// soleSub1Owner makes u an Owner of sub1 and removes the tree's Owner
+	// from the database (the API never leaves a group without an Owner;
+	// a root without one is what makes a subgroup's Owner its last), so
+	// that u is the only Owner sub1 has.
 	soleSub1Owner := func(t *testing.T, tr tree) {
+		e.Must(200, e.Do("PUT", fmt.Sprintf("/api/v4/groups/%d/members/%d", tr.sub1.id, tr.uid), map[string]any{"access_level": 50}, admin))
+		if _, err := e.Store.DB().Exec(`DELETE FROM group_members WHERE namespace_id = $1 AND user_id = $2`, tr.top.id, tr.ownerID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// expiredAbove makes u an Owner of sub1 and the tree's one Owner's
+	// membership expired: GitLab's cleanup keeps that last Owner, who
+	// counts for sub1 (TestMemberExpiredOwners).
+	expiredAbove := func(t *testing.T, tr tree) {
 		e.Must(200, e.Do("PUT", fmt.Sprintf("/api/v4/groups/%d/members/%d", tr.sub1.id, tr.uid), map[string]any{"access_level": 50}, admin))
 		expire(t, e, "groups", tr.top.id, tr.ownerID)
 	}
@@ -868,6 +978,8 @@ func TestMemberRemovalCascades(t *testing.T) {
 		{"a subgroup left without an Owner", soleSub1Owner, nil, "", nil, false, 403, none},
 		{"a subgroup left without an Owner, the member leaves", soleSub1Owner, nil, "", nil, true, 403, none},
 		{"a subgroup left without an Owner, skip_subresources", soleSub1Owner, nil, "?skip_subresources=true", nil, false, 204, only},
+		{"a subgroup whose Owner above has expired", expiredAbove, nil, "", nil, false, 204, below},
+		{"a subgroup whose Owner above has expired, the member leaves", expiredAbove, nil, "", nil, true, 204, below},
 		{"skip_subresources not a boolean", nil, nil, "?skip_subresources=maybe", nil, false, 400, none},
 		{"a project member", nil, func(tr tree) place { return tr.pg }, "", nil, false, 204, func(tr tree) []place { return []place{tr.pg} }},
 		{"a subgroup member", nil, func(tr tree) place { return tr.sub1 }, "", nil, false, 204, func(tr tree) []place { return []place{tr.sub1, tr.sub2, tr.ps2} }},

@@ -649,46 +649,71 @@ func (s *Store) UpdateMember(ctx context.Context, src MemberSource, userID int64
 // GitLab's GroupMemberPolicy refuses to destroy the membership of a
 // subgroup's last Owner, and DestroyService then raises
 // AccessDeniedError. So when the removal would leave a subgroup where the
-// user was an Owner without any Owner in force on it or above it, the
-// whole removal is 403 Forbidden and nothing is removed (GitLab, without
-// a transaction, would have removed what it reached first).
+// user was an Owner without an Owner that counts (see ownerCounts) on it
+// or above it, the whole removal is 403 Forbidden and nothing is removed
+// (GitLab, without a transaction, would have removed what it reached
+// first). Which Owners count is judged as things stand before the
+// removal, as GitLab's cleanup judged it.
 func (s *Store) RemoveMember(ctx context.Context, src MemberSource, userID int64, subresources bool, check MemberCheck) error {
 	const op = "meta.RemoveMember"
 	return s.changeMember(ctx, op, src, userID, check, func(tx *Tx) error {
+		cascade := src.Group && subresources
+		if cascade {
+			var ownerless bool
+			err := tx.tx.GetContext(ctx, &ownerless, `SELECT EXISTS (SELECT 1 FROM group_members t JOIN namespaces s ON s.id = t.namespace_id
+				WHERE t.user_id = $2 AND $1 = ANY(s.traversal_ids) AND s.id <> $1 AND t.access_level = `+strconv.Itoa(Owner)+`
+				AND NOT EXISTS (SELECT 1 FROM group_members gm JOIN namespaces h ON h.id = gm.namespace_id
+					WHERE gm.namespace_id = ANY(s.traversal_ids) AND gm.access_level = `+strconv.Itoa(Owner)+`
+					AND NOT (gm.user_id = $2 AND $1 = ANY(h.traversal_ids)) AND `+ownerCounts("gm", "h")+`))`, src.ID, userID)
+			if err != nil {
+				return wrap(op, err)
+			}
+			if ownerless {
+				return errs.New(op, errs.Forbidden, "403 Forbidden")
+			}
+		}
 		table, key := src.table()
 		if _, err := tx.tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE `+key+` = $1 AND user_id = $2`, src.ID, userID); err != nil {
 			return wrap(op, err)
 		}
-		if !src.Group || !subresources {
+		if !cascade {
 			return nil
 		}
 		if _, err := tx.tx.ExecContext(ctx, `DELETE FROM project_members pm USING projects p JOIN namespaces n ON n.id = p.namespace_id
 			WHERE pm.project_id = p.id AND pm.user_id = $2 AND $1 = ANY(n.traversal_ids)`, src.ID, userID); err != nil {
 			return wrap(op, err)
 		}
-		var owned []int64
-		if err := tx.tx.SelectContext(ctx, &owned, `WITH gone AS (DELETE FROM group_members gm USING namespaces n
-			WHERE n.id = gm.namespace_id AND gm.user_id = $2 AND $1 = ANY(n.traversal_ids) AND gm.namespace_id <> $1
-			RETURNING gm.namespace_id, gm.access_level)
-			SELECT namespace_id FROM gone WHERE access_level = `+strconv.Itoa(Owner), src.ID, userID); err != nil {
-			return wrap(op, err)
-		}
-		if len(owned) == 0 {
-			return nil
-		}
-		// A separate statement, so that it sees the rows deleted above gone.
-		var ownerless bool
-		err := tx.tx.GetContext(ctx, &ownerless, `SELECT EXISTS (SELECT 1 FROM namespaces s WHERE s.id = ANY($1)
-			AND NOT EXISTS (SELECT 1 FROM group_members gm WHERE gm.namespace_id = ANY(s.traversal_ids)
-				AND gm.access_level = `+strconv.Itoa(Owner)+` AND `+inForce("gm")+`))`, pq.Array(owned))
-		if err != nil {
-			return wrap(op, err)
-		}
-		if ownerless {
-			return errs.New(op, errs.Forbidden, "403 Forbidden")
-		}
-		return nil
+		_, err := tx.tx.ExecContext(ctx, `DELETE FROM group_members gm USING namespaces n
+			WHERE n.id = gm.namespace_id AND gm.user_id = $2 AND $1 = ANY(n.traversal_ids) AND gm.namespace_id <> $1`, src.ID, userID)
+		return wrap(op, err)
 	})
+}
+
+// ownerCounts is the SQL condition that Owner row m, on the group whose
+// namespaces row is h, counts for the last-owner rule: it is in force, or
+// it has expired but no Owner row in force is left on its group or above
+// it.
+//
+// GitLab counts every Owner row, expired or not: last_owner_of_the_group?
+// looks at member_owners_excluding_project_bots, the group's members
+// (with its ancestors' for a subgroup) at Owner, with no expiry filter
+// (gitlabhq app/models/members/group_member.rb, app/models/group.rb,
+// app/models/members/members/members_with_parents.rb, app/models/member.rb
+// all_owners). But RemoveExpiredMembersWorker, every day at 00:10
+// (config/initializers/1_settings.rb), ten minutes after memberships
+// expire, deletes every expired membership with Members::DestroyService,
+// which keeps a group's last Owner (process_destroy_of_group_owner_member
+// breaks on last_owner?) (app/workers/remove_expired_members_worker.rb,
+// app/services/members/destroy_service.rb). So in GitLab an expired Owner
+// remains only where no other Owner did, and then counts, for its group
+// and for the subgroups below it. Here expired rows stay; counting those
+// GitLab would have deleted would let the last Owner in force leave a
+// group that GitLab keeps them in. Where several expired Owners remain
+// with none in force, GitLab's cleanup keeps one of them; here each
+// counts for the others.
+func ownerCounts(m, h string) string {
+	return "(" + inForce(m) + ` OR NOT EXISTS (SELECT 1 FROM group_members o WHERE o.namespace_id = ANY(` + h + `.traversal_ids)
+		AND o.access_level = ` + strconv.Itoa(Owner) + ` AND ` + inForce("o") + `))`
 }
 
 // changeMember loads a membership, lets check vet it and runs write, all
@@ -701,11 +726,10 @@ func (s *Store) RemoveMember(ctx context.Context, src MemberSource, userID int64
 // lastOwner follows GitLab's GroupMember#last_owner_of_the_group? and
 // Group#member_owners_excluding_project_bots (gitlabhq
 // app/models/members/group_member.rb, app/models/group.rb): an Owner row
-// is the last when no other Owner row remains on the group or, for a
-// subgroup, on an ancestor; the same user's Owner row on an ancestor
-// counts. Blocked users count, as in GitLab; an expired membership does
-// not, since GitLab's RemoveExpiredMembersWorker deletes those of all but
-// a last owner while here they stay and grant nothing.
+// is the last when no other Owner row that counts (see ownerCounts)
+// remains on the group or, for a subgroup, on an ancestor; the same
+// user's Owner row on an ancestor counts. Blocked users count, as in
+// GitLab.
 func (s *Store) changeMember(ctx context.Context, op string, src MemberSource, userID int64, check MemberCheck, write func(tx *Tx) error) error {
 	return s.Tx(ctx, func(tx *Tx) error {
 		if src.Group {
@@ -728,7 +752,8 @@ func (s *Store) changeMember(ctx context.Context, op string, src MemberSource, u
 		last := false
 		if src.Group && m.AccessLevel == Owner {
 			err := tx.tx.GetContext(ctx, &last, `SELECT NOT EXISTS (SELECT 1 FROM group_members gm JOIN namespaces n ON n.id = $1
-				WHERE gm.namespace_id = ANY(n.traversal_ids) AND gm.access_level = `+strconv.Itoa(Owner)+` AND `+inForce("gm")+`
+				JOIN namespaces h ON h.id = gm.namespace_id
+				WHERE gm.namespace_id = ANY(n.traversal_ids) AND gm.access_level = `+strconv.Itoa(Owner)+` AND `+ownerCounts("gm", "h")+`
 				AND NOT (gm.namespace_id = $1 AND gm.user_id = $2))`, src.ID, userID)
 			if err != nil {
 				return wrap(op, err)
