@@ -81,6 +81,9 @@ func readParams(c *gin.Context) (*params, error) {
 		p.set(k, v)
 	}
 	if c.Request.Body == nil || c.Request.Method == http.MethodGet {
+		if err := p.check(); err != nil {
+			return nil, err
+		}
 		return p, nil
 	}
 	ct, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))

@@ -1143,6 +1143,8 @@ func TestMemberHolderListed(t *testing.T) {
 			{"user_ids repeated", fmt.Sprintf("?user_ids[]=%d&user_ids[]=%d", hID, bID), admin, []int64{hID, bID}, 200},
 			{"user_ids and query", fmt.Sprintf("?user_ids=%d,%d&query=beta", hID, bID), admin, []int64{bID}, 200},
 			{"user_ids no integers", "?user_ids=1,x", admin, nil, 400},
+			{"query with a NUL", "?query=a%00b", admin, nil, 400},
+			{"query not UTF-8", "?query=%ff", admin, nil, 400},
 		} {
 			t.Run(fmt.Sprintf("%v/%s", proj["path"], c.name), func(t *testing.T) {
 				r := e.Do("GET", members+c.query, nil, c.who)
@@ -1150,7 +1152,7 @@ func TestMemberHolderListed(t *testing.T) {
 					return
 				}
 				if c.status != 200 {
-					ErrBody(t, r, "error", "user_ids is invalid")
+					ErrBody(t, r, "error", strings.SplitN(strings.TrimPrefix(c.query, "?"), "=", 2)[0]+" is invalid")
 					return
 				}
 				var got []map[string]any
