@@ -96,6 +96,7 @@ func (r *Registry) RunBackfill(ctx context.Context) {
 func (r *Registry) BackfillDigests(ctx context.Context) (Backfilled, error) {
 	var done Backfilled
 	_, err := r.Meta.WithBackfillLock(ctx, func() error {
+		r.forgetOldFailures()
 		var at time.Time
 		var after string
 		for {
@@ -167,6 +168,18 @@ func (r *Registry) observeBackfill(filled bool, size int64) {
 // unreadable or mismatched object) before reading it again, rather than
 // reading a damaged object every minute.
 const backfillRetry = time.Hour
+
+// forgetOldFailures drops the failures whose retry is due: a blob that a
+// gc or a delete freed since is never asked about again, and would stay.
+func (r *Registry) forgetOldFailures() {
+	r.failedMu.Lock()
+	defer r.failedMu.Unlock()
+	for sha, t := range r.failedAt {
+		if time.Since(t) >= backfillRetry {
+			delete(r.failedAt, sha)
+		}
+	}
+}
 
 func (r *Registry) failedRecently(sha string) bool {
 	r.failedMu.Lock()

@@ -92,3 +92,23 @@ func TestFillDigestsStopsWithContext(t *testing.T) {
 		t.Fatalf("err %v, want context.Canceled", err)
 	}
 }
+
+// A failure is remembered for backfillRetry and then forgotten, whether or
+// not its blob is asked about again (gc may have freed it).
+func TestBackfillFailuresForgotten(t *testing.T) {
+	now := time.Now()
+	r := &Registry{failedAt: map[string]time.Time{
+		"old":    now.Add(-backfillRetry - time.Minute),
+		"recent": now.Add(-backfillRetry / 2),
+	}}
+	if !r.failedRecently("recent") || r.failedRecently("never") {
+		t.Fatal("failedRecently: a recent failure must count, an unknown blob must not")
+	}
+	r.forgetOldFailures()
+	if _, ok := r.failedAt["old"]; ok {
+		t.Error("a failure past backfillRetry was kept")
+	}
+	if _, ok := r.failedAt["recent"]; !ok {
+		t.Error("a recent failure was forgotten")
+	}
+}
