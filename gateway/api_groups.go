@@ -338,8 +338,10 @@ var validLevels = map[int64]bool{5: true, 10: true, 15: true, 20: true, 30: true
 // personal namespace its holder among them (meta.MemberSource.Holder),
 // narrowed by query and user_ids as GitLab's retrieve_members does
 // (gitlabhq lib/api/members.rb, lib/api/helpers/members_helpers.rb; see
-// meta.MemberFilter), paginated, with the pagination headers counting what
-// the filters keep. Grape checks user_ids before the handler runs.
+// meta.MemberFilter), in the order the memberships were made (GitLab's
+// membership id; see meta.memberOrder) unless a query orders them,
+// paginated, with the pagination headers counting what the filters keep.
+// Grape checks user_ids before the handler runs.
 func (s *Server) listMembers(group bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		const op = "gateway.listMembers"

@@ -1228,3 +1228,60 @@ func TestMemberHolderListed(t *testing.T) {
 		}
 	})
 }
+
+// GitLab lists members in the order their memberships were made: its
+// lists have no order of their own, so the API's offset pagination orders
+// them by membership id (gitlabhq lib/api/helpers/members_helpers.rb
+// retrieve_members, lib/gitlab/pagination/offset_pagination.rb
+// add_default_order). The creator of a group is its first member, and the
+// holder of a personal namespace, made a member with each project there,
+// comes first on it. Each page continues that order.
+func TestMemberListOrder(t *testing.T) {
+	e := NewEnv(t)
+	admin := PAT(e.Admin)
+	rootID := int64(e.Must(200, e.Do("GET", "/api/v4/user", nil, admin)).Map(t)["id"].(float64))
+	earlyID, _ := e.User("early") // the lower user id, made a member last
+	lateID, _ := e.User("late")
+	hID, h := e.User("holder")
+	g := e.Group("team", 0, "private")
+	gp := e.Project("app", g, "private")
+	mine := int64(e.Must(201, e.Do("POST", "/api/v4/projects", map[string]any{"path": "mine"}, PAT(h))).Map(t)["id"].(float64))
+	for _, src := range []struct {
+		kind string
+		id   int64
+	}{{"groups", g}, {"projects", gp}, {"projects", mine}} {
+		e.Member(src.kind, src.id, lateID, 30)
+		e.Member(src.kind, src.id, earlyID, 20)
+	}
+	for _, c := range []struct {
+		name, path string
+		want       []int64
+	}{
+		{"a group, its creator first", fmt.Sprintf("/api/v4/groups/%d/members", g), []int64{rootID, lateID, earlyID}},
+		{"a group's project", fmt.Sprintf("/api/v4/projects/%d/members", gp), []int64{lateID, earlyID}},
+		{"a personal project, its holder first", fmt.Sprintf("/api/v4/projects/%d/members", mine), []int64{hID, lateID, earlyID}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var ids []int64
+			for page := 1; page <= len(c.want); page++ {
+				var got []map[string]any
+				e.Must(200, e.Do("GET", fmt.Sprintf("%s?per_page=1&page=%d", c.path, page), nil, admin)).JSON(t, &got)
+				for _, m := range got {
+					ids = append(ids, int64(m["id"].(float64)))
+				}
+			}
+			if fmt.Sprint(ids) != fmt.Sprint(c.want) {
+				t.Errorf("pages hold %v, want %v", ids, c.want)
+			}
+			var all []map[string]any
+			e.Must(200, e.Do("GET", c.path, nil, admin)).JSON(t, &all)
+			ids = ids[:0]
+			for _, m := range all {
+				ids = append(ids, int64(m["id"].(float64)))
+			}
+			if fmt.Sprint(ids) != fmt.Sprint(c.want) {
+				t.Errorf("members %v, want %v", ids, c.want)
+			}
+		})
+	}
+}

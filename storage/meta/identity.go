@@ -565,8 +565,21 @@ func memberRows(src MemberSource, arg func(any) string) string {
 	return rows
 }
 
-// ListMembers pages the direct memberships of src that f keeps, by user
-// id (by User.search's order when f has a query), with their total.
+// memberOrder is the order of a membership list without a query: the
+// order the memberships were made in, the holder's of a personal
+// namespace (made with the project) first. GitLab's lists have no order
+// of their own (retrieve_members, MembersFinder and GroupMembersFinder
+// add none), so the API's offset pagination orders them by the
+// membership's id (gitlabhq lib/api/helpers/members_helpers.rb,
+// lib/gitlab/pagination/offset_pagination.rb add_default_order:
+// order(:id) when a relation has no order), which its one members
+// table hands out in creation order. Memberships here have no id of
+// their own; their created_at is the time of the transaction that made
+// them, and the user id settles a tie.
+const memberOrder = "ms.created_at, ms.user_id"
+
+// ListMembers pages the direct memberships of src that f keeps, in the
+// order they were made (see memberOrder), with their total.
 func (s *Store) ListMembers(ctx context.Context, src MemberSource, f MemberFilter, limit, offset int) ([]Member, int, error) {
 	const op = "meta.ListMembers"
 	var args []any
@@ -597,7 +610,7 @@ func (s *Store) ListMembers(ctx context.Context, src MemberSource, f MemberFilte
 	if err := s.db.GetContext(ctx, &total, `SELECT count(*) `+from+where, args...); err != nil {
 		return nil, 0, wrap(op, err)
 	}
-	order := "ms.user_id"
+	order := memberOrder
 	if exact != "" {
 		q := arg(exact)
 		order = "CASE WHEN lower(u.username) = " + q + " THEN 1 WHEN lower(u.name) = " + q + " THEN 2 ELSE 3 END, u.name, u.id"
