@@ -334,15 +334,25 @@ func canManage(group bool, level int) bool {
 
 var validLevels = map[int64]bool{5: true, 10: true, 15: true, 20: true, 30: true, 40: true, 50: true}
 
-// listMembers is GET .../members: the direct members, for a project in a
-// personal namespace its holder among them (meta.MemberSource.Holder),
-// narrowed by query and user_ids as GitLab's retrieve_members does
-// (gitlabhq lib/api/members.rb, lib/api/helpers/members_helpers.rb; see
+// listMembers is GET .../members, or with all GET .../members/all: the
+// direct members, for a project in a personal namespace its holder among
+// them (meta.MemberSource.Holder), or with all every member with those
+// who are members through a group above (one row a user, their highest
+// level, memberships in force only: meta.Store.ListAllMembers), narrowed
+// by query and user_ids as GitLab's retrieve_members does (gitlabhq
+// lib/api/members.rb, lib/api/helpers/members_helpers.rb; see
 // meta.MemberFilter), in the order the memberships were made (GitLab's
 // membership id; see meta.memberOrder) unless a query orders them,
 // paginated, with the pagination headers counting what the filters keep.
-// Grape checks user_ids before the handler runs.
-func (s *Server) listMembers(group bool) gin.HandlerFunc {
+// Grape checks user_ids, and for members/all state, before the handler
+// runs.
+//
+// state is GitLab EE's filter of members/all by membership state
+// (ee/lib/ee/api/helpers/members_helpers.rb optional_state_filter_ee:
+// values awaiting and active, else 400 "state does not have a valid
+// value"; retrieve_members with_state): every membership here is active,
+// none awaits a seat, so active keeps everyone and awaiting no one.
+func (s *Server) listMembers(group, all bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		const op = "gateway.listMembers"
 		p, err := readParams(c)
@@ -356,13 +366,24 @@ func (s *Server) listMembers(group bool) gin.HandlerFunc {
 			httpx.Abort(c, err)
 			return
 		}
+		state, hasState := p.str("state")
+		if all && hasState && state != "active" && state != "awaiting" {
+			httpx.Abort(c, errs.Param(op, "state does not have a valid value"))
+			return
+		}
 		src, _, err := s.memberSource(c, group)
 		if err != nil {
 			httpx.Abort(c, err)
 			return
 		}
 		list(c, s.Cfg.ExternalURL, func(limit, offset int) ([]meta.Member, int, error) {
-			return s.Store.ListMembers(c.Request.Context(), src, f, limit, offset)
+			switch {
+			case !all:
+				return s.Store.ListMembers(c.Request.Context(), src, f, limit, offset)
+			case state == "awaiting":
+				return nil, 0, nil
+			}
+			return s.Store.ListAllMembers(c.Request.Context(), src, f, limit, offset)
 		}, s.memberJSON)
 	}
 }
@@ -394,7 +415,11 @@ func integerList(op string, p *params, k string) ([]int64, error) {
 	return out, nil
 }
 
-func (s *Server) getMember(group bool) gin.HandlerFunc {
+// getMember is GET .../members/:user_id, a direct member, or with all GET
+// .../members/all/:user_id, a member as GET .../members/all lists them
+// (gitlabhq lib/api/members.rb: find_all_members(source).find_by!): 404
+// Not found when the user is no member.
+func (s *Server) getMember(group, all bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		src, _, err := s.memberSource(c, group)
 		if err != nil {
@@ -406,7 +431,11 @@ func (s *Server) getMember(group bool) gin.HandlerFunc {
 			httpx.Abort(c, err)
 			return
 		}
-		m, err := s.Store.GetMember(c.Request.Context(), src, uid)
+		get := s.Store.GetMember
+		if all {
+			get = s.Store.GetAllMember
+		}
+		m, err := get(c.Request.Context(), src, uid)
 		if err != nil {
 			if errs.Is(err, errs.NotFound) {
 				err = errNoMember("gateway.getMember")

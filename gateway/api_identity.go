@@ -36,9 +36,11 @@ func (s *Server) registerAPI(v4 *gin.RouterGroup) {
 
 	for _, kind := range []string{"projects", "groups"} {
 		group := kind == "groups"
-		api.GET("/"+kind+"/:id/members", s.listMembers(group))
+		api.GET("/"+kind+"/:id/members", s.listMembers(group, false))
+		api.GET("/"+kind+"/:id/members/all", s.listMembers(group, true))
 		api.POST("/"+kind+"/:id/members", s.addMember(group))
-		api.GET("/"+kind+"/:id/members/:user_id", s.getMember(group))
+		api.GET("/"+kind+"/:id/members/:user_id", s.getMember(group, false))
+		api.GET("/"+kind+"/:id/members/all/:user_id", s.getMember(group, true))
 		api.PUT("/"+kind+"/:id/members/:user_id", s.updateMember(group))
 		api.DELETE("/"+kind+"/:id/members/:user_id", s.removeMember(group))
 	}

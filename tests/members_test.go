@@ -1285,3 +1285,252 @@ func TestMemberListOrder(t *testing.T) {
 		})
 	}
 }
+
+// GET .../members/all and .../members/all/:user_id list the members of a
+// group or project with those who are members through a group above it,
+// one row a user (gitlabhq lib/api/members.rb,
+// lib/api/helpers/members_helpers.rb find_all_members): for a group,
+// GroupMembersFinder's rows of the group and its ancestors, of which
+// Member.distinct_on_user_with_max_access_level keeps each user's highest
+// level, on a tie the group's own row, then the one expiring last (none
+// first), then the oldest (app/finders/group_members_finder.rb,
+// app/models/member.rb); for a project, MembersFinder's: the project's
+// own row where there is one, with the highest level the user holds on
+// the project, else the group's (app/finders/members_finder.rb). Expired
+// memberships count for nothing, as for access, nor do Minimal Access
+// rows (non_minimal_access). Lists are in the order the chosen
+// memberships were made, filtered by query, user_ids and (GitLab EE)
+// state, paginated; a caller who cannot see the group or project gets
+// its 404.
+func TestMemberListAll(t *testing.T) {
+	e := NewEnv(t)
+	admin := PAT(e.Admin)
+	rootID := int64(e.Must(200, e.Do("GET", "/api/v4/user", nil, admin)).Map(t)["id"].(float64))
+	top := e.Group("top", 0, "private")
+	sub := e.Group("sub", top, "private")
+	deep := e.Group("deep", sub, "private")
+	proj := e.Project("app", sub, "private")
+	ids := map[string]int64{"root": rootID}
+	tokens := map[string]string{}
+	for _, u := range []string{"alice", "bob", "carol", "dave", "xena", "yuri", "expired", "minimal", "fred", "holder", "outsider"} {
+		ids[u], tokens[u] = e.User(u)
+	}
+	mine := int64(e.Must(201, e.Do("POST", "/api/v4/projects", map[string]any{"path": "mine"}, PAT(tokens["holder"]))).Map(t)["id"].(float64))
+	day := func(days int) string { return time.Now().UTC().AddDate(0, 0, days).Format("2006-01-02") }
+	type grant struct {
+		kind  string
+		id    int64
+		user  string
+		level int
+		exp   string // "" none, "past" expired
+	}
+	// In this order: the order the lists follow.
+	for _, g := range []grant{
+		{"groups", top, "alice", 30, ""},
+		{"groups", top, "bob", 40, ""},
+		{"groups", top, "xena", 30, day(10)},
+		{"groups", top, "yuri", 30, day(10)},
+		{"groups", top, "expired", 50, "past"},
+		{"groups", top, "minimal", 5, ""},
+		{"groups", sub, "alice", 40, ""},
+		{"groups", sub, "bob", 30, ""},
+		{"groups", sub, "carol", 20, day(30)},
+		{"groups", sub, "xena", 30, ""},
+		{"groups", sub, "yuri", 30, day(5)},
+		{"groups", sub, "dave", 10, ""},
+		{"projects", proj, "carol", 30, ""},
+		{"projects", proj, "bob", 20, ""},
+		{"projects", proj, "fred", 10, "past"},
+		{"projects", mine, "alice", 30, ""},
+		{"projects", mine, "expired", 20, "past"},
+	} {
+		body := map[string]any{"user_id": ids[g.user], "access_level": g.level}
+		if g.exp != "" && g.exp != "past" {
+			body["expires_at"] = g.exp
+		}
+		e.Must(201, e.Do("POST", fmt.Sprintf("/api/v4/%s/%d/members", g.kind, g.id), body, admin))
+		if g.exp == "past" {
+			expire(t, e, g.kind, g.id, ids[g.user])
+		}
+	}
+	groupAll := func(id int64) string { return fmt.Sprintf("/api/v4/groups/%d/members/all", id) }
+	projectAll := func(id int64) string { return fmt.Sprintf("/api/v4/projects/%d/members/all", id) }
+	inGroup := func(id int64) string { return fmt.Sprintf("/api/v4/groups/%d/members", id) }
+	inProject := func(id int64) string { return fmt.Sprintf("/api/v4/projects/%d/members", id) }
+
+	// row is a user's expected row: their level and the direct
+	// membership (GET of its list + user id) whose created_at and
+	// expires_at it shows.
+	type row struct {
+		user  string
+		level int
+		from  string
+	}
+	topRows := []row{{"root", 50, inGroup(top)}, {"alice", 30, inGroup(top)}, {"bob", 40, inGroup(top)},
+		{"xena", 30, inGroup(top)}, {"yuri", 30, inGroup(top)}}
+	// root is Owner of each group made; the group's own row wins the tie.
+	subRows := []row{{"root", 50, inGroup(sub)}, {"bob", 40, inGroup(top)}, {"alice", 40, inGroup(sub)},
+		{"carol", 20, inGroup(sub)}, {"xena", 30, inGroup(sub)}, {"yuri", 30, inGroup(sub)}, {"dave", 10, inGroup(sub)}}
+	// Below both: xena's row without expiry wins, yuri's that expires last.
+	deepRows := []row{{"root", 50, inGroup(deep)}, {"bob", 40, inGroup(top)}, {"yuri", 30, inGroup(top)},
+		{"alice", 40, inGroup(sub)}, {"carol", 20, inGroup(sub)}, {"xena", 30, inGroup(sub)}, {"dave", 10, inGroup(sub)}}
+	// The project's own rows, at the highest level held on it.
+	projRows := []row{{"root", 50, inGroup(sub)}, {"alice", 40, inGroup(sub)}, {"xena", 30, inGroup(sub)},
+		{"yuri", 30, inGroup(sub)}, {"dave", 10, inGroup(sub)}, {"carol", 30, inProject(proj)}, {"bob", 40, inProject(proj)}}
+	mineRows := []row{{"holder", 50, inProject(mine)}, {"alice", 30, inProject(mine)}}
+
+	// get is e.Must(200, ...) for a subtest: it stops t, not the test
+	// that made the Env.
+	get := func(t *testing.T, path string, who H) *Resp {
+		t.Helper()
+		r := e.Do("GET", path, nil, who)
+		if r.Status != 200 {
+			t.Fatalf("GET %s: status %d: %s", path, r.Status, r.Body)
+		}
+		return r
+	}
+	// check compares a list with the rows it should hold.
+	check := func(t *testing.T, got []map[string]any, want []row) {
+		t.Helper()
+		var gotNames, wantNames []string
+		byID := map[float64]string{}
+		for n, id := range ids {
+			byID[float64(id)] = n
+		}
+		for _, m := range got {
+			gotNames = append(gotNames, byID[m["id"].(float64)])
+		}
+		for _, w := range want {
+			wantNames = append(wantNames, w.user)
+		}
+		if fmt.Sprint(gotNames) != fmt.Sprint(wantNames) {
+			t.Fatalf("members %v, want %v", gotNames, wantNames)
+		}
+		for i, w := range want {
+			m := got[i]
+			direct := get(t, fmt.Sprintf("%s/%d", w.from, ids[w.user]), admin).Map(t)
+			if m["access_level"] != float64(w.level) || m["created_at"] != direct["created_at"] || m["expires_at"] != direct["expires_at"] ||
+				m["username"] != w.user {
+				t.Errorf("%s: %v, want level %d and the membership %v", w.user, m, w.level, direct)
+			}
+		}
+	}
+	pick := func(rows []row, users ...string) []row {
+		var out []row
+		for _, r := range rows {
+			for _, u := range users {
+				if r.user == u {
+					out = append(out, r)
+				}
+			}
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name, path string
+		who        H
+		want       []row
+	}{
+		{"a top-level group", groupAll(top), admin, topRows},
+		{"a subgroup", groupAll(sub), admin, subRows},
+		{"a subgroup's subgroup", groupAll(deep), admin, deepRows},
+		{"a group's project", projectAll(proj), admin, projRows},
+		{"a personal project", projectAll(mine), admin, mineRows},
+		{"by a Guest", groupAll(sub), PAT(tokens["dave"]), subRows},
+		{"by a Guest of a subgroup, the group above", groupAll(top), PAT(tokens["dave"]), topRows},
+		{"by a project member", projectAll(proj), PAT(tokens["carol"]), projRows},
+		{"by path", "/api/v4/projects/top%2Fsub%2Fapp/members/all", admin, projRows},
+		{"user_ids", groupAll(sub) + fmt.Sprintf("?user_ids=%d,%d", ids["carol"], ids["bob"]), admin, pick(subRows, "bob", "carol")},
+		{"user_ids, in the project's order", projectAll(proj) + fmt.Sprintf("?user_ids=%d,%d", ids["bob"], ids["carol"]), admin, pick(projRows, "bob", "carol")},
+		{"user_ids of no member", groupAll(sub) + fmt.Sprintf("?user_ids=%d,%d", ids["expired"], ids["fred"]), admin, nil},
+		{"query", groupAll(deep) + "?query=car", admin, pick(deepRows, "carol")},
+		{"query and user_ids", projectAll(proj) + fmt.Sprintf("?query=a&user_ids=%d,%d,%d", ids["bob"], ids["carol"], ids["dave"]), admin, []row{{"carol", 30, inProject(proj)}, {"dave", 10, inGroup(sub)}}}, // User.search's order: by name
+		{"query of an expired member", groupAll(top) + "?query=expired", admin, nil},
+		{"state active", groupAll(sub) + "?state=active", admin, subRows},
+		{"state awaiting", groupAll(sub) + "?state=awaiting", admin, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := get(t, c.path, c.who)
+			var got []map[string]any
+			r.JSON(t, &got)
+			check(t, got, c.want)
+			if r.Header.Get("X-Total") != fmt.Sprint(len(c.want)) {
+				t.Errorf("X-Total %q, want %d", r.Header.Get("X-Total"), len(c.want))
+			}
+		})
+	}
+	t.Run("pages", func(t *testing.T) {
+		var got []map[string]any
+		for page := 1; page <= 4; page++ {
+			r := get(t, fmt.Sprintf("%s?per_page=2&page=%d", projectAll(proj), page), admin)
+			if r.Header.Get("X-Total") != "7" || r.Header.Get("X-Total-Pages") != "4" || r.Header.Get("X-Page") != fmt.Sprint(page) {
+				t.Errorf("page %d headers: %v", page, r.Header)
+			}
+			if page < 4 && !strings.Contains(r.Header.Get("Link"), `rel="next"`) {
+				t.Errorf("page %d Link: %q", page, r.Header.Get("Link"))
+			}
+			var part []map[string]any
+			r.JSON(t, &part)
+			got = append(got, part...)
+		}
+		check(t, got, projRows)
+	})
+	for _, c := range []struct {
+		name, path string
+		who        H
+		want       row
+	}{
+		{"a member through the group above", fmt.Sprintf("%s/%d", groupAll(sub), ids["bob"]), admin, row{"bob", 40, inGroup(top)}},
+		{"a member of the group itself", fmt.Sprintf("%s/%d", groupAll(sub), ids["alice"]), admin, row{"alice", 40, inGroup(sub)}},
+		{"the expiry that lasts", fmt.Sprintf("%s/%d", groupAll(deep), ids["yuri"]), admin, row{"yuri", 30, inGroup(top)}},
+		{"a project member, at the group's level", fmt.Sprintf("%s/%d", projectAll(proj), ids["bob"]), admin, row{"bob", 40, inProject(proj)}},
+		{"a project member, at the project's level", fmt.Sprintf("%s/%d", projectAll(proj), ids["carol"]), PAT(tokens["dave"]), row{"carol", 30, inProject(proj)}},
+		{"a project member through the group", fmt.Sprintf("%s/%d", projectAll(proj), ids["root"]), admin, row{"root", 50, inGroup(sub)}},
+		{"the holder", fmt.Sprintf("%s/%d", projectAll(mine), ids["holder"]), admin, row{"holder", 50, inProject(mine)}},
+	} {
+		t.Run("get/"+c.name, func(t *testing.T) {
+			m := get(t, c.path, c.who).Map(t)
+			check(t, []map[string]any{m}, []row{c.want})
+		})
+	}
+	for _, c := range []struct {
+		name, method, path string
+		who                H
+		status             int
+		key, msg           string
+	}{
+		{"get an expired member", "GET", fmt.Sprintf("%s/%d", groupAll(top), ids["expired"]), admin, 404, "message", "404 Not found"},
+		{"get an expired project member", "GET", fmt.Sprintf("%s/%d", projectAll(proj), ids["fred"]), admin, 404, "message", "404 Not found"},
+		{"get a Minimal Access member", "GET", fmt.Sprintf("%s/%d", groupAll(sub), ids["minimal"]), admin, 404, "message", "404 Not found"},
+		{"get someone else", "GET", fmt.Sprintf("%s/%d", groupAll(sub), ids["outsider"]), admin, 404, "message", "404 Not found"},
+		{"get a member below, not above", "GET", fmt.Sprintf("%s/%d", groupAll(top), ids["dave"]), admin, 404, "message", "404 Not found"},
+		{"get no user id", "GET", groupAll(sub) + "/abc", admin, 400, "error", "user_id is invalid"},
+		{"user_ids no integers", "GET", groupAll(sub) + "?user_ids=1,x", admin, 400, "error", "user_ids is invalid"},
+		{"state of no value", "GET", groupAll(sub) + "?state=blocked", admin, 400, "error", "state does not have a valid value"},
+		{"state empty", "GET", projectAll(proj) + "?state=", admin, 400, "error", "state does not have a valid value"},
+		{"an outsider lists a group", "GET", groupAll(sub), PAT(tokens["outsider"]), 404, "message", "404 Group Not Found"},
+		{"an outsider lists a project", "GET", projectAll(proj), PAT(tokens["outsider"]), 404, "message", "404 Project Not Found"},
+		{"an outsider gets a member", "GET", fmt.Sprintf("%s/%d", projectAll(proj), ids["bob"]), PAT(tokens["outsider"]), 404, "message", "404 Project Not Found"},
+		{"an expired member lists", "GET", groupAll(top), PAT(tokens["expired"]), 404, "message", "404 Group Not Found"},
+		{"a missing group", "GET", groupAll(999999), admin, 404, "message", "404 Group Not Found"},
+		{"PUT is no route of its own", "PUT", inGroup(sub) + "/all", admin, 400, "error", "user_id is invalid"},
+		{"DELETE is no route of its own", "DELETE", inProject(proj) + "/all", admin, 400, "error", "user_id is invalid"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var body any
+			if c.method == "PUT" {
+				body = map[string]any{"access_level": 30}
+			}
+			r := e.Do(c.method, c.path, body, c.who)
+			if wantStatus(t, r, c.status) {
+				ErrBody(t, r, c.key, c.msg)
+			}
+		})
+	}
+	// GET .../members still lists the direct members only.
+	t.Run("direct members", func(t *testing.T) {
+		var got []map[string]any
+		get(t, inProject(proj), admin).JSON(t, &got)
+		check(t, got, []row{{"carol", 30, inProject(proj)}, {"bob", 20, inProject(proj)}, {"fred", 10, inProject(proj)}})
+	})
+}

@@ -15,12 +15,13 @@ import (
 
 // Access levels (GitLab's integers).
 const (
-	NoAccess   = 0
-	Guest      = 10
-	Reporter   = 20
-	Developer  = 30
-	Maintainer = 40
-	Owner      = 50
+	NoAccess      = 0
+	MinimalAccess = 5
+	Guest         = 10
+	Reporter      = 20
+	Developer     = 30
+	Maintainer    = 40
+	Owner         = 50
 )
 
 // User is a person or an admin.
@@ -456,7 +457,8 @@ func (s *Store) HasProjectsInGroupTree(ctx context.Context, userID int64, g *Nam
 	return ok, wrap("meta.HasProjectsInGroupTree", err)
 }
 
-// Member is a direct membership with user details.
+// Member is a membership with user details: a direct one, or the one
+// that stands for a user in GET .../members/all (allMemberRows).
 type Member struct {
 	UserID      int64      `db:"user_id"`
 	Username    string     `db:"username"`
@@ -581,10 +583,85 @@ const memberOrder = "ms.created_at, ms.user_id"
 // ListMembers pages the direct memberships of src that f keeps, in the
 // order they were made (see memberOrder), with their total.
 func (s *Store) ListMembers(ctx context.Context, src MemberSource, f MemberFilter, limit, offset int) ([]Member, int, error) {
-	const op = "meta.ListMembers"
+	return s.pageMembers(ctx, "meta.ListMembers", func(arg func(any) string) string { return memberRows(src, arg) }, f, limit, offset)
+}
+
+// ListAllMembers pages the members of src with those it inherits, one
+// row a user (see allMemberRows), that f keeps, as ListMembers pages the
+// direct ones.
+func (s *Store) ListAllMembers(ctx context.Context, src MemberSource, f MemberFilter, limit, offset int) ([]Member, int, error) {
+	return s.pageMembers(ctx, "meta.ListAllMembers", func(arg func(any) string) string { return allMemberRows(src, arg) }, f, limit, offset)
+}
+
+// GetAllMember loads a user's row among the members of src with those
+// it inherits (see allMemberRows); NotFound when they are none of them.
+func (s *Store) GetAllMember(ctx context.Context, src MemberSource, userID int64) (*Member, error) {
 	var args []any
 	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
-	from := `FROM (` + memberRows(src, arg) + `) ms JOIN users u ON u.id = ms.user_id`
+	rows := allMemberRows(src, arg)
+	var m Member
+	err := s.db.GetContext(ctx, &m, memberColumns+` FROM (`+rows+`) ms JOIN users u ON u.id = ms.user_id WHERE ms.user_id = `+arg(userID), args...)
+	if err != nil {
+		return nil, wrap("meta.GetAllMember", err)
+	}
+	return &m, nil
+}
+
+// memberColumns selects a Member from a membership row ms and its user u.
+const memberColumns = `SELECT ms.user_id, u.username, u.name, u.state, ms.access_level, ms.expires_at, ms.created_at`
+
+// allMemberRows is the SQL of the rows (as memberRows's) of GET
+// .../members/all: the members of src and those who are members through
+// a group above it, one row a user, with the highest level they hold
+// there. Memberships that have expired count for nothing (inForce), nor
+// do group memberships at the Minimal Access level. It follows GitLab's
+// retrieve_members(deep: true) (gitlabhq lib/api/helpers/members_helpers.rb
+// find_all_members):
+//
+// For a group, GroupMembersFinder with the direct and inherited relations
+// (app/finders/group_members_finder.rb): the memberships of the group and
+// its ancestors (non_minimal_access), of which Member's
+// distinct_on_user_with_max_access_level keeps, for each user, the one of
+// the highest level, on a tie the group's own, then the one that expires
+// last (none first: Postgres sorts NULL first in a descending order), then
+// the oldest (app/models/member.rb).
+//
+// For a project, MembersFinder with the direct and inherited relations
+// (app/finders/members_finder.rb): the project's own memberships (for a
+// project in a personal namespace, the holder's among them, see
+// memberRows) and its group's as GroupMembersFinder finds them for that
+// group; of a user in both, the project's membership is shown, with the
+// level the user holds on the project (project_authorizations, the
+// highest of the two). GitLab adds the members of groups the project or
+// its groups are shared with; nothing is shared here.
+func allMemberRows(src MemberSource, arg func(any) string) string {
+	id := arg(src.ID)
+	tree := `SELECT n.id, n.traversal_ids FROM namespaces n WHERE n.id = ` + id
+	if !src.Group {
+		tree = `SELECT n.id, n.traversal_ids FROM projects p JOIN namespaces n ON n.id = p.namespace_id
+			WHERE p.id = ` + id + ` AND n.kind = 'group'`
+	}
+	groups := `SELECT DISTINCT ON (gm.user_id) gm.user_id, gm.access_level, gm.expires_at, gm.created_at
+		FROM (` + tree + `) t JOIN group_members gm ON gm.namespace_id = ANY(t.traversal_ids)
+		WHERE gm.access_level > ` + strconv.Itoa(MinimalAccess) + ` AND ` + inForce("gm") + `
+		ORDER BY gm.user_id, gm.access_level DESC, gm.namespace_id = t.id DESC, gm.expires_at DESC NULLS FIRST, gm.created_at`
+	if src.Group {
+		return groups
+	}
+	return `SELECT DISTINCT ON (a.user_id) a.user_id, max(a.access_level) OVER (PARTITION BY a.user_id) AS access_level, a.expires_at, a.created_at
+		FROM (SELECT 1 AS pref, d.user_id, d.access_level, d.expires_at, d.created_at FROM (` + memberRows(src, arg) + `) d WHERE ` + inForce("d") + `
+			UNION ALL SELECT 2, g.user_id, g.access_level, g.expires_at, g.created_at FROM (` + groups + `) g) a
+		ORDER BY a.user_id, a.pref`
+}
+
+// pageMembers pages the membership rows that rows builds (SQL of
+// user_id, access_level, expires_at and created_at; arg adds a
+// placeholder) that f keeps, in memberOrder or, with a query, in
+// User.search's, with their total.
+func (s *Store) pageMembers(ctx context.Context, op string, rows func(arg func(any) string) string, f MemberFilter, limit, offset int) ([]Member, int, error) {
+	var args []any
+	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	from := `FROM (` + rows(arg) + `) ms JOIN users u ON u.id = ms.user_id`
 	conds := []string{"true"}
 	exact := ""
 	if len(f.UserIDs) > 0 {
@@ -617,8 +694,7 @@ func (s *Store) ListMembers(ctx context.Context, src MemberSource, f MemberFilte
 	}
 	lim, off := arg(limit), arg(offset)
 	var ms []Member
-	err := s.db.SelectContext(ctx, &ms, `SELECT ms.user_id, u.username, u.name, u.state, ms.access_level, ms.expires_at, ms.created_at `+
-		from+where+` ORDER BY `+order+` LIMIT `+lim+` OFFSET `+off, args...)
+	err := s.db.SelectContext(ctx, &ms, memberColumns+` `+from+where+` ORDER BY `+order+` LIMIT `+lim+` OFFSET `+off, args...)
 	if err != nil {
 		return nil, 0, wrap(op, err)
 	}
