@@ -345,7 +345,10 @@ var validLevels = map[int64]bool{5: true, 10: true, 15: true, 20: true, 30: true
 // membership id; see meta.memberOrder) unless a query orders them,
 // paginated, with the pagination headers counting what the filters keep.
 // Grape checks user_ids, and for members/all state, before the handler
-// runs.
+// runs. The members API wants a signed-in caller on every route, a public
+// group or project's included: API::Members runs `before {
+// authenticate! }`, ahead of Grape's parameter checks, so an anonymous
+// caller is 401 before anything else.
 //
 // state is GitLab EE's filter of members/all by membership state
 // (ee/lib/ee/api/helpers/members_helpers.rb optional_state_filter_ee:
@@ -355,6 +358,10 @@ var validLevels = map[int64]bool{5: true, 10: true, 15: true, 20: true, 30: true
 func (s *Server) listMembers(group, all bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		const op = "gateway.listMembers"
+		if identity(c).User == nil {
+			httpx.Abort(c, errUnauthorized(op))
+			return
+		}
 		p, err := readParams(c)
 		if err != nil {
 			httpx.Abort(c, err)
@@ -418,15 +425,21 @@ func integerList(op string, p *params, k string) ([]int64, error) {
 // getMember is GET .../members/:user_id, a direct member, or with all GET
 // .../members/all/:user_id, a member as GET .../members/all lists them
 // (gitlabhq lib/api/members.rb: find_all_members(source).find_by!): 404
-// Not found when the user is no member.
+// Not found when the user is no member. As in GitLab, an anonymous caller
+// is 401 and a user_id that is no integer 400 before the group or project
+// is looked up (see listMembers).
 func (s *Server) getMember(group, all bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		src, _, err := s.memberSource(c, group)
+		if identity(c).User == nil {
+			httpx.Abort(c, errUnauthorized("gateway.getMember"))
+			return
+		}
+		uid, err := httpx.ParseID(c, "user_id")
 		if err != nil {
 			httpx.Abort(c, err)
 			return
 		}
-		uid, err := httpx.ParseID(c, "user_id")
+		src, _, err := s.memberSource(c, group)
 		if err != nil {
 			httpx.Abort(c, err)
 			return

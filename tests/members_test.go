@@ -1534,3 +1534,56 @@ func TestMemberListAll(t *testing.T) {
 		check(t, got, []row{{"carol", 30, inProject(proj)}, {"bob", 20, inProject(proj)}, {"fred", 10, inProject(proj)}})
 	})
 }
+
+// The members API wants a signed-in caller whatever the group or project:
+// GitLab's API::Members runs `before { authenticate! }`, so an anonymous
+// request is 401 on a public group or project too, before its parameters
+// are read; Grape then checks the parameters (user_id an integer: 400)
+// before the handler looks the group or project up (404 to whoever cannot
+// see it) (gitlabhq lib/api/members.rb).
+func TestMemberListsWantSignIn(t *testing.T) {
+	e := NewEnv(t)
+	open := e.Group("open", 0, "public")
+	shown := e.Project("shown", open, "public")
+	hidden := e.Group("hidden", 0, "private")
+	secret := e.Project("secret", hidden, "private")
+	uID, u := e.User("someone")
+	type request struct {
+		name, path string
+		who        H
+		status     int
+		key, msg   string
+	}
+	var cases []request
+	add := func(name, path string, who H, status int, key, msg string) {
+		cases = append(cases, request{name, path, who, status, key, msg})
+	}
+	for _, src := range []struct {
+		name, open, hidden string
+	}{
+		{"group", fmt.Sprintf("/api/v4/groups/%d", open), fmt.Sprintf("/api/v4/groups/%d", hidden)},
+		{"project", fmt.Sprintf("/api/v4/projects/%d", shown), fmt.Sprintf("/api/v4/projects/%d", secret)},
+	} {
+		notFound := "404 Group Not Found"
+		if src.name == "project" {
+			notFound = "404 Project Not Found"
+		}
+		for _, route := range []string{"/members", "/members/all"} {
+			for _, sub := range []string{"", fmt.Sprintf("/%d", uID), "?user_ids=x"} {
+				add(fmt.Sprintf("anonymous, public %s, %s%s", src.name, route, sub), src.open+route+sub, nil, 401, "message", "401 Unauthorized")
+				add(fmt.Sprintf("anonymous, private %s, %s%s", src.name, route, sub), src.hidden+route+sub, nil, 401, "message", "401 Unauthorized")
+			}
+			add(fmt.Sprintf("signed in, public %s, %s", src.name, route), src.open+route, PAT(u), 200, "", "")
+			add(fmt.Sprintf("no user id, private %s, %s", src.name, route), src.hidden+route+"/abc", PAT(u), 400, "error", "user_id is invalid")
+			add(fmt.Sprintf("a user id, private %s, %s", src.name, route), src.hidden+route+fmt.Sprintf("/%d", uID), PAT(u), 404, "message", notFound)
+		}
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.Do("GET", c.path, nil, c.who)
+			if wantStatus(t, r, c.status) && c.key != "" {
+				ErrBody(t, r, c.key, c.msg)
+			}
+		})
+	}
+}
