@@ -128,7 +128,7 @@ var paramTypes = map[string]bool{
 	"description": false, "email": false, "expires_at": false, "force_random_password": false,
 	"name": false, "password": false, "path": false, "reset_password": false,
 	"username": false, "visibility": false, "skip_subresources": false, "unassign_issuables": false,
-	"query": false, "user_ids": true,
+	"query": false, "user_ids": true, "state": false,
 }
 
 // check refuses, as Grape's type coercion does with {"error":"<k> is

@@ -1508,6 +1508,7 @@ func TestMemberListAll(t *testing.T) {
 		{"user_ids no integers", "GET", groupAll(sub) + "?user_ids=1,x", admin, 400, "error", "user_ids is invalid"},
 		{"state of no value", "GET", groupAll(sub) + "?state=blocked", admin, 400, "error", "state does not have a valid value"},
 		{"state empty", "GET", projectAll(proj) + "?state=", admin, 400, "error", "state does not have a valid value"},
+		{"state a list", "GET", groupAll(sub) + "?state[]=active", admin, 400, "error", "state is invalid"},
 		{"an outsider lists a group", "GET", groupAll(sub), PAT(tokens["outsider"]), 404, "message", "404 Group Not Found"},
 		{"an outsider lists a project", "GET", projectAll(proj), PAT(tokens["outsider"]), 404, "message", "404 Project Not Found"},
 		{"an outsider gets a member", "GET", fmt.Sprintf("%s/%d", projectAll(proj), ids["bob"]), PAT(tokens["outsider"]), 404, "message", "404 Project Not Found"},
