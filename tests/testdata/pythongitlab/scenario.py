@@ -25,6 +25,20 @@ user = admin.users.create({"email": "dev@example.com", "username": "dev", "name"
 pat = user.personal_access_tokens.create({"name": "dev", "scopes": ["api"]})
 proj.members.create({"user_id": user.id, "access_level": gitlab.const.AccessLevel.MAINTAINER})
 assert [m.username for m in proj.members.list(get_all=True)] == ["dev"]
+# members_all adds those who are members through a group above: root,
+# Owner of acme and acme/sub as their creator, before dev, in the order
+# the memberships were made; each at the highest level held.
+sub.members.create({"user_id": user.id, "access_level": gitlab.const.AccessLevel.DEVELOPER})
+assert [(m.username, m.access_level) for m in proj.members_all.list(get_all=True)] == [("root", 50), ("dev", 40)]
+assert [(m.username, m.access_level) for m in sub.members_all.list(get_all=True)] == [("root", 50), ("dev", 30)]
+assert [m.username for m in top.members_all.list(get_all=True)] == ["root"]
+assert proj.members_all.get(user.id).access_level == gitlab.const.AccessLevel.MAINTAINER
+assert sub.members_all.get(admin.user.id).access_level == gitlab.const.AccessLevel.OWNER
+try:
+    top.members_all.get(user.id)
+    raise AssertionError("a member of a subgroup listed above it")
+except gitlab.exceptions.GitlabGetError as e:
+    assert e.response_code == 404, e.response_code
 
 # The maintainer manages deploy tokens with their own PAT.
 dev = gitlab.Gitlab(url, private_token=pat.token)
