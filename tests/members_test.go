@@ -548,6 +548,35 @@ func TestMemberExpiryDay(t *testing.T) {
 	}
 }
 
+// orderFixture is what the tests of the order of member checks share: a
+// private group and project, a public group and project, a user who is a
+// Developer member of all four, and a Developer of the private group.
+type orderFixture struct {
+	admin           H
+	dev             string // the private group's Developer's token
+	g, p, pub, pubP int64
+	memberID        int64
+}
+
+func newOrderFixture(e *Env) orderFixture {
+	f := orderFixture{admin: PAT(e.Admin)}
+	f.g = e.Group("closed", 0, "private")
+	f.p = e.Project("app", f.g, "private")
+	f.pub = e.Group("open", 0, "public")
+	f.pubP = e.Project("lib", f.pub, "public")
+	f.memberID, _ = e.User("member")
+	for _, src := range []struct {
+		kind string
+		id   int64
+	}{{"groups", f.g}, {"projects", f.p}, {"groups", f.pub}, {"projects", f.pubP}} {
+		e.Member(src.kind, src.id, f.memberID, 30)
+	}
+	devID, dev := e.User("dev")
+	e.Member("groups", f.g, devID, 30)
+	f.dev = dev
+	return f
+}
+
 // PUT and DELETE .../members/:user_id find the group or project first,
 // then the member, and only then ask whether the caller may change it, as
 // GitLab's API does (gitlabhq lib/api/members.rb: find_source, then
@@ -558,20 +587,8 @@ func TestMemberExpiryDay(t *testing.T) {
 // so learns nothing. Parameter errors come before all of it.
 func TestMemberLookupOrder(t *testing.T) {
 	e := NewEnv(t)
-	admin := PAT(e.Admin)
-	g := e.Group("closed", 0, "private")
-	p := e.Project("app", g, "private")
-	pub := e.Group("open", 0, "public")
-	pubP := e.Project("lib", pub, "public")
-	memberID, _ := e.User("member")
-	for _, src := range []struct {
-		kind string
-		id   int64
-	}{{"groups", g}, {"projects", p}, {"groups", pub}, {"projects", pubP}} {
-		e.Member(src.kind, src.id, memberID, 30)
-	}
-	devID, dev := e.User("dev")
-	e.Member("groups", g, devID, 30)
+	f := newOrderFixture(e)
+	admin, g, p, pub, pubP, memberID, dev := f.admin, f.g, f.p, f.pub, f.pubP, f.memberID, f.dev
 	_, outsider := e.User("outsider")
 	const nobody = 999999
 
@@ -662,20 +679,8 @@ func TestMemberLookupOrder(t *testing.T) {
 // checks come first of all.
 func TestMemberAddOrder(t *testing.T) {
 	e := NewEnv(t)
-	admin := PAT(e.Admin)
-	g := e.Group("closed", 0, "private")
-	p := e.Project("app", g, "private")
-	pub := e.Group("open", 0, "public")
-	pubP := e.Project("lib", pub, "public")
-	memberID, _ := e.User("member")
-	for _, src := range []struct {
-		kind string
-		id   int64
-	}{{"groups", g}, {"projects", p}, {"groups", pub}, {"projects", pubP}} {
-		e.Member(src.kind, src.id, memberID, 30)
-	}
-	devID, dev := e.User("dev")
-	e.Member("groups", g, devID, 30)
+	f := newOrderFixture(e)
+	admin, g, p, pub, pubP, memberID, dev := f.admin, f.g, f.p, f.pub, f.pubP, f.memberID, f.dev
 	maintID, maint := e.User("maint")
 	e.Member("projects", p, maintID, 40)
 	_, outsider := e.User("outsider")
