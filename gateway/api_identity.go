@@ -192,7 +192,7 @@ func (s *Server) createUser(c *gin.Context) {
 		httpx.Abort(c, err)
 		return
 	}
-	s.audit(c, id, "user.create", "user", u.ID, u.Username, map[string]any{"admin": u.IsAdmin})
+	s.audit(c, id, UserCreatedAudit(u))
 	c.JSON(http.StatusCreated, s.userJSON(u, true))
 }
 
@@ -232,7 +232,8 @@ func (s *Server) createPAT(c *gin.Context) {
 		}
 		expires = &t
 	}
-	if _, err := s.Store.UserByID(c.Request.Context(), uid); err != nil {
+	owner, err := s.Store.UserByID(c.Request.Context(), uid)
+	if err != nil {
 		if errs.Is(err, errs.NotFound) {
 			err = errs.New(op, errs.NotFound, "404 User Not Found")
 		}
@@ -246,7 +247,7 @@ func (s *Server) createPAT(c *gin.Context) {
 		httpx.Abort(c, err)
 		return
 	}
-	s.audit(c, id, "personal_access_token.create", "user", uid, "", map[string]any{"token_id": pat.ID, "name": pat.Name, "scopes": scopes})
+	s.audit(c, id, PATAudit("personal_access_token.create", owner, pat))
 	out := patJSON(pat)
 	out["token"] = secret
 	c.JSON(http.StatusCreated, out)

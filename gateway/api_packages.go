@@ -109,6 +109,7 @@ func (s *Server) packagesProject(c *gin.Context) (*meta.Project, bool, error) {
 		return nil, false, errForbidden(op)
 	}
 	c.Set(writesProjectKey, p.ID) // see invalidateOnWrite
+	meta.SetAuditProject(c.Request.Context(), p)
 	return p, level >= meta.Maintainer, nil
 }
 
@@ -242,10 +243,12 @@ func (s *Server) deletePackage(c *gin.Context) {
 	}
 	// Found as GET finds it: a hidden or processing package is not
 	// found here either.
-	if _, err := s.displayedPackage(c, p, pid); err != nil {
+	pkg, err := s.displayedPackage(c, p, pid)
+	if err != nil {
 		httpx.Abort(c, err)
 		return
 	}
+	meta.SetAuditTarget(c.Request.Context(), packageTarget("Packages::Package", pkg.ID, p, pkg))
 	if _, err := s.Store.DeletePackage(c.Request.Context(), p.ID, pid); err != nil {
 		if errs.Is(err, errs.NotFound) {
 			err = errs.New(op, errs.NotFound, "404 Not found")
@@ -293,11 +296,22 @@ func (s *Server) deletePackageFile(c *gin.Context) {
 		httpx.Abort(c, errForbidden(op))
 		return
 	}
+	meta.SetAuditTarget(c.Request.Context(), packageTarget("Packages::PackageFile", fid, p, pkg))
 	if err := s.Store.DeleteFile(c.Request.Context(), pkg.ID, fid); err != nil {
 		httpx.Abort(c, err)
 		return
 	}
 	c.Status(http.StatusNoContent)
+}
+
+// packageTarget names a package (or one of its files) in an audit event
+// as GitLab's package events do: "<project full path>/<name>-<version>".
+func packageTarget(kind string, id int64, p *meta.Project, pkg *meta.Package) meta.AuditTarget {
+	details := p.FullPath() + "/" + pkg.Name
+	if pkg.Version != nil && *pkg.Version != "" {
+		details += "-" + *pkg.Version
+	}
+	return meta.AuditTarget{Type: kind, ID: id, Details: details}
 }
 
 func nilIfEmpty(s string) any {

@@ -241,7 +241,16 @@ func (s *Server) revokeAndRespond(c *gin.Context, tokenID int64) {
 		return
 	}
 	s.Auth.Cache.ForgetPAT(p.ID)
-	s.audit(c, identity(c), "personal_access_token.revoke", "user", p.UserID, "",
-		map[string]any{"token_id": p.ID, "name": p.Name, "scopes": []string(p.Scopes)})
+	id := identity(c)
+	owner := id.User
+	if owner == nil || owner.ID != p.UserID {
+		if owner, err = s.Store.UserByID(c.Request.Context(), p.UserID); err != nil {
+			// The token is revoked: record it without the owner's name
+			// rather than not at all.
+			httpx.Logger(c).Error("audit: token owner not found", "err", err.Error())
+			owner = &meta.User{ID: p.UserID}
+		}
+	}
+	s.audit(c, id, PATAudit("personal_access_token.revoke", owner, p))
 	c.Status(http.StatusNoContent)
 }

@@ -37,8 +37,9 @@ func deployTokenJSON(t *meta.DeployToken, now time.Time) gin.H {
 }
 
 // tokenHolder resolves :id and checks the caller's role: project tokens
-// need Maintainer+; group tokens Maintainer+ to read, Owner to change.
-func (s *Server) tokenHolder(c *gin.Context, group, change bool) (meta.DeployTokenFilter, error) {
+// need Maintainer+; group tokens Maintainer+ to read, Owner to change. The
+// holder is also returned as the entity of the audit events of a change.
+func (s *Server) tokenHolder(c *gin.Context, group, change bool) (meta.DeployTokenFilter, auditEntity, error) {
 	const op = "gateway.tokenHolder"
 	id := identity(c)
 	need := meta.Maintainer
@@ -48,21 +49,21 @@ func (s *Server) tokenHolder(c *gin.Context, group, change bool) (meta.DeployTok
 	if group {
 		g, lvl, err := s.groupFor(c, id)
 		if err != nil {
-			return meta.DeployTokenFilter{}, err
+			return meta.DeployTokenFilter{}, auditEntity{}, err
 		}
 		if lvl < need {
-			return meta.DeployTokenFilter{}, errForbidden(op)
+			return meta.DeployTokenFilter{}, auditEntity{}, errForbidden(op)
 		}
-		return meta.DeployTokenFilter{GroupID: g.ID}, nil
+		return meta.DeployTokenFilter{GroupID: g.ID}, groupEntity(g), nil
 	}
 	p, lvl, err := s.projectFor(c, id)
 	if err != nil {
-		return meta.DeployTokenFilter{}, err
+		return meta.DeployTokenFilter{}, auditEntity{}, err
 	}
 	if lvl < need {
-		return meta.DeployTokenFilter{}, errForbidden(op)
+		return meta.DeployTokenFilter{}, auditEntity{}, errForbidden(op)
 	}
-	return meta.DeployTokenFilter{ProjectID: p.ID}, nil
+	return meta.DeployTokenFilter{ProjectID: p.ID}, projectEntity(p), nil
 }
 
 func activeParam(c *gin.Context) (bool, error) {
@@ -87,7 +88,7 @@ func (s *Server) listAllDeployTokens(c *gin.Context) {
 
 func (s *Server) listDeployTokens(group bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		f, err := s.tokenHolder(c, group, false)
+		f, _, err := s.tokenHolder(c, group, false)
 		if err != nil {
 			httpx.Abort(c, err)
 			return
@@ -123,7 +124,7 @@ func (s *Server) getDeployToken(group bool) gin.HandlerFunc {
 			httpx.Abort(c, err)
 			return
 		}
-		f, err := s.tokenHolder(c, group, false)
+		f, _, err := s.tokenHolder(c, group, false)
 		if err != nil {
 			httpx.Abort(c, err)
 			return
@@ -161,7 +162,7 @@ func (s *Server) changeDeployToken(group bool, action string,
 			httpx.Abort(c, err)
 			return
 		}
-		f, err := s.tokenHolder(c, group, true)
+		f, holder, err := s.tokenHolder(c, group, true)
 		if err != nil {
 			httpx.Abort(c, err)
 			return
@@ -172,7 +173,7 @@ func (s *Server) changeDeployToken(group bool, action string,
 			return
 		}
 		s.Auth.Cache.ForgetDeployToken(t.ID)
-		s.auditToken(c, action, f, t)
+		s.audit(c, identity(c), deployTokenAudit(action, holder, t))
 		respond(c, t)
 	}
 }
@@ -252,7 +253,7 @@ func (s *Server) createDeployToken(group bool) gin.HandlerFunc {
 			httpx.Abort(c, err)
 			return
 		}
-		f, err := s.tokenHolder(c, group, true)
+		f, holder, err := s.tokenHolder(c, group, true)
 		if err != nil {
 			httpx.Abort(c, err)
 			return
@@ -275,18 +276,9 @@ func (s *Server) createDeployToken(group bool) gin.HandlerFunc {
 			httpx.Abort(c, err)
 			return
 		}
-		s.auditToken(c, "deploy_token.create", f, t)
+		s.audit(c, identity(c), deployTokenAudit("deploy_token.create", holder, t))
 		out := deployTokenJSON(t, time.Now())
 		out["token"] = secret
 		c.JSON(http.StatusCreated, out)
 	}
-}
-
-func (s *Server) auditToken(c *gin.Context, action string, f meta.DeployTokenFilter, t *meta.DeployToken) {
-	kind, id := "project", f.ProjectID
-	if f.GroupID > 0 {
-		kind, id = "group", f.GroupID
-	}
-	s.audit(c, identity(c), action, kind, id, "", map[string]any{
-		"token_id": t.ID, "name": t.Name, "username": t.DisplayUsername(), "scopes": []string(t.Scopes), "expires_at": httpx.TSPtr(t.ExpiresAt)})
 }

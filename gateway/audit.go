@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -15,20 +16,102 @@ import (
 	"github.com/pkgate/pkgate/storage/meta"
 )
 
-// audit records an event; a failure is logged, never fails the request
-// (the action already happened).
-func (s *Server) audit(c *gin.Context, id *auth.Identity, action, targetType string, targetID int64, targetPath string, details map[string]any) {
-	e := auditEvent(c, id, action, targetType, targetID, targetPath, details)
+// auditEntity is what GitLab calls an event's entity: the project or group
+// whose object changed, or the user an account event is about. Filters
+// and the group and project audit lists select events by it, and GitLab
+// shows its full path (a user's username) as entity_path, so that a
+// reader needs no second lookup to know what the event touched.
+type auditEntity struct {
+	Type string // as stored: "project", "group", "user"
+	ID   int64
+	Path string
+}
+
+func projectEntity(p *meta.Project) auditEntity {
+	return auditEntity{Type: "project", ID: p.ID, Path: p.FullPath()}
+}
+
+func groupEntity(g *meta.Namespace) auditEntity {
+	return auditEntity{Type: "group", ID: g.ID, Path: g.FullPath}
+}
+
+func userEntity(u *meta.User) auditEntity {
+	return auditEntity{Type: "user", ID: u.ID, Path: u.Username}
+}
+
+// newAuditEvent is an event before its author and address are known. The
+// details carry GitLab's target_* and custom_message keys next to the
+// gateway's own; the keys GitLab derives from the author, the address and
+// the entity are added when the event is read, from the columns.
+func newAuditEvent(action string, entity auditEntity, target meta.AuditTarget, message string, extra map[string]any) *meta.AuditEvent {
+	e := &meta.AuditEvent{Action: action, TargetType: entity.Type, TargetPath: entity.Path}
+	if entity.ID > 0 {
+		e.TargetID = &entity.ID
+	}
+	details := map[string]any{"target_type": target.Type, "target_details": target.Details, "custom_message": message}
+	if target.ID > 0 {
+		details["target_id"] = target.ID
+	} else {
+		details["target_id"] = nil
+	}
+	for k, v := range extra {
+		details[k] = v
+	}
+	e.Details, _ = json.Marshal(details)
+	return e
+}
+
+// UserCreatedAudit is the event of a user's creation, without its author
+// (the API's caller, or `admin bootstrap`). GitLab's user_created event is
+// about the new user and names them as its target too.
+func UserCreatedAudit(u *meta.User) *meta.AuditEvent {
+	return newAuditEvent("user.create", userEntity(u), meta.AuditTarget{Type: "User", ID: u.ID, Details: u.Username},
+		fmt.Sprintf("User %s created", u.Username), map[string]any{"add": "user", "admin": u.IsAdmin})
+}
+
+// PATAudit is the event of a personal access token's creation or
+// revocation (action personal_access_token.create or .revoke), without
+// its author. The entity is the token's owner, whoever acted, so that
+// entity_type=User&entity_id= lists what happened to a user's tokens;
+// GitLab's target is that user too, and its message names the token by
+// id. Neither ever holds the secret.
+func PATAudit(action string, owner *meta.User, p *meta.PAT) *meta.AuditEvent {
+	verb := "Created"
+	if action == "personal_access_token.revoke" {
+		verb = "Revoked"
+	}
+	return newAuditEvent(action, userEntity(owner), meta.AuditTarget{Type: "User", ID: owner.ID, Details: owner.Name},
+		fmt.Sprintf("%s personal access token with id %d", verb, p.ID),
+		map[string]any{"token_id": p.ID, "name": p.Name, "scopes": []string(p.Scopes)})
+}
+
+// deployTokenAudit is a deploy token's creation, revocation or deletion
+// on its project or group, with GitLab's message.
+func deployTokenAudit(action string, holder auditEntity, t *meta.DeployToken) *meta.AuditEvent {
+	verb := map[string]string{"deploy_token.create": "Created", "deploy_token.revoke": "Revoked", "deploy_token.delete": "Destroyed"}[action]
+	// GitLab interpolates the token's scopes, an array of Ruby symbols.
+	scopes := make([]string, len(t.Scopes))
+	for i, s := range t.Scopes {
+		scopes[i] = ":" + s
+	}
+	msg := fmt.Sprintf("%s %s deploy token with name: %s with token_id: %d with scopes: [%s].",
+		verb, holder.Type, t.Name, t.ID, strings.Join(scopes, ", "))
+	return newAuditEvent(action, holder, meta.AuditTarget{Type: "DeployToken", ID: t.ID, Details: t.Name}, msg, map[string]any{
+		"token_id": t.ID, "name": t.Name, "username": t.DisplayUsername(), "scopes": []string(t.Scopes), "expires_at": httpx.TSPtr(t.ExpiresAt)})
+}
+
+// audit records an event for the request's caller; a failure is logged,
+// never fails the request (the action already happened).
+func (s *Server) audit(c *gin.Context, id *auth.Identity, e *meta.AuditEvent) {
+	attribute(c, id, e)
 	if err := s.Store.Audit(context.WithoutCancel(c.Request.Context()), e); err != nil {
-		httpx.Logger(c).Error("audit event lost", "action", action, "err", err.Error())
+		httpx.Logger(c).Error("audit event lost", "action", e.Action, "err", err.Error())
 	}
 }
 
-func auditEvent(c *gin.Context, id *auth.Identity, action, targetType string, targetID int64, targetPath string, details map[string]any) *meta.AuditEvent {
-	e := &meta.AuditEvent{Action: action, TargetType: targetType, TargetPath: targetPath, IP: c.ClientIP()}
-	if targetID > 0 {
-		e.TargetID = &targetID
-	}
+// attribute sets who made the change and from where.
+func attribute(c *gin.Context, id *auth.Identity, e *meta.AuditEvent) *meta.AuditEvent {
+	e.IP = c.ClientIP()
 	switch {
 	case id != nil && id.Deploy != nil:
 		e.ActorType, e.ActorID, e.ActorName = "deploy_token", &id.Deploy.ID, id.Deploy.DisplayUsername()
@@ -37,11 +120,19 @@ func auditEvent(c *gin.Context, id *auth.Identity, action, targetType string, ta
 	default:
 		e.ActorType = "anonymous"
 	}
-	if details != nil {
-		b, _ := json.Marshal(details)
-		e.Details = b
-	}
 	return e
+}
+
+// tokenType is GitLab's auth_token_type of a package event.
+func tokenType(id *auth.Identity) any {
+	switch {
+	case id == nil:
+	case id.Deploy != nil:
+		return "DeployToken"
+	case id.PAT != nil:
+		return "PersonalAccessToken"
+	}
+	return nil
 }
 
 // auditPackages records every successful publish and delete on package
@@ -57,33 +148,49 @@ func (s *Server) auditPackages(c *gin.Context) {
 	}
 	route := c.FullPath()
 	format := formatOf(route)
-	var action string
+	var action, message string
 	var who func(c *gin.Context) *auth.Identity
 	switch {
 	case format != "api" && format != "internal" && format != "unmatched" && format != "ui":
 		who = auth.IdentityFrom
-		action = "package.publish"
+		// GitLab's message, "<package_type.humanize> package published".
+		kind := strings.ToUpper(format[:1]) + format[1:]
+		action, message = "package.publish", kind+" package published"
 		if method == http.MethodDelete {
-			action = "package.delete"
+			action, message = "package.delete", kind+" package deleted"
 		}
 	case strings.HasPrefix(route, "/api/v4/projects/:id/packages/:package_id"):
 		who = identity
-		action = "package.delete"
+		action, message = "package.delete", "Package deleted"
 		if strings.Contains(route, "package_files") {
-			action = "package_file.delete"
+			action, message = "package_file.delete", "Package file deleted"
 		}
 	default:
 		c.Next()
 		return
 	}
+	var pending *meta.PendingAudit
 	event := func() *meta.AuditEvent {
-		var projectID int64
-		if acc := auth.AccessFrom(c); acc != nil {
-			projectID = acc.Project.ID
+		// The route's project; else the one the handler named (the
+		// packages API, npm dist-tags above project level).
+		var entity auditEntity
+		if acc := auth.AccessFrom(c); acc != nil && acc.Project != nil {
+			entity = projectEntity(acc.Project)
+		} else if p := pending.Project(); p != nil {
+			entity = projectEntity(p)
+		} else {
+			entity.Type = "project"
 		}
-		return auditEvent(c, who(c), action, "project", projectID, c.Request.URL.EscapedPath(), map[string]any{"format": format, "method": method})
+		path := c.Request.URL.EscapedPath()
+		target := meta.AuditTarget{Type: "Packages::Package", Details: path}
+		if t := pending.Target(); t != nil {
+			target = *t
+		}
+		id := who(c)
+		return attribute(c, id, newAuditEvent(action, entity, target, message,
+			map[string]any{"format": format, "method": method, "path": path, "auth_token_type": tokenType(id)}))
 	}
-	pending := &meta.PendingAudit{Build: event}
+	pending = &meta.PendingAudit{Build: event}
 	c.Request = c.Request.WithContext(meta.WithPendingAudit(c.Request.Context(), pending))
 	c.Next()
 	if status := c.Writer.Status(); status < 200 || status > 299 || pending.Written() {
@@ -94,11 +201,74 @@ func (s *Server) auditPackages(c *gin.Context) {
 	}
 }
 
+// entityTypes maps the stored entity types to GitLab's class names, which
+// its API returns and its entity_type filter takes.
+var entityTypes = map[string]string{"project": "Project", "group": "Group", "user": "User"}
+
+// eventName is GitLab's event_name (its audit event type) of an action:
+// the name a SIEM rule or a script keys on. Actions GitLab does not
+// record have none.
+func eventName(e *meta.AuditEvent) any {
+	switch e.Action {
+	case "deploy_token.create", "deploy_token.revoke", "deploy_token.delete":
+		name := map[string]string{"deploy_token.create": "deploy_token_created", "deploy_token.revoke": "deploy_token_revoked",
+			"deploy_token.delete": "deploy_token_destroyed"}[e.Action]
+		if e.TargetType == "group" {
+			return "group_" + name
+		}
+		return name
+	case "personal_access_token.create":
+		return "personal_access_token_created"
+	case "personal_access_token.revoke":
+		return "personal_access_token_revoked"
+	case "user.create":
+		return "user_created"
+	case "package.publish":
+		return "package_registry_package_published"
+	case "package.delete":
+		return "package_registry_package_deleted"
+	}
+	return nil
+}
+
+// auditJSON renders an event as GitLab's audit event entity, keeping the
+// gateway's own fields (author_type, action, and the copies of
+// author_name, entity_path and ip_address at the top).
 func auditJSON(e *meta.AuditEvent) gin.H {
+	details := map[string]any{}
+	_ = json.Unmarshal(e.Details, &details)
+	details["author_name"] = e.ActorName
+	details["entity_path"] = e.TargetPath
+	details["ip_address"] = nilIfEmpty(e.IP)
+	// GitLab's author_id is a user's id, and negative for the authors
+	// that are not users: a script resolving it through /users must
+	// not find an unrelated user with a deploy token's id.
+	var authorID any = e.ActorID
+	switch e.ActorType {
+	case "user":
+		details["author_class"] = "User"
+	case "deploy_token":
+		details["author_class"] = "DeployToken"
+		authorID = -2
+		if e.ActorID != nil {
+			details["author_deploy_token_id"] = *e.ActorID
+		}
+	case "anonymous":
+		details["author_class"] = "Gitlab::Audit::UnauthenticatedAuthor"
+		authorID = -1
+	}
+	name := eventName(e)
+	if name != nil {
+		details["event_name"] = name
+	}
+	entityType := e.TargetType
+	if t, ok := entityTypes[entityType]; ok {
+		entityType = t
+	}
 	return gin.H{
-		"id": e.ID, "created_at": httpx.TS(e.CreatedAt), "author_type": e.ActorType, "author_id": e.ActorID,
-		"author_name": e.ActorName, "action": e.Action, "entity_type": e.TargetType, "entity_id": e.TargetID,
-		"entity_path": e.TargetPath, "ip_address": e.IP, "details": e.Details,
+		"id": e.ID, "created_at": httpx.TS(e.CreatedAt), "author_type": e.ActorType, "author_id": authorID,
+		"author_name": e.ActorName, "action": e.Action, "event_name": name, "entity_type": entityType, "entity_id": e.TargetID,
+		"entity_path": e.TargetPath, "ip_address": e.IP, "details": details,
 	}
 }
 

@@ -110,7 +110,9 @@ func TestAuditLog(t *testing.T) {
 	}
 	for _, ev := range events {
 		if ev["action"] == "package.publish" {
-			if ev["author_type"] != "deploy_token" || ev["ip_address"] != "127.0.0.1" || !strings.Contains(ev["entity_path"].(string), "audited") {
+			d, _ := ev["details"].(map[string]any)
+			if ev["author_type"] != "deploy_token" || ev["ip_address"] != "127.0.0.1" || ev["entity_path"] != "acme/sub/app" ||
+				!strings.Contains(fmt.Sprint(d["path"]), "audited") {
 				t.Errorf("publish event: %v", ev)
 			}
 		}
@@ -126,6 +128,130 @@ func TestAuditLog(t *testing.T) {
 	_, dev := e.User("dev")
 	e.Must(403, e.Do("GET", "/api/v4/audit_events", nil, PAT(dev)))
 	e.Must(401, e.Do("GET", "/api/v4/audit_events", nil, nil))
+}
+
+// TestAuditEventEntities: every event names its entity as GitLab's audit
+// events do (entity_type as a class name, entity_path the full path of the
+// project or group, or the username) and carries GitLab's details
+// (target_*, custom_message, author_name, ip_address, entity_path) and
+// event_name, whatever wrote it: the deploy-token, user and token APIs,
+// the package formats (at project and group level) and the packages API.
+// Deploy tokens used to leave entity_path empty, personal access tokens
+// too, package events held the request's path instead, and an API delete
+// or an npm dist-tag change above project level had no entity at all.
+func TestAuditEventEntities(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	pid, sub := float64(s.ProjectID), float64(s.SubID)
+	secrets := []string{s.WriteToken, s.ReadToken, e.Admin}
+	// Group deploy token on acme/sub: created, revoked, deleted.
+	gtok, _, gtid := e.DeployToken("groups", s.SubID, "read_package_registry")
+	e.Must(200, e.Do("POST", fmt.Sprintf("/api/v4/groups/%d/deploy_tokens/%d/revoke", s.SubID, gtid), nil, PAT(e.Admin)))
+	e.Must(204, e.Do("DELETE", fmt.Sprintf("/api/v4/groups/%d/deploy_tokens/%d", s.SubID, gtid), nil, PAT(e.Admin)))
+	// A user, a token for them (by the admin), then its revocation.
+	uid, utok := e.User("dora")
+	m := e.Must(201, e.Do("POST", fmt.Sprintf("/api/v4/users/%d/personal_access_tokens", uid),
+		map[string]any{"name": "ci", "scopes": []string{"read_api"}}, PAT(e.Admin))).Map(t)
+	patID, patSecret := m["id"].(float64), m["token"].(string)
+	e.Must(204, e.Do("DELETE", fmt.Sprintf("/api/v4/personal_access_tokens/%v", patID), nil, PAT(e.Admin)))
+	secrets = append(secrets, gtok, utok, patSecret)
+	// A generic publish by deploy token, and its deletion by the API.
+	e.Must(201, e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d/packages/generic/audited/1.0/f.bin", s.ProjectID), "x", Basic("ci", s.WriteToken)))
+	var pkgs []map[string]any
+	e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d/packages?package_name=audited", s.ProjectID), nil, PAT(e.Admin))).JSON(t, &pkgs)
+	genericID := pkgs[0]["id"].(float64)
+	e.Must(204, e.Do("DELETE", fmt.Sprintf("/api/v4/projects/%d/packages/%v", s.ProjectID, genericID), nil, PAT(e.Admin)))
+	// npm: a publish and a dist-tag set through the group, whose route
+	// names no project.
+	e.Must(200, e.npmPublish(s.ProjectID, s.WriteToken, "@acme/hello", "1.0.0"))
+	wtok, _, _ := e.DeployToken("groups", s.GroupID, "read_package_registry", "write_package_registry")
+	secrets = append(secrets, wtok)
+	e.Must(204, e.Do("PUT", fmt.Sprintf("/api/v4/groups/%d/-/packages/npm/-/package/@acme%%2fhello/dist-tags/stable", s.GroupID), `"1.0.0"`, Bearer(wtok)))
+
+	r := e.Must(200, e.Do("GET", "/api/v4/audit_events?per_page=100", nil, PAT(e.Admin)))
+	for _, secret := range secrets {
+		if strings.Contains(string(r.Body), secret) {
+			t.Errorf("secret %s... in the audit events", secret[:8])
+		}
+	}
+	var events []map[string]any
+	r.JSON(t, &events)
+	for _, c := range []struct {
+		name                      string
+		match                     func(ev, d map[string]any) bool
+		entityType                string
+		entityID                  float64
+		entityPath, eventName     string
+		targetType, targetDetails string
+		message                   string // prefix
+		authorName                string
+		authorID                  float64 // 0: any user's
+	}{
+		{"project deploy token created", func(ev, d map[string]any) bool {
+			return ev["action"] == "deploy_token.create" && ev["entity_type"] != "Group"
+		},
+			"Project", pid, "acme/sub/app", "deploy_token_created", "DeployToken", "t",
+			"Created project deploy token with name: t with token_id: ", "root", 0},
+		{"group deploy token created", func(ev, d map[string]any) bool {
+			return ev["action"] == "deploy_token.create" && d["target_id"] == float64(gtid)
+		},
+			"Group", sub, "acme/sub", "group_deploy_token_created", "DeployToken", "t",
+			fmt.Sprintf("Created group deploy token with name: t with token_id: %d with scopes: [:read_package_registry].", gtid), "root", 0},
+		{"group deploy token revoked", func(ev, d map[string]any) bool { return ev["action"] == "deploy_token.revoke" },
+			"Group", sub, "acme/sub", "group_deploy_token_revoked", "DeployToken", "t", "Revoked group deploy token with name: t", "root", 0},
+		{"group deploy token deleted", func(ev, d map[string]any) bool { return ev["action"] == "deploy_token.delete" },
+			"Group", sub, "acme/sub", "group_deploy_token_destroyed", "DeployToken", "t", "Destroyed group deploy token with name: t", "root", 0},
+		{"user created", func(ev, d map[string]any) bool { return ev["action"] == "user.create" },
+			"User", float64(uid), "dora", "user_created", "User", "dora", "User dora created", "root", 0},
+		{"personal access token created", func(ev, d map[string]any) bool {
+			return ev["action"] == "personal_access_token.create" && d["token_id"] == patID
+		}, "User", float64(uid), "dora", "personal_access_token_created", "User", "dora",
+			fmt.Sprintf("Created personal access token with id %v", patID), "root", 0},
+		{"personal access token revoked", func(ev, d map[string]any) bool { return ev["action"] == "personal_access_token.revoke" },
+			"User", float64(uid), "dora", "personal_access_token_revoked", "User", "dora",
+			fmt.Sprintf("Revoked personal access token with id %v", patID), "root", 0},
+		{"generic publish", func(ev, d map[string]any) bool { return ev["action"] == "package.publish" && d["format"] == "generic" },
+			"Project", pid, "acme/sub/app", "package_registry_package_published", "Packages::Package",
+			fmt.Sprintf("/api/v4/projects/%d/packages/generic/audited/1.0/f.bin", s.ProjectID), "Generic package published", s.WriteUser, -2},
+		{"package deleted through the API", func(ev, d map[string]any) bool { return ev["action"] == "package.delete" },
+			"Project", pid, "acme/sub/app", "package_registry_package_deleted", "Packages::Package", "acme/sub/app/audited-1.0",
+			"Package deleted", "root", 0},
+		{"npm dist-tag set at group level", func(ev, d map[string]any) bool {
+			return ev["action"] == "package.publish" && d["format"] == "npm" && strings.Contains(fmt.Sprint(d["path"]), "dist-tags")
+		}, "Project", pid, "acme/sub/app", "package_registry_package_published", "Packages::Package",
+			fmt.Sprintf("/api/v4/groups/%d/-/packages/npm/-/package/@acme%%2fhello/dist-tags/stable", s.GroupID), "Npm package published", "", -2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var found []map[string]any
+			for _, ev := range events {
+				d, _ := ev["details"].(map[string]any)
+				if c.match(ev, d) {
+					found = append(found, ev)
+				}
+			}
+			if len(found) == 0 {
+				t.Fatalf("no such event among %v", events)
+			}
+			for _, ev := range found {
+				d, _ := ev["details"].(map[string]any)
+				got := []any{ev["entity_type"], ev["entity_id"], ev["entity_path"], d["entity_path"], ev["event_name"], d["event_name"],
+					d["target_type"], d["target_details"]}
+				want := []any{c.entityType, c.entityID, c.entityPath, c.entityPath, c.eventName, c.eventName, c.targetType, c.targetDetails}
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Errorf("entity, event and target %v, want %v: %v", got, want, ev)
+				}
+				if msg, _ := d["custom_message"].(string); !strings.HasPrefix(msg, c.message) {
+					t.Errorf("custom_message %q, want %q...", msg, c.message)
+				}
+				if d["author_name"] != ev["author_name"] || d["ip_address"] != "127.0.0.1" || (c.authorName != "" && ev["author_name"] != c.authorName) {
+					t.Errorf("author and address: %v", ev)
+				}
+				if c.authorID != 0 && ev["author_id"] != c.authorID {
+					t.Errorf("author_id %v, want %v", ev["author_id"], c.authorID)
+				}
+			}
+		})
+	}
 }
 
 // TestSecretsNeverLogged uses secrets in every carrier (including the
@@ -174,7 +300,8 @@ func TestForwardedForIsNotTrusted(t *testing.T) {
 
 // TestBootstrapAudited: `gateway admin bootstrap` creates an admin and an
 // api token outside any request; both are in the audit log as the API's
-// user and token creations are, by the command that made them.
+// user and token creations are (the token's with the admin's username as
+// entity path, which it used to lack), by the command that made them.
 func TestBootstrapAudited(t *testing.T) {
 	e := NewEnv(t)
 	bin := buildGateway(t)
@@ -201,8 +328,10 @@ func TestBootstrapAudited(t *testing.T) {
 		if strings.Contains(fmt.Sprint(ev), tok) {
 			t.Errorf("a secret in an audit event: %v", ev)
 		}
-		if ev["action"] == "user.create" && ev["entity_path"] != "ops" {
-			t.Errorf("user.create event: %v", ev)
+		// Both are about the admin: GitLab's entity path is the username.
+		d, _ := ev["details"].(map[string]any)
+		if ev["entity_type"] != "User" || ev["entity_path"] != "ops" || d["entity_path"] != "ops" || d["target_details"] == nil || d["custom_message"] == nil {
+			t.Errorf("%s event: %v", ev["action"], ev)
 		}
 	}
 	if count["user.create"] != 1 || count["personal_access_token.create"] != 2 {

@@ -185,7 +185,7 @@ func TestPersonalAccessTokenRevoke(t *testing.T) {
 	var authors []string
 	for _, ev := range events {
 		authors = append(authors, fmt.Sprint(ev["author_name"]))
-		if ev["entity_type"] != "user" || ev["entity_id"] != float64(uid) {
+		if ev["entity_type"] != "User" || ev["entity_id"] != float64(uid) || ev["entity_path"] != "carol" {
 			t.Errorf("event target: %v", ev)
 		}
 		if d, _ := ev["details"].(map[string]any); d["token_id"] == nil || d["name"] == nil {

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -138,20 +137,16 @@ func root() *cobra.Command {
 			}
 			// The audit log holds every user and token creation, these
 			// too: by the command, as no request and no user made them.
-			audit := func(action string, userID int64, path string, details map[string]any) error {
-				b, err := json.Marshal(details)
-				if err != nil {
-					return err
-				}
-				return store.Audit(ctx, &meta.AuditEvent{ActorType: "system", ActorName: "gateway admin bootstrap",
-					Action: action, TargetType: "user", TargetID: &userID, TargetPath: path, Details: b})
+			audit := func(e *meta.AuditEvent) error {
+				e.ActorType, e.ActorName = "system", "gateway admin bootstrap"
+				return store.Audit(ctx, e)
 			}
 			u, err := store.UserByUsername(ctx, username)
 			if errs.Is(err, errs.NotFound) {
 				u = &meta.User{Username: username, Email: username + "@localhost", Name: username, IsAdmin: true, CanCreateGroup: true}
 				err = store.CreateUser(ctx, u)
 				if err == nil {
-					err = audit("user.create", u.ID, u.Username, map[string]any{"admin": true})
+					err = audit(gateway.UserCreatedAudit(u))
 				} else if errs.Is(err, errs.Conflict) { // created concurrently
 					u, err = store.UserByUsername(ctx, username)
 				}
@@ -167,7 +162,7 @@ func root() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := audit("personal_access_token.create", u.ID, "", map[string]any{"token_id": pat.ID, "name": pat.Name, "scopes": pat.Scopes}); err != nil {
+			if err := audit(gateway.PATAudit("personal_access_token.create", u, pat)); err != nil {
 				return err
 			}
 			fmt.Println(secret)

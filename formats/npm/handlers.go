@@ -252,6 +252,8 @@ func (h *handler) writeAccess(c *gin.Context, t target, name Name, perm auth.Per
 	if err != nil {
 		return nil, err
 	}
+	// The route names no project: the audit event's is the one changed.
+	meta.SetAuditProject(ctx, p)
 	return acc, auth.Authorize(acc, perm)
 }
 

@@ -47,10 +47,43 @@ func (e *AuditEvent) auditArgs() []any {
 type PendingAudit struct {
 	Build   func() *AuditEvent
 	written atomic.Bool
+	project atomic.Pointer[Project]
+	target  atomic.Pointer[AuditTarget]
+}
+
+// AuditTarget is what GitLab's audit details call the target: the object
+// acted on inside the event's entity (a package in a project).
+type AuditTarget struct {
+	Type    string
+	ID      int64
+	Details string
 }
 
 // Written reports whether a transaction of the request recorded the event.
 func (p *PendingAudit) Written() bool { return p.written.Load() }
+
+// Project is the project the request named with SetAuditProject, if any.
+func (p *PendingAudit) Project() *Project { return p.project.Load() }
+
+// Target is the object the request named with SetAuditTarget, if any.
+func (p *PendingAudit) Target() *AuditTarget { return p.target.Load() }
+
+// SetAuditProject names the project a request changes when its route does
+// not resolve one (the packages API, npm dist-tags at group and instance
+// level): the event's entity is that project, as for project routes.
+func SetAuditProject(ctx context.Context, p *Project) {
+	if pa, _ := ctx.Value(pendingAuditKey{}).(*PendingAudit); pa != nil {
+		pa.project.Store(p)
+	}
+}
+
+// SetAuditTarget names the object a request changes when the handler
+// knows more of it than the route says (a package's name and version).
+func SetAuditTarget(ctx context.Context, t AuditTarget) {
+	if pa, _ := ctx.Value(pendingAuditKey{}).(*PendingAudit); pa != nil {
+		pa.target.Store(&t)
+	}
+}
 
 type pendingAuditKey struct{}
 
