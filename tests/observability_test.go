@@ -161,12 +161,14 @@ func TestAuditEventEntities(t *testing.T) {
 	e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d/packages?package_name=audited", s.ProjectID), nil, PAT(e.Admin))).JSON(t, &pkgs)
 	genericID := pkgs[0]["id"].(float64)
 	e.Must(204, e.Do("DELETE", fmt.Sprintf("/api/v4/projects/%d/packages/%v", s.ProjectID, genericID), nil, PAT(e.Admin)))
-	// npm: a publish and a dist-tag set through the group, whose route
-	// names no project.
+	// npm: a publish, a dist-tag set through the group (whose route names
+	// no project), and an advisory request, which changes nothing.
 	e.Must(200, e.npmPublish(s.ProjectID, s.WriteToken, "@acme/hello", "1.0.0"))
 	wtok, _, _ := e.DeployToken("groups", s.GroupID, "read_package_registry", "write_package_registry")
 	secrets = append(secrets, wtok)
 	e.Must(204, e.Do("PUT", fmt.Sprintf("/api/v4/groups/%d/-/packages/npm/-/package/@acme%%2fhello/dist-tags/stable", s.GroupID), `"1.0.0"`, Bearer(wtok)))
+	e.Must(200, e.Do("POST", fmt.Sprintf("/api/v4/projects/%d/packages/npm/-/npm/v1/security/advisories/bulk", s.ProjectID), `{}`,
+		H{"Authorization": "Bearer " + s.ReadToken, "Content-Type": "application/json"}))
 
 	r := e.Must(200, e.Do("GET", "/api/v4/audit_events?per_page=100", nil, PAT(e.Admin)))
 	for _, secret := range secrets {
@@ -251,6 +253,17 @@ func TestAuditEventEntities(t *testing.T) {
 				}
 			}
 		})
+	}
+	// The advisory request is no publish: npm's only events are the
+	// publish and the dist-tag.
+	npm := 0
+	for _, ev := range events {
+		if d, _ := ev["details"].(map[string]any); d["format"] == "npm" {
+			npm++
+		}
+	}
+	if npm != 2 {
+		t.Errorf("%d npm events, want 2 (publish, dist-tag)", npm)
 	}
 }
 

@@ -411,6 +411,9 @@ func (h *handler) removeTag(c *gin.Context, t target, r Route) {
 // `npm audit` finish instead of failing on a 404. As in GitLab the caller
 // must be authenticated (and able to read, at project level).
 func (h *handler) audit(c *gin.Context, t target) {
+	// A POST on a package route, but it changes nothing: no publish to
+	// record in the audit log.
+	meta.SkipAudit(c.Request.Context())
 	if t.identity.Anonymous() {
 		httpx.Abort(c, errs.New("npm.Audit", errs.Unauthorized, "401 Unauthorized"))
 		return

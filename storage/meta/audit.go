@@ -85,6 +85,14 @@ func SetAuditTarget(ctx context.Context, t AuditTarget) {
 	}
 }
 
+// SkipAudit drops the request's pending event: a request on a package
+// route that writes nothing (npm's advisory POST) is no publish.
+func SkipAudit(ctx context.Context) {
+	if pa, _ := ctx.Value(pendingAuditKey{}).(*PendingAudit); pa != nil {
+		pa.written.Store(true)
+	}
+}
+
 type pendingAuditKey struct{}
 
 // WithPendingAudit returns a context whose transactions record p.
