@@ -158,7 +158,7 @@ func TestMigrationsHolderMemberships(t *testing.T) {
 	}
 	before := access()
 
-	applied, err := migrations.Up(ctx, db, nil)
+	applied, err := migrations.UpTo(ctx, db, 14)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,5 +178,87 @@ func TestMigrationsHolderMemberships(t *testing.T) {
 	}
 	if after := access(); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Errorf("access changed: %v, was %v", after, before)
+	}
+}
+
+// TestMigrationsAuditEntityPaths: migration 0015 gives the deploy-token
+// and personal-access-token events older versions recorded without an
+// entity path the full path of their project or group, or the username,
+// as new events have; other events keep theirs.
+func TestMigrationsAuditEntityPaths(t *testing.T) {
+	ctx := context.Background()
+	dsn, err := harness.NewDatabase(ctx, adminDSN, "migaudit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := migrations.UpTo(ctx, db, 14); err != nil {
+		t.Fatal(err)
+	}
+	st, err := meta.Open(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	u := &meta.User{Username: "dora", Email: "dora@example.com", Name: "Dora"}
+	if err := st.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	top := &meta.Namespace{Name: "Acme", Path: "acme", Visibility: "private"}
+	if err := st.CreateGroup(ctx, top, nil, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	sub := &meta.Namespace{Name: "Sub", Path: "sub", Visibility: "private"}
+	if err := st.CreateGroup(ctx, sub, top, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	p := &meta.Project{NamespaceID: sub.ID, Name: "app", Path: "app", Visibility: "private", PackagesEnabled: true}
+	if err := st.CreateProject(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	missing := int64(1 << 40)
+	rows := []struct {
+		name, action, entity string
+		id                   int64
+		path, want           string
+	}{
+		{"project deploy token created", "deploy_token.create", "project", p.ID, "", "acme/sub/app"},
+		{"project deploy token revoked", "deploy_token.revoke", "project", p.ID, "", "acme/sub/app"},
+		{"group deploy token deleted", "deploy_token.delete", "group", sub.ID, "", "acme/sub"},
+		{"token created for a user", "personal_access_token.create", "user", u.ID, "", "dora"},
+		{"user's token revoked", "personal_access_token.revoke", "user", u.ID, "", "dora"},
+		{"token of a user since deleted", "personal_access_token.revoke", "user", missing, "", ""},
+		{"user created", "user.create", "user", u.ID, "dora", "dora"},
+		{"package published", "package.publish", "project", p.ID, "/api/v4/projects/1/packages/generic/a/1/f", "/api/v4/projects/1/packages/generic/a/1/f"},
+	}
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		err := db.QueryRow(`INSERT INTO audit_events (actor_type, action, target_type, target_id, target_path)
+			VALUES ('user', $1, $2, $3, $4) RETURNING id`, r.action, r.entity, r.id, r.path).Scan(&ids[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	applied, err := migrations.Up(ctx, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(applied) != "[15]" {
+		t.Fatalf("applied %v", applied)
+	}
+	for i, r := range rows {
+		t.Run(r.name, func(t *testing.T) {
+			var path string
+			if err := db.QueryRow(`SELECT target_path FROM audit_events WHERE id = $1`, ids[i]).Scan(&path); err != nil {
+				t.Fatal(err)
+			}
+			if path != r.want {
+				t.Errorf("entity path %q, want %q", path, r.want)
+			}
+		})
 	}
 }
