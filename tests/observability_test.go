@@ -267,6 +267,73 @@ func TestAuditEventEntities(t *testing.T) {
 	}
 }
 
+// TestAuditEventFilters: the admin list takes GitLab's filters:
+// entity_type (GitLab's class names, refused otherwise) with entity_id,
+// and created_after and created_before, both inclusive and to the
+// fraction of a second; it pages as every list does. entity_type and
+// entity_id used to be ignored, created_before excluded its own instant
+// and created_after dropped the fraction.
+func TestAuditEventFilters(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario() // two project token creations
+	e.DeployToken("groups", s.SubID, "read_package_registry")
+	uid, _ := e.User("dora") // user.create, personal_access_token.create
+	// Two events at known instants, apart by half a second.
+	db := e.Store.DB()
+	var ids []int64
+	if err := db.Select(&ids, `SELECT id FROM audit_events WHERE action = 'deploy_token.create' ORDER BY id LIMIT 2`); err != nil || len(ids) != 2 {
+		t.Fatalf("project token events %v: %v", ids, err)
+	}
+	db.MustExec(`UPDATE audit_events SET created_at = '2030-01-01T00:00:00Z' WHERE id = $1`, ids[0])
+	db.MustExec(`UPDATE audit_events SET created_at = '2030-01-01T00:00:00.5Z' WHERE id = $1`, ids[1])
+	for _, c := range []struct {
+		query  string
+		status int
+		want   int    // events
+		err    string // with status 400
+	}{
+		{"entity_type=Project&entity_id=" + fmt.Sprint(s.ProjectID), 200, 2, ""},
+		{"entity_type=Group&entity_id=" + fmt.Sprint(s.SubID), 200, 1, ""},
+		{"entity_type=Group&entity_id=" + fmt.Sprint(s.GroupID), 200, 0, ""},
+		{"entity_type=User&entity_id=" + fmt.Sprint(uid), 200, 2, ""},
+		{"entity_type=User", 200, 2, ""},
+		{"entity_type=Project&entity_id=0", 200, 2, ""},
+		{"entity_type=Gitlab::Audit::InstanceScope", 200, 0, ""},
+		{"entity_type=project", 400, 0, "entity_type does not have a valid value"},
+		{"entity_id=1", 400, 0, "entity_type is missing"},
+		{"entity_type=Project&entity_id=x", 400, 0, "entity_id is invalid"},
+		{"created_after=soon", 400, 0, "created_after is invalid"},
+		{"created_before=2029-12-31T23:59:59Z", 200, 3, ""},
+		{"created_after=2030-01-01T00:00:00.500Z", 200, 1, ""},
+		{"created_after=2030-01-01T00:00:00Z&created_before=2030-01-01T00:00:00Z", 200, 1, ""},
+		{"created_after=2030-01-01&created_before=2030-01-01T00:00:00.5Z", 200, 2, ""},
+		{"created_after=2030-01-01&entity_type=Project&entity_id=" + fmt.Sprint(s.ProjectID), 200, 2, ""},
+	} {
+		t.Run(c.query, func(t *testing.T) {
+			r := e.Do("GET", "/api/v4/audit_events?per_page=100&"+c.query, nil, PAT(e.Admin))
+			if r.Status != c.status {
+				t.Fatalf("status %d, want %d: %s", r.Status, c.status, r.Body)
+			}
+			if c.status != 200 {
+				ErrBody(t, r, "error", c.err)
+				return
+			}
+			var events []map[string]any
+			r.JSON(t, &events)
+			if len(events) != c.want {
+				t.Errorf("%d events, want %d: %v", len(events), c.want, events)
+			}
+		})
+	}
+	// Pages of one entity's events, newest first.
+	r := e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/audit_events?entity_type=Project&entity_id=%d&per_page=1&page=2", s.ProjectID), nil, PAT(e.Admin)))
+	var page []map[string]any
+	r.JSON(t, &page)
+	if len(page) != 1 || page[0]["id"] != float64(ids[0]) || r.Header.Get("X-Total") != "2" || r.Header.Get("X-Total-Pages") != "2" {
+		t.Errorf("page 2: %v, X-Total %s, X-Total-Pages %s", page, r.Header.Get("X-Total"), r.Header.Get("X-Total-Pages"))
+	}
+}
+
 // TestSecretsNeverLogged uses secrets in every carrier (including the
 // private_token query parameter) and then greps everything the gateway
 // logged during this test for them.

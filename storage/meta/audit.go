@@ -122,12 +122,18 @@ type AuditFilter struct {
 	Action        string // prefix match, e.g. "deploy_token"
 	CreatedAfter  *time.Time
 	CreatedBefore *time.Time
+	// EntityType and EntityID select events of one entity: type as
+	// stored ("project", "group", "user"), id only with a type.
+	EntityType string
+	EntityID   *int64
 }
 
-// ListAudit pages events, newest first.
-func (s *Store) ListAudit(ctx context.Context, f AuditFilter, limit, offset int) ([]AuditEvent, int, error) {
-	conds, args := []string{"true"}, []any{}
-	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+const auditCols = `id, created_at, actor_type, actor_id, actor_name, action, target_type, target_id, target_path, ip, details`
+
+// where renders the filter; both bounds are inclusive, as GitLab's
+// created_after and created_before are.
+func (f AuditFilter) where(arg func(any) string) string {
+	conds := []string{"true"}
 	if f.Action != "" {
 		conds = append(conds, "action LIKE "+arg(strings.NewReplacer(`%`, `\%`, `_`, `\_`).Replace(f.Action)+"%"))
 	}
@@ -135,16 +141,29 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter, limit, offset int)
 		conds = append(conds, "created_at >= "+arg(*f.CreatedAfter))
 	}
 	if f.CreatedBefore != nil {
-		conds = append(conds, "created_at < "+arg(*f.CreatedBefore))
+		conds = append(conds, "created_at <= "+arg(*f.CreatedBefore))
 	}
-	where := strings.Join(conds, " AND ")
+	if f.EntityType != "" {
+		conds = append(conds, "target_type = "+arg(f.EntityType))
+		if f.EntityID != nil {
+			conds = append(conds, "target_id = "+arg(*f.EntityID))
+		}
+	}
+	return strings.Join(conds, " AND ")
+}
+
+// ListAudit pages events, newest first.
+func (s *Store) ListAudit(ctx context.Context, f AuditFilter, limit, offset int) ([]AuditEvent, int, error) {
+	args := []any{}
+	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	where := f.where(arg)
 	var total int
 	if err := s.db.GetContext(ctx, &total, `SELECT count(*) FROM audit_events WHERE `+where, args...); err != nil {
 		return nil, 0, wrap("meta.ListAudit", err)
 	}
 	lim, off := arg(limit), arg(offset)
 	var es []AuditEvent
-	err := s.db.SelectContext(ctx, &es, `SELECT id, created_at, actor_type, actor_id, actor_name, action, target_type, target_id, target_path, ip, details
+	err := s.db.SelectContext(ctx, &es, `SELECT `+auditCols+`
 		FROM audit_events WHERE `+where+` ORDER BY id DESC LIMIT `+lim+` OFFSET `+off, args...)
 	return es, total, wrap("meta.ListAudit", err)
 }
