@@ -45,6 +45,11 @@ func (s *Server) registerAPI(v4 *gin.RouterGroup) {
 		api.DELETE("/"+kind+"/:id/members/:user_id", s.removeMember(group))
 	}
 	api.GET("/audit_events", s.listAudit)
+	api.GET("/audit_events/:id", s.getAudit)
+	api.GET("/groups/:id/audit_events", s.listHolderAudit(true))
+	api.GET("/groups/:id/audit_events/:audit_event_id", s.getHolderAudit(true))
+	api.GET("/projects/:id/audit_events", s.listHolderAudit(false))
+	api.GET("/projects/:id/audit_events/:audit_event_id", s.getHolderAudit(false))
 	s.registerDeployTokens(api)
 	s.registerPackagesAPI(api)
 }

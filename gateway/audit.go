@@ -350,3 +350,91 @@ func (s *Server) listAudit(c *gin.Context) {
 		return s.Store.ListAudit(c.Request.Context(), f, limit, offset)
 	}, auditJSON)
 }
+
+// getAudit is GET /api/v4/audit_events/:id, for admins.
+func (s *Server) getAudit(c *gin.Context) {
+	const op = "gateway.getAudit"
+	if !requireAdmin(c, op) {
+		return
+	}
+	s.showAudit(c, meta.AuditFilter{}, "id")
+}
+
+func (s *Server) showAudit(c *gin.Context, f meta.AuditFilter, param string) {
+	id, err := httpx.ParseID(c, param)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	e, err := s.Store.AuditByID(c.Request.Context(), f, id)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, auditJSON(e))
+}
+
+// holderAudit scopes the audit list of a group or project as GitLab's
+// group and project audit events API does: events whose entity is that
+// group or project, readable from Developer up; below the role that
+// manages it (a group's Owner, a project's Maintainer) a member sees only
+// the events they authored.
+func (s *Server) holderAudit(c *gin.Context, group bool) (meta.AuditFilter, error) {
+	const op = "gateway.holderAudit"
+	id := identity(c)
+	var entity auditEntity
+	var level, all int
+	if group {
+		g, lvl, err := s.groupFor(c, id)
+		if err != nil {
+			return meta.AuditFilter{}, err
+		}
+		entity, level, all = groupEntity(g), lvl, meta.Owner
+	} else {
+		p, lvl, err := s.projectFor(c, id)
+		if err != nil {
+			return meta.AuditFilter{}, err
+		}
+		entity, level, all = projectEntity(p), lvl, meta.Maintainer
+	}
+	if level < meta.Developer || id.User == nil {
+		return meta.AuditFilter{}, errForbidden(op)
+	}
+	f, err := auditFilter(c, op)
+	if err != nil {
+		return f, err
+	}
+	f.EntityType, f.EntityID = entity.Type, &entity.ID
+	if level < all {
+		f.UserID = &id.User.ID
+	}
+	return f, nil
+}
+
+// listHolderAudit is GET /groups/:id/audit_events and
+// /projects/:id/audit_events.
+func (s *Server) listHolderAudit(group bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		f, err := s.holderAudit(c, group)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		list(c, s.Cfg.ExternalURL, func(limit, offset int) ([]meta.AuditEvent, int, error) {
+			return s.Store.ListAudit(c.Request.Context(), f, limit, offset)
+		}, auditJSON)
+	}
+}
+
+// getHolderAudit is GET /groups/:id/audit_events/:audit_event_id and the
+// project's: one event of that list, 404 for any other.
+func (s *Server) getHolderAudit(group bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		f, err := s.holderAudit(c, group)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		s.showAudit(c, f, "audit_event_id")
+	}
+}

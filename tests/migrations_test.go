@@ -184,7 +184,8 @@ func TestMigrationsHolderMemberships(t *testing.T) {
 // TestMigrationsAuditEntityPaths: migration 0015 gives the deploy-token
 // and personal-access-token events older versions recorded without an
 // entity path the full path of their project or group, or the username,
-// as new events have; other events keep theirs.
+// as new events have; other events keep theirs. 0016 indexes the events
+// by entity for the group and project audit lists.
 func TestMigrationsAuditEntityPaths(t *testing.T) {
 	ctx := context.Background()
 	dsn, err := harness.NewDatabase(ctx, adminDSN, "migaudit")
@@ -247,7 +248,7 @@ func TestMigrationsAuditEntityPaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(applied) != "[15]" {
+	if fmt.Sprint(applied) != "[15 16]" {
 		t.Fatalf("applied %v", applied)
 	}
 	for i, r := range rows {
@@ -260,5 +261,10 @@ func TestMigrationsAuditEntityPaths(t *testing.T) {
 				t.Errorf("entity path %q, want %q", path, r.want)
 			}
 		})
+	}
+	var index int
+	db.QueryRow(`SELECT count(*) FROM pg_indexes WHERE tablename = 'audit_events' AND indexname = 'audit_events_entity'`).Scan(&index)
+	if index != 1 {
+		t.Error("no entity index")
 	}
 }

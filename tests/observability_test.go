@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -128,6 +129,14 @@ func TestAuditLog(t *testing.T) {
 	_, dev := e.User("dev")
 	e.Must(403, e.Do("GET", "/api/v4/audit_events", nil, PAT(dev)))
 	e.Must(401, e.Do("GET", "/api/v4/audit_events", nil, nil))
+}
+
+// auditList reads an audit list as who, failing on any other status.
+func auditList(e *Env, path, who string) []map[string]any {
+	e.t.Helper()
+	var events []map[string]any
+	e.Must(200, e.Do("GET", path, nil, PAT(who))).JSON(e.t, &events)
+	return events
 }
 
 // TestAuditEventEntities: every event names its entity as GitLab's audit
@@ -331,6 +340,99 @@ func TestAuditEventFilters(t *testing.T) {
 	r.JSON(t, &page)
 	if len(page) != 1 || page[0]["id"] != float64(ids[0]) || r.Header.Get("X-Total") != "2" || r.Header.Get("X-Total-Pages") != "2" {
 		t.Errorf("page 2: %v, X-Total %s, X-Total-Pages %s", page, r.Header.Get("X-Total"), r.Header.Get("X-Total-Pages"))
+	}
+}
+
+// TestAuditEventRoutes: GitLab's group and project audit events API. A
+// group's list holds the events whose entity is the group, a project's
+// those of the project; Developers and up may read it, and below the role
+// that manages it (a group's Owner, a project's Maintainer, inherited
+// roles included) a member sees only the events they authored. One event
+// is read by id at each level, only through the list it belongs to.
+func TestAuditEventRoutes(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario() // root creates two project tokens
+	users := map[string]string{"root": e.Admin}
+	ids := map[string]int64{}
+	for _, u := range []string{"maint", "dev", "rep", "gowner", "gmaint", "gdev", "outsider"} {
+		ids[u], users[u] = e.User(u)
+	}
+	e.Member("projects", s.ProjectID, ids["maint"], 40)
+	e.Member("projects", s.ProjectID, ids["dev"], 30)
+	e.Member("projects", s.ProjectID, ids["rep"], 20)
+	e.Member("groups", s.SubID, ids["gowner"], 50)
+	e.Member("groups", s.SubID, ids["gmaint"], 40)
+	e.Member("groups", s.SubID, ids["gdev"], 30)
+	e.Must(201, e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d/packages/generic/p/1.0/f", s.ProjectID), "x", PAT(users["dev"])))
+	e.Must(201, e.Do("POST", fmt.Sprintf("/api/v4/projects/%d/deploy_tokens", s.ProjectID),
+		map[string]any{"name": "m", "scopes": []string{"read_package_registry"}}, PAT(users["maint"])))
+	for _, who := range []string{"gowner", "root"} {
+		e.Must(201, e.Do("POST", fmt.Sprintf("/api/v4/groups/%d/deploy_tokens", s.SubID),
+			map[string]any{"name": who, "scopes": []string{"read_package_registry"}}, PAT(users[who])))
+	}
+	event := map[string]float64{} // by author and entity type
+	for _, ev := range auditList(e, "/api/v4/audit_events?per_page=100", e.Admin) {
+		event[fmt.Sprint(ev["author_name"], " ", ev["entity_type"])] = ev["id"].(float64)
+	}
+	project := fmt.Sprintf("/api/v4/projects/%d/audit_events", s.ProjectID)
+	group := fmt.Sprintf("/api/v4/groups/%d/audit_events", s.SubID)
+	for _, c := range []struct {
+		path, who string
+		status    int
+		authors   string // sorted author names of the events listed
+	}{
+		{project, "root", 200, "dev maint root root"},
+		{project, "maint", 200, "dev maint root root"},
+		{project, "gowner", 200, "dev maint root root"},
+		{project, "gmaint", 200, "dev maint root root"},
+		{project, "dev", 200, "dev"},
+		{project, "gdev", 200, ""},
+		{project, "rep", 403, ""},
+		{project, "outsider", 404, ""},
+		{"/api/v4/projects/acme%2Fsub%2Fapp/audit_events", "maint", 200, "dev maint root root"},
+		{project + "?created_after=2100-01-01", "root", 200, ""},
+		{project + "?created_before=nope", "root", 400, ""},
+		{group, "root", 200, "gowner root"},
+		{group, "gowner", 200, "gowner root"},
+		{group, "gmaint", 200, ""},
+		{group, "gdev", 200, ""},
+		{group, "rep", 403, ""},
+		{group, "outsider", 404, ""},
+		{fmt.Sprintf("/api/v4/groups/%d/audit_events", s.GroupID), "root", 200, ""},
+		{fmt.Sprintf("%s/%v", project, event["dev Project"]), "dev", 200, "dev"},
+		{fmt.Sprintf("%s/%v", project, event["maint Project"]), "dev", 404, ""},
+		{fmt.Sprintf("%s/%v", project, event["maint Project"]), "maint", 200, "maint"},
+		{fmt.Sprintf("%s/%v", project, event["gowner Group"]), "root", 404, ""},
+		{fmt.Sprintf("%s/%v", group, event["gowner Group"]), "gowner", 200, "gowner"},
+		{fmt.Sprintf("%s/%v", group, event["gowner Group"]), "gmaint", 404, ""},
+		{fmt.Sprintf("/api/v4/audit_events/%v", event["gowner Group"]), "root", 200, "gowner"},
+		{fmt.Sprintf("/api/v4/audit_events/%v", event["gowner Group"]), "gowner", 403, ""},
+		{"/api/v4/audit_events/999999", "root", 404, ""},
+		{"/api/v4/audit_events/x", "root", 400, ""},
+	} {
+		t.Run(c.who+" "+c.path, func(t *testing.T) {
+			r := e.Do("GET", c.path, nil, PAT(users[c.who]))
+			if r.Status != c.status {
+				t.Fatalf("status %d, want %d: %s", r.Status, c.status, r.Body)
+			}
+			if c.status != 200 {
+				return
+			}
+			var events []map[string]any
+			if strings.HasPrefix(string(r.Body), "{") {
+				events = []map[string]any{r.Map(t)}
+			} else {
+				r.JSON(t, &events)
+			}
+			var authors []string
+			for _, ev := range events {
+				authors = append(authors, ev["author_name"].(string))
+			}
+			slices.Sort(authors)
+			if got := strings.Join(authors, " "); got != c.authors {
+				t.Errorf("authors %q, want %q", got, c.authors)
+			}
+		})
 	}
 }
 

@@ -2,10 +2,14 @@ package meta
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/pkgate/pkgate/internal/errs"
 )
 
 // AuditEvent is one row of the audit log.
@@ -126,6 +130,9 @@ type AuditFilter struct {
 	// stored ("project", "group", "user"), id only with a type.
 	EntityType string
 	EntityID   *int64
+	// UserID keeps events a user authored: GitLab shows group and project
+	// members below the managing role only their own actions.
+	UserID *int64
 }
 
 const auditCols = `id, created_at, actor_type, actor_id, actor_name, action, target_type, target_id, target_path, ip, details`
@@ -149,7 +156,22 @@ func (f AuditFilter) where(arg func(any) string) string {
 			conds = append(conds, "target_id = "+arg(*f.EntityID))
 		}
 	}
+	if f.UserID != nil {
+		conds = append(conds, "actor_type = 'user' AND actor_id = "+arg(*f.UserID))
+	}
 	return strings.Join(conds, " AND ")
+}
+
+// AuditByID is event id if the filter keeps it.
+func (s *Store) AuditByID(ctx context.Context, f AuditFilter, id int64) (*AuditEvent, error) {
+	args := []any{id}
+	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	var e AuditEvent
+	err := s.db.GetContext(ctx, &e, `SELECT `+auditCols+` FROM audit_events WHERE id = $1 AND `+f.where(arg), args...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errs.New("meta.AuditByID", errs.NotFound, "404 Not found")
+	}
+	return &e, wrap("meta.AuditByID", err)
 }
 
 // ListAudit pages events, newest first.
