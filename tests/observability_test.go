@@ -1,6 +1,8 @@
 package tests
 
 import (
+	"crypto/sha1"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -178,6 +180,12 @@ func TestAuditEventEntities(t *testing.T) {
 	e.Must(204, e.Do("PUT", fmt.Sprintf("/api/v4/groups/%d/-/packages/npm/-/package/@acme%%2fhello/dist-tags/stable", s.GroupID), `"1.0.0"`, Bearer(wtok)))
 	e.Must(200, e.Do("POST", fmt.Sprintf("/api/v4/projects/%d/packages/npm/-/npm/v1/security/advisories/bulk", s.ProjectID), `{}`,
 		H{"Authorization": "Bearer " + s.ReadToken, "Content-Type": "application/json"}))
+	// Maven: a file and its checksums, which store nothing.
+	jar := fmt.Sprintf("/api/v4/projects/%d/packages/maven/com/acme/lib/1.0/lib-1.0.jar", s.ProjectID)
+	sha1sum := sha1.Sum([]byte("jar"))
+	e.Must(200, e.Do("PUT", jar, "jar", DeployHdr(s.WriteToken)))
+	e.Must(204, e.Do("PUT", jar+".sha1", hex.EncodeToString(sha1sum[:]), DeployHdr(s.WriteToken)))
+	e.Must(200, e.Do("PUT", jar+".md5", "whatever", DeployHdr(s.WriteToken)))
 
 	r := e.Must(200, e.Do("GET", "/api/v4/audit_events?per_page=100", nil, PAT(e.Admin)))
 	for _, secret := range secrets {
@@ -227,6 +235,9 @@ func TestAuditEventEntities(t *testing.T) {
 		{"package deleted through the API", func(ev, d map[string]any) bool { return ev["action"] == "package.delete" },
 			"Project", pid, "acme/sub/app", "package_registry_package_deleted", "Packages::Package", "acme/sub/app/audited-1.0",
 			"Package deleted", "root", 0},
+		{"maven file", func(ev, d map[string]any) bool { return d["format"] == "maven" },
+			"Project", pid, "acme/sub/app", "package_registry_package_published", "Packages::Package",
+			fmt.Sprintf("/api/v4/projects/%d/packages/maven/com/acme/lib/1.0/lib-1.0.jar", s.ProjectID), "Maven package published", s.WriteUser, -2},
 		{"npm dist-tag set at group level", func(ev, d map[string]any) bool {
 			return ev["action"] == "package.publish" && d["format"] == "npm" && strings.Contains(fmt.Sprint(d["path"]), "dist-tags")
 		}, "Project", pid, "acme/sub/app", "package_registry_package_published", "Packages::Package",
@@ -263,16 +274,16 @@ func TestAuditEventEntities(t *testing.T) {
 			}
 		})
 	}
-	// The advisory request is no publish: npm's only events are the
-	// publish and the dist-tag.
-	npm := 0
+	// Requests on package routes that change nothing are no publish:
+	// npm's advisory request, Maven's checksums.
+	formats := map[string]int{}
 	for _, ev := range events {
-		if d, _ := ev["details"].(map[string]any); d["format"] == "npm" {
-			npm++
+		if d, _ := ev["details"].(map[string]any); d["format"] != nil {
+			formats[fmt.Sprint(d["format"])]++
 		}
 	}
-	if npm != 2 {
-		t.Errorf("%d npm events, want 2 (publish, dist-tag)", npm)
+	if formats["npm"] != 2 || formats["maven"] != 1 {
+		t.Errorf("events by format %v, want npm 2 (publish, dist-tag), maven 1 (the jar)", formats)
 	}
 }
 
