@@ -69,14 +69,13 @@ func TestMigrationsConcurrentAndIdempotent(t *testing.T) {
 	}
 }
 
-// TestMigrationsHolderMemberships: migration 0014 deletes the membership
-// rows older versions gave the holder of a personal namespace on projects
-// in it, which the members API can no longer update or remove, and only
-// those; no one's access to any project changes, the holder's ownership
-// coming from the namespace.
-func TestMigrationsHolderMemberships(t *testing.T) {
+// databaseAt makes a fresh database migrated up to version, for a test
+// that seeds data an older version wrote and then applies what follows;
+// it returns the raw connection (for migrations) and a store on it.
+func databaseAt(t *testing.T, name string, version int64) (*sql.DB, *meta.Store) {
+	t.Helper()
 	ctx := context.Background()
-	dsn, err := harness.NewDatabase(ctx, adminDSN, "migholder")
+	dsn, err := harness.NewDatabase(ctx, adminDSN, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +84,7 @@ func TestMigrationsHolderMemberships(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if _, err := migrations.UpTo(ctx, db, 13); err != nil {
+	if _, err := migrations.UpTo(ctx, db, version); err != nil {
 		t.Fatal(err)
 	}
 	st, err := meta.Open(dsn)
@@ -93,6 +92,17 @@ func TestMigrationsHolderMemberships(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return db, st
+}
+
+// TestMigrationsHolderMemberships: migration 0014 deletes the membership
+// rows older versions gave the holder of a personal namespace on projects
+// in it, which the members API can no longer update or remove, and only
+// those; no one's access to any project changes, the holder's ownership
+// coming from the namespace.
+func TestMigrationsHolderMemberships(t *testing.T) {
+	ctx := context.Background()
+	db, st := databaseAt(t, "migholder", 13)
 
 	user := func(name string) int64 {
 		u := &meta.User{Username: name, Email: name + "@example.com", Name: name}
@@ -188,23 +198,7 @@ func TestMigrationsHolderMemberships(t *testing.T) {
 // by entity for the group and project audit lists.
 func TestMigrationsAuditEntityPaths(t *testing.T) {
 	ctx := context.Background()
-	dsn, err := harness.NewDatabase(ctx, adminDSN, "migaudit")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("postgres", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := migrations.UpTo(ctx, db, 14); err != nil {
-		t.Fatal(err)
-	}
-	st, err := meta.Open(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	db, st := databaseAt(t, "migaudit", 14)
 	u := &meta.User{Username: "dora", Email: "dora@example.com", Name: "Dora"}
 	if err := st.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)
