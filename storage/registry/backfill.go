@@ -128,12 +128,7 @@ func (r *Registry) BackfillDigests(ctx context.Context) (Backfilled, error) {
 				case err != nil:
 					done.Failed++
 					r.observeBackfill(false, 0)
-					r.failedMu.Lock()
-					if r.failedAt == nil {
-						r.failedAt = map[string]time.Time{}
-					}
-					r.failedAt[b.SHA256] = time.Now()
-					r.failedMu.Unlock()
+					r.recordFailure(b.SHA256)
 					if r.Log != nil {
 						r.Log.Error("digest backfill: could not fill a blob's digests", "sha256", b.SHA256, "key", b.StorageKey, "err", err)
 					}
@@ -181,15 +176,22 @@ func (r *Registry) forgetOldFailures() {
 	}
 }
 
+func (r *Registry) recordFailure(sha string) {
+	r.failedMu.Lock()
+	defer r.failedMu.Unlock()
+	if r.failedAt == nil {
+		r.failedAt = map[string]time.Time{}
+	}
+	r.failedAt[sha] = time.Now()
+}
+
+// failedRecently reports a failure of sha within backfillRetry (older ones
+// forgetOldFailures drops at the start of each pass).
 func (r *Registry) failedRecently(sha string) bool {
 	r.failedMu.Lock()
 	defer r.failedMu.Unlock()
 	t, ok := r.failedAt[sha]
-	if ok && time.Since(t) >= backfillRetry {
-		delete(r.failedAt, sha)
-		return false
-	}
-	return ok
+	return ok && time.Since(t) < backfillRetry
 }
 
 // backfillStall is how long a backfill read may wait for its next chunk
@@ -202,6 +204,10 @@ var backfillStall = 2 * time.Minute
 // errBackfillStalled is the cause of a read given up after backfillStall.
 var errBackfillStalled = errors.New("the object's bytes stopped coming")
 
+// errFilledMeanwhile: the row had its digests, or was gone, by the time
+// the backfill had computed them.
+var errFilledMeanwhile = errors.New("registry: blob filled or freed meanwhile")
+
 // fillDigests reads b's object once, computing md5 and sha1 and checking
 // sha256 and size, and records the digests.
 //
@@ -210,10 +216,6 @@ var errBackfillStalled = errors.New("the object's bytes stopped coming")
 // (S3's); the loop also checks it between chunks, which stops a driver
 // whose reads ignore it (fs): a shutdown went on reading and hashing a
 // large object to its end.
-// errFilledMeanwhile: the row had its digests, or was gone, by the time
-// the backfill had computed them.
-var errFilledMeanwhile = errors.New("registry: blob filled or freed meanwhile")
-
 func (r *Registry) fillDigests(ctx context.Context, b *meta.Blob) error {
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

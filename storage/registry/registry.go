@@ -227,7 +227,7 @@ func (r *Registry) Ingest(ctx context.Context, src io.Reader, opt IngestOptions)
 			deferred := deferrable(d)
 			job := digestJob{d: d, done: make(chan struct{}, 1)}
 			for c := range in {
-				if deferred && (dropped[i] || seen+len(c.data) > backgroundAfter) {
+				if deferred && seen+len(c.data) > backgroundAfter { // and so every chunk after it
 					dropped[i] = true
 				} else if r.BackgroundDigests && seen >= backgroundAfter {
 					job.data = c.data
