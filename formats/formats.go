@@ -157,7 +157,10 @@ var copyPool = bufpool.New(1<<20, 64)
 
 // bigCopyWriter gives http.ServeContent's body copy a 1 MiB buffer instead
 // of io.Copy's 32 KiB: a large download then costs a few hundred read and
-// write calls per GiB rather than tens of thousands.
+// write calls per GiB rather than tens of thousands. ServeContent sends a
+// body as io.CopyN from the Seeker, so ReadFrom sees it behind a
+// LimitedReader and hands the span to the Seeker, which can send a large
+// one from parallel ranges without copying it into this buffer.
 type bigCopyWriter struct{ http.ResponseWriter }
 
 // writerOnly hides ReadFrom so io.CopyBuffer uses the given buffer.
@@ -166,5 +169,12 @@ type writerOnly struct{ io.Writer }
 func (w bigCopyWriter) ReadFrom(r io.Reader) (int64, error) {
 	bp := copyPool.Get()
 	defer copyPool.Put(bp)
+	if lr, ok := r.(*io.LimitedReader); ok {
+		if s, ok := lr.R.(*blob.Seeker); ok {
+			n, err := s.WriteN(writerOnly{w.ResponseWriter}, lr.N, *bp)
+			lr.N -= n
+			return n, err
+		}
+	}
 	return io.CopyBuffer(writerOnly{w.ResponseWriter}, r, *bp)
 }

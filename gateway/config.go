@@ -33,10 +33,13 @@ type Config struct {
 	S3PathStyle bool   `env:"GATEWAY_S3_PATH_STYLE" envDefault:"false"`
 	// S3 multipart tuning: part size in bytes and parts uploaded at once
 	// per upload (memory per upload is about size × (concurrency + 1)).
-	S3PartSize    int    `env:"GATEWAY_S3_PART_SIZE" envDefault:"8388608"`
-	S3Concurrency int    `env:"GATEWAY_S3_CONCURRENCY" envDefault:"3"`
-	LogLevel      string `env:"GATEWAY_LOG_LEVEL" envDefault:"info"`
-	LogFormat     string `env:"GATEWAY_LOG_FORMAT" envDefault:"json"`
+	S3PartSize    int `env:"GATEWAY_S3_PART_SIZE" envDefault:"8388608"`
+	S3Concurrency int `env:"GATEWAY_S3_CONCURRENCY" envDefault:"3"`
+	// Part-sized ranges of one large download fetched at once (1: one GET
+	// per download); see blob.S3Config.DownloadConcurrency.
+	S3DownloadConcurrency int    `env:"GATEWAY_S3_DOWNLOAD_CONCURRENCY" envDefault:"3"`
+	LogLevel              string `env:"GATEWAY_LOG_LEVEL" envDefault:"info"`
+	LogFormat             string `env:"GATEWAY_LOG_FORMAT" envDefault:"json"`
 
 	// Migrate applies pending migrations at serve start-up.
 	Migrate bool `env:"GATEWAY_MIGRATE" envDefault:"true"`
@@ -145,6 +148,9 @@ func (c *Config) Validate() error {
 		}
 		if c.S3Concurrency < 1 {
 			return fmt.Errorf("config: GATEWAY_S3_CONCURRENCY: must be at least 1")
+		}
+		if c.S3DownloadConcurrency < 1 {
+			return fmt.Errorf("config: GATEWAY_S3_DOWNLOAD_CONCURRENCY: must be at least 1")
 		}
 		if c.S3Bucket == "" {
 			return fmt.Errorf("config: GATEWAY_S3_BUCKET: required when GATEWAY_BLOB_DRIVER=s3")

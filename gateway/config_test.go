@@ -8,7 +8,7 @@ import (
 
 func TestConfigValidate(t *testing.T) {
 	base := func() Config {
-		return Config{Listen: "127.0.0.1:8080", DatabaseURL: "postgres://x", BlobDriver: "fs", FSRoot: "/tmp/x", LogLevel: "info", LogFormat: "json", S3PartSize: 8 << 20, S3Concurrency: 3}
+		return Config{Listen: "127.0.0.1:8080", DatabaseURL: "postgres://x", BlobDriver: "fs", FSRoot: "/tmp/x", LogLevel: "info", LogFormat: "json", S3PartSize: 8 << 20, S3Concurrency: 3, S3DownloadConcurrency: 3}
 	}
 	cases := []struct {
 		name   string
@@ -21,6 +21,7 @@ func TestConfigValidate(t *testing.T) {
 		{"bad driver", func(c *Config) { c.BlobDriver = "gcs" }, "GATEWAY_BLOB_DRIVER"},
 		{"s3 without bucket", func(c *Config) { c.BlobDriver = "s3" }, "GATEWAY_S3_BUCKET"},
 		{"small s3 parts", func(c *Config) { c.BlobDriver = "s3"; c.S3Bucket = "b"; c.S3PartSize = 1 << 20 }, "GATEWAY_S3_PART_SIZE"},
+		{"no s3 download concurrency", func(c *Config) { c.BlobDriver = "s3"; c.S3Bucket = "b"; c.S3DownloadConcurrency = 0 }, "GATEWAY_S3_DOWNLOAD_CONCURRENCY"},
 		{"bad s3 endpoint", func(c *Config) { c.BlobDriver = "s3"; c.S3Bucket = "b"; c.S3Endpoint = "::" }, "GATEWAY_S3_ENDPOINT"},
 		{"bad external url", func(c *Config) { c.ExternalURL = "ftp://x" }, "GATEWAY_EXTERNAL_URL"},
 		{"bad log level", func(c *Config) { c.LogLevel = "loud" }, "GATEWAY_LOG_LEVEL"},

@@ -59,7 +59,7 @@ func OpenBlobs(ctx context.Context, c Config) (blob.Driver, error) {
 	switch c.BlobDriver {
 	case "s3":
 		return blob.NewS3(ctx, blob.S3Config{Bucket: c.S3Bucket, Region: c.S3Region, Endpoint: c.S3Endpoint, PathStyle: c.S3PathStyle,
-			PartSize: c.S3PartSize, Concurrency: c.S3Concurrency})
+			PartSize: c.S3PartSize, Concurrency: c.S3Concurrency, DownloadConcurrency: c.S3DownloadConcurrency})
 	default:
 		return blob.NewFS(c.FSRoot)
 	}

@@ -21,7 +21,8 @@ import (
 // TestIngestSizes streams bodies of sizes around every buffer boundary of
 // the S3 writer (its 1 MiB first buffer, the registry's 1 MiB read chunk,
 // the part size) into the store, and checks each digest and every byte read
-// back. The body arrives in uneven reads, as from a network.
+// back, whole and in a range. The body arrives in uneven reads, as from a
+// network.
 func TestIngestSizes(t *testing.T) {
 	const part = 5 << 20
 	e := NewEnv(t, func(c *gateway.Config) { c.S3PartSize = part })
@@ -54,6 +55,15 @@ func TestIngestSizes(t *testing.T) {
 			got := e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d/packages/generic/sizes/1.0/%s", s.ProjectID, f.FileName), nil, DeployHdr(s.ReadToken)))
 			if !bytes.Equal(got.Body, data) {
 				t.Fatalf("read back %d bytes, not the %d written", len(got.Body), size)
+			}
+			// A range off the part bounds: past two parts it is read as
+			// parallel ranged GETs (blob.S3.Open), as the whole file was.
+			if size > 2 {
+				got = e.Must(206, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d/packages/generic/sizes/1.0/%s", s.ProjectID, f.FileName), nil,
+					H{"Deploy-Token": s.ReadToken, "Range": fmt.Sprintf("bytes=1-%d", size-2)}))
+				if !bytes.Equal(got.Body, data[1:size-1]) {
+					t.Fatalf("range read back %d bytes, not the %d asked for", len(got.Body), size-2)
+				}
 			}
 		})
 	}

@@ -101,7 +101,8 @@ type Seeker struct {
 	mu     sync.Mutex
 	pos    int64
 	rc     io.ReadCloser
-	rcPos  int64
+	rcPos  int64 // where rc's next byte is
+	rcEnd  int64 // one past rc's last byte
 	closed bool
 }
 
@@ -113,38 +114,88 @@ func NewSeeker(ctx context.Context, d Driver, key string, size int64) *Seeker {
 	return &Seeker{ctx: ctx, d: d, key: key, size: size}
 }
 
-// Prime opens the stream at the current position now, so that a store
-// failure surfaces before any response header is written.
+// Prime opens the stream from the current position to the end now, so
+// that a store failure surfaces before any response header is written.
+// Opened with its length, a large rest is read in parallel ranges (see
+// S3.Open) when WriteN then sends it.
 func (s *Seeker) Prime() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.prime()
+	return s.prime(s.size - s.pos)
 }
 
-func (s *Seeker) prime() error {
+// prime makes rc a stream at pos: the one open if it is there and has
+// bytes left, else a new one of length bytes (< 0: to the end).
+func (s *Seeker) prime(length int64) error {
 	if s.closed {
 		return errSeekerClosed
 	}
-	if s.rc != nil && s.rcPos != s.pos {
+	if s.rc != nil && (s.rcPos != s.pos || s.rcPos >= s.rcEnd) {
 		s.rc.Close()
 		s.rc = nil
 	}
 	if s.rc != nil || s.pos >= s.size {
 		return nil
 	}
-	rc, err := s.d.Open(s.ctx, s.key, s.pos, -1)
+	rc, err := s.d.Open(s.ctx, s.key, s.pos, length)
 	if err != nil {
 		return err
 	}
-	s.rc, s.rcPos = rc, s.pos
+	s.rc, s.rcPos, s.rcEnd = rc, s.pos, s.size
+	if length >= 0 {
+		s.rcEnd = s.pos + length
+	}
 	return nil
+}
+
+// WriteN sends the next n bytes (at most to the end) to w. A stream open
+// at the position for exactly that span (Prime's, for a whole download)
+// is used, else one is opened for it; a stream that can write itself
+// (io.WriterTo: parallel ranges) does, else it is copied through buf.
+// http.ServeContent copies a response body with io.CopyN, which hides
+// these from it; the response writer's ReadFrom brings it here.
+func (s *Seeker) WriteN(w io.Writer, n int64, buf []byte) (int64, error) {
+	s.mu.Lock()
+	n = min(n, s.size-s.pos)
+	if n <= 0 {
+		s.mu.Unlock()
+		return 0, nil
+	}
+	if s.rc != nil && s.rcEnd != s.pos+n {
+		s.rc.Close()
+		s.rc = nil
+	}
+	if err := s.prime(n); err != nil {
+		s.mu.Unlock()
+		return 0, err
+	}
+	rc := s.rc
+	s.mu.Unlock()
+	var written int64
+	var err error
+	if wt, ok := rc.(io.WriterTo); ok {
+		written, err = wt.WriteTo(w)
+	} else {
+		written, err = io.CopyBuffer(w, io.LimitReader(rc, n), buf)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return written, errSeekerClosed
+	}
+	s.pos += written
+	s.rcPos = s.pos
+	if err == nil && written < n {
+		err = io.ErrUnexpectedEOF
+	}
+	return written, err
 }
 
 // Read reads from the open stream without holding the lock, so that Close
 // can interrupt it by closing the stream.
 func (s *Seeker) Read(p []byte) (int, error) {
 	s.mu.Lock()
-	if err := s.prime(); err != nil {
+	if err := s.prime(-1); err != nil {
 		s.mu.Unlock()
 		return 0, err
 	}

@@ -2,8 +2,10 @@ package blob_test
 
 import (
 	"context"
+	"io"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/pkgate/pkgate/storage/blob"
 	"github.com/pkgate/pkgate/storage/blob/blobtest"
@@ -47,4 +49,132 @@ func TestS3Driver(t *testing.T) {
 		t.Fatal(err)
 	}
 	blobtest.Run(t, d, "conformance")
+	t.Run("parallel ranges within the download budget", func(t *testing.T) {
+		const size = 16 << 20 // two 5 MiB parts and more: the smallest ranged span is 10 MiB
+		w, err := d.Writer(ctx, "ranged")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(make([]byte, size)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer d.Delete(ctx, "ranged")
+		open := func(off, n int64) io.ReadCloser {
+			rc, err := d.Open(ctx, "ranged", off, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return rc
+		}
+		for _, tc := range []struct {
+			off, n int64
+			ranged bool
+		}{
+			{0, size, true},
+			{1, 10 << 20, true},
+			{0, 10<<20 - 1, false}, // under two parts
+			{0, -1, false},         // length unknown
+		} {
+			rc := open(tc.off, tc.n)
+			if blob.IsRanged(rc) != tc.ranged {
+				t.Errorf("Open(%d, %d): ranged %v, want %v", tc.off, tc.n, !tc.ranged, tc.ranged)
+			}
+			rc.Close()
+		}
+		// The budget: DownloadBudget readers at the default concurrency;
+		// the next is one GET until one of them closes.
+		var held []io.ReadCloser
+		for range blob.DownloadBudget {
+			held = append(held, open(0, size))
+		}
+		if rc := open(0, size); blob.IsRanged(rc) {
+			t.Error("a download past the budget was given parallel ranges")
+		} else {
+			rc.Close()
+		}
+		held[0].Close()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			rc := open(0, size)
+			ranged := blob.IsRanged(rc)
+			rc.Close()
+			if ranged {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("a closed download's budget was not given back")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		for _, rc := range held[1:] {
+			rc.Close()
+		}
+	})
+	t.Run("parallel ranges within the download budget", func(t *testing.T) {
+		const size = 16 << 20 // two 5 MiB parts and more: the smallest ranged span is 10 MiB
+		w, err := d.Writer(ctx, "ranged")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(make([]byte, size)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer d.Delete(ctx, "ranged")
+		open := func(off, n int64) io.ReadCloser {
+			rc, err := d.Open(ctx, "ranged", off, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return rc
+		}
+		for _, tc := range []struct {
+			off, n int64
+			ranged bool
+		}{
+			{0, size, true},
+			{1, 10 << 20, true},
+			{0, 10<<20 - 1, false}, // under two parts
+			{0, -1, false},         // length unknown
+		} {
+			rc := open(tc.off, tc.n)
+			if blob.IsRanged(rc) != tc.ranged {
+				t.Errorf("Open(%d, %d): ranged %v, want %v", tc.off, tc.n, !tc.ranged, tc.ranged)
+			}
+			rc.Close()
+		}
+		// The budget: DownloadBudget readers at the default concurrency;
+		// the next is one GET until one of them closes.
+		var held []io.ReadCloser
+		for range blob.DownloadBudget {
+			held = append(held, open(0, size))
+		}
+		if rc := open(0, size); blob.IsRanged(rc) {
+			t.Error("a download past the budget was given parallel ranges")
+		} else {
+			rc.Close()
+		}
+		held[0].Close()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			rc := open(0, size)
+			ranged := blob.IsRanged(rc)
+			rc.Close()
+			if ranged {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("a closed download's budget was not given back")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		for _, rc := range held[1:] {
+			rc.Close()
+		}
+	})
 }

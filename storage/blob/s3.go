@@ -35,6 +35,10 @@ type S3Config struct {
 	// PartSize × (Concurrency + 1).
 	PartSize    int
 	Concurrency int
+	// DownloadConcurrency is how many part-sized ranges of one download
+	// are fetched at once (1: one GET per download). Downloads hold at
+	// most downloadBudget × DownloadConcurrency part buffers in all.
+	DownloadConcurrency int
 }
 
 // S3 stores objects in one bucket through aws-sdk-go-v2.
@@ -45,12 +49,17 @@ type S3 struct {
 	pool    *bufpool.Pool // part buffers
 	small   *bufpool.Pool // first buffer of every upload
 	signed  *signedS3     // nil: PUTs, parts and GETs go through the SDK too
+	dlSlots chan struct{} // the download budget: one token per chunk buffer
 }
 
 const (
 	defaultPartSize    = 8 << 20
 	defaultConcurrency = 3
-	minPartSize        = 5 << 20 // S3's minimum for all but the last part
+	// downloadBudget is how many downloads at a time may read in parallel
+	// ranges; later ones use one GET until one of them ends. With the
+	// default part size and concurrency that is 96 MiB of buffers.
+	downloadBudget = 4
+	minPartSize    = 5 << 20 // S3's minimum for all but the last part
 	// firstBufSize is what an upload holds until it proves larger: most
 	// packages are far smaller than a part, and sixteen concurrent 64 KiB
 	// uploads each taking an 8 MiB part buffer cost 128 MiB of zeroed
@@ -71,6 +80,9 @@ func NewS3(ctx context.Context, c S3Config) (*S3, error) {
 	}
 	if c.Concurrency <= 0 {
 		c.Concurrency = defaultConcurrency
+	}
+	if c.DownloadConcurrency <= 0 {
+		c.DownloadConcurrency = defaultConcurrency
 	}
 	if c.Region == "" {
 		c.Region = "us-east-1"
@@ -114,6 +126,7 @@ func NewS3(ctx context.Context, c S3Config) (*S3, error) {
 	d := &S3{cfg: c, client: client, presign: s3.NewPresignClient(client), signed: newSignedS3(ctx, client.Options(), c.Bucket)}
 	d.pool = bufpool.New(c.PartSize, 2*(c.Concurrency+1))
 	d.small = bufpool.New(firstBufSize, 64)
+	d.dlSlots = make(chan struct{}, downloadBudget*c.DownloadConcurrency)
 	return d, nil
 }
 
@@ -383,11 +396,59 @@ func (w *s3Writer) Cancel(ctx context.Context) error {
 	return nil
 }
 
+// Open reads length bytes from offset. A span of at least two chunks
+// (part-sized) is read as ranged GETs in parallel (see rangedReader) while
+// the download budget allows; anything else, and length < 0, is one GET.
 func (d *S3) Open(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	if length == 0 {
+		return io.NopCloser(bytes.NewReader(nil)), nil
+	}
+	chunk := int64(d.cfg.PartSize)
+	if length >= 2*chunk {
+		if k := d.takeDownloadSlots(); k >= 2 {
+			first, err := d.openRange(ctx, key, offset, chunk)
+			if err != nil {
+				d.giveDownloadSlots(k)
+				return nil, err
+			}
+			open := func(ctx context.Context, offset, length int64) (io.ReadCloser, error) {
+				return d.openRange(ctx, key, offset, length)
+			}
+			return newRangedReader(ctx, open, chunk, k, offset, length, first, func() { d.giveDownloadSlots(k) }), nil
+		} else if k > 0 {
+			d.giveDownloadSlots(k)
+		}
+	}
+	return d.openRange(ctx, key, offset, length)
+}
+
+// takeDownloadSlots reserves up to DownloadConcurrency chunk buffers of the
+// driver's download budget without waiting: when many downloads run at
+// once the store already sees parallel requests, and a download that finds
+// the budget spent is served by one GET as before.
+func (d *S3) takeDownloadSlots() int {
+	k := 0
+	for k < d.cfg.DownloadConcurrency {
+		select {
+		case d.dlSlots <- struct{}{}:
+			k++
+		default:
+			return k
+		}
+	}
+	return k
+}
+
+func (d *S3) giveDownloadSlots(k int) {
+	for range k {
+		<-d.dlSlots
+	}
+}
+
+// openRange is one GET of length bytes from offset (length < 0: to the end).
+func (d *S3) openRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
 	var rng string
 	switch {
-	case length == 0:
-		return io.NopCloser(bytes.NewReader(nil)), nil
 	case length > 0:
 		rng = fmt.Sprintf("bytes=%d-%d", offset, offset+length-1)
 	case offset > 0:

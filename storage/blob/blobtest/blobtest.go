@@ -51,6 +51,21 @@ func Run(t *testing.T, d blob.Driver, prefix string) {
 		}
 		return b
 	}
+	// copied reads through io.Copy, which lets a reader that can write
+	// itself (io.WriterTo) do so, as a download does.
+	copied := func(t *testing.T, k string, off, n int64) []byte {
+		t.Helper()
+		rc, err := d.Open(ctx, k, off, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		var b bytes.Buffer
+		if _, err := io.Copy(&b, rc); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
 	random := func(n int) []byte {
 		b := make([]byte, n)
 		rand.Read(b)
@@ -64,6 +79,19 @@ func Run(t *testing.T, d blob.Driver, prefix string) {
 			put(t, k, data)
 			if got := read(t, k, 0, -1); !bytes.Equal(got, data) {
 				t.Fatalf("size %d: got %d bytes back", n, len(got))
+			}
+			// Spans of a known length: a driver may read a large one
+			// in parallel ranges (S3), through Read or WriteTo.
+			if got := read(t, k, 0, int64(n)); !bytes.Equal(got, data) {
+				t.Fatalf("size %d, whole span: got %d bytes back", n, len(got))
+			}
+			if got := copied(t, k, 0, int64(n)); !bytes.Equal(got, data) {
+				t.Fatalf("size %d, whole span copied: got %d bytes back", n, len(got))
+			}
+			if off, l := int64(n/5), int64(n-n/5-n/7); l > 0 {
+				if got := copied(t, k, off, l); !bytes.Equal(got, data[off:off+l]) {
+					t.Fatalf("size %d, span %d+%d copied: got %d bytes back", n, off, l, len(got))
+				}
 			}
 			info, err := d.Stat(ctx, k)
 			if err != nil || info.Size != int64(n) {
