@@ -36,8 +36,8 @@ type S3Config struct {
 	PartSize    int
 	Concurrency int
 	// DownloadConcurrency is how many part-sized ranges of one download
-	// are fetched at once (1: one GET per download). Downloads hold at
-	// most downloadBudget × DownloadConcurrency part buffers in all.
+	// are open at once (1: one GET per download). Downloads hold at most
+	// downloadBudget × DownloadConcurrency ranged GETs open in all.
 	DownloadConcurrency int
 }
 
@@ -49,15 +49,17 @@ type S3 struct {
 	pool    *bufpool.Pool // part buffers
 	small   *bufpool.Pool // first buffer of every upload
 	signed  *signedS3     // nil: PUTs, parts and GETs go through the SDK too
-	dlSlots chan struct{} // the download budget: one token per chunk buffer
+	dlSlots chan struct{} // the download budget: one token per open range
 }
 
 const (
 	defaultPartSize    = 8 << 20
 	defaultConcurrency = 3
 	// downloadBudget is how many downloads at a time may read in parallel
-	// ranges; later ones use one GET until one of them ends. With the
-	// default part size and concurrency that is 96 MiB of buffers.
+	// ranges; later ones use one GET until one of them ends. Past a few
+	// downloads the store already sees parallel requests, and more open
+	// connections would only hold more of its buffers (a stalled client's
+	// ranges stay open until the gateway's write timeout).
 	downloadBudget = 4
 	minPartSize    = 5 << 20 // S3's minimum for all but the last part
 	// firstBufSize is what an upload holds until it proves larger: most
@@ -422,10 +424,9 @@ func (d *S3) Open(ctx context.Context, key string, offset, length int64) (io.Rea
 	return d.openRange(ctx, key, offset, length)
 }
 
-// takeDownloadSlots reserves up to DownloadConcurrency chunk buffers of the
-// driver's download budget without waiting: when many downloads run at
-// once the store already sees parallel requests, and a download that finds
-// the budget spent is served by one GET as before.
+// takeDownloadSlots reserves up to DownloadConcurrency open ranges of the
+// driver's download budget without waiting: a download that finds the
+// budget spent is served by one GET as before.
 func (d *S3) takeDownloadSlots() int {
 	k := 0
 	for k < d.cfg.DownloadConcurrency {
