@@ -194,7 +194,7 @@ func (s *Server) auditPackages(c *gin.Context) {
 	pending = &meta.PendingAudit{Build: event}
 	c.Request = c.Request.WithContext(meta.WithPendingAudit(c.Request.Context(), pending))
 	c.Next()
-	if status := c.Writer.Status(); status < 200 || status > 299 || pending.Written() {
+	if status := c.Writer.Status(); status < 200 || status > 299 || pending.Written() || pending.Skipped() {
 		return
 	}
 	if err := s.Store.Audit(context.WithoutCancel(c.Request.Context()), event()); err != nil {

@@ -51,6 +51,7 @@ func (e *AuditEvent) auditArgs() []any {
 type PendingAudit struct {
 	Build   func() *AuditEvent
 	written atomic.Bool
+	skipped atomic.Bool
 	project atomic.Pointer[Project]
 	target  atomic.Pointer[AuditTarget]
 }
@@ -65,6 +66,9 @@ type AuditTarget struct {
 
 // Written reports whether a transaction of the request recorded the event.
 func (p *PendingAudit) Written() bool { return p.written.Load() }
+
+// Skipped reports whether the request said it is no publish (SkipAudit).
+func (p *PendingAudit) Skipped() bool { return p.skipped.Load() }
 
 // Project is the project the request named with SetAuditProject, if any.
 func (p *PendingAudit) Project() *Project { return p.project.Load() }
@@ -90,10 +94,11 @@ func SetAuditTarget(ctx context.Context, t AuditTarget) {
 }
 
 // SkipAudit drops the request's pending event: a request on a package
-// route that writes nothing (npm's advisory POST) is no publish.
+// route that is no publish (npm's advisory POST, a Maven checksum PUT)
+// records nothing, in its transactions or after them.
 func SkipAudit(ctx context.Context) {
 	if pa, _ := ctx.Value(pendingAuditKey{}).(*PendingAudit); pa != nil {
-		pa.written.Store(true)
+		pa.skipped.Store(true)
 	}
 }
 
@@ -108,7 +113,7 @@ func WithPendingAudit(ctx context.Context, p *PendingAudit) context.Context {
 // holder, to be marked written once the transaction commits.
 func pendingAudit(ctx context.Context) (*PendingAudit, *AuditEvent) {
 	p, _ := ctx.Value(pendingAuditKey{}).(*PendingAudit)
-	if p == nil || p.written.Load() {
+	if p == nil || p.written.Load() || p.skipped.Load() {
 		return nil, nil
 	}
 	e := p.Build()
