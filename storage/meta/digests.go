@@ -11,11 +11,13 @@ import (
 // that left them to the backfill) and that some file names, oldest first,
 // after the row (afterTime, afterSHA), so a pass walks every such row once
 // even when some of them fail. A blob no file names (its package deleted,
-// waiting for gc) is nobody's to report, and not worth a read.
+// waiting for gc) is nobody's to report, and not worth a read; nor is one
+// marked damaged (MarkBlobDamaged), whose object another read would only
+// find damaged again, at a paid store's price, every hour on every node.
 func (s *Store) BlobsLackingDigests(ctx context.Context, afterTime time.Time, afterSHA string, limit int) ([]Blob, error) {
 	var bs []Blob
 	err := s.db.SelectContext(ctx, &bs, `SELECT sha256, size, md5, sha1, sha512, storage_key, created_at FROM blobs
-		WHERE (md5 = '' OR sha1 = '') AND (created_at, sha256) > ($1, $2)
+		WHERE (md5 = '' OR sha1 = '') AND (created_at, sha256) > ($1, $2) AND damaged_at IS NULL
 			AND EXISTS (SELECT 1 FROM package_files f WHERE f.blob_sha256 = blobs.sha256)
 		ORDER BY created_at, sha256 LIMIT $3`, afterTime, afterSHA, limit)
 	return bs, wrap("meta.BlobsLackingDigests", err)
@@ -49,6 +51,33 @@ func (s *Store) FillBlobDigests(ctx context.Context, sha, md5, sha1 string) (fil
 		}
 	}
 	return filled, projects, nil
+}
+
+// MarkBlobDamaged records that the object key, read back, does not hold
+// the bytes of blob sha, unless the row names another object by now (an
+// upload healed it, or gc freed it) or is marked already: marked says
+// whether this call marked it. projects are the projects whose files name
+// the blob, whose cached file lookups still say it is intact.
+func (s *Store) MarkBlobDamaged(ctx context.Context, sha, key string) (marked bool, projects []int64, err error) {
+	var rows []struct {
+		Project sql.NullInt64 `db:"project_id"`
+	}
+	err = s.db.SelectContext(ctx, &rows, `WITH marked AS (
+			UPDATE blobs SET damaged_at = now()
+			WHERE sha256 = $1 AND storage_key = $2 AND damaged_at IS NULL RETURNING sha256)
+		SELECT p.project_id FROM marked
+			LEFT JOIN package_files f ON f.blob_sha256 = marked.sha256
+			LEFT JOIN packages p ON p.id = f.package_id
+		GROUP BY p.project_id`, sha, key)
+	if err != nil {
+		return false, nil, wrap("meta.MarkBlobDamaged", err)
+	}
+	for _, r := range rows {
+		if r.Project.Valid {
+			projects = append(projects, r.Project.Int64)
+		}
+	}
+	return len(rows) > 0, projects, nil
 }
 
 // backfillLock is the session advisory lock of the node running the
