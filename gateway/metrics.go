@@ -55,7 +55,7 @@ func newMetrics() *metrics {
 		}, []string{"driver", "op"}),
 		backfill: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pkgate_digest_backfill_blobs_total",
-			Help: "Blobs the digest backfill read: filled, or failed (unreadable, or not holding the bytes its row names; see the log).",
+			Help: "Blobs the digest backfill read: filled, failed (unreadable or missing, retried later) or damaged (not holding the bytes its row names, marked; see the log).",
 		}, []string{"result"}),
 		backfillSize: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pkgate_digest_backfill_bytes_total", Help: "Bytes the digest backfill read to fill digests.",
@@ -73,12 +73,8 @@ func (m *metrics) observeBlob(driver, op string, d time.Duration, err error) {
 	}
 }
 
-func (m *metrics) observeBackfill(filled bool, size int64) {
-	if !filled {
-		m.backfill.WithLabelValues("failed").Inc()
-		return
-	}
-	m.backfill.WithLabelValues("filled").Inc()
+func (m *metrics) observeBackfill(result string, size int64) {
+	m.backfill.WithLabelValues(result).Inc()
 	m.backfillSize.Add(float64(size))
 }
 

@@ -116,7 +116,8 @@ func TestGenericDigestBackfill(t *testing.T) {
 
 // The backfill fills only digests of bytes that match the row: an object
 // that does not hold its blob's bytes stays without md5 and sha1 (and is
-// logged), while the intact rows of the same pass are filled.
+// logged, and its row marked damaged), while the intact rows of the same
+// pass are filled.
 func TestDigestBackfillChecksObjects(t *testing.T) {
 	e := NewEnv(t)
 	s := e.NewScenario()
@@ -192,9 +193,13 @@ func TestDigestBackfillChecksObjects(t *testing.T) {
 	if m, s1 := digestsIn(damagedSHA); m != "" || s1 != "" {
 		t.Fatalf("damaged blob filled with md5 %q sha1 %q from bytes that are not its own", m, s1)
 	}
+	var marked bool
+	if err := db.GetContext(ctx, &marked, `SELECT damaged_at IS NOT NULL FROM blobs WHERE sha256 = $1`, damagedSHA); err != nil || !marked {
+		t.Fatalf("damaged blob marked %v (%v)", marked, err)
+	}
 	// Operators see both outcomes.
 	metrics := string(e.Must(200, e.Do("GET", "/-/metrics", nil, nil)).Body)
-	for _, line := range []string{`pkgate_digest_backfill_blobs_total{result="failed"} 1`, `pkgate_digest_backfill_blobs_total{result="filled"} 1`, `pkgate_digest_backfill_bytes_total 65536`} {
+	for _, line := range []string{`pkgate_digest_backfill_blobs_total{result="damaged"} 1`, `pkgate_digest_backfill_blobs_total{result="filled"} 1`, `pkgate_digest_backfill_bytes_total 65536`} {
 		if !strings.Contains(metrics, line+"\n") {
 			t.Errorf("metrics lack %q", line)
 		}
@@ -254,9 +259,10 @@ func TestDigestBackfillLock(t *testing.T) {
 }
 
 // A row whose object is missing (storage lost, not freed by gc, which
-// deletes the row first) is a failure the operator is told of, like a
-// damaged object, and is left for the retry period; it was skipped as if
-// gc had freed it, uncounted, unlogged and opened again by every pass.
+// deletes the row first) is a failure the operator is told of, and is left
+// for the retry period, not marked damaged (the object may be back); it
+// was skipped as if gc had freed it, uncounted, unlogged and opened again
+// by every pass.
 func TestDigestBackfillMissingObject(t *testing.T) {
 	e := NewEnv(t)
 	s := e.NewScenario()
@@ -302,5 +308,9 @@ func TestDigestBackfillMissingObject(t *testing.T) {
 		if !strings.Contains(metrics, line+"\n") {
 			t.Errorf("metrics lack %q", line)
 		}
+	}
+	var marked bool
+	if err := db.GetContext(ctx, &marked, `SELECT damaged_at IS NOT NULL FROM blobs WHERE sha256 = $1`, lostSHA); err != nil || marked {
+		t.Fatalf("lost blob marked damaged %v (%v)", marked, err)
 	}
 }

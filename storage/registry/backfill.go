@@ -32,17 +32,30 @@ import (
 // CPU that uploads and downloads leave; it also checks the object's sha256
 // and size against the row, and fills nothing from bytes that do not match
 // (an error in the log for the operator: that object is not what its
-// package was published with).
+// package was published with). Such a row it marks damaged
+// (meta.MarkBlobDamaged): no pass reads the object again, downloads of its
+// files are refused rather than served corrupt, and an upload of the same
+// bytes heals the row (meta.UpsertBlob). An object it could not read, or
+// that is missing, it leaves unmarked, for backfillRetry: that may pass.
 
 // backfillEvery is how often each node looks for work it was not told of.
 const backfillEvery = time.Minute
 
 // Backfilled is what one backfill pass did.
 type Backfilled struct {
-	Blobs  int   // rows filled
-	Bytes  int64 // bytes read to fill them
-	Failed int   // rows left for a later pass (unreadable or mismatched objects)
+	Blobs   int   // rows filled
+	Bytes   int64 // bytes read to fill them
+	Failed  int   // rows left for a later pass (unreadable or missing objects)
+	Damaged int   // rows marked damaged (objects holding other bytes)
 }
+
+// The results OnBackfill hears of (pkgate_digest_backfill_blobs_total's
+// result label).
+const (
+	BackfillFilled  = "filled"
+	BackfillFailed  = "failed"
+	BackfillDamaged = "damaged"
+)
 
 // backfillWake is how a commit on this node starts the backfill at once.
 type backfillWake struct {
@@ -84,8 +97,8 @@ func (r *Registry) RunBackfill(ctx context.Context) {
 			return
 		case err != nil && r.Log != nil:
 			r.Log.Warn("digest backfill: pass failed; retrying later", "err", err)
-		case done.Blobs+done.Failed > 0 && r.Log != nil:
-			r.Log.Info("digest backfill: pass done", "blobs", done.Blobs, "bytes", done.Bytes, "failed", done.Failed)
+		case done.Blobs+done.Failed+done.Damaged > 0 && r.Log != nil:
+			r.Log.Info("digest backfill: pass done", "blobs", done.Blobs, "bytes", done.Bytes, "failed", done.Failed, "damaged", done.Damaged)
 		}
 		t.Reset(backfillEvery)
 	}
@@ -117,6 +130,10 @@ func (r *Registry) BackfillDigests(ctx context.Context) (Backfilled, error) {
 				switch {
 				case ctx.Err() != nil:
 					return ctx.Err()
+				case errors.Is(err, errDamaged):
+					if r.markDamaged(ctx, b, err) {
+						done.Damaged++
+					}
 				case errors.Is(err, errFilledMeanwhile), err != nil && r.gone(ctx, b):
 					// Filled by an upload of the same bytes, or freed by
 					// gc or a delete since the query (perhaps while being
@@ -127,7 +144,7 @@ func (r *Registry) BackfillDigests(ctx context.Context) (Backfilled, error) {
 					// backfillRetry.
 				case err != nil:
 					done.Failed++
-					r.observeBackfill(false, 0)
+					r.observeBackfill(BackfillFailed, 0)
 					r.recordFailure(b.SHA256)
 					if r.Log != nil {
 						r.Log.Error("digest backfill: could not fill a blob's digests", "sha256", b.SHA256, "key", b.StorageKey, "err", err)
@@ -135,7 +152,7 @@ func (r *Registry) BackfillDigests(ctx context.Context) (Backfilled, error) {
 				default:
 					done.Blobs++
 					done.Bytes += b.Size
-					r.observeBackfill(true, b.Size)
+					r.observeBackfill(BackfillFilled, b.Size)
 				}
 			}
 		}
@@ -153,15 +170,46 @@ func (r *Registry) gone(ctx context.Context, b *meta.Blob) bool {
 	return now.StorageKey != b.StorageKey
 }
 
-func (r *Registry) observeBackfill(filled bool, size int64) {
+// markDamaged marks b damaged after fillDigests found its object holding
+// other bytes (cause), and reports whether it did: a row that names
+// another object by now (healed by an upload, freed by gc) is left as it
+// is. A failure to mark leaves b for backfillRetry, as an unreadable one.
+func (r *Registry) markDamaged(ctx context.Context, b *meta.Blob, cause error) bool {
+	marked, projects, err := r.Meta.MarkBlobDamaged(ctx, b.SHA256, b.StorageKey)
+	if err != nil {
+		r.observeBackfill(BackfillFailed, 0)
+		r.recordFailure(b.SHA256)
+		if r.Log != nil {
+			r.Log.Error("digest backfill: could not mark a damaged blob", "sha256", b.SHA256, "key", b.StorageKey, "cause", cause, "err", err)
+		}
+		return false
+	}
+	if !marked {
+		return false
+	}
+	r.observeBackfill(BackfillDamaged, 0)
+	if r.Log != nil {
+		r.Log.Error("digest backfill: a blob's object is damaged; its downloads are refused until its bytes are uploaded again", "sha256", b.SHA256, "key", b.StorageKey, "err", cause)
+	}
+	// Lookups cached here and on other nodes say the blob is intact.
+	r.Cache.Drop(b.SHA256)
+	for _, p := range projects {
+		r.Meta.InvalidateProjectLookups(p)
+		r.Meta.PackagesChanged(p)
+	}
+	return true
+}
+
+func (r *Registry) observeBackfill(result string, size int64) {
 	if r.OnBackfill != nil {
-		r.OnBackfill(filled, size)
+		r.OnBackfill(result, size)
 	}
 }
 
 // backfillRetry is how long a node leaves a blob it could not fill (an
-// unreadable or mismatched object) before reading it again, rather than
-// reading a damaged object every minute.
+// unreadable or missing object, which may be back) before reading it
+// again, rather than every minute. A damaged object is marked instead,
+// and not read again.
 const backfillRetry = time.Hour
 
 // forgetOldFailures drops the failures whose retry is due: a blob that a
@@ -204,6 +252,10 @@ var backfillStall = 2 * time.Minute
 // errBackfillStalled is the cause of a read given up after backfillStall.
 var errBackfillStalled = errors.New("the object's bytes stopped coming")
 
+// errDamaged is the cause of a read that ended with other bytes than the
+// row's: the object is damaged (not a failure to read it).
+var errDamaged = errors.New("registry: the object does not hold its blob's bytes")
+
 // errFilledMeanwhile: the row had its digests, or was gone, by the time
 // the backfill had computed them.
 var errFilledMeanwhile = errors.New("registry: blob filled or freed meanwhile")
@@ -245,9 +297,12 @@ func (r *Registry) fillDigests(ctx context.Context, b *meta.Blob) error {
 			return context.Cause(rctx)
 		}
 		// Only the read is timed: the hashing at the lowest priority
-		// may wait for CPU as long as the machine is busy.
+		// may wait for CPU as long as the machine is busy. readAtLeast,
+		// not io.ReadFull, which reports a driver's io.ErrUnexpectedEOF
+		// (a response cut short) as it reports the object ending within
+		// a chunk: a good object read short would be marked damaged.
 		stalled.Reset(backfillStall)
-		n, err := io.ReadFull(rc, *bp)
+		n, err := readAtLeast(rc, *bp, len(*bp))
 		stalled.Stop()
 		if n > 0 {
 			size += int64(n)
@@ -260,7 +315,7 @@ func (r *Registry) fillDigests(ctx context.Context, b *meta.Blob) error {
 				}
 			}
 		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
+		if err == io.EOF {
 			break
 		}
 		if err != nil {
@@ -271,7 +326,7 @@ func (r *Registry) fillDigests(ctx context.Context, b *meta.Blob) error {
 		}
 	}
 	if got := hex.EncodeToString(sum256.Sum(nil)); size != b.Size || got != b.SHA256 {
-		return fmt.Errorf("the object holds %d bytes of sha256 %s, not the row's %d bytes", size, got, b.Size)
+		return fmt.Errorf("%w: it holds %d bytes of sha256 %s, not the row's %d bytes", errDamaged, size, got, b.Size)
 	}
 	filled, projects, err := r.Meta.FillBlobDigests(ctx, b.SHA256, hex.EncodeToString(sum5.Sum(nil)), hex.EncodeToString(sum1.Sum(nil)))
 	if err != nil {

@@ -2,22 +2,31 @@ package registry
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
+	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/pkgate/pkgate/storage/blob"
 	"github.com/pkgate/pkgate/storage/meta"
 )
 
-// openFunc is a blob driver whose Open the test decides.
+// openFunc is a blob driver whose Open the test decides: err, or open's
+// reader.
 type openFunc struct {
 	blob.Driver
 	open func(ctx context.Context) io.ReadCloser
+	err  error
 }
 
 func (d openFunc) Open(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	if d.err != nil {
+		return nil, d.err
+	}
 	return d.open(ctx), nil
 }
 
@@ -110,5 +119,54 @@ func TestBackfillFailuresForgotten(t *testing.T) {
 	}
 	if _, ok := r.failedAt["recent"]; !ok {
 		t.Error("a recent failure was forgotten")
+	}
+}
+
+// failingAfter reads data, then fails with err.
+func failingAfter(data string, err error) func(context.Context) io.ReadCloser {
+	return func(context.Context) io.ReadCloser {
+		return io.NopCloser(io.MultiReader(strings.NewReader(data), iotest.ErrReader(err)))
+	}
+}
+
+// Only an object that holds other bytes than its row's is damaged (and so
+// marked, never read again): one that could not be read, or only in part,
+// is left for backfillRetry, as it may be whole when read again. A read
+// cut short (the driver's io.ErrUnexpectedEOF) was taken for the object's
+// end, and so for a damaged object of fewer bytes.
+func TestFillDigestsDamagedOnlyOnMismatch(t *testing.T) {
+	defer func(d time.Duration) { backfillStall = d }(backfillStall)
+	backfillStall = 100 * time.Millisecond
+	hello := sha256.Sum256([]byte("hello"))
+	row := &meta.Blob{SHA256: hex.EncodeToString(hello[:]), Size: 5, StorageKey: "blobs/x"}
+	cases := []struct {
+		name    string
+		driver  openFunc
+		row     meta.Blob
+		damaged bool
+		cause   error // for the others
+	}{
+		{"other bytes", openFunc{open: failingAfter("jello", io.EOF)}, *row, true, nil},
+		{"fewer bytes", openFunc{open: failingAfter("hell", io.EOF)}, *row, true, nil},
+		{"more bytes", openFunc{open: failingAfter("hello!", io.EOF)}, *row, true, nil},
+		{"cut short", openFunc{open: failingAfter("hel", io.ErrUnexpectedEOF)}, *row, false, io.ErrUnexpectedEOF},
+		{"read fails", openFunc{open: failingAfter("he", errors.New("connection reset"))}, *row, false, nil},
+		{"stalled", openFunc{open: func(ctx context.Context) io.ReadCloser { return &stallingBody{ctx: ctx} }}, *row, false, errBackfillStalled},
+		{"missing", openFunc{err: blob.ErrNotFound}, *row, false, blob.ErrNotFound},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &Registry{Blobs: tc.driver}
+			err := r.fillDigests(context.Background(), &tc.row)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if errors.Is(err, errDamaged) != tc.damaged {
+				t.Fatalf("err %v: damaged %v, want %v", err, errors.Is(err, errDamaged), tc.damaged)
+			}
+			if tc.cause != nil && !errors.Is(err, tc.cause) {
+				t.Fatalf("err %v, want %v", err, tc.cause)
+			}
+		})
 	}
 }

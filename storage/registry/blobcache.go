@@ -6,9 +6,10 @@ import (
 )
 
 // BlobCache keeps the bytes of small, recently read blobs in memory. Blobs
-// are content-addressed and never change, so an entry can never be stale:
-// whether a file may be served is decided by its metadata row on every
-// request, the cache only saves the round trip to the blob store (npm
+// are content-addressed and never change, so an entry can never be stale
+// (unless read from an object since found damaged: Drop): whether a file
+// may be served is decided by its metadata row on every request, the
+// cache only saves the round trip to the blob store (npm
 // tarballs, poms and wheels of popular packages are read far more often
 // than written). Memory is bounded by a byte budget with LRU eviction.
 //
@@ -92,6 +93,21 @@ func (c *BlobCache) Get(sha string) ([]byte, bool) {
 		return e.Value.(*cacheItem).data, true
 	}
 	return nil, false
+}
+
+// Drop forgets a blob: bytes read from an object the digest backfill has
+// since found damaged may be the damaged ones.
+func (c *BlobCache) Drop(sha string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[sha]; ok {
+		c.order.Remove(e)
+		delete(c.items, sha)
+		c.used -= int64(len(e.Value.(*cacheItem).data))
+	}
 }
 
 // Put stores a blob, evicting the least recently used ones beyond the budget.

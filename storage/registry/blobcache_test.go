@@ -26,8 +26,13 @@ func TestBlobCacheBudgetAndLRU(t *testing.T) {
 	if c.used != 8 {
 		t.Errorf("used %d", c.used)
 	}
+	c.Drop("a") // its bytes came from an object found damaged
+	if _, ok := c.Get("a"); ok || c.used != 4 {
+		t.Errorf("after Drop: a cached %v, used %d", ok, c.used)
+	}
 	var nilCache *BlobCache
 	nilCache.Put("x", []byte("x"))
+	nilCache.Drop("x")
 	if _, ok := nilCache.Get("x"); ok || NewBlobCache(0, 1) != nil {
 		t.Error("nil cache stores")
 	}

@@ -60,9 +60,10 @@ type Registry struct {
 	// backgroundAfter bytes at the lowest scheduling priority (see
 	// Ingest).
 	BackgroundDigests bool
-	// OnBackfill, if set, hears of each blob the digest backfill filled
-	// (with its size) or failed to (metrics).
-	OnBackfill func(filled bool, size int64)
+	// OnBackfill, if set, hears of each blob the digest backfill read
+	// (metrics): BackfillFilled (with its size), BackfillFailed or
+	// BackfillDamaged.
+	OnBackfill func(result string, size int64)
 
 	wake     backfillWake
 	failedMu sync.Mutex
