@@ -84,9 +84,17 @@ func ContentDisposition(name string) string {
 
 // ServeFile streams a package file with Range, HEAD and conditional
 // request support (http.ServeContent, as GitLab's Workhorse does), or
-// redirects to a presigned URL when configured.
+// redirects to a presigned URL when configured. A file whose blob the
+// digest backfill found damaged is refused, whichever way it would be
+// sent (and not counted as downloaded): its object holds other bytes than
+// the file was published with, and a client would install them.
 func ServeFile(c *gin.Context, d Deps, pkg *meta.Package, f *meta.PackageFile, o ServeOptions) {
 	ctx := c.Request.Context()
+	if f.Damaged {
+		httpx.Abort(c, errs.E("formats.ServeFile", errs.Unavailable, errs.Msg("503 Service Unavailable - file data is damaged in blob storage"),
+			fmt.Errorf("blob %s is marked damaged", f.BlobSHA256)))
+		return
+	}
 	if o.ContentType == "" {
 		o.ContentType = "application/octet-stream"
 	}

@@ -197,6 +197,8 @@ func TestDigestBackfillChecksObjects(t *testing.T) {
 	if err := db.GetContext(ctx, &marked, `SELECT damaged_at IS NOT NULL FROM blobs WHERE sha256 = $1`, damagedSHA); err != nil || !marked {
 		t.Fatalf("damaged blob marked %v (%v)", marked, err)
 	}
+	// Its file is refused rather than served.
+	ErrBody(t, e.Must(503, e.Do("GET", url("damaged.bin"), nil, DeployHdr(s.ReadToken))), "message", "503 Service Unavailable - file data is damaged in blob storage")
 	// Operators see both outcomes.
 	metrics := string(e.Must(200, e.Do("GET", "/-/metrics", nil, nil)).Body)
 	for _, line := range []string{`pkgate_digest_backfill_blobs_total{result="damaged"} 1`, `pkgate_digest_backfill_blobs_total{result="filled"} 1`, `pkgate_digest_backfill_bytes_total 65536`} {

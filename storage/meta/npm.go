@@ -117,7 +117,7 @@ func (s *Store) npmTarball(ctx context.Context, projectID int64, name, fileName 
 		p.updated_at "p.updated_at", p.last_downloaded_at "p.last_downloaded_at",
 		f.id "f.id", f.package_id "f.package_id", f.file_name "f.file_name", f.blob_sha256 "f.blob_sha256", f.size "f.size",
 		f.metadata "f.metadata", f.created_at "f.created_at", f.updated_at "f.updated_at",
-		b.md5 "f.md5", b.sha1 "f.sha1", b.sha512 "f.sha512", b.storage_key "f.storage_key"
+		b.md5 "f.md5", b.sha1 "f.sha1", b.sha512 "f.sha512", b.storage_key "f.storage_key", b.damaged_at IS NOT NULL "f.damaged"
 		FROM packages p JOIN package_files f ON f.package_id = p.id JOIN blobs b ON b.sha256 = f.blob_sha256
 		WHERE p.project_id = $1 AND p.package_type = 'npm' AND p.name = $2 AND f.file_name = $3
 			AND p.status IN ('default', 'hidden', 'deprecated')

@@ -87,6 +87,10 @@ type PackageFile struct {
 	SHA1       string    `db:"sha1"`
 	SHA512     *string   `db:"sha512"`
 	StorageKey string    `db:"storage_key"`
+	// Damaged: the digest backfill found the blob's object holding other
+	// bytes than the row's (blobs.damaged_at); downloads refuse it until
+	// an upload of the same bytes heals the row.
+	Damaged bool `db:"damaged"`
 }
 
 // fillDefaults gives a file about to be inserted empty metadata.
@@ -97,7 +101,8 @@ func (f *PackageFile) fillDefaults() {
 }
 
 const fileSelect = `SELECT f.id, f.package_id, f.file_name, f.blob_sha256, f.size, f.metadata, f.created_at, f.updated_at,
-	b.md5, b.sha1, b.sha512, b.storage_key FROM package_files f JOIN blobs b ON b.sha256 = f.blob_sha256`
+	b.md5, b.sha1, b.sha512, b.storage_key, b.damaged_at IS NOT NULL AS damaged
+	FROM package_files f JOIN blobs b ON b.sha256 = f.blob_sha256`
 
 // BlobBySHA256 loads a blob row.
 func (s *Store) BlobBySHA256(ctx context.Context, sha string) (*Blob, error) {
@@ -301,7 +306,7 @@ func (s *Store) findFile(ctx context.Context, projectID int64, typ, name string,
 		p.created_at, p.updated_at, p.last_downloaded_at,
 		f.id "f.id", f.package_id "f.package_id", f.file_name "f.file_name", f.blob_sha256 "f.blob_sha256", f.size "f.size",
 		f.metadata "f.metadata", f.created_at "f.created_at", f.updated_at "f.updated_at",
-		b.md5 "f.md5", b.sha1 "f.sha1", b.sha512 "f.sha512", b.storage_key "f.storage_key"
+		b.md5 "f.md5", b.sha1 "f.sha1", b.sha512 "f.sha512", b.storage_key "f.storage_key", b.damaged_at IS NOT NULL "f.damaged"
 		FROM packages p JOIN package_files f ON f.package_id = p.id JOIN blobs b ON b.sha256 = f.blob_sha256
 		WHERE p.project_id = $1 AND p.package_type = $2 AND p.name = $3 AND coalesce(p.version, '') = coalesce($4, '')
 		AND p.status <> 'pending_destruction' AND (coalesce(cardinality($5::text[]), 0) = 0 OR p.status = ANY($5)) AND f.file_name = $6
