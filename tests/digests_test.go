@@ -7,13 +7,17 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pkgate/pkgate/storage/blob"
+	"github.com/pkgate/pkgate/storage/janitor"
 	"github.com/pkgate/pkgate/storage/meta"
 )
 
@@ -314,5 +318,213 @@ func TestDigestBackfillMissingObject(t *testing.T) {
 	var marked bool
 	if err := db.GetContext(ctx, &marked, `SELECT damaged_at IS NOT NULL FROM blobs WHERE sha256 = $1`, lostSHA); err != nil || marked {
 		t.Fatalf("lost blob marked damaged %v (%v)", marked, err)
+	}
+}
+
+// metric returns the value of a sample in a node's /-/metrics, 0 when the
+// node has none.
+func metric(e *Env, sample string) float64 {
+	e.t.Helper()
+	body := string(e.Must(200, e.Do("GET", "/-/metrics", nil, nil)).Body)
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				e.t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	return 0
+}
+
+// within calls done until it reports true, running a backfill pass of e's
+// node before each call (a pass of a node's own runner may hold the lock;
+// then this one does nothing), and fails the test after 30 s.
+func within(t *testing.T, e *Env, what string, done func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := e.Server.Registry.BackfillDigests(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if done() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 30 s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A blob whose object the backfill finds holding other bytes is marked
+// damaged: no pass on any node reads it again (it was read every hour on
+// every node, for ever), downloads of its files answer 503 on every node,
+// a redirecting one too, instead of serving the bytes, and an upload of
+// the right bytes to any package heals it: the row names the new object,
+// every file naming the blob downloads it again, the backfill fills the
+// digests from it, and gc frees the damaged object. Both publish paths:
+// the one statement of a plain upload, and the transaction that ?status=
+// takes; and a file small enough for the blob cache.
+func TestDigestBackfillDamagedObject(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	ctx := context.Background()
+	db := e.Store.DB()
+	cfg := e.Cfg
+	cfg.ExternalURL, cfg.RedirectDownloads = "", true
+	redirecting := startEnv(t, cfg, e.Bucket)
+	other := e.Project("other", s.SubID, "private")
+	const refused = "503 Service Unavailable - file data is damaged in blob storage"
+	row := func(sha string) (key string, damaged bool, md5, sha1 string) {
+		t.Helper()
+		err := db.QueryRowContext(ctx, `SELECT storage_key, damaged_at IS NOT NULL, md5, sha1 FROM blobs WHERE sha256 = $1`, sha).Scan(&key, &damaged, &md5, &sha1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return key, damaged, md5, sha1
+	}
+	both := func(sample string) float64 { return metric(e, sample) + metric(redirecting, sample) }
+	const opens = `pkgate_blob_store_duration_seconds_count{driver="s3",op="open"}`
+	// redirected polls the redirecting node until a download of url
+	// answers status (its lookups drop when another node's notification
+	// arrives) and returns the answer.
+	redirected := func(url string, status int) *Resp {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			r := redirecting.Do("GET", url, nil, DeployHdr(s.ReadToken))
+			if r.Status == status || time.Now().After(deadline) {
+				return redirecting.Must(status, r)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	cases := []struct {
+		query string
+		size  int
+	}{
+		{"", 64 << 10},
+		{"?status=default", 64 << 10},
+		// Past one part: the healing upload's md5 and sha1 come from the
+		// backfill, which reads the new object. (Its fill also drops the
+		// lookups of every project naming the blob, and may come before
+		// the check that the heal dropped them.)
+		{"", 9 << 20},
+	}
+	for i, tc := range cases {
+		query := tc.query
+		data := randomBytes(uint64(300+i), tc.size)
+		want := digestsOf(data)
+		path := func(project int64, pkg, name string) string {
+			return fmt.Sprintf("/api/v4/projects/%d/packages/generic/%s%d/1/%s", project, pkg, i, name)
+		}
+		inA, inB := path(s.ProjectID, "damaged", "file.bin"), path(other, "damaged", "copy.bin")
+		e.Must(201, e.Do("PUT", inA, data, DeployHdr(s.WriteToken)))
+		e.Must(201, e.Do("PUT", inB, data, PAT(e.Admin)))
+		within(t, e, "the upload's digests", func() bool { _, _, m, _ := row(want.sha256); return m != "" })
+		damagedKey, _, _, _ := row(want.sha256)
+		if loc := redirected(inA, 302).Header.Get("Location"); !strings.Contains(loc, damagedKey) {
+			t.Fatalf("redirected to %s, not to %s", loc, damagedKey)
+		}
+		// The object's bytes change; the row lacks its digests again, as
+		// one an older version wrote.
+		w, err := e.Server.Blobs.Writer(ctx, damagedKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		flipped := bytes.Clone(data)
+		flipped[len(flipped)/2] ^= 1
+		if _, err := w.Write(flipped); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, `UPDATE blobs SET md5 = '', sha1 = '' WHERE sha256 = $1`, want.sha256); err != nil {
+			t.Fatal(err)
+		}
+		within(t, e, "marking the damaged blob", func() bool { _, d, _, _ := row(want.sha256); return d })
+		if key, _, m, s1 := row(want.sha256); key != damagedKey || m != "" || s1 != "" {
+			t.Fatalf("damaged row: key %s (was %s), md5 %q sha1 %q", key, damagedKey, m, s1)
+		}
+		if n := both(`pkgate_digest_backfill_blobs_total{result="damaged"}`); n != float64(i+1) {
+			t.Errorf("%v blobs counted damaged, want %d", n, i+1)
+		}
+		if n := both(`pkgate_digest_backfill_blobs_total{result="failed"}`); n != 0 {
+			t.Errorf("%v blobs counted failed, want 0", n)
+		}
+
+		// No pass reads it again: of the rows lacking digests, one newer
+		// than it is read, and it is not.
+		lacking, err := e.Store.BlobsLackingDigests(ctx, time.Time{}, "", 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range lacking {
+			if b.SHA256 == want.sha256 {
+				t.Fatal("the damaged blob is still listed for the backfill")
+			}
+		}
+		read := both(opens)
+		newer := randomBytes(uint64(310+i), 64<<10)
+		e.Must(201, e.Do("PUT", path(s.ProjectID, "newer", "f.bin"), newer, DeployHdr(s.WriteToken)))
+		if _, err := db.ExecContext(ctx, `UPDATE blobs SET md5 = '', sha1 = '' WHERE sha256 = $1`, digestsOf(newer).sha256); err != nil {
+			t.Fatal(err)
+		}
+		within(t, e, "the newer blob's digests", func() bool { _, _, m, _ := row(digestsOf(newer).sha256); return m != "" })
+		if n := both(opens) - read; n != 1 {
+			t.Fatalf("the passes opened %v objects, want the newer blob's alone", n)
+		}
+
+		// Downloads are refused, on every node and in either project; the
+		// refusals cache the lookups of both files as damaged, once the
+		// change notifications of the passes have come and gone (they
+		// would drop them too).
+		time.Sleep(200 * time.Millisecond)
+		ErrBody(t, e.Must(503, e.Do("GET", inA, nil, DeployHdr(s.ReadToken))), "message", refused)
+		ErrBody(t, e.Must(503, e.Do("GET", inB, nil, PAT(e.Admin))), "message", refused)
+		ErrBody(t, redirected(inA, 503), "message", refused)
+
+		// An upload of the right bytes to another package of the other
+		// project heals the blob.
+		e.Must(201, e.Do("PUT", path(other, "again", "file.bin")+query, data, PAT(e.Admin)))
+		key, damaged, _, _ := row(want.sha256)
+		if key == damagedKey || damaged {
+			t.Fatalf("after the upload: key %s (the damaged one: %v), damaged %v", key, key == damagedKey, damaged)
+		}
+		if _, err := e.Server.Blobs.Stat(ctx, key); err != nil {
+			t.Fatalf("the row names %s: %v", key, err)
+		}
+		// At once on this node, in the project uploaded to and the other.
+		for _, d := range []struct {
+			url string
+			h   H
+		}{{inA, DeployHdr(s.ReadToken)}, {inB, PAT(e.Admin)}} {
+			if got := e.Must(200, e.Do("GET", d.url, nil, d.h)); !bytes.Equal(got.Body, data) {
+				t.Fatalf("%s: %d bytes, not the uploaded ones", d.url, len(got.Body))
+			}
+		}
+		if loc := redirected(inA, 302).Header.Get("Location"); !strings.Contains(loc, key) {
+			t.Fatalf("redirected to %s, not to %s", loc, key)
+		}
+		within(t, e, "the healed blob's digests", func() bool {
+			_, _, m, s1 := row(want.sha256)
+			return m == want.md5 && s1 == want.sha1
+		})
+
+		// gc frees the damaged object, which no row names now.
+		later := func() time.Time { return time.Now().Add(2 * time.Hour) }
+		if _, err := janitor.Run(ctx, e.Store, e.Server.Blobs, janitor.Options{Grace: time.Hour, Now: later}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Server.Blobs.Stat(ctx, damagedKey); !errors.Is(err, blob.ErrNotFound) {
+			t.Fatalf("the damaged object after gc: %v, want it gone", err)
+		}
+		assertNoOrphanObjects(t, e)
+		if got := e.Must(200, e.Do("GET", inA, nil, DeployHdr(s.ReadToken))); !bytes.Equal(got.Body, data) {
+			t.Fatalf("after gc: %d bytes, not the uploaded ones", len(got.Body))
+		}
 	}
 }

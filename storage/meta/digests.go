@@ -80,6 +80,14 @@ func (s *Store) MarkBlobDamaged(ctx context.Context, sha, key string) (marked bo
 	return len(rows) > 0, projects, nil
 }
 
+// BlobProjects lists the projects whose files name blob sha.
+func (s *Store) BlobProjects(ctx context.Context, sha string) ([]int64, error) {
+	var ids []int64
+	err := s.db.SelectContext(ctx, &ids, `SELECT DISTINCT p.project_id FROM package_files f
+		JOIN packages p ON p.id = f.package_id WHERE f.blob_sha256 = $1`, sha)
+	return ids, wrap("meta.BlobProjects", err)
+}
+
 // backfillLock is the session advisory lock of the node running the
 // digest backfill (an arbitrary constant, distinct from the hashed keys
 // of transaction-scoped locks only by chance; the two kinds do not block

@@ -114,20 +114,36 @@ func (s *Store) BlobBySHA256(ctx context.Context, sha string) (*Blob, error) {
 }
 
 // upsertBlob inserts a blob row ($1-$6) or fills the digests an earlier,
-// leaner upload left empty; the row keeps its storage key.
+// leaner upload left empty; the row keeps its storage key, unless it is
+// marked damaged: then it takes the upload's object, whose bytes the
+// upload has just hashed to the row's sha256 and size, and loses the mark.
+// Its RETURNING clause is upsertBlobReturning.
 const upsertBlob = `INSERT INTO blobs (sha256, size, md5, sha1, sha512, storage_key) VALUES ($1, $2, $3, $4, $5, $6)
 	ON CONFLICT (sha256) DO UPDATE SET
 		md5 = CASE WHEN blobs.md5 = '' THEN EXCLUDED.md5 ELSE blobs.md5 END,
 		sha1 = CASE WHEN blobs.sha1 = '' THEN EXCLUDED.sha1 ELSE blobs.sha1 END,
-		sha512 = coalesce(blobs.sha512, EXCLUDED.sha512)`
+		sha512 = coalesce(blobs.sha512, EXCLUDED.sha512),
+		storage_key = CASE WHEN blobs.damaged_at IS NULL THEN blobs.storage_key ELSE EXCLUDED.storage_key END,
+		damaged_at = NULL`
+
+// upsertBlobReturning returns the key the row holds and whether the upsert
+// healed a damaged row: an existing row (one the statement updated, so its
+// xmax is set, as FindOrCreatePackage tells an insert) that now names the
+// upload's fresh object.
+const upsertBlobReturning = ` RETURNING storage_key, (xmax <> 0 AND storage_key = $6) AS healed`
 
 // UpsertBlob inserts the blob row or, if these bytes are known, keeps the
-// existing row (filling digests it lacked) and locks it for the rest of the
-// transaction. It returns the storage key the row holds.
-func (t *Tx) UpsertBlob(ctx context.Context, b *Blob) (string, error) {
-	var key string
-	err := t.tx.GetContext(ctx, &key, upsertBlob+` RETURNING storage_key`, b.SHA256, b.Size, b.MD5, b.SHA1, b.SHA512, b.StorageKey)
-	return key, wrap("meta.UpsertBlob", err)
+// existing row (filling digests it lacked, healing it if it was marked
+// damaged) and locks it for the rest of the transaction. It returns the
+// storage key the row holds, and whether it healed the row: other
+// projects' cached lookups of the blob then still carry the damaged object.
+func (t *Tx) UpsertBlob(ctx context.Context, b *Blob) (key string, healed bool, err error) {
+	var row struct {
+		Key    string `db:"storage_key"`
+		Healed bool   `db:"healed"`
+	}
+	err = t.tx.GetContext(ctx, &row, upsertBlob+upsertBlobReturning, b.SHA256, b.Size, b.MD5, b.SHA1, b.SHA512, b.StorageKey)
+	return row.Key, row.Healed, wrap("meta.UpsertBlob", err)
 }
 
 // SetBlobKey points a blob row at another object (self-healing after the
@@ -488,7 +504,7 @@ func (s *Store) DeleteFile(ctx context.Context, packageID, fileID int64) error {
 // publishFile is PublishFile's statement: blob row $1-$6, package $7-$12,
 // file name and metadata $13-$14, audit event $15-$23 in auditArgs' order
 // (none when $18, the action, is NULL).
-var publishFile = `WITH b AS (` + upsertBlob + ` RETURNING storage_key), ` + packageCTE(7) + `, f AS (
+var publishFile = `WITH b AS (` + upsertBlob + upsertBlobReturning + `), ` + packageCTE(7) + `, f AS (
 		INSERT INTO package_files (package_id, file_name, blob_sha256, size, metadata)
 		SELECT p.id, $13, $1, $2, $14 FROM p
 		RETURNING id, package_id, created_at, updated_at
@@ -496,7 +512,7 @@ var publishFile = `WITH b AS (` + upsertBlob + ` RETURNING storage_key), ` + pac
 		INSERT INTO audit_events (actor_type, actor_id, actor_name, action, target_type, target_id, target_path, ip, details)
 		SELECT $15, $16, $17, $18, $19, $20, $21, $22, $23 FROM f WHERE $18::text IS NOT NULL
 	)
-	SELECT b.storage_key, f.id, f.package_id, f.created_at, f.updated_at FROM b, f`
+	SELECT b.storage_key, b.healed, f.id, f.package_id, f.created_at, f.updated_at FROM b, f`
 
 // PublishFile records an uploaded file in one statement: its blob row, its
 // package (found, or created as in FindOrCreatePackage without touch), the
@@ -507,10 +523,11 @@ var publishFile = `WITH b AS (` + upsertBlob + ` RETURNING storage_key), ` + pac
 //
 // It returns the storage key the blob row keeps: another object's key when
 // these bytes were stored before, which the caller checks exists (see
-// Registry.Publish). On success it sets p.ID and f's ID, PackageID,
-// CreatedAt and UpdatedAt, all an upload reports; reading back every
-// column of both rows cost the gateway a third of the call's CPU.
-func (s *Store) PublishFile(ctx context.Context, b *Blob, p *Package, f *PackageFile) (kept string, err error) {
+// Registry.Publish); and, as UpsertBlob, whether it healed a damaged row.
+// On success it sets p.ID and f's ID, PackageID, CreatedAt and UpdatedAt,
+// all an upload reports; reading back every column of both rows cost the
+// gateway a third of the call's CPU.
+func (s *Store) PublishFile(ctx context.Context, b *Blob, p *Package, f *PackageFile) (kept string, healed bool, err error) {
 	p.fillDefaults()
 	f.fillDefaults()
 	pending, e := pendingAudit(ctx)
@@ -525,7 +542,7 @@ func (s *Store) PublishFile(ctx context.Context, b *Blob, p *Package, f *Package
 	// When p is empty (see packageCTE) nothing is inserted but the
 	// idempotent blob row, and the next attempt finds the package.
 	for range 3 {
-		err = s.db.scanRow(ctx, publishFile, args, &kept, &f.ID, &f.PackageID, &f.CreatedAt, &f.UpdatedAt)
+		err = s.db.scanRow(ctx, publishFile, args, &kept, &healed, &f.ID, &f.PackageID, &f.CreatedAt, &f.UpdatedAt)
 		if !errors.Is(err, sql.ErrNoRows) {
 			break
 		}
@@ -533,11 +550,11 @@ func (s *Store) PublishFile(ctx context.Context, b *Blob, p *Package, f *Package
 	if err != nil {
 		// One autocommit statement: unless Postgres answered the error,
 		// it may have committed.
-		return "", wrap("meta.PublishFile", outcome(err))
+		return "", false, wrap("meta.PublishFile", outcome(err))
 	}
 	if pending != nil {
 		pending.written.Store(true)
 	}
 	p.ID = f.PackageID
-	return kept, nil
+	return kept, healed, nil
 }

@@ -17,7 +17,8 @@
 //  3. commit the object (S3 CompleteMultipartUpload / fsync+rename);
 //  4. one transaction: upsert the blob row, then the format's package and
 //     file rows. If the existing row's object is gone (storage loss), the row
-//     is healed to point at ours (Gitea #39215's lesson);
+//     is healed to point at ours (Gitea #39215's lesson); if the digest
+//     backfill marked it damaged, the upsert itself points it at ours;
 //  5. after commit, if the row kept another object, ours is deleted. If the
 //     transaction failed, ours is deleted too: no row can name it.
 //
@@ -466,11 +467,13 @@ func (r *Registry) Commit(ctx context.Context, s *Staged, fn func(tx *meta.Tx) e
 	ctx, cancel := detach(ctx)
 	defer cancel()
 	var kept string
+	var healed bool
 	err := r.Meta.Tx(ctx, func(tx *meta.Tx) error {
-		k, err := tx.UpsertBlob(ctx, s.blobRow())
+		k, h, err := tx.UpsertBlob(ctx, s.blobRow())
 		if err != nil {
 			return err
 		}
+		healed = h
 		if k != s.key {
 			// These bytes were stored before. Trust the row only if its
 			// object still exists; otherwise point the row at ours (the
@@ -496,6 +499,8 @@ func (r *Registry) Commit(ctx context.Context, s *Staged, fn func(tx *meta.Tx) e
 		return err
 	case kept != s.key:
 		r.Discard(ctx, s)
+	case healed:
+		r.healedDamaged(ctx, s)
 	}
 	r.deferredDigests(s)
 	return nil
@@ -512,12 +517,15 @@ func (r *Registry) Commit(ctx context.Context, s *Staged, fn func(tx *meta.Tx) e
 func (r *Registry) Publish(ctx context.Context, s *Staged, p *meta.Package, f *meta.PackageFile) error {
 	ctx, cancel := detach(ctx)
 	defer cancel()
-	kept, err := r.Meta.PublishFile(ctx, s.blobRow(), p, f)
+	kept, healed, err := r.Meta.PublishFile(ctx, s.blobRow(), p, f)
 	if err != nil {
 		r.failed(ctx, s, err)
 		return err
 	}
 	r.deferredDigests(s)
+	if healed {
+		r.healedDamaged(ctx, s)
+	}
 	if kept == s.key {
 		return nil
 	}
@@ -548,6 +556,30 @@ func (r *Registry) Publish(ctx context.Context, s *Staged, p *meta.Package, f *m
 			r.Log.Warn("could not check the stored copy of an upload's bytes; keeping ours for the janitor", "sha256", s.SHA256, "key", kept, "err", err)
 		}
 		return nil
+	}
+}
+
+// healedDamaged follows an upload that healed a blob row marked damaged
+// (see meta.UpsertBlob): the lookups other projects cached of files naming
+// the blob still carry the damaged object, refused, until dropped (the
+// uploading project's the request drops itself), and this node's cache
+// may hold bytes read from that object before it was marked. The damaged
+// object no row names now, and gc frees it.
+func (r *Registry) healedDamaged(ctx context.Context, s *Staged) {
+	if r.Log != nil {
+		r.Log.Info("an upload of a damaged blob's bytes healed its row", "sha256", s.SHA256, "key", s.key)
+	}
+	r.Cache.Drop(s.SHA256)
+	projects, err := r.Meta.BlobProjects(ctx, s.SHA256)
+	if err != nil {
+		if r.Log != nil {
+			r.Log.Warn("could not list the projects of a healed blob; their file lookups expire on their own", "sha256", s.SHA256, "err", err)
+		}
+		return
+	}
+	for _, p := range projects {
+		r.Meta.InvalidateProjectLookups(p)
+		r.Meta.PackagesChanged(p)
 	}
 }
 
