@@ -115,6 +115,19 @@ func TestGenericDigestBackfill(t *testing.T) {
 		if got.Header.Get("X-Checksum-MD5") != want.md5 || got.Header.Get("X-Checksum-SHA1") != want.sha1 || !bytes.Equal(got.Body, data) {
 			t.Fatalf("%s: download: md5 %q sha1 %q, %d bytes", tc.name, got.Header.Get("X-Checksum-MD5"), got.Header.Get("X-Checksum-SHA1"), len(got.Body))
 		}
+		// The same bytes again, under another name and through each
+		// publish path (status= takes the transaction): the blob row has
+		// the digests now, and the upload's answer shows them at once.
+		for _, q := range []string{"?select=package_file", "?select=package_file&status=default"} {
+			body = bytes.NewReader(data)
+			if tc.chunked {
+				body = struct{ io.Reader }{body}
+			}
+			again := e.Must(200, e.Do("PUT", strings.Replace(url, "file.bin", "again.bin", 1)+q, body, DeployHdr(s.WriteToken))).Map(t)
+			if again["file_md5"] != want.md5 || again["file_sha1"] != want.sha1 {
+				t.Fatalf("%s: upload of known bytes (%s): md5 %v sha1 %v, want %s %s", tc.name, q, again["file_md5"], again["file_sha1"], want.md5, want.sha1)
+			}
+		}
 	}
 }
 

@@ -126,24 +126,33 @@ const upsertBlob = `INSERT INTO blobs (sha256, size, md5, sha1, sha512, storage_
 		storage_key = CASE WHEN blobs.damaged_at IS NULL THEN blobs.storage_key ELSE EXCLUDED.storage_key END,
 		damaged_at = NULL`
 
-// upsertBlobReturning returns the key the row holds and whether the upsert
-// healed a damaged row: an existing row (one the statement updated, so its
-// xmax is set, as FindOrCreatePackage tells an insert) that now names the
-// upload's fresh object.
-const upsertBlobReturning = ` RETURNING storage_key, (xmax <> 0 AND storage_key = $6) AS healed`
+// upsertBlobReturning returns the row as the upsert left it (KeptBlob).
+// Healed is an existing row (one the statement updated, so its xmax is
+// set, as FindOrCreatePackage tells an insert) that now names the upload's
+// fresh object.
+const upsertBlobReturning = ` RETURNING storage_key, (xmax <> 0 AND storage_key = $6) AS healed, md5, sha1`
+
+// KeptBlob is the blob row an upload's upsert left: the object it names
+// (another than the upload's when these bytes were stored before),
+// whether the upsert healed a row marked damaged, and its md5 and sha1,
+// which an upload that left them to the backfill can report at once when
+// an earlier upload of the same bytes filled them.
+type KeptBlob struct {
+	Key    string `db:"storage_key"`
+	Healed bool   `db:"healed"`
+	MD5    string `db:"md5"`
+	SHA1   string `db:"sha1"`
+}
 
 // UpsertBlob inserts the blob row or, if these bytes are known, keeps the
 // existing row (filling digests it lacked, healing it if it was marked
 // damaged) and locks it for the rest of the transaction. It returns the
-// storage key the row holds, and whether it healed the row: other
-// projects' cached lookups of the blob then still carry the damaged object.
-func (t *Tx) UpsertBlob(ctx context.Context, b *Blob) (key string, healed bool, err error) {
-	var row struct {
-		Key    string `db:"storage_key"`
-		Healed bool   `db:"healed"`
-	}
-	err = t.tx.GetContext(ctx, &row, upsertBlob+upsertBlobReturning, b.SHA256, b.Size, b.MD5, b.SHA1, b.SHA512, b.StorageKey)
-	return row.Key, row.Healed, wrap("meta.UpsertBlob", err)
+// row as it left it; after a heal, other projects' cached lookups of the
+// blob still carry the damaged object.
+func (t *Tx) UpsertBlob(ctx context.Context, b *Blob) (KeptBlob, error) {
+	var row KeptBlob
+	err := t.tx.GetContext(ctx, &row, upsertBlob+upsertBlobReturning, b.SHA256, b.Size, b.MD5, b.SHA1, b.SHA512, b.StorageKey)
+	return row, wrap("meta.UpsertBlob", err)
 }
 
 // SetBlobKey points a blob row at another object (self-healing after the
@@ -512,7 +521,7 @@ var publishFile = `WITH b AS (` + upsertBlob + upsertBlobReturning + `), ` + pac
 		INSERT INTO audit_events (actor_type, actor_id, actor_name, action, target_type, target_id, target_path, ip, details)
 		SELECT $15, $16, $17, $18, $19, $20, $21, $22, $23 FROM f WHERE $18::text IS NOT NULL
 	)
-	SELECT b.storage_key, b.healed, f.id, f.package_id, f.created_at, f.updated_at FROM b, f`
+	SELECT b.storage_key, b.healed, b.md5, b.sha1, f.id, f.package_id, f.created_at, f.updated_at FROM b, f`
 
 // PublishFile records an uploaded file in one statement: its blob row, its
 // package (found, or created as in FindOrCreatePackage without touch), the
@@ -521,13 +530,13 @@ var publishFile = `WITH b AS (` + upsertBlob + upsertBlobReturning + `), ` + pac
 // three statements, COMMIT, the audit insert), and on a small file they
 // cost Postgres more CPU than the object store spends storing it.
 //
-// It returns the storage key the blob row keeps: another object's key when
-// these bytes were stored before, which the caller checks exists (see
-// Registry.Publish); and, as UpsertBlob, whether it healed a damaged row.
+// It returns the blob row as it left it, as UpsertBlob does: its storage
+// key is another object's when these bytes were stored before, which the
+// caller checks exists (see Registry.Publish).
 // On success it sets p.ID and f's ID, PackageID, CreatedAt and UpdatedAt,
 // all an upload reports; reading back every column of both rows cost the
 // gateway a third of the call's CPU.
-func (s *Store) PublishFile(ctx context.Context, b *Blob, p *Package, f *PackageFile) (kept string, healed bool, err error) {
+func (s *Store) PublishFile(ctx context.Context, b *Blob, p *Package, f *PackageFile) (kept KeptBlob, err error) {
 	p.fillDefaults()
 	f.fillDefaults()
 	pending, e := pendingAudit(ctx)
@@ -542,7 +551,7 @@ func (s *Store) PublishFile(ctx context.Context, b *Blob, p *Package, f *Package
 	// When p is empty (see packageCTE) nothing is inserted but the
 	// idempotent blob row, and the next attempt finds the package.
 	for range 3 {
-		err = s.db.scanRow(ctx, publishFile, args, &kept, &healed, &f.ID, &f.PackageID, &f.CreatedAt, &f.UpdatedAt)
+		err = s.db.scanRow(ctx, publishFile, args, &kept.Key, &kept.Healed, &kept.MD5, &kept.SHA1, &f.ID, &f.PackageID, &f.CreatedAt, &f.UpdatedAt)
 		if !errors.Is(err, sql.ErrNoRows) {
 			break
 		}
@@ -550,11 +559,11 @@ func (s *Store) PublishFile(ctx context.Context, b *Blob, p *Package, f *Package
 	if err != nil {
 		// One autocommit statement: unless Postgres answered the error,
 		// it may have committed.
-		return "", false, wrap("meta.PublishFile", outcome(err))
+		return KeptBlob{}, wrap("meta.PublishFile", outcome(err))
 	}
 	if pending != nil {
 		pending.written.Store(true)
 	}
 	p.ID = f.PackageID
-	return kept, healed, nil
+	return kept, nil
 }

@@ -466,14 +466,13 @@ func (r *Registry) Commit(ctx context.Context, s *Staged, fn func(tx *meta.Tx) e
 	const op = "registry.Commit"
 	ctx, cancel := detach(ctx)
 	defer cancel()
-	var kept string
-	var healed bool
+	var row meta.KeptBlob
 	err := r.Meta.Tx(ctx, func(tx *meta.Tx) error {
-		k, h, err := tx.UpsertBlob(ctx, s.blobRow())
-		if err != nil {
+		var err error
+		if row, err = tx.UpsertBlob(ctx, s.blobRow()); err != nil {
 			return err
 		}
-		healed = h
+		k := row.Key
 		if k != s.key {
 			// These bytes were stored before. Trust the row only if its
 			// object still exists; otherwise point the row at ours (the
@@ -485,25 +484,38 @@ func (r *Registry) Commit(ctx context.Context, s *Staged, fn func(tx *meta.Tx) e
 				if err := tx.SetBlobKey(ctx, s.SHA256, s.key); err != nil {
 					return err
 				}
-				k = s.key
+				row.Key = s.key
 			} else if err != nil {
 				return storeErr(op, err)
 			}
 		}
-		kept = k
 		return fn(tx)
 	})
 	switch {
 	case err != nil:
 		r.failed(ctx, s, err)
 		return err
-	case kept != s.key:
+	case row.Key != s.key:
 		r.Discard(ctx, s)
-	case healed:
+	case row.Healed:
 		r.healedDamaged(ctx, s)
 	}
+	s.adopt(row)
 	r.deferredDigests(s)
 	return nil
+}
+
+// adopt takes the md5 and sha1 an upload left to the backfill from the
+// blob row, when an earlier upload of the same bytes filled them: the
+// upload's answer then shows them, and no backfill pass is woken for a
+// row that has them.
+func (s *Staged) adopt(row meta.KeptBlob) {
+	if s.MD5 == "" {
+		s.MD5 = row.MD5
+	}
+	if s.SHA1 == "" {
+		s.SHA1 = row.SHA1
+	}
 }
 
 // Publish records s as file f of package p in one statement
@@ -517,15 +529,17 @@ func (r *Registry) Commit(ctx context.Context, s *Staged, fn func(tx *meta.Tx) e
 func (r *Registry) Publish(ctx context.Context, s *Staged, p *meta.Package, f *meta.PackageFile) error {
 	ctx, cancel := detach(ctx)
 	defer cancel()
-	kept, healed, err := r.Meta.PublishFile(ctx, s.blobRow(), p, f)
+	row, err := r.Meta.PublishFile(ctx, s.blobRow(), p, f)
 	if err != nil {
 		r.failed(ctx, s, err)
 		return err
 	}
+	s.adopt(row)
 	r.deferredDigests(s)
-	if healed {
+	if row.Healed {
 		r.healedDamaged(ctx, s)
 	}
+	kept := row.Key
 	if kept == s.key {
 		return nil
 	}
