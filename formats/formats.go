@@ -91,8 +91,7 @@ func ContentDisposition(name string) string {
 func ServeFile(c *gin.Context, d Deps, pkg *meta.Package, f *meta.PackageFile, o ServeOptions) {
 	ctx := c.Request.Context()
 	if f.Damaged {
-		httpx.Abort(c, errs.E("formats.ServeFile", errs.Unavailable, errs.Msg("503 Service Unavailable - file data is damaged in blob storage"),
-			fmt.Errorf("blob %s is marked damaged", f.BlobSHA256)))
+		httpx.Abort(c, damaged(fmt.Errorf("blob %s is marked damaged", f.BlobSHA256)))
 		return
 	}
 	if o.ContentType == "" {
@@ -154,7 +153,16 @@ func ServeFile(c *gin.Context, d Deps, pkg *meta.Package, f *meta.PackageFile, o
 	http.ServeContent(bigCopyWriter{c.Writer}, c.Request, "", f.CreatedAt, r)
 }
 
+// damaged is the answer for a file whose object holds other bytes than
+// the file was published with: a client would install them.
+func damaged(cause error) error {
+	return errs.E("formats.ServeFile", errs.Unavailable, errs.Msg("503 Service Unavailable - file data is damaged in blob storage"), cause)
+}
+
 func storeError(err error) error {
+	if errors.Is(err, registry.ErrDamaged) {
+		return damaged(err)
+	}
 	if errors.Is(err, blob.ErrNotFound) {
 		return errs.E("formats.ServeFile", errs.Unavailable, errs.Msg("503 Service Unavailable - file data is missing from blob storage"), err)
 	}

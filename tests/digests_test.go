@@ -541,3 +541,69 @@ func TestDigestBackfillDamagedObject(t *testing.T) {
 		}
 	}
 }
+
+// A small file is read whole into the blob cache before its first byte is
+// sent, so its download checks the object: one holding other bytes than
+// the row (a flipped byte, a byte more) is refused with 503, its row is
+// marked damaged for every node, and an upload of the right bytes heals
+// it. An object cut short is a failed read, refused but not marked (a
+// response cut short on the network looks the same).
+func TestSmallDownloadChecksObject(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	ctx := context.Background()
+	db := e.Store.DB()
+	for i, tc := range []struct {
+		name   string
+		damage func([]byte) []byte
+		marked bool
+	}{
+		{"a flipped byte", func(b []byte) []byte { b = bytes.Clone(b); b[len(b)/3] ^= 0x40; return b }, true},
+		{"a byte more", func(b []byte) []byte { return append(bytes.Clone(b), 'x') }, true},
+		{"cut short", func(b []byte) []byte { return b[:len(b)-1] }, false},
+	} {
+		data := randomBytes(uint64(200+i), 64<<10)
+		sha := digestsOf(data).sha256
+		url := fmt.Sprintf("/api/v4/projects/%d/packages/generic/small-check/%d/f.bin", s.ProjectID, i)
+		e.Must(201, e.Do("PUT", url, data, DeployHdr(s.WriteToken)))
+		var key string
+		if err := db.GetContext(ctx, &key, `SELECT storage_key FROM blobs WHERE sha256 = $1`, sha); err != nil {
+			t.Fatal(err)
+		}
+		w, err := e.Server.Blobs.Writer(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(tc.damage(data)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		want := "503 Service Unavailable - blob storage unavailable"
+		if tc.marked {
+			want = "503 Service Unavailable - file data is damaged in blob storage"
+		}
+		for range 2 { // the second answer comes from the mark (or again from the read)
+			r := e.Do("GET", url, nil, DeployHdr(s.ReadToken))
+			e.Must(503, r)
+			ErrBody(t, r, "message", want)
+		}
+		var marked bool
+		if err := db.GetContext(ctx, &marked, `SELECT damaged_at IS NOT NULL FROM blobs WHERE sha256 = $1`, sha); err != nil {
+			t.Fatal(err)
+		}
+		if marked != tc.marked {
+			t.Fatalf("%s: row marked damaged %v, want %v", tc.name, marked, tc.marked)
+		}
+		if !tc.marked {
+			continue
+		}
+		// The right bytes again, under another name: the row takes the
+		// new object, and the first file downloads as published.
+		e.Must(201, e.Do("PUT", strings.Replace(url, "f.bin", "again.bin", 1), data, DeployHdr(s.WriteToken)))
+		if got := e.Must(200, e.Do("GET", url, nil, DeployHdr(s.ReadToken))); !bytes.Equal(got.Body, data) {
+			t.Fatalf("%s: after the heal, %d bytes that are not the file's", tc.name, len(got.Body))
+		}
+	}
+}

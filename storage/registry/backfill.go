@@ -130,8 +130,8 @@ func (r *Registry) BackfillDigests(ctx context.Context) (Backfilled, error) {
 				switch {
 				case ctx.Err() != nil:
 					return ctx.Err()
-				case errors.Is(err, errDamaged):
-					if r.markDamaged(ctx, b, err) {
+				case errors.Is(err, ErrDamaged):
+					if r.markDamagedByBackfill(ctx, b, err) {
 						done.Damaged++
 					}
 				case errors.Is(err, errFilledMeanwhile), err != nil && r.gone(ctx, b):
@@ -170,34 +170,50 @@ func (r *Registry) gone(ctx context.Context, b *meta.Blob) bool {
 	return now.StorageKey != b.StorageKey
 }
 
-// markDamaged marks b damaged after fillDigests found its object holding
-// other bytes (cause), and reports whether it did: a row that names
-// another object by now (healed by an upload, freed by gc) is left as it
-// is. A failure to mark leaves b for backfillRetry, as an unreadable one.
-func (r *Registry) markDamaged(ctx context.Context, b *meta.Blob, cause error) bool {
-	marked, projects, err := r.Meta.MarkBlobDamaged(ctx, b.SHA256, b.StorageKey)
+// markDamagedByBackfill marks b damaged after fillDigests found its
+// object holding other bytes (cause), and reports whether it did: a row
+// that names another object by now (healed by an upload, freed by gc) is
+// left as it is. A failure to mark leaves b for backfillRetry, as an
+// unreadable one.
+func (r *Registry) markDamagedByBackfill(ctx context.Context, b *meta.Blob, cause error) bool {
+	marked, err := r.markDamaged(ctx, b.SHA256, b.StorageKey, cause, "digest backfill")
 	if err != nil {
 		r.observeBackfill(BackfillFailed, 0)
 		r.recordFailure(b.SHA256)
-		if r.Log != nil {
-			r.Log.Error("digest backfill: could not mark a damaged blob", "sha256", b.SHA256, "key", b.StorageKey, "cause", cause, "err", err)
-		}
 		return false
+	}
+	if marked {
+		r.observeBackfill(BackfillDamaged, 0)
+	}
+	return marked
+}
+
+// markDamaged marks blob sha damaged while its row still names key, the
+// object found holding other bytes (cause) by the digest backfill or a
+// download's read (by), and reports whether it did. Downloads of its files
+// are refused from then on, on every node, until an upload of the same
+// bytes heals the row.
+func (r *Registry) markDamaged(ctx context.Context, sha, key string, cause error, by string) (bool, error) {
+	marked, projects, err := r.Meta.MarkBlobDamaged(ctx, sha, key)
+	if err != nil {
+		if r.Log != nil {
+			r.Log.Error("could not mark a damaged blob", "by", by, "sha256", sha, "key", key, "cause", cause, "err", err)
+		}
+		return false, err
 	}
 	if !marked {
-		return false
+		return false, nil
 	}
-	r.observeBackfill(BackfillDamaged, 0)
 	if r.Log != nil {
-		r.Log.Error("digest backfill: a blob's object is damaged; its downloads are refused until its bytes are uploaded again", "sha256", b.SHA256, "key", b.StorageKey, "err", cause)
+		r.Log.Error("a blob's object is damaged; its downloads are refused until its bytes are uploaded again", "by", by, "sha256", sha, "key", key, "err", cause)
 	}
 	// Lookups cached here and on other nodes say the blob is intact.
-	r.Cache.Drop(b.SHA256)
+	r.Cache.Drop(sha)
 	for _, p := range projects {
 		r.Meta.InvalidateProjectLookups(p)
 		r.Meta.PackagesChanged(p)
 	}
-	return true
+	return true, nil
 }
 
 func (r *Registry) observeBackfill(result string, size int64) {
@@ -252,9 +268,9 @@ var backfillStall = 2 * time.Minute
 // errBackfillStalled is the cause of a read given up after backfillStall.
 var errBackfillStalled = errors.New("the object's bytes stopped coming")
 
-// errDamaged is the cause of a read that ended with other bytes than the
+// ErrDamaged is the cause of a read that ended with other bytes than the
 // row's: the object is damaged (not a failure to read it).
-var errDamaged = errors.New("registry: the object does not hold its blob's bytes")
+var ErrDamaged = errors.New("registry: the object does not hold its blob's bytes")
 
 // errFilledMeanwhile: the row had its digests, or was gone, by the time
 // the backfill had computed them.
@@ -326,7 +342,7 @@ func (r *Registry) fillDigests(ctx context.Context, b *meta.Blob) error {
 		}
 	}
 	if got := hex.EncodeToString(sum256.Sum(nil)); size != b.Size || got != b.SHA256 {
-		return fmt.Errorf("%w: it holds %d bytes of sha256 %s, not the row's %d bytes", errDamaged, size, got, b.Size)
+		return fmt.Errorf("%w: it holds %d bytes of sha256 %s, not the row's %d bytes", ErrDamaged, size, got, b.Size)
 	}
 	filled, projects, err := r.Meta.FillBlobDigests(ctx, b.SHA256, hex.EncodeToString(sum5.Sum(nil)), hex.EncodeToString(sum1.Sum(nil)))
 	if err != nil {

@@ -161,8 +161,8 @@ func TestFillDigestsDamagedOnlyOnMismatch(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if errors.Is(err, errDamaged) != tc.damaged {
-				t.Fatalf("err %v: damaged %v, want %v", err, errors.Is(err, errDamaged), tc.damaged)
+			if errors.Is(err, ErrDamaged) != tc.damaged {
+				t.Fatalf("err %v: damaged %v, want %v", err, errors.Is(err, ErrDamaged), tc.damaged)
 			}
 			if tc.cause != nil && !errors.Is(err, tc.cause) {
 				t.Fatalf("err %v, want %v", err, tc.cause)
