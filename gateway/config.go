@@ -75,6 +75,12 @@ type Config struct {
 	// then Secure). Empty: none, so the client address (rate limiting,
 	// audit) is the TCP peer and cannot be spoofed.
 	TrustedProxies []string `env:"GATEWAY_TRUSTED_PROXIES" envSeparator:","`
+	// HSTSMaxAge is the max-age, in seconds, of the Strict-Transport-Security
+	// header sent on answers to requests that came over https (TLS, or a
+	// trusted proxy's word); 0 = none. GitLab's Omnibus nginx sends two
+	// years by default on https. Never sent over plain http, where browsers
+	// ignore it anyway (RFC 6797).
+	HSTSMaxAge int `env:"GATEWAY_HSTS_MAX_AGE" envDefault:"63072000"`
 	// PprofListen serves Go profiles on this address; empty (default) = off.
 	PprofListen string `env:"GATEWAY_PPROF_LISTEN"`
 	// BlobCacheSize is the memory budget for small hot blobs (files of at
@@ -191,6 +197,7 @@ func (c *Config) Validate() error {
 		neg  bool
 	}{
 		{"GATEWAY_BLOB_CACHE_SIZE", c.BlobCacheSize < 0},
+		{"GATEWAY_HSTS_MAX_AGE", c.HSTSMaxAge < 0},
 		{"GATEWAY_AUTH_FAIL_PER_MINUTE", c.AuthFailPerMinute < 0},
 		{"GATEWAY_AUTH_FAIL_BURST", c.AuthFailBurst < 0},
 		{"GATEWAY_TOKEN_CACHE_TTL", c.TokenCacheTTL < 0},

@@ -28,6 +28,7 @@ func TestConfigValidate(t *testing.T) {
 		{"bad trusted proxy", func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/8", "proxy.example"} }, "GATEWAY_TRUSTED_PROXIES"},
 		{"negative limit", func(c *Config) { c.MaxPyPISize = -1 }, "GATEWAY_MAX_PYPI_SIZE"},
 		{"negative blob cache", func(c *Config) { c.BlobCacheSize = -1 }, "GATEWAY_BLOB_CACHE_SIZE"},
+		{"negative hsts max age", func(c *Config) { c.HSTSMaxAge = -1 }, "GATEWAY_HSTS_MAX_AGE"},
 		{"negative auth fail rate", func(c *Config) { c.AuthFailPerMinute = -5 }, "GATEWAY_AUTH_FAIL_PER_MINUTE"},
 		{"negative auth fail burst", func(c *Config) { c.AuthFailBurst = -1 }, "GATEWAY_AUTH_FAIL_BURST"},
 		{"negative token cache", func(c *Config) { c.TokenCacheTTL = -time.Second }, "GATEWAY_TOKEN_CACHE_TTL"},

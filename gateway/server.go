@@ -9,8 +9,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -175,7 +177,12 @@ func (s *Server) routes() *gin.Engine {
 	// feeds the failed-auth limiter and the audit log, so only configured
 	// proxies may set it (validated in Config.Validate).
 	_ = e.SetTrustedProxies(s.Cfg.TrustedProxies)
+	proxies, _ := httpx.ParseProxies(s.Cfg.TrustedProxies) // checked in Config.Validate
 	e.Use(s.requestContext(), bodyIdleTimeout(s.Cfg.BodyIdleTimeout), s.recovery(), plainJSONContentType, s.metrics.middleware)
+	if s.Cfg.HSTSMaxAge > 0 {
+		ext, _ := url.Parse(s.Cfg.ExternalURL) // checked in Config.Validate
+		e.Use(hsts(s.Cfg.HSTSMaxAge, ext != nil && ext.Scheme == "https", proxies))
+	}
 	if fl := newFailLimiter(s.Cfg.AuthFailPerMinute, s.Cfg.AuthFailBurst); fl != nil {
 		e.Use(fl.middleware)
 	}
@@ -187,7 +194,6 @@ func (s *Server) routes() *gin.Engine {
 	e.GET("/-/readiness", s.readiness)
 	e.GET("/-/metrics", s.metrics.handler())
 
-	proxies, _ := httpx.ParseProxies(s.Cfg.TrustedProxies) // checked in Config.Validate
 	web.Register(e, web.Deps{Store: s.Store, Auth: s.Auth, ExternalURL: s.Cfg.ExternalURL, TrustedProxies: proxies, Log: s.Log})
 
 	v4 := e.Group("/api/v4")
@@ -334,6 +340,21 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// hsts tells browsers to use https only for this host, on answers to
+// requests that came over https as the pages' Secure cookies decide it:
+// GATEWAY_EXTERNAL_URL is https, the request came over TLS here, or a
+// trusted proxy says so (X-Forwarded-Proto, Forwarded). A header from an
+// untrusted peer changes nothing.
+func hsts(maxAge int, externalHTTPS bool, proxies httpx.Proxies) gin.HandlerFunc {
+	v := "max-age=" + strconv.Itoa(maxAge)
+	return func(c *gin.Context) {
+		if externalHTTPS || proxies.HTTPS(c.Request) {
+			c.Header("Strict-Transport-Security", v)
+		}
+		c.Next()
+	}
 }
 
 // plainJSONContentType sends JSON as exactly "application/json": gin adds

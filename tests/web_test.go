@@ -595,3 +595,44 @@ func TestWebCookiesSecureBehindProxy(t *testing.T) {
 		})
 	}
 }
+
+// Strict-Transport-Security goes only on answers to requests that came
+// over https as the gateway can know it: an https external URL, or a
+// trusted proxy's X-Forwarded-Proto/Forwarded. The same header from an
+// untrusted peer, or plain http, gets none; GATEWAY_HSTS_MAX_AGE=0 turns
+// it off.
+func TestHSTS(t *testing.T) {
+	for _, env := range []struct {
+		name   string
+		config func(c *gateway.Config)
+		https  bool // for a request whose peer says https
+		plain  bool // for a plain request
+	}{
+		{"no trusted proxies", func(c *gateway.Config) {}, false, false},
+		{"peer trusted", func(c *gateway.Config) { c.TrustedProxies = []string{"127.0.0.0/8"} }, true, false},
+		{"https external URL", func(c *gateway.Config) { c.ExternalURL = "https://pkg.example.test" }, true, true},
+		{"turned off", func(c *gateway.Config) { c.TrustedProxies = []string{"127.0.0.0/8"}; c.HSTSMaxAge = 0 }, false, false},
+	} {
+		t.Run(env.name, func(t *testing.T) {
+			e := NewEnv(t, env.config)
+			e.URL = "http://" + e.Cfg.Listen // not the external URL's host
+			for _, rq := range []struct {
+				h    H
+				want bool
+			}{
+				{H{}, env.plain},
+				{H{"X-Forwarded-Proto": "https"}, env.https},
+				{H{"Forwarded": "for=203.0.113.9;proto=https"}, env.https},
+				{H{"X-Forwarded-Proto": "http"}, env.plain},
+			} {
+				for _, path := range []string{"/-/health", "/api/v4/projects/999999/packages/generic/a/1/f.bin"} {
+					r := e.Do("GET", path, nil, rq.h)
+					got := r.Header.Get("Strict-Transport-Security")
+					if want := map[bool]string{true: "max-age=63072000", false: ""}[rq.want]; got != want {
+						t.Errorf("%s with %v: Strict-Transport-Security %q, want %q", path, rq.h, got, want)
+					}
+				}
+			}
+		})
+	}
+}
