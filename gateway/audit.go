@@ -347,7 +347,7 @@ func (s *Server) listAudit(c *gin.Context) {
 		}
 	}
 	list(c, s.Cfg.ExternalURL, func(limit, offset int) ([]meta.AuditEvent, int, error) {
-		return s.Store.ListAudit(c.Request.Context(), f, limit, offset)
+		return s.Store.ListAudit(c.Request.Context(), f, limit, offset, httpx.CountCap(limit, offset))
 	}, auditJSON)
 }
 
@@ -421,7 +421,7 @@ func (s *Server) listHolderAudit(group bool) gin.HandlerFunc {
 			return
 		}
 		list(c, s.Cfg.ExternalURL, func(limit, offset int) ([]meta.AuditEvent, int, error) {
-			return s.Store.ListAudit(c.Request.Context(), f, limit, offset)
+			return s.Store.ListAudit(c.Request.Context(), f, limit, offset, httpx.CountCap(limit, offset))
 		}, auditJSON)
 	}
 }

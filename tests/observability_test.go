@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/pkgate/pkgate/gateway"
+	"github.com/pkgate/pkgate/internal/httpx"
+	"github.com/pkgate/pkgate/storage/meta"
 	"github.com/pkgate/pkgate/tests/harness"
 )
 
@@ -529,5 +532,50 @@ func TestBootstrapAudited(t *testing.T) {
 	}
 	if count["user.create"] != 1 || count["personal_access_token.create"] != 2 {
 		t.Errorf("bootstrap events %v, want 1 user.create and 2 personal_access_token.create (all: %v)", count, events)
+	}
+}
+
+// A log of more than httpx.CountLimit events is paged as GitLab pages a
+// list that large, without counting all of it for every page: no X-Total,
+// X-Total-Pages or rel="last", and a next page while events follow. A
+// filtered list under the limit keeps its totals.
+func TestAuditEventsCountLimit(t *testing.T) {
+	e := NewEnv(t)
+	const many = httpx.CountLimit + 50
+	if _, err := e.Store.DB().Exec(`INSERT INTO audit_events (actor_type, action, target_type, target_id)
+		SELECT 'user', 'package.publish', 'project', 424242 FROM generate_series(1, $1)`, many); err != nil {
+		t.Fatal(err)
+	}
+	// The count reads no more rows than the headers need.
+	if _, total, err := e.Store.ListAudit(context.Background(), meta.AuditFilter{}, 100, 0, httpx.CountCap(100, 0)); err != nil || total != httpx.CountLimit+1 {
+		t.Fatalf("counted %d events (%v), want the cap, %d", total, err, httpx.CountLimit+1)
+	}
+	for _, tc := range []struct {
+		query    string
+		min, max int // events on the page
+		next     string
+		total    string // "": none
+	}{
+		{"per_page=100", 100, 100, "2", ""},
+		{"per_page=100&page=100", 100, 100, "101", ""},
+		// The 50 events past 10,000, and the few the setup logged.
+		{"per_page=100&page=101", 50, 99, "", ""},
+		{"entity_type=Group&entity_id=99999&per_page=20", 0, 0, "", "0"},
+	} {
+		r := e.Must(200, e.Do("GET", "/api/v4/audit_events?"+tc.query, nil, PAT(e.Admin)))
+		var events []map[string]any
+		r.JSON(t, &events)
+		_, hasTotal := r.Header["X-Total"]
+		_, hasPages := r.Header["X-Total-Pages"]
+		if hasTotal != (tc.total != "") || hasPages != hasTotal || r.Header.Get("X-Total") != tc.total ||
+			strings.Contains(r.Header.Get("Link"), `rel="last"`) != hasTotal {
+			t.Errorf("%s: X-Total %q (present %v), X-Total-Pages present %v, Link %s", tc.query, r.Header.Get("X-Total"), hasTotal, hasPages, r.Header.Get("Link"))
+		}
+		if len(events) < tc.min || len(events) > tc.max {
+			t.Errorf("%s: %d events, want %d to %d", tc.query, len(events), tc.min, tc.max)
+		}
+		if r.Header.Get("X-Next-Page") != tc.next {
+			t.Errorf("%s: X-Next-Page %q, want %q", tc.query, r.Header.Get("X-Next-Page"), tc.next)
+		}
 	}
 }

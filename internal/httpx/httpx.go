@@ -235,17 +235,34 @@ func ParsePage(c *gin.Context) (Page, error) {
 	return p, nil
 }
 
+// CountLimit is GitLab's COUNT_LIMIT (Gitlab::Pagination::OffsetPagination):
+// a list of more rows than this is paged without its count. Counting
+// every matching row for every page of a table that only grows (the audit
+// log) costs a scan of all of them per request.
+const CountLimit = 10000
+
+// CountCap is how many rows a list's count needs to read for the page of
+// limit rows from offset (its count query's LIMIT): past CountLimit the
+// headers only need to know whether a row follows the page.
+func CountCap(limit, offset int) int { return max(CountLimit, offset+limit) + 1 }
+
 // SetPageHeaders writes GitLab's X-* pagination headers and a Link header
 // whose URLs are built on externalURL, so python-gitlab can follow rel="next".
+// A total over CountLimit (exact, or counted up to CountCap) is GitLab's
+// list without a count: no X-Total, X-Total-Pages or rel="last", and a
+// next page while rows follow this one.
 func SetPageHeaders(c *gin.Context, externalURL string, p Page, total int) {
+	counted := total <= CountLimit
 	pages := max(1, (total+p.PerPage-1)/p.PerPage)
 	h := c.Writer.Header()
 	h.Set("X-Page", strconv.Itoa(p.Page))
 	h.Set("X-Per-Page", strconv.Itoa(p.PerPage))
-	h.Set("X-Total", strconv.Itoa(total))
-	h.Set("X-Total-Pages", strconv.Itoa(pages))
+	if counted {
+		h.Set("X-Total", strconv.Itoa(total))
+		h.Set("X-Total-Pages", strconv.Itoa(pages))
+	}
 	next, prev := "", ""
-	if p.Page < pages {
+	if p.Offset()+p.PerPage < total {
 		next = strconv.Itoa(p.Page + 1)
 	}
 	if p.Page > 1 {
@@ -267,6 +284,9 @@ func SetPageHeaders(c *gin.Context, externalURL string, p Page, total int) {
 	if next != "" {
 		links = append(links, link(p.Page+1, "next"))
 	}
-	links = append(links, link(1, "first"), link(pages, "last"))
+	links = append(links, link(1, "first"))
+	if counted {
+		links = append(links, link(pages, "last"))
+	}
 	h.Set("Link", strings.Join(links, ", "))
 }

@@ -16,11 +16,17 @@ func TestPageHeaders(t *testing.T) {
 		total                   int
 		page, next, prev, pages string
 		hasNext, hasPrev        bool
+		xTotal                  string // "": none (over CountLimit)
 	}{
-		{"", 0, "1", "", "", "1", false, false},
-		{"per_page=20", 45, "1", "2", "", "3", true, false},
-		{"per_page=20&page=2", 45, "2", "3", "1", "3", true, true},
-		{"per_page=20&page=3", 45, "3", "", "2", "3", false, true},
+		{"", 0, "1", "", "", "1", false, false, "0"},
+		{"per_page=20", 45, "1", "2", "", "3", true, false, "45"},
+		{"per_page=20&page=2", 45, "2", "3", "1", "3", true, true, "45"},
+		{"per_page=20&page=3", 45, "3", "", "2", "3", false, true, "45"},
+		{"per_page=100&page=100", CountLimit, "100", "", "99", "100", false, true, "10000"},
+		// Over the limit: counted up to CountCap, no totals or last page.
+		{"per_page=20", CountCap(20, 0), "1", "2", "", "", true, false, ""},
+		{"per_page=20&page=600", CountCap(20, 11980), "600", "601", "599", "", true, true, ""},
+		{"per_page=20&page=600", 11990, "600", "", "599", "", false, true, ""},
 	}
 	for _, c := range cases {
 		w := httptest.NewRecorder()
@@ -32,13 +38,17 @@ func TestPageHeaders(t *testing.T) {
 		}
 		SetPageHeaders(ctx, "https://reg.example/prefix", p, c.total)
 		h := w.Header()
-		if h.Get("X-Page") != c.page || h.Get("X-Next-Page") != c.next || h.Get("X-Prev-Page") != c.prev || h.Get("X-Total-Pages") != c.pages {
-			t.Errorf("%s: %v", c.query, h)
+		if h.Get("X-Page") != c.page || h.Get("X-Next-Page") != c.next || h.Get("X-Prev-Page") != c.prev || h.Get("X-Total-Pages") != c.pages || h.Get("X-Total") != c.xTotal {
+			t.Errorf("%s (%d): %v", c.query, c.total, h)
+		}
+		if _, ok := h["X-Total"]; ok != (c.xTotal != "") {
+			t.Errorf("%s (%d): X-Total present %v", c.query, c.total, ok)
 		}
 		link := h.Get("Link")
 		if strings.Contains(link, `rel="next"`) != c.hasNext || strings.Contains(link, `rel="prev"`) != c.hasPrev ||
+			strings.Contains(link, `rel="last"`) != (c.xTotal != "") || !strings.Contains(link, `rel="first"`) ||
 			!strings.HasPrefix(link, "<https://reg.example/prefix/api/v4/x?") {
-			t.Errorf("%s: Link %s", c.query, link)
+			t.Errorf("%s (%d): Link %s", c.query, c.total, link)
 		}
 	}
 }
