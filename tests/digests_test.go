@@ -168,18 +168,9 @@ func TestDigestBackfillChecksObjects(t *testing.T) {
 	if err := db.GetContext(ctx, &key, `SELECT storage_key FROM blobs WHERE sha256 = $1`, damagedSHA); err != nil {
 		t.Fatal(err)
 	}
-	w, err := e.Server.Blobs.Writer(ctx, key)
-	if err != nil {
-		t.Fatal(err)
-	}
 	flipped := bytes.Clone(damaged)
 	flipped[len(flipped)/2] ^= 1
-	if _, err := w.Write(flipped); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
+	overwriteObject(t, e, key, flipped)
 
 	digestsIn := func(sha string) (md5, sha1 string) {
 		t.Helper()
@@ -443,18 +434,9 @@ func TestDigestBackfillDamagedObject(t *testing.T) {
 		}
 		// The object's bytes change; the row lacks its digests again, as
 		// one an older version wrote.
-		w, err := e.Server.Blobs.Writer(ctx, damagedKey)
-		if err != nil {
-			t.Fatal(err)
-		}
 		flipped := bytes.Clone(data)
 		flipped[len(flipped)/2] ^= 1
-		if _, err := w.Write(flipped); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Commit(ctx); err != nil {
-			t.Fatal(err)
-		}
+		overwriteObject(t, e, damagedKey, flipped)
 		if _, err := db.ExecContext(ctx, `UPDATE blobs SET md5 = '', sha1 = '' WHERE sha256 = $1`, want.sha256); err != nil {
 			t.Fatal(err)
 		}
@@ -570,16 +552,7 @@ func TestSmallDownloadChecksObject(t *testing.T) {
 		if err := db.GetContext(ctx, &key, `SELECT storage_key FROM blobs WHERE sha256 = $1`, sha); err != nil {
 			t.Fatal(err)
 		}
-		w, err := e.Server.Blobs.Writer(ctx, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write(tc.damage(data)); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Commit(ctx); err != nil {
-			t.Fatal(err)
-		}
+		overwriteObject(t, e, key, tc.damage(data))
 		want := "503 Service Unavailable - blob storage unavailable"
 		if tc.marked {
 			want = "503 Service Unavailable - file data is damaged in blob storage"
@@ -605,5 +578,22 @@ func TestSmallDownloadChecksObject(t *testing.T) {
 		if got := e.Must(200, e.Do("GET", url, nil, DeployHdr(s.ReadToken))); !bytes.Equal(got.Body, data) {
 			t.Fatalf("%s: after the heal, %d bytes that are not the file's", tc.name, len(got.Body))
 		}
+	}
+}
+
+// overwriteObject replaces the stored object key with data, as storage
+// that went bad would, behind the gateway's back.
+func overwriteObject(t *testing.T, e *Env, key string, data []byte) {
+	t.Helper()
+	ctx := context.Background()
+	w, err := e.Server.Blobs.Writer(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
