@@ -48,9 +48,8 @@ func (s *Server) projectJSON(p *meta.Project) gin.H {
 
 func (s *Server) createGroup(c *gin.Context) {
 	const op = "gateway.createGroup"
-	id := identity(c)
-	if id.User == nil {
-		httpx.Abort(c, errUnauthorized(op))
+	id, ok := requireUser(c, op)
+	if !ok {
 		return
 	}
 	p, err := readParams(c)
@@ -211,9 +210,8 @@ func (s *Server) creationTarget(ctx context.Context, op string, id *auth.Identit
 
 func (s *Server) createProject(c *gin.Context) {
 	const op = "gateway.createProject"
-	id := identity(c)
-	if id.User == nil {
-		httpx.Abort(c, errUnauthorized(op))
+	id, ok := requireUser(c, op)
+	if !ok {
 		return
 	}
 	p, err := readParams(c)
@@ -358,8 +356,7 @@ var validLevels = map[int64]bool{5: true, 10: true, 15: true, 20: true, 30: true
 func (s *Server) listMembers(group, all bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		const op = "gateway.listMembers"
-		if identity(c).User == nil {
-			httpx.Abort(c, errUnauthorized(op))
+		if _, ok := requireUser(c, op); !ok {
 			return
 		}
 		p, err := readParams(c)
@@ -430,8 +427,7 @@ func integerList(op string, p *params, k string) ([]int64, error) {
 // is looked up (see listMembers).
 func (s *Server) getMember(group, all bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if identity(c).User == nil {
-			httpx.Abort(c, errUnauthorized("gateway.getMember"))
+		if _, ok := requireUser(c, "gateway.getMember"); !ok {
 			return
 		}
 		uid, err := httpx.ParseID(c, "user_id")
@@ -535,9 +531,7 @@ func grantable(op string, lvl, level int) error {
 func (s *Server) addMember(group bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		const op = "gateway.addMember"
-		id := identity(c)
-		if id.User == nil {
-			httpx.Abort(c, errUnauthorized(op))
+		if _, ok := requireUser(c, op); !ok {
 			return
 		}
 		p, err := readParams(c)
@@ -649,9 +643,7 @@ func newMemberInvalid(op string, lvl int, exp *time.Time) error {
 func (s *Server) updateMember(group bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		const op = "gateway.updateMember"
-		id := identity(c)
-		if id.User == nil {
-			httpx.Abort(c, errUnauthorized(op))
+		if _, ok := requireUser(c, op); !ok {
 			return
 		}
 		p, err := readParams(c)
@@ -727,9 +719,8 @@ func (s *Server) updateMember(group bool) gin.HandlerFunc {
 func (s *Server) removeMember(group bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		const op = "gateway.removeMember"
-		id := identity(c)
-		if id.User == nil {
-			httpx.Abort(c, errUnauthorized(op))
+		id, ok := requireUser(c, op)
+		if !ok {
 			return
 		}
 		uid, err := httpx.ParseID(c, "user_id")

@@ -34,9 +34,8 @@ func (s *Server) registerPATs(api, anyScope *gin.RouterGroup) {
 // naming a missing user, or sending user_id empty, is 404.
 func (s *Server) listPATs(c *gin.Context) {
 	const op = "gateway.listPATs"
-	id := identity(c)
-	if id.User == nil {
-		httpx.Abort(c, errUnauthorized(op))
+	id, ok := requireUser(c, op)
+	if !ok {
 		return
 	}
 	userID, hasUserID := c.GetQuery("user_id")
@@ -159,9 +158,8 @@ func (s *Server) selfPAT(c *gin.Context) {
 // for another user's alike, as GitLab answers.
 func (s *Server) getPAT(c *gin.Context) {
 	const op = "gateway.getPAT"
-	id := identity(c)
-	if id.User == nil {
-		httpx.Abort(c, errUnauthorized(op))
+	id, ok := requireUser(c, op)
+	if !ok {
 		return
 	}
 	var p *meta.PAT
@@ -195,9 +193,8 @@ func (s *Server) getPAT(c *gin.Context) {
 // 404 (gitlabhq spec/requests/api/personal_access_tokens_spec.rb).
 func (s *Server) revokePAT(c *gin.Context) {
 	const op = "gateway.revokePAT"
-	id := identity(c)
-	if id.User == nil {
-		httpx.Abort(c, errUnauthorized(op))
+	id, ok := requireUser(c, op)
+	if !ok {
 		return
 	}
 	notFound := errs.New(op, errs.NotFound, "404 Not found")

@@ -48,6 +48,17 @@ func identity(c *gin.Context) *auth.Identity {
 
 func errUnauthorized(op string) error { return errs.New(op, errs.Unauthorized, "401 Unauthorized") }
 
+// requireUser answers 401 to a caller who is not signed in as a user (no
+// credential, or a deploy token), and otherwise returns the caller.
+func requireUser(c *gin.Context, op string) (*auth.Identity, bool) {
+	id := identity(c)
+	if id.User == nil {
+		httpx.Abort(c, errUnauthorized(op))
+		return nil, false
+	}
+	return id, true
+}
+
 // requireAdmin answers 401 to anonymous callers and 403 to non-admins, and
 // reports whether the request may go on.
 func requireAdmin(c *gin.Context, op string) bool {
