@@ -346,6 +346,12 @@ func (s *Server) listAudit(c *gin.Context) {
 			f.EntityID = &n
 		}
 	}
+	s.pageAudit(c, f)
+}
+
+// pageAudit answers one page of the events f selects, counting no more of
+// them than the page's headers need (httpx.CountCap).
+func (s *Server) pageAudit(c *gin.Context, f meta.AuditFilter) {
 	list(c, s.Cfg.ExternalURL, func(limit, offset int) ([]meta.AuditEvent, int, error) {
 		return s.Store.ListAudit(c.Request.Context(), f, limit, offset, httpx.CountCap(limit, offset))
 	}, auditJSON)
@@ -420,9 +426,7 @@ func (s *Server) listHolderAudit(group bool) gin.HandlerFunc {
 			httpx.Abort(c, err)
 			return
 		}
-		list(c, s.Cfg.ExternalURL, func(limit, offset int) ([]meta.AuditEvent, int, error) {
-			return s.Store.ListAudit(c.Request.Context(), f, limit, offset, httpx.CountCap(limit, offset))
-		}, auditJSON)
+		s.pageAudit(c, f)
 	}
 }
 
