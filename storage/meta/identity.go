@@ -507,16 +507,7 @@ func (s *Store) AddMember(ctx context.Context, src MemberSource, userID int64, l
 // GetMember loads one direct membership, the holder's of a personal
 // namespace included (see MemberSource.Holder).
 func (s *Store) GetMember(ctx context.Context, src MemberSource, userID int64) (*Member, error) {
-	if src.Holder == 0 || userID != src.Holder {
-		return getMember(ctx, s.db, src, userID, "")
-	}
-	var m Member
-	err := s.db.GetContext(ctx, &m, `SELECT u.id AS user_id, u.username, u.name, u.state, `+strconv.Itoa(Owner)+` AS access_level,
-		NULL::date AS expires_at, p.created_at FROM users u, projects p WHERE u.id = $1 AND p.id = $2`, src.Holder, src.ID)
-	if err != nil {
-		return nil, wrap("meta.GetMember", err)
-	}
-	return &m, nil
+	return s.memberIn(ctx, "meta.GetMember", memberRows, src, userID)
 }
 
 // getMember loads one direct membership row through db; lock is a
@@ -596,13 +587,18 @@ func (s *Store) ListAllMembers(ctx context.Context, src MemberSource, f MemberFi
 // GetAllMember loads a user's row among the members of src with those
 // it inherits (see allMemberRows); NotFound when they are none of them.
 func (s *Store) GetAllMember(ctx context.Context, src MemberSource, userID int64) (*Member, error) {
+	return s.memberIn(ctx, "meta.GetAllMember", allMemberRows, src, userID)
+}
+
+// memberIn loads userID's row among the membership rows that rows builds
+// for src (memberRows or allMemberRows); NotFound when there is none.
+func (s *Store) memberIn(ctx context.Context, op string, rows func(MemberSource, func(any) string) string, src MemberSource, userID int64) (*Member, error) {
 	var args []any
 	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
-	rows := allMemberRows(src, arg)
 	var m Member
-	err := s.db.GetContext(ctx, &m, memberColumns+` FROM (`+rows+`) ms JOIN users u ON u.id = ms.user_id WHERE ms.user_id = `+arg(userID), args...)
+	err := s.db.GetContext(ctx, &m, memberColumns+` FROM (`+rows(src, arg)+`) ms JOIN users u ON u.id = ms.user_id WHERE ms.user_id = `+arg(userID), args...)
 	if err != nil {
-		return nil, wrap("meta.GetAllMember", err)
+		return nil, wrap(op, err)
 	}
 	return &m, nil
 }
