@@ -54,6 +54,17 @@ func (s *Store) InvalidateProjectLookups(projectID int64) {
 	l.mu.Unlock()
 }
 
+// ProjectsChanged drops the cached file lookups of these projects here at
+// once and, through PackagesChanged, on the other nodes: what a change
+// made outside a request's own invalidation (the digest backfill, a heal)
+// owes every node's caches.
+func (s *Store) ProjectsChanged(projectIDs []int64) {
+	for _, p := range projectIDs {
+		s.InvalidateProjectLookups(p)
+		s.PackagesChanged(p)
+	}
+}
+
 // cachedLookup returns the cached result for key, which must name a lookup
 // within projectID, or runs fn and caches a successful result. A result is
 // not cached when any invalidation ran while fn did: fn may have read rows

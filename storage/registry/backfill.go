@@ -209,10 +209,7 @@ func (r *Registry) markDamaged(ctx context.Context, sha, key string, cause error
 	}
 	// Lookups cached here and on other nodes say the blob is intact.
 	r.Cache.Drop(sha)
-	for _, p := range projects {
-		r.Meta.InvalidateProjectLookups(p)
-		r.Meta.PackagesChanged(p)
-	}
+	r.Meta.ProjectsChanged(projects)
 	return true, nil
 }
 
@@ -353,9 +350,6 @@ func (r *Registry) fillDigests(ctx context.Context, b *meta.Blob) error {
 	}
 	// File lookups cached here and on other nodes carry the empty digests
 	// (the download's X-Checksum headers).
-	for _, p := range projects {
-		r.Meta.InvalidateProjectLookups(p)
-		r.Meta.PackagesChanged(p)
-	}
+	r.Meta.ProjectsChanged(projects)
 	return nil
 }

@@ -591,10 +591,7 @@ func (r *Registry) healedDamaged(ctx context.Context, s *Staged) {
 		}
 		return
 	}
-	for _, p := range projects {
-		r.Meta.InvalidateProjectLookups(p)
-		r.Meta.PackagesChanged(p)
-	}
+	r.Meta.ProjectsChanged(projects)
 }
 
 func (s *Staged) blobRow() *meta.Blob {
