@@ -10,6 +10,14 @@ import (
 	"github.com/pkgate/pkgate/storage/meta"
 )
 
+// mavenPut stores a file of Maven package com/example/<name> 1.0 in project:
+// a publish of a format whose documents (maven-metadata.xml) are cached by
+// generation.
+func mavenPut(e *Env, project int64, name, file string, hdr H) {
+	e.t.Helper()
+	e.Must(200, e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d/packages/maven/com/example/%s/1.0/%s", project, name, file), "x", hdr))
+}
+
 // TestGenerationBumpsOncePerTransaction: the package generation (what
 // cached documents are checked against) moves by exactly one per committed
 // transaction and key, however many rows the transaction changed, and
@@ -22,7 +30,7 @@ func TestGenerationBumpsOncePerTransaction(t *testing.T) {
 	db := e.Store.DB()
 	gen := func(project int64) int64 {
 		t.Helper()
-		g, err := e.Store.Generation(ctx, []int64{project}, "generic")
+		g, err := e.Store.Generation(ctx, []int64{project}, "maven")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -30,24 +38,24 @@ func TestGenerationBumpsOncePerTransaction(t *testing.T) {
 	}
 	put := func(project int64, file string) {
 		t.Helper()
-		e.Must(201, e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d/packages/generic/gen/1.0/%s", project, file), "x", DeployHdr(s.WriteToken)))
+		mavenPut(e, project, "gen", file, DeployHdr(s.WriteToken))
 	}
-	put(s.ProjectID, "a.bin") // creates the package: insert + file
+	put(s.ProjectID, "gen-1.0.jar") // creates the package: insert + file
 	g0 := gen(s.ProjectID)
 	// The package exists now: each upload updates it and adds a file, two
 	// row changes in one transaction.
-	put(s.ProjectID, "b.bin")
-	put(s.ProjectID, "a.bin")
+	put(s.ProjectID, "gen-1.0.pom")
+	put(s.ProjectID, "gen-1.0.jar")
 	if g := gen(s.ProjectID); g != g0+2 {
 		t.Fatalf("two uploads moved the generation from %d to %d, want +2", g0, g)
 	}
 
 	// One transaction, two packages in two projects, each touched twice.
-	e.Must(201, e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d/packages/generic/gen/1.0/c.bin", other), "x", H{"PRIVATE-TOKEN": e.Admin}))
+	mavenPut(e, other, "gen", "gen-1.0.jar", H{"PRIVATE-TOKEN": e.Admin})
 	a0, b0 := gen(s.ProjectID), gen(other)
 	tx := db.MustBegin()
 	for range 2 {
-		tx.MustExec(`UPDATE packages SET updated_at = now() WHERE project_id IN ($1, $2) AND package_type = 'generic'`, s.ProjectID, other)
+		tx.MustExec(`UPDATE packages SET updated_at = now() WHERE project_id IN ($1, $2) AND package_type = 'maven'`, s.ProjectID, other)
 	}
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
@@ -97,11 +105,11 @@ func TestGenerationBumpAtCommit(t *testing.T) {
 	s := e.NewScenario()
 	ctx := context.Background()
 	db := e.Store.DB()
-	path := fmt.Sprintf("/api/v4/projects/%d/packages/generic/late/1.0/a.bin", s.ProjectID)
-	e.Must(201, e.Do("PUT", path, "x", DeployHdr(s.WriteToken)))
+	mavenPut(e, s.ProjectID, "late", "late-1.0.jar", DeployHdr(s.WriteToken))
+	path := fmt.Sprintf("/api/v4/projects/%d/packages/maven/com/example/late/1.0/late-1.0.jar", s.ProjectID)
 	gen := func() int64 {
 		t.Helper()
-		g, err := e.Store.Generation(ctx, []int64{s.ProjectID}, "generic")
+		g, err := e.Store.Generation(ctx, []int64{s.ProjectID}, "maven")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +120,7 @@ func TestGenerationBumpAtCommit(t *testing.T) {
 	e.Must(200, e.Do("GET", path, nil, DeployHdr(s.ReadToken)))
 	var touched bool
 	for range 50 { // the download is recorded after the answer
-		db.Get(&touched, `SELECT last_downloaded_at IS NOT NULL FROM packages WHERE project_id = $1 AND name = 'late'`, s.ProjectID)
+		db.Get(&touched, `SELECT last_downloaded_at IS NOT NULL FROM packages WHERE project_id = $1 AND name = 'com/example/late'`, s.ProjectID)
 		if touched {
 			break
 		}
@@ -128,12 +136,12 @@ func TestGenerationBumpAtCommit(t *testing.T) {
 	tx := db.MustBegin()
 	defer tx.Rollback()
 	tx.MustExec(`INSERT INTO package_files (package_id, file_name, blob_sha256, size)
-		SELECT package_id, 'b.bin', blob_sha256, size FROM package_files f JOIN packages p ON p.id = f.package_id
-		WHERE p.project_id = $1 AND p.name = 'late' LIMIT 1`, s.ProjectID)
-	tx.MustExec(`UPDATE packages SET status = 'default' WHERE project_id = $1 AND name = 'late'`, s.ProjectID)
+		SELECT package_id, 'late-1.0.pom', blob_sha256, size FROM package_files f JOIN packages p ON p.id = f.package_id
+		WHERE p.project_id = $1 AND p.name = 'com/example/late' LIMIT 1`, s.ProjectID)
+	tx.MustExec(`UPDATE packages SET status = 'default' WHERE project_id = $1 AND name = 'com/example/late'`, s.ProjectID)
 	other := db.MustBegin()
 	defer other.Rollback()
-	if _, err := other.Exec(`SELECT 1 FROM package_generations WHERE project_id = $1 AND package_type = 'generic' FOR UPDATE NOWAIT`, s.ProjectID); err != nil {
+	if _, err := other.Exec(`SELECT 1 FROM package_generations WHERE project_id = $1 AND package_type = 'maven' FOR UPDATE NOWAIT`, s.ProjectID); err != nil {
 		t.Fatalf("an open publish holds the generation row: %v", err)
 	}
 	if err := other.Rollback(); err != nil {
@@ -156,8 +164,8 @@ func TestConcurrentBumpsDoNotWait(t *testing.T) {
 	s := e.NewScenario()
 	ctx := context.Background()
 	db := e.Store.DB()
-	e.Must(201, e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d/packages/generic/striped/1.0/a.bin", s.ProjectID), "x", DeployHdr(s.WriteToken)))
-	g0, err := e.Store.Generation(ctx, []int64{s.ProjectID}, "generic")
+	mavenPut(e, s.ProjectID, "striped", "striped-1.0.jar", DeployHdr(s.WriteToken))
+	g0, err := e.Store.Generation(ctx, []int64{s.ProjectID}, "maven")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,13 +204,13 @@ func TestConcurrentBumpsDoNotWait(t *testing.T) {
 		t.Fatalf("found %d stripes among %d sessions", len(pair), len(conns))
 	}
 	// The first holds its counter row as a commit does while it runs.
-	if _, err := pair[0].ExecContext(ctx, `SELECT bump_package_generation($1, 'generic')`, s.ProjectID); err != nil {
+	if _, err := pair[0].ExecContext(ctx, `SELECT bump_package_generation($1, 'maven')`, s.ProjectID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := pair[1].ExecContext(ctx, `SET LOCAL lock_timeout = '2s'`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pair[1].ExecContext(ctx, `SELECT bump_package_generation($1, 'generic')`, s.ProjectID); err != nil {
+	if _, err := pair[1].ExecContext(ctx, `SELECT bump_package_generation($1, 'maven')`, s.ProjectID); err != nil {
 		t.Fatalf("the second session waited for the first one's counter row: %v", err)
 	}
 	for _, tx := range pair {
@@ -210,8 +218,40 @@ func TestConcurrentBumpsDoNotWait(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if g, err := e.Store.Generation(ctx, []int64{s.ProjectID}, "generic"); err != nil || g != g0+2 {
+	if g, err := e.Store.Generation(ctx, []int64{s.ProjectID}, "maven"); err != nil || g != g0+2 {
 		t.Fatalf("generation %d→%d (%v), want +2", g0, g, err)
+	}
+}
+
+// TestGenericPublishBumpsNothing: generic packages have no cached
+// document, so their publishes and deletes write no generation row
+// (migration 0018), while a Maven publish in the same project still does.
+func TestGenericPublishBumpsNothing(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	db := e.Store.DB()
+	rows := func(typ string) int {
+		t.Helper()
+		var n int
+		if err := db.Get(&n, `SELECT count(*) FROM package_generations WHERE project_id = $1 AND package_type = $2`, s.ProjectID, typ); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for _, f := range []string{"a.bin", "b.bin", "a.bin"} {
+		e.Must(201, e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d/packages/generic/quiet/1.0/%s", s.ProjectID, f), "x", DeployHdr(s.WriteToken)))
+	}
+	var id int64
+	if err := db.Get(&id, `SELECT id FROM packages WHERE project_id = $1 AND name = 'quiet'`, s.ProjectID); err != nil {
+		t.Fatal(err)
+	}
+	e.Must(204, e.Do("DELETE", fmt.Sprintf("/api/v4/projects/%d/packages/%d", s.ProjectID, id), nil, H{"PRIVATE-TOKEN": e.Admin}))
+	if n := rows("generic"); n != 0 {
+		t.Fatalf("generic publishes and a delete left %d generation rows, want none", n)
+	}
+	mavenPut(e, s.ProjectID, "loud", "loud-1.0.jar", DeployHdr(s.WriteToken))
+	if n := rows("maven"); n != 1 {
+		t.Fatalf("a Maven publish left %d generation rows, want 1", n)
 	}
 }
 
