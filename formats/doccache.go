@@ -32,9 +32,10 @@ type Doc struct {
 // maven-metadata.xml) so that a read costs one primary-key query instead of
 // a rebuild from every version row. A cached copy is used only while the
 // package generation of its projects and type is the one it was built at
-// (see migrations/0006_generations.sql), so a publish or delete on any node
-// is seen by the very next request. Concurrent misses for one key build the
-// document once.
+// (see migrations/0006_generations.sql; generic packages, which have no
+// document, keep none: 0018), so a publish or delete on any node is seen by
+// the very next request. Concurrent misses for one key build the document
+// once.
 type DocCache struct {
 	Store *meta.Store
 	TTL   time.Duration // upper bound on an entry's life (memory hygiene)
