@@ -501,7 +501,10 @@ func (s *Store) AddMember(ctx context.Context, src MemberSource, userID int64, l
 		}
 		return nil, wrap(op, err)
 	}
-	return s.GetMember(ctx, src, userID)
+	// The row as made, not as GetMember lists it: GitLab presents the
+	// member it created, even one the lists leave out (see listed), such
+	// as one at Minimal Access or one that expires today.
+	return getMember(ctx, s.db, src, userID, "")
 }
 
 // GetMember loads one direct membership, the holder's of a personal
