@@ -336,9 +336,10 @@ var validLevels = map[int64]bool{5: true, 10: true, 15: true, 20: true, 30: true
 // direct members, for a project in a personal namespace its holder among
 // them (meta.MemberSource.Holder), or with all every member with those
 // who are members through a group above (one row a user, their highest
-// level, memberships in force only: meta.Store.ListAllMembers), narrowed
-// by query and user_ids as GitLab's retrieve_members does (gitlabhq
-// lib/api/members.rb, lib/api/helpers/members_helpers.rb; see
+// level: meta.Store.ListAllMembers), of the memberships GitLab lists
+// only (none expired but a group's last Owners, none at Minimal Access on
+// a group: see meta.listed), narrowed by query and user_ids as GitLab's
+// retrieve_members does (gitlabhq lib/api/members.rb, lib/api/helpers/members_helpers.rb; see
 // meta.MemberFilter), in the order the memberships were made (GitLab's
 // membership id; see meta.memberOrder) unless a query orders them,
 // paginated, with the pagination headers counting what the filters keep.

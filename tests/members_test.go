@@ -821,12 +821,14 @@ func TestMemberLeaves(t *testing.T) {
 			if !wantStatus(t, r, c.status) {
 				return
 			}
-			after := 404
-			if c.status != 204 {
-				after = 200
-				ErrBody(t, r, "message", "403 Forbidden")
+			if c.status == 204 {
+				wantStatus(t, e.Do("GET", self, nil, admin), 404)
+				return
 			}
-			wantStatus(t, e.Do("GET", self, nil, admin), after)
+			ErrBody(t, r, "message", "403 Forbidden")
+			// The membership stays; an expired one is no longer listed
+			// (see TestMemberListsHide), so the admin's removal shows it.
+			wantStatus(t, e.Do("DELETE", self, nil, admin), 204)
 		})
 	}
 }
@@ -1533,12 +1535,103 @@ func TestMemberListAll(t *testing.T) {
 			}
 		})
 	}
-	// GET .../members still lists the direct members only.
+	// GET .../members still lists the direct members only (fred's has
+	// expired: see TestMemberListsHide).
 	t.Run("direct members", func(t *testing.T) {
 		var got []map[string]any
 		get(t, inProject(proj), admin).JSON(t, &got)
-		check(t, got, []row{{"carol", 30, inProject(proj)}, {"bob", 20, inProject(proj)}, {"fred", 10, inProject(proj)}})
+		check(t, got, []row{{"carol", 30, inProject(proj)}, {"bob", 20, inProject(proj)}})
 	})
+}
+
+// The member lists and lookups show what GitLab shows, which is not every
+// row (see meta.listed): a group's direct members leave out Minimal Access
+// (Group#members is `non_request.non_minimal_access`, gitlabhq
+// app/models/group.rb, lib/api/helpers/members_helpers.rb
+// source_members), and an expired membership is gone once
+// RemoveExpiredMembersWorker has run at 00:10, but for a group's last
+// Owner, whom Members::DestroyService keeps
+// (app/workers/remove_expired_members_worker.rb,
+// app/services/members/destroy_service.rb). A membership so left out is
+// 404 to GET .../members/:user_id and absent from .../members/all too;
+// POST still answers with the member it made.
+func TestMemberListsHide(t *testing.T) {
+	e := NewEnv(t)
+	admin := PAT(e.Admin)
+	adminID := int64(e.Must(200, e.Do("GET", "/api/v4/user", nil, admin)).Map(t)["id"].(float64))
+	g := e.Group("shown", 0, "private")
+	p := e.Project("app", g, "private")
+	// lone's one Owner has expired, the admin who made it removed; sub is
+	// below it.
+	lone := e.Group("lone", 0, "private")
+	loneSub := e.Group("lonesub", lone, "private")
+	loneProj := e.Project("loneapp", lone, "private")
+	n := 0
+	for _, c := range []struct {
+		name    string
+		kind    string
+		id      int64
+		level   int
+		expired bool
+		listed  bool
+		// alls are the .../members/all lists, beside the source's own,
+		// that should hold the member as its direct list does.
+		alls []string
+	}{
+		{"a group Developer", "groups", g, 30, false, true, []string{fmt.Sprintf("projects/%d", p)}},
+		{"an expired group Developer", "groups", g, 30, true, false, []string{fmt.Sprintf("projects/%d", p)}},
+		{"a group member at Minimal Access", "groups", g, 5, false, false, []string{fmt.Sprintf("projects/%d", p)}},
+		{"an expired group Owner beside one in force", "groups", g, 50, true, false, []string{fmt.Sprintf("projects/%d", p)}},
+		{"an expired last Owner", "groups", lone, 50, true, true, []string{fmt.Sprintf("groups/%d", loneSub), fmt.Sprintf("projects/%d", loneProj)}},
+		{"a project Developer", "projects", p, 30, false, true, nil},
+		{"an expired project Developer", "projects", p, 30, true, false, nil},
+		{"an expired project Maintainer", "projects", p, 40, true, false, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			n++
+			uid, _ := e.User(fmt.Sprintf("hidden%d", n))
+			members := fmt.Sprintf("/api/v4/%s/%d/members", c.kind, c.id)
+			r := e.Do("POST", members, map[string]any{"user_id": uid, "access_level": c.level}, admin)
+			if !wantStatus(t, r, 201) {
+				return
+			}
+			if m := r.Map(t); m["id"] != float64(uid) || m["access_level"] != float64(c.level) {
+				t.Errorf("POST answered %v", m)
+			}
+			if c.id == lone && c.level == 50 {
+				wantStatus(t, e.Do("DELETE", fmt.Sprintf("%s/%d", members, adminID), nil, admin), 204)
+			}
+			if c.expired {
+				expire(t, e, c.kind, c.id, uid)
+			}
+			// Left out or not, the row is there: a second POST conflicts.
+			if r := e.Do("POST", members, map[string]any{"user_id": uid, "access_level": 30}, admin); wantStatus(t, r, 409) {
+				ErrBody(t, r, "message", "Member already exists")
+			}
+			want := 404
+			if c.listed {
+				want = 200
+			}
+			for _, path := range []string{fmt.Sprintf("%s/%d", members, uid), fmt.Sprintf("%s/all/%d", members, uid)} {
+				if r := e.Do("GET", path, nil, admin); wantStatus(t, r, want) && want == 200 {
+					if m := r.Map(t); m["access_level"] != float64(c.level) || (m["expires_at"] != nil) != c.expired {
+						t.Errorf("GET %s: %v", path, m)
+					}
+				}
+			}
+			lists := []string{members, members + "/all"}
+			for _, a := range c.alls {
+				lists = append(lists, "/api/v4/"+a+"/members/all")
+			}
+			for _, path := range lists {
+				var got []map[string]any
+				e.Must(200, e.Do("GET", path+fmt.Sprintf("?user_ids=%d", uid), nil, admin)).JSON(t, &got)
+				if (len(got) == 1) != c.listed {
+					t.Errorf("GET %s lists %v, want listed %v", path, got, c.listed)
+				}
+			}
+		})
+	}
 }
 
 // The members API wants a signed-in caller whatever the group or project:

@@ -546,19 +546,56 @@ type MemberFilter struct {
 
 // memberRows is the SQL of a membership list's rows (user_id,
 // access_level, expires_at, created_at): the direct membership rows of
-// src and, for a project in a personal namespace, the holder's (see
-// MemberSource.Holder), in place of any row of theirs. arg adds a
-// placeholder.
+// src that GitLab lists (see listed) and, for a project in a personal
+// namespace, the holder's (see MemberSource.Holder), in place of any row
+// of theirs. arg adds a placeholder.
 func memberRows(src MemberSource, arg func(any) string) string {
 	table, key := src.table()
 	id := arg(src.ID)
-	rows := `SELECT m.user_id, m.access_level, m.expires_at, m.created_at FROM ` + table + ` m WHERE m.` + key + ` = ` + id
+	rows := `SELECT m.user_id, m.access_level, m.expires_at, m.created_at FROM ` + table + ` m WHERE m.` + key + ` = ` + id + ` AND ` + listed(src.Group, "m")
 	if src.Holder != 0 {
 		holder := arg(src.Holder)
 		rows += ` AND m.user_id <> ` + holder + `
 			UNION ALL SELECT ` + holder + `::bigint, ` + strconv.Itoa(Owner) + `, NULL::date, p.created_at FROM projects p WHERE p.id = ` + id
 	}
 	return rows
+}
+
+// listed is the SQL condition that GitLab's member lists and lookups
+// show membership row m, of a group's (group) or a project's: GET
+// .../members, .../members/:user_id and, for the rows they are made of,
+// .../members/all and .../members/all/:user_id. It decides only what is
+// shown; what a membership grants is inForce's.
+//
+// Minimal Access: a group's direct members are source.members, Group's
+// group_members association, `non_request.non_minimal_access`, and
+// GroupMembersFinder and MembersFinder drop that level too (gitlabhq
+// lib/api/helpers/members_helpers.rb source_members, app/models/group.rb,
+// app/finders/group_members_finder.rb all_group_members,
+// app/finders/members_finder.rb direct_group_members). GitLab EE lists
+// them only where its licensed minimal_access_role is allowed
+// (ee/lib/ee/api/helpers/members_helpers.rb source_members:
+// all_group_members), which nothing here stands for. A project's members
+// (Project#namespace_members, non_request only) keep every level.
+//
+// Expiry: GitLab's queries have no expiry filter (app/models/member.rb:
+// "expires_at is not implemented. A background worker purges expired
+// rows"); RemoveExpiredMembersWorker, every day at 00:10
+// (config/initializers/1_settings.rb), deletes each expired membership
+// (app/workers/remove_expired_members_worker.rb) but a group's last Owner,
+// whom Members::DestroyService keeps (app/services/members/destroy_service.rb
+// process_destroy_of_group_owner_member). So GitLab lists, past the first
+// minutes of a day, the memberships in force and the expired group Owners
+// that count for the last-owner rule (see ownerCounts), and here the same
+// rows are listed. GitLab still shows, until its next run, a membership
+// given after 00:10 an expiry of that very day; it is left out here from
+// the start.
+func listed(group bool, m string) string {
+	if !group {
+		return inForce(m)
+	}
+	return "(" + m + ".access_level > " + strconv.Itoa(MinimalAccess) + " AND (" + inForce(m) + " OR (" + m + ".access_level = " + strconv.Itoa(Owner) + `
+		AND EXISTS (SELECT 1 FROM namespaces h WHERE h.id = ` + m + ".namespace_id AND " + ownerCounts(m, "h") + "))))"
 }
 
 // memberOrder is the order of a membership list without a query: the
@@ -612,8 +649,9 @@ const memberColumns = `SELECT ms.user_id, u.username, u.name, u.state, ms.access
 // allMemberRows is the SQL of the rows (as memberRows's) of GET
 // .../members/all: the members of src and those who are members through
 // a group above it, one row a user, with the highest level they hold
-// there. Memberships that have expired count for nothing (inForce), nor
-// do group memberships at the Minimal Access level. It follows GitLab's
+// there. Only the memberships GitLab lists count (see listed): none at
+// the Minimal Access level on a group, none expired but a group's last
+// Owners. It follows GitLab's
 // retrieve_members(deep: true) (gitlabhq lib/api/helpers/members_helpers.rb
 // find_all_members):
 //
@@ -642,13 +680,13 @@ func allMemberRows(src MemberSource, arg func(any) string) string {
 	}
 	groups := `SELECT DISTINCT ON (gm.user_id) gm.user_id, gm.access_level, gm.expires_at, gm.created_at
 		FROM (` + tree + `) t JOIN group_members gm ON gm.namespace_id = ANY(t.traversal_ids)
-		WHERE gm.access_level > ` + strconv.Itoa(MinimalAccess) + ` AND ` + inForce("gm") + `
+		WHERE ` + listed(true, "gm") + `
 		ORDER BY gm.user_id, gm.access_level DESC, gm.namespace_id = t.id DESC, gm.expires_at DESC NULLS FIRST, gm.created_at`
 	if src.Group {
 		return groups
 	}
 	return `SELECT DISTINCT ON (a.user_id) a.user_id, max(a.access_level) OVER (PARTITION BY a.user_id) AS access_level, a.expires_at, a.created_at
-		FROM (SELECT 1 AS pref, d.user_id, d.access_level, d.expires_at, d.created_at FROM (` + memberRows(src, arg) + `) d WHERE ` + inForce("d") + `
+		FROM (SELECT 1 AS pref, d.user_id, d.access_level, d.expires_at, d.created_at FROM (` + memberRows(src, arg) + `) d
 			UNION ALL SELECT 2, g.user_id, g.access_level, g.expires_at, g.created_at FROM (` + groups + `) g) a
 		ORDER BY a.user_id, a.pref`
 }
