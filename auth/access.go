@@ -159,7 +159,7 @@ func (a *Authenticator) PackageProject(param string) gin.HandlerFunc {
 		const op = "auth.PackageProject"
 		c.Set(httpx.ChallengeKey, httpx.PackagesRealm)
 		ctx := c.Request.Context()
-		id, err := a.Packages(ctx, c.Request)
+		id, err := a.Packages(ctx, c.Request, c.ClientIP)
 		if err != nil {
 			httpx.Abort(c, err)
 			return
@@ -239,7 +239,7 @@ func (a *Authenticator) PackageGroup(param string) gin.HandlerFunc {
 		const op = "auth.PackageGroup"
 		c.Set(httpx.ChallengeKey, httpx.PackagesRealm)
 		ctx := c.Request.Context()
-		id, err := a.Packages(ctx, c.Request)
+		id, err := a.Packages(ctx, c.Request, c.ClientIP)
 		if err != nil {
 			httpx.Abort(c, err)
 			return
@@ -321,7 +321,7 @@ func GroupAccessFrom(c *gin.Context) *GroupAccess {
 func (a *Authenticator) PackageInstance() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Set(httpx.ChallengeKey, httpx.PackagesRealm)
-		id, err := a.Packages(c.Request.Context(), c.Request)
+		id, err := a.Packages(c.Request.Context(), c.Request, c.ClientIP)
 		if err != nil {
 			httpx.Abort(c, err)
 			return

@@ -33,6 +33,7 @@ type Authenticator struct {
 
 	projectsOnce sync.Once
 	projects     *projectCache
+	uses         useTracker
 }
 
 func (a *Authenticator) now() time.Time {
@@ -63,9 +64,11 @@ func ErrInsufficientScope(op string, scope string) error {
 }
 
 // resolvePAT finds a personal access token; anything unmatched is 401.
-func (a *Authenticator) resolvePAT(ctx context.Context, secret string) (*Identity, error) {
+// A token that resolves has its use noted (notePATUse), cached or not.
+func (a *Authenticator) resolvePAT(ctx context.Context, secret string, clientIP func() string) (*Identity, error) {
 	const op = "auth.resolvePAT"
 	if v := a.Cache.get(secret); v != nil && v.User != nil {
+		a.notePATUse(ctx, v.PAT, clientIP)
 		return v, nil
 	}
 	ticket := a.Cache.ticket()
@@ -91,7 +94,7 @@ func (a *Authenticator) resolvePAT(ctx context.Context, secret string) (*Identit
 	}
 	id := &Identity{User: user, PAT: pat}
 	a.Cache.put(secret, id, ticket)
-	go a.Store.TouchPAT(context.WithoutCancel(ctx), pat.ID) //nolint:errcheck // best effort
+	a.notePATUse(ctx, pat, clientIP)
 	return id, nil
 }
 
@@ -124,9 +127,13 @@ func (a *Authenticator) lookupDeploy(ctx context.Context, secret string) (*Ident
 // API resolves credentials on the users/groups/projects/deploy-token API,
 // where only personal access tokens count: Deploy-Token and Basic are
 // ignored (the caller is anonymous), an unknown PRIVATE-TOKEN or Bearer is 401.
-// A PAT needs the api scope, or read_api for GET and HEAD.
-func (a *Authenticator) API(ctx context.Context, r *http.Request) (*Identity, error) {
-	id, err := a.APIAnyScope(ctx, r)
+// A PAT needs the api scope, or read_api for GET and HEAD. clientIP
+// reports the request's client address (gin's Context.ClientIP, which
+// believes X-Forwarded-For only from the configured proxies) for the
+// token's last_used_ips; it is called only when a token resolves, and may
+// be nil.
+func (a *Authenticator) API(ctx context.Context, r *http.Request, clientIP func() string) (*Identity, error) {
+	id, err := a.APIAnyScope(ctx, r, clientIP)
 	if err != nil {
 		return nil, err
 	}
@@ -138,13 +145,13 @@ func (a *Authenticator) API(ctx context.Context, r *http.Request) (*Identity, er
 // allow_access_with_scope(all_available_scopes) in
 // lib/api/personal_access_tokens/self_information.rb): a leaked read_user
 // token must be revocable with nothing but itself.
-func (a *Authenticator) APIAnyScope(ctx context.Context, r *http.Request) (*Identity, error) {
+func (a *Authenticator) APIAnyScope(ctx context.Context, r *http.Request, clientIP func() string) (*Identity, error) {
 	c := Extract(r)
 	switch {
 	case c.Bearer != "":
-		return a.resolvePAT(ctx, c.Bearer)
+		return a.resolvePAT(ctx, c.Bearer, clientIP)
 	case c.PrivateToken != "":
-		return a.resolvePAT(ctx, c.PrivateToken)
+		return a.resolvePAT(ctx, c.PrivateToken, clientIP)
 	case c.JobToken != "":
 		return nil, errUnauthorized("auth.API")
 	}
@@ -180,7 +187,8 @@ func checkPATScope(op string, id *Identity, method string) error {
 // here (GitLab would answer 401). Maven settings.xml files written for
 // GitLab commonly send Private-Token from <httpHeaders>, and the extension
 // breaks no client; on the non-package API it is still an unknown PAT.
-func (a *Authenticator) Packages(ctx context.Context, r *http.Request) (*Identity, error) {
+// clientIP is as for API.
+func (a *Authenticator) Packages(ctx context.Context, r *http.Request, clientIP func() string) (*Identity, error) {
 	const op = "auth.Packages"
 	c := Extract(r)
 	if cand := c.deployCandidate(); cand != "" && plausibleSecret(cand) {
@@ -194,12 +202,12 @@ func (a *Authenticator) Packages(ctx context.Context, r *http.Request) (*Identit
 	}
 	switch {
 	case c.Bearer != "":
-		return a.resolvePAT(ctx, c.Bearer)
+		return a.resolvePAT(ctx, c.Bearer, clientIP)
 	case c.PrivateToken != "":
-		return a.resolvePAT(ctx, c.PrivateToken)
+		return a.resolvePAT(ctx, c.PrivateToken, clientIP)
 	}
 	if c.HasBasic && c.BasicUser != "gitlab-ci-token" && c.BasicPass != "" && plausibleSecret(c.BasicPass) {
-		id, err := a.resolvePAT(ctx, c.BasicPass)
+		id, err := a.resolvePAT(ctx, c.BasicPass, clientIP)
 		if err == nil {
 			return id, nil
 		}

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"mime"
@@ -21,15 +20,24 @@ const apiIdentityKey = "gateway.identity"
 
 // apiAuth resolves the caller on non-package API routes (PATs only, with
 // the api or read_api scope).
-func (s *Server) apiAuth() gin.HandlerFunc { return apiAuthWith(s.Auth.API) }
+func (s *Server) apiAuth() gin.HandlerFunc { return s.apiAuthWith(false) }
 
 // apiAuthAnyScope is apiAuth for the routes any PAT may call on itself
 // whatever its scopes (auth.Authenticator.APIAnyScope).
-func (s *Server) apiAuthAnyScope() gin.HandlerFunc { return apiAuthWith(s.Auth.APIAnyScope) }
+func (s *Server) apiAuthAnyScope() gin.HandlerFunc { return s.apiAuthWith(true) }
 
-func apiAuthWith(resolve func(context.Context, *http.Request) (*auth.Identity, error)) gin.HandlerFunc {
+// apiAuthWith calls the authenticator directly rather than through a func
+// value: c.ClientIP handed on through one would be allocated on every
+// request, anonymous ones included.
+func (s *Server) apiAuthWith(anyScope bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		id, err := resolve(c.Request.Context(), c.Request)
+		var id *auth.Identity
+		var err error
+		if anyScope {
+			id, err = s.Auth.APIAnyScope(c.Request.Context(), c.Request, c.ClientIP)
+		} else {
+			id, err = s.Auth.API(c.Request.Context(), c.Request, c.ClientIP)
+		}
 		if err != nil {
 			httpx.Abort(c, err)
 			return

@@ -165,12 +165,84 @@ func (s *Store) PATByDigest(ctx context.Context, digest []byte) (*PAT, *User, []
 	return &row.PAT, &row.U, row.Digest, nil
 }
 
-// TouchPAT records last use, at most once a minute per token to keep
-// authentication from writing on every request.
-func (s *Store) TouchPAT(ctx context.Context, id int64) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE personal_access_tokens SET last_used_at = now()
+// LastUsedIPs is how many addresses a token keeps, GitLab's
+// PersonalAccessTokens::LastUsedService::NUM_IPS_TO_STORE (gitlabhq
+// app/services/personal_access_tokens/last_used_service.rb).
+const LastUsedIPs = 5
+
+// TouchPAT records a use of a token from ip (empty: address unknown) in
+// one round trip, throttled so that authentication never writes on every
+// request:
+//
+//   - last_used_at moves at most once a minute;
+//   - ip is added unless the token already has it or got an address
+//     within the last minute, and the oldest addresses beyond LastUsedIPs
+//     are dropped. GitLab keeps the same list (update_pat_ip and
+//     last_used_ip_needs_update? of last_used_service.rb; its API
+//     documents it as "the five most recent unique IP addresses ... The
+//     list updates once per minute per token"). GitLab gates the address
+//     on last_used_at being a minute old, which it moves only every ten
+//     minutes; last_used_at here moves every minute, so the minute is
+//     counted from the newest address instead, keeping GitLab's rate.
+//
+// An address already listed keeps its place: the list is of the addresses
+// first seen most recently, as GitLab's, not of the latest uses. ip must
+// be a valid address (auth canonicalises it).
+func (s *Store) TouchPAT(ctx context.Context, id int64, ip string) error {
+	if ip == "" {
+		_, err := s.db.ExecContext(ctx, `UPDATE personal_access_tokens SET last_used_at = now()
 		WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`, id)
+		return wrap("meta.TouchPAT", err)
+	}
+	// Every part of one statement reads the table as it was before the
+	// statement: the DELETE does not see the address just added, so it
+	// keeps the newest LastUsedIPs-1 older ones beside it. Two nodes adding
+	// different addresses at once may leave one too many until the next
+	// addition; PATLastUsedIPs never shows more than LastUsedIPs.
+	_, err := s.db.ExecContext(ctx, `WITH touched AS (
+			UPDATE personal_access_tokens SET last_used_at = now()
+			WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+		), added AS (
+			INSERT INTO personal_access_token_last_used_ips (personal_access_token_id, ip_address)
+			SELECT $1, $2::inet WHERE NOT EXISTS (
+				SELECT 1 FROM personal_access_token_last_used_ips
+				WHERE personal_access_token_id = $1 AND (ip_address = $2::inet OR created_at > now() - interval '1 minute'))
+			ON CONFLICT DO NOTHING
+			RETURNING id
+		)
+		DELETE FROM personal_access_token_last_used_ips
+		WHERE personal_access_token_id = $1 AND EXISTS (SELECT 1 FROM added) AND id NOT IN (
+			SELECT id FROM personal_access_token_last_used_ips WHERE personal_access_token_id = $1
+			ORDER BY created_at DESC, id DESC LIMIT $3)`, id, ip, LastUsedIPs-1)
 	return wrap("meta.TouchPAT", err)
+}
+
+// PATLastUsedIPs returns the addresses each token was last used from,
+// oldest first: GitLab's entity maps the has_many in the order the
+// database returns it, which for rows only ever added and deleted is the
+// order they were added in (gitlabhq
+// lib/api/entities/personal_access_token_with_last_used_ips.rb,
+// app/models/personal_access_token.rb). A token without any has no key.
+func (s *Store) PATLastUsedIPs(ctx context.Context, ids ...int64) (map[int64][]string, error) {
+	var rows []struct {
+		ID int64  `db:"personal_access_token_id"`
+		IP string `db:"ip"`
+	}
+	err := s.db.SelectContext(ctx, &rows, `SELECT personal_access_token_id, host(ip_address) AS ip
+		FROM personal_access_token_last_used_ips WHERE personal_access_token_id = ANY($1)
+		ORDER BY personal_access_token_id, created_at, id`, pq.Int64Array(ids))
+	if err != nil {
+		return nil, wrap("meta.PATLastUsedIPs", err)
+	}
+	out := map[int64][]string{}
+	for _, r := range rows {
+		l := append(out[r.ID], r.IP)
+		if len(l) > LastUsedIPs {
+			l = l[1:] // a race between nodes left one too many: the oldest goes
+		}
+		out[r.ID] = l
+	}
+	return out, nil
 }
 
 // Namespace is a group or a user's personal namespace.
