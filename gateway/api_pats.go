@@ -70,9 +70,46 @@ func (s *Server) listPATs(c *gin.Context) {
 		}
 		f.UserID = n
 	}
+	var ips map[int64][]string
 	list(c, s.Cfg.ExternalURL, func(limit, offset int) ([]meta.PAT, int, error) {
-		return s.Store.ListPATs(c.Request.Context(), f, limit, offset)
-	}, patJSON)
+		pats, total, err := s.Store.ListPATs(c.Request.Context(), f, limit, offset)
+		if err != nil || len(pats) == 0 {
+			return pats, total, err
+		}
+		ids := make([]int64, len(pats))
+		for i := range pats {
+			ids[i] = pats[i].ID
+		}
+		ips, err = s.Store.PATLastUsedIPs(c.Request.Context(), ids...)
+		return pats, total, err
+	}, func(p *meta.PAT) gin.H { return patWithIPsJSON(p, ips[p.ID]) })
+}
+
+// patWithIPsJSON is GitLab's PersonalAccessTokenWithLastUsedIps entity,
+// which the list, the token by id and self answer with (gitlabhq
+// lib/api/personal_access_tokens.rb,
+// lib/api/personal_access_tokens/self_information.rb,
+// lib/api/entities/personal_access_token_with_last_used_ips.rb; GitLab is
+// rolling the list's use of it out behind the
+// expose_last_used_ips_for_access_tokens flag). ips are the addresses
+// meta.TouchPAT recorded, oldest first; none is [], never null.
+func patWithIPsJSON(p *meta.PAT, ips []string) gin.H {
+	out := patJSON(p)
+	if ips == nil {
+		ips = []string{}
+	}
+	out["last_used_ips"] = ips
+	return out
+}
+
+// patWithIPs shows one token with its addresses.
+func (s *Server) patWithIPs(c *gin.Context, p *meta.PAT) {
+	ips, err := s.Store.PATLastUsedIPs(c.Request.Context(), p.ID)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, patWithIPsJSON(p, ips[p.ID]))
 }
 
 // patFilter reads the list's filters (GitLab's access_token_params) and
@@ -138,7 +175,9 @@ func patFilter(c *gin.Context) (meta.PATFilter, error) {
 }
 
 // selfPAT shows the token the request came with, read afresh (the cached
-// copy that authenticated it may carry an older last_used_at).
+// copy that authenticated it may carry an older last_used_at). The use
+// this request records is written in the background, so it may not show
+// yet.
 func (s *Server) selfPAT(c *gin.Context) {
 	id := identity(c)
 	if id.PAT == nil {
@@ -150,7 +189,7 @@ func (s *Server) selfPAT(c *gin.Context) {
 		httpx.Abort(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, patJSON(p))
+	s.patWithIPs(c, p)
 }
 
 // getPAT shows a token to its owner or an admin. Only admins learn that a
@@ -179,11 +218,7 @@ func (s *Server) getPAT(c *gin.Context) {
 		}
 		return
 	}
-	out := patJSON(p)
-	// GitLab shows here the addresses a token was last used from; the
-	// gateway does not record them, so the list is always empty.
-	out["last_used_ips"] = []string{}
-	c.JSON(http.StatusOK, out)
+	s.patWithIPs(c, p)
 }
 
 // revokePAT revokes a token of the caller's, or anybody's for an admin.

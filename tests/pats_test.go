@@ -1,12 +1,15 @@
 package tests
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pkgate/pkgate/gateway"
 )
 
 // newPAT creates a personal access token for a user as admin and returns
@@ -107,15 +110,155 @@ func TestPersonalAccessTokensAccess(t *testing.T) {
 	if len(all) != 6 { // root's, alice's four, bob's
 		t.Errorf("admin lists %d tokens, want 6", len(all))
 	}
-	// GET by id carries GitLab's last_used_ips (always empty here); self does not.
+	// GET by id, self and the list carry GitLab's last_used_ips, a list
+	// (TestPersonalAccessTokenLastUsedIPs checks what it holds).
 	g := e.Must(200, e.Do("GET", patPath(aliceTok), nil, PAT(alice))).Map(t)
-	if ips, ok := g["last_used_ips"].([]any); !ok || len(ips) != 0 {
-		t.Errorf("last_used_ips = %v", g["last_used_ips"])
-	}
 	for _, k := range []string{"id", "name", "revoked", "created_at", "description", "scopes", "user_id", "last_used_at", "active", "expires_at"} {
 		if _, ok := g[k]; !ok {
 			t.Errorf("missing key %s: %v", k, g)
 		}
+	}
+	for name, m := range map[string]map[string]any{"by id": g, "self": e.Must(200, e.Do("GET", patPath("self"), nil, PAT(alice))).Map(t), "listed": mine[0]} {
+		if _, ok := m["last_used_ips"].([]any); !ok {
+			t.Errorf("%s: last_used_ips = %v", name, m["last_used_ips"])
+		}
+	}
+}
+
+// lastUsedIPs reads a token's last_used_ips as an admin sees it by id,
+// waiting up to five seconds for it to become want: a use is recorded
+// after its request has been answered.
+func (e *Env) lastUsedIPs(t *testing.T, id int64, want ...string) []string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var got []string
+		m := e.Must(200, e.Do("GET", patPath(id), nil, PAT(e.Admin))).Map(t)
+		ips, ok := m["last_used_ips"].([]any)
+		if !ok {
+			t.Fatalf("last_used_ips = %v", m["last_used_ips"])
+		}
+		for _, v := range ips {
+			got = append(got, fmt.Sprint(v))
+		}
+		if slices.Equal(got, want) || time.Now().After(deadline) {
+			if !slices.Equal(got, want) {
+				t.Errorf("last_used_ips = %q, want %q", got, want)
+			}
+			return got
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ageLastUsedIPs moves a token's recorded addresses two minutes into the
+// past, past GitLab's once-a-minute limit on adding one.
+func (e *Env) ageLastUsedIPs(t *testing.T, id int64) {
+	t.Helper()
+	if _, err := e.Store.DB().Exec(`UPDATE personal_access_token_last_used_ips SET created_at = created_at - interval '2 minutes'
+		WHERE personal_access_token_id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPersonalAccessTokenLastUsedIPs: a token's use records the client's
+// address as the gateway determines it (X-Forwarded-For only from a
+// trusted proxy), also when the token is answered from the cache, and
+// GitLab's list, token and self responses show the addresses, oldest
+// first (gitlabhq app/services/personal_access_tokens/last_used_service.rb,
+// lib/api/entities/personal_access_token_with_last_used_ips.rb).
+func TestPersonalAccessTokenLastUsedIPs(t *testing.T) {
+	e := NewEnv(t, func(c *gateway.Config) { c.TrustedProxies = []string{"127.0.0.0/8"} })
+	uid, _ := e.User("erin")
+	id, tok := e.newPAT(uid, "ci", []string{"api"}, "")
+	use := func(ip string) {
+		t.Helper()
+		e.Must(200, e.Do("GET", "/api/v4/user", nil, H{"PRIVATE-TOKEN": tok, "X-Forwarded-For": ip}))
+	}
+	e.lastUsedIPs(t, id) // unused: none
+
+	use("203.0.113.7")
+	e.lastUsedIPs(t, id, "203.0.113.7")
+	// The token is cached now; a new address is still recorded once the
+	// last one is a minute old, and a package route records it too.
+	e.ageLastUsedIPs(t, id)
+	s := e.NewScenario()
+	e.Must(404, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d/packages/generic/p/1.0/f", s.ProjectID), nil,
+		H{"PRIVATE-TOKEN": tok, "X-Forwarded-For": "2001:DB8::1"}))
+	e.lastUsedIPs(t, id, "203.0.113.7", "2001:db8::1")
+
+	want := []any{"203.0.113.7", "2001:db8::1"}
+	self := e.Must(200, e.Do("GET", patPath("self"), nil, PAT(tok))).Map(t)
+	if ips, _ := self["last_used_ips"].([]any); !slices.Equal(ips, want) {
+		t.Errorf("self: last_used_ips = %v, want %v", self["last_used_ips"], want)
+	}
+	var listed []map[string]any
+	e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/personal_access_tokens?user_id=%d", uid), nil, PAT(e.Admin))).JSON(t, &listed)
+	for _, m := range listed {
+		if ips, _ := m["last_used_ips"].([]any); m["id"] == float64(id) && !slices.Equal(ips, want) {
+			t.Errorf("listed: last_used_ips = %v, want %v", m["last_used_ips"], want)
+		}
+	}
+	if len(listed) != 2 {
+		t.Errorf("listed %d tokens, want 2", len(listed))
+	}
+
+	// Without a trusted proxy, X-Forwarded-For is the client's own claim:
+	// the address recorded is the connection's.
+	u := NewEnv(t)
+	uid, _ = u.User("frank")
+	id, tok = u.newPAT(uid, "ci", []string{"api"}, "")
+	u.Must(200, u.Do("GET", "/api/v4/user", nil, H{"PRIVATE-TOKEN": tok, "X-Forwarded-For": "203.0.113.7"}))
+	u.lastUsedIPs(t, id, "127.0.0.1")
+}
+
+// TestPATTouchLastUsedIPs: meta.TouchPAT keeps GitLab's list: a new
+// address at most once a minute, none twice, the five first seen most
+// recently (gitlabhq app/services/personal_access_tokens/last_used_service.rb).
+func TestPATTouchLastUsedIPs(t *testing.T) {
+	e := NewEnv(t)
+	ctx := context.Background()
+	uid, _ := e.User("gina")
+	id, _ := e.newPAT(uid, "ci", []string{"api"}, "")
+	steps := []struct {
+		name string
+		ip   string
+		age  bool // move the recorded addresses two minutes back first
+		want []string
+	}{
+		{"first address", "192.0.2.1", false, []string{"192.0.2.1"}},
+		{"second within the minute", "192.0.2.2", false, []string{"192.0.2.1"}},
+		{"second after the minute", "192.0.2.2", true, []string{"192.0.2.1", "192.0.2.2"}},
+		{"known address keeps its place", "192.0.2.1", true, []string{"192.0.2.1", "192.0.2.2"}},
+		{"no address", "", true, []string{"192.0.2.1", "192.0.2.2"}},
+		{"third", "192.0.2.3", false, []string{"192.0.2.1", "192.0.2.2", "192.0.2.3"}},
+		{"fourth", "2001:db8::4", true, []string{"192.0.2.1", "192.0.2.2", "192.0.2.3", "2001:db8::4"}},
+		{"fifth", "192.0.2.5", true, []string{"192.0.2.1", "192.0.2.2", "192.0.2.3", "2001:db8::4", "192.0.2.5"}},
+		{"sixth drops the oldest", "192.0.2.6", true, []string{"192.0.2.2", "192.0.2.3", "2001:db8::4", "192.0.2.5", "192.0.2.6"}},
+		{"the dropped one comes back as new", "192.0.2.1", true, []string{"192.0.2.3", "2001:db8::4", "192.0.2.5", "192.0.2.6", "192.0.2.1"}},
+	}
+	for _, st := range steps {
+		if st.age {
+			e.ageLastUsedIPs(t, id)
+		}
+		if err := e.Store.TouchPAT(ctx, id, st.ip); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		got, err := e.Store.PATLastUsedIPs(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got[id], st.want) {
+			t.Errorf("%s: %q, want %q", st.name, got[id], st.want)
+		}
+	}
+	var n int
+	if err := e.Store.DB().QueryRow(`SELECT count(*) FROM personal_access_token_last_used_ips WHERE personal_access_token_id = $1`, id).Scan(&n); err != nil || n != 5 {
+		t.Errorf("%d rows kept (%v), want 5", n, err)
+	}
+	p, err := e.Store.PATByID(ctx, id)
+	if err != nil || p.LastUsedAt == nil {
+		t.Errorf("last_used_at not set: %v %v", p, err)
 	}
 }
 
