@@ -562,16 +562,26 @@ func (m MemberSource) table() (string, string) {
 	return "project_members", "project_id"
 }
 
-// AddMember inserts a direct membership; an existing one is Conflict.
+// AddMember inserts a direct membership; an existing one is Conflict,
+// unless the lists leave it out (see listed): such a row, expired or at a
+// group's Minimal Access, is replaced by the new membership, made now.
+// GitLab's daily job has deleted an expired row by then (and its CE
+// conflict check passes over Minimal Access), so there a POST for that
+// user makes a new member; here the list shows none, and a 409 "Member
+// already exists" would name a member nobody can see. The rows listed
+// never are replaced: an expired group Owner stays while it counts for
+// the last-owner rule (ownerCounts), which is when the lists show it.
 func (s *Store) AddMember(ctx context.Context, src MemberSource, userID int64, level int, expires *time.Time) (*Member, error) {
 	const op = "meta.AddMember"
 	table, key := src.table()
-	_, err := s.db.ExecContext(ctx, `INSERT INTO `+table+` (`+key+`, user_id, access_level, expires_at) VALUES ($1, $2, $3, $4)`, src.ID, userID, level, expires)
+	res, err := s.db.ExecContext(ctx, `INSERT INTO `+table+` AS m (`+key+`, user_id, access_level, expires_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (`+key+`, user_id) DO UPDATE SET access_level = EXCLUDED.access_level, expires_at = EXCLUDED.expires_at, created_at = now()
+		WHERE NOT `+listed(src.Group, "m"), src.ID, userID, level, expires)
 	if err != nil {
-		if IsUniqueViolation(err) {
-			return nil, errs.E(op, errs.Conflict, errs.Msg("Member already exists"), err)
-		}
 		return nil, wrap(op, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, errs.E(op, errs.Conflict, errs.Msg("Member already exists"))
 	}
 	// The row as made, not as GetMember lists it: GitLab presents the
 	// member it created, even one the lists leave out (see listed), such
