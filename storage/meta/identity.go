@@ -586,7 +586,7 @@ func (s *Store) AddMember(ctx context.Context, src MemberSource, userID int64, l
 	// The row as made, not as GetMember lists it: GitLab presents the
 	// member it created, even one the lists leave out (see listed), such
 	// as one at Minimal Access or one that expires today.
-	return getMember(ctx, s.db, src, userID, "")
+	return getMember(ctx, s.db, src, userID, "", "")
 }
 
 // GetMember loads one direct membership, the holder's of a personal
@@ -595,13 +595,14 @@ func (s *Store) GetMember(ctx context.Context, src MemberSource, userID int64) (
 	return s.memberIn(ctx, "meta.GetMember", memberRows, src, userID)
 }
 
-// getMember loads one direct membership row through db; lock is a
-// locking clause such as "FOR UPDATE OF m", or empty.
-func getMember(ctx context.Context, db q, src MemberSource, userID int64, lock string) (*Member, error) {
+// getMember loads one direct membership row through db; cond is more SQL
+// on the row m, such as " AND "+listed(...), and lock a locking clause
+// such as "FOR UPDATE OF m"; either may be empty.
+func getMember(ctx context.Context, db q, src MemberSource, userID int64, cond, lock string) (*Member, error) {
 	table, key := src.table()
 	var m Member
 	err := db.GetContext(ctx, &m, `SELECT m.user_id, u.username, u.name, u.state, m.access_level, m.expires_at, m.created_at
-		FROM `+table+` m JOIN users u ON u.id = m.user_id WHERE m.`+key+` = $1 AND m.user_id = $2 `+lock, src.ID, userID)
+		FROM `+table+` m JOIN users u ON u.id = m.user_id WHERE m.`+key+` = $1 AND m.user_id = $2`+cond+` `+lock, src.ID, userID)
 	if err != nil {
 		return nil, wrap("meta.GetMember", err)
 	}
@@ -839,7 +840,7 @@ func (s *Store) UpdateMember(ctx context.Context, src MemberSource, userID int64
 			return wrap(op, err)
 		}
 		var err error
-		out, err = getMember(ctx, tx.tx, src, userID, "")
+		out, err = getMember(ctx, tx.tx, src, userID, "", "")
 		return err
 	})
 	return out, err
@@ -949,7 +950,10 @@ func (s *Store) changeMember(ctx context.Context, op string, src MemberSource, u
 				return wrap(op, err)
 			}
 		}
-		m, err := getMember(ctx, tx.tx, src, userID, "FOR UPDATE OF m")
+		// Only a member the lists show (see listed): GitLab's daily job
+		// has deleted an expired one by then, and its lookup passes over
+		// Minimal Access, so PUT and DELETE find no such member there.
+		m, err := getMember(ctx, tx.tx, src, userID, " AND "+listed(src.Group, "m"), "FOR UPDATE OF m")
 		if err != nil {
 			if errs.Is(err, errs.NotFound) {
 				// GitLab's find_by! miss (spec 0.1, record lookup miss).
