@@ -309,7 +309,7 @@ func (s *Server) memberSource(c *gin.Context, group bool) (meta.MemberSource, in
 		if err != nil {
 			return meta.MemberSource{}, 0, err
 		}
-		return meta.MemberSource{Group: true, ID: g.ID}, lvl, nil
+		return meta.MemberSource{Group: true, ID: g.ID, Root: g.ParentID == nil}, lvl, nil
 	}
 	p, lvl, err := s.projectFor(c, id)
 	if err != nil {
@@ -331,6 +331,24 @@ func canManage(group bool, level int) bool {
 }
 
 var validLevels = map[int64]bool{5: true, 10: true, 15: true, 20: true, 30: true, 40: true, 50: true}
+
+// levelErrors is the model's validation of access level lvl on src:
+// GitLab's access_level_inclusion. Minimal Access is for top-level groups
+// only; a subgroup's membership at it gets both of EE GroupMember's
+// errors, a project's the plain one (gitlabhq
+// ee/app/models/ee/group_member.rb, app/models/members/project_member.rb).
+// This gateway admits it where a licensed GitLab would.
+func levelErrors(src meta.MemberSource, lvl int) []string {
+	switch {
+	case !validLevels[int64(lvl)]:
+		return []string{"is not included in the list"}
+	case lvl != meta.MinimalAccess || src.Root:
+		return nil
+	case src.Group:
+		return []string{"is not included in the list", "supported on top level groups only"}
+	}
+	return []string{"is not included in the list"}
+}
 
 // listMembers is GET .../members, or with all GET .../members/all: the
 // direct members, for a project in a personal namespace its holder among
@@ -504,9 +522,9 @@ func expiryUpdate(op string, p *params) (exp *time.Time, set bool, err error) {
 // grantable checks an access level the caller (at level) wants to give: one
 // that is no level is the model's validation error, Owner only an Owner
 // may grant.
-func grantable(op string, lvl, level int) error {
-	if !validLevels[int64(lvl)] {
-		return validation(op, "access_level", "is not included in the list")
+func grantable(op string, src meta.MemberSource, lvl, level int) error {
+	if e := levelErrors(src, lvl); e != nil {
+		return &errs.Error{Op: op, Kind: errs.Invalid, Body: map[string]any{"message": map[string][]string{"access_level": e}}}
 	}
 	if lvl == meta.Owner && level < meta.Owner {
 		return errForbidden(op)
@@ -603,7 +621,7 @@ func (s *Server) addMember(group bool) gin.HandlerFunc {
 			httpx.Abort(c, errForbidden(op))
 			return
 		}
-		if err := newMemberInvalid(op, lvl, exp); err != nil {
+		if err := newMemberInvalid(op, src, lvl, exp); err != nil {
 			httpx.Abort(c, err)
 			return
 		}
@@ -621,10 +639,10 @@ func (s *Server) addMember(group bool) gin.HandlerFunc {
 // at once when both fail, as render_validation_error! shows every error
 // of the record (gitlabhq app/models/member.rb access_level_inclusion and
 // expires_at future_date, app/validators/future_date_validator.rb).
-func newMemberInvalid(op string, lvl int, exp *time.Time) error {
+func newMemberInvalid(op string, src meta.MemberSource, lvl int, exp *time.Time) error {
 	fields := map[string][]string{}
-	if !validLevels[int64(lvl)] {
-		fields["access_level"] = []string{"is not included in the list"}
+	if e := levelErrors(src, lvl); e != nil {
+		fields["access_level"] = e
 	}
 	if exp != nil && beforeToday(*exp) {
 		fields["expires_at"] = []string{"cannot be a date in the past"}
@@ -687,7 +705,7 @@ func (s *Server) updateMember(group bool) gin.HandlerFunc {
 			if err := ownerGuard(op, group, cur, level, lastOwner); err != nil {
 				return err
 			}
-			if err := grantable(op, lvl, level); err != nil {
+			if err := grantable(op, src, lvl, level); err != nil {
 				return err
 			}
 			return updatedExpiry(op, cur, lvl, exp, setExp)

@@ -1528,10 +1528,10 @@ func TestMemberListAll(t *testing.T) {
 }
 
 // The member lists and lookups show what GitLab shows, which is not every
-// row (see meta.listed): a group's direct members leave out Minimal Access
-// (Group#members is `non_request.non_minimal_access`, gitlabhq
-// app/models/group.rb, lib/api/helpers/members_helpers.rb
-// source_members), and an expired membership is gone once
+// row (see meta.listed): a top-level group's direct members hold Minimal
+// Access, as in a GitLab EE that allows it (all_group_members,
+// ee/lib/ee/api/helpers/members_helpers.rb source_members), the
+// .../members/all lists do not (non_minimal_access), and an expired membership is gone once
 // RemoveExpiredMembersWorker has run at 00:10, but for a group's last
 // Owner, whom Members::DestroyService keeps
 // (app/workers/remove_expired_members_worker.rb,
@@ -1563,7 +1563,7 @@ func TestMemberListsHide(t *testing.T) {
 	}{
 		{"a group Developer", "groups", g, 30, false, true, []string{fmt.Sprintf("projects/%d", p)}},
 		{"an expired group Developer", "groups", g, 30, true, false, []string{fmt.Sprintf("projects/%d", p)}},
-		{"a group member at Minimal Access", "groups", g, 5, false, false, []string{fmt.Sprintf("projects/%d", p)}},
+		{"a top-level group's member at Minimal Access", "groups", g, 5, false, true, []string{fmt.Sprintf("projects/%d", p)}},
 		{"an expired group Owner beside one in force", "groups", g, 50, true, false, []string{fmt.Sprintf("projects/%d", p)}},
 		{"an expired last Owner", "groups", lone, 50, true, true, []string{fmt.Sprintf("groups/%d", loneSub), fmt.Sprintf("projects/%d", loneProj)}},
 		{"a project Developer", "projects", p, 30, false, true, nil},
@@ -1587,11 +1587,13 @@ func TestMemberListsHide(t *testing.T) {
 			if c.expired {
 				expire(t, e, c.kind, c.id, uid)
 			}
-			want := 404
-			if c.listed {
-				want = 200
-			}
+			// The .../members/all lists never hold Minimal Access.
+			inAll := c.listed && c.level != 5
 			for _, path := range []string{fmt.Sprintf("%s/%d", members, uid), fmt.Sprintf("%s/all/%d", members, uid)} {
+				want := 404
+				if c.listed && (inAll || !strings.Contains(path, "/all/")) {
+					want = 200
+				}
 				if r := e.Do("GET", path, nil, admin); wantStatus(t, r, want) && want == 200 {
 					if m := r.Map(t); m["access_level"] != float64(c.level) || (m["expires_at"] != nil) != c.expired {
 						t.Errorf("GET %s: %v", path, m)
@@ -1605,8 +1607,12 @@ func TestMemberListsHide(t *testing.T) {
 			for _, path := range lists {
 				var got []map[string]any
 				e.Must(200, e.Do("GET", path+fmt.Sprintf("?user_ids=%d", uid), nil, admin)).JSON(t, &got)
-				if (len(got) == 1) != c.listed {
-					t.Errorf("GET %s lists %v, want listed %v", path, got, c.listed)
+				want := c.listed
+				if path != members {
+					want = inAll
+				}
+				if (len(got) == 1) != want {
+					t.Errorf("GET %s lists %v, want listed %v", path, got, want)
 				}
 			}
 			if !c.listed {
@@ -1700,4 +1706,77 @@ func TestMemberListsWantSignIn(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Minimal Access gives a user nothing to see: GitLab builds project
+// authorizations from memberships at Guest and up, and a top-level
+// group's Minimal Access member gets 404 from the group, its subgroups
+// and its private projects, packages included (see meta.grants). The
+// level is for top-level groups only: a subgroup refuses it with both of
+// EE GroupMember's errors, a project with the plain one (gitlabhq
+// ee/app/models/ee/group_member.rb access_level_inclusion).
+func TestMinimalAccess(t *testing.T) {
+	e := NewEnv(t)
+	admin := PAT(e.Admin)
+	top := e.Group("min", 0, "private")
+	sub := e.Group("minsub", top, "private")
+	p := e.Project("app", top, "private")
+	sp := e.Project("subapp", sub, "private")
+	file := func(p int64) string { return fmt.Sprintf("/api/v4/projects/%d/packages/generic/tool/1.0/tool.txt", p) }
+	for _, id := range []int64{p, sp} {
+		e.Must(201, e.Do("PUT", file(id), "bytes", admin))
+	}
+	uid, tok := e.User("minimal")
+	e.Must(201, e.Do("POST", fmt.Sprintf("/api/v4/groups/%d/members", top), map[string]any{"user_id": uid, "access_level": 5}, admin))
+	reads := []string{
+		fmt.Sprintf("/api/v4/groups/%d", top), fmt.Sprintf("/api/v4/groups/%d", sub),
+		fmt.Sprintf("/api/v4/projects/%d", p), fmt.Sprintf("/api/v4/projects/%d", sp),
+		file(p), file(sp), fmt.Sprintf("/api/v4/projects/%d/packages", p), fmt.Sprintf("/api/v4/groups/%d/packages", top),
+	}
+	t.Run("sees nothing", func(t *testing.T) {
+		for _, path := range reads {
+			wantStatus(t, e.Do("GET", path, nil, PAT(tok)), 404)
+		}
+		for _, list := range []string{"/api/v4/groups", "/api/v4/projects?membership=true", "/api/v4/projects"} {
+			var got []map[string]any
+			e.Must(200, e.Do("GET", list, nil, PAT(tok))).JSON(t, &got)
+			if len(got) != 0 {
+				t.Errorf("GET %s lists %d entries for a Minimal Access member", list, len(got))
+			}
+		}
+	})
+	t.Run("top-level groups only", func(t *testing.T) {
+		other, _ := e.User("elsewhere")
+		for _, c := range []struct {
+			kind string
+			id   int64
+			want []any
+		}{
+			{"groups", sub, []any{"is not included in the list", "supported on top level groups only"}},
+			{"projects", p, []any{"is not included in the list"}},
+		} {
+			members := fmt.Sprintf("/api/v4/%s/%d/members", c.kind, c.id)
+			r := e.Do("POST", members, map[string]any{"user_id": other, "access_level": 5}, admin)
+			if wantStatus(t, r, 400) {
+				if got := r.Map(t)["message"].(map[string]any)["access_level"]; fmt.Sprint(got) != fmt.Sprint(c.want) {
+					t.Errorf("POST %s at 5: access_level errors %v, want %v", members, got, c.want)
+				}
+			}
+			e.Must(201, e.Do("POST", members, map[string]any{"user_id": other, "access_level": 10}, admin))
+			r = e.Do("PUT", fmt.Sprintf("%s/%d", members, other), map[string]any{"access_level": 5}, admin)
+			if wantStatus(t, r, 400) {
+				if got := r.Map(t)["message"].(map[string]any)["access_level"]; fmt.Sprint(got) != fmt.Sprint(c.want) {
+					t.Errorf("PUT %s at 5: access_level errors %v, want %v", members, got, c.want)
+				}
+			}
+			e.Must(200, e.Do("GET", fmt.Sprintf("%s/%d", members, other), nil, admin))
+		}
+	})
+	// Raised to Guest, the same membership reaches everything below.
+	t.Run("Guest sees it all", func(t *testing.T) {
+		e.Must(200, e.Do("PUT", fmt.Sprintf("/api/v4/groups/%d/members/%d", top, uid), map[string]any{"access_level": 10}, admin))
+		for _, path := range reads[:4] {
+			wantStatus(t, e.Do("GET", path, nil, PAT(tok)), 200)
+		}
+	})
 }

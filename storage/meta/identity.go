@@ -340,10 +340,10 @@ func (s *Store) ListGroups(ctx context.Context, u *User, parentID int64, limit, 
 	case !u.IsAdmin:
 		uid := arg(u.ID)
 		conds = append(conds, `(visibility <> 'private'
-			OR EXISTS (SELECT 1 FROM group_members m WHERE m.user_id = `+uid+` AND m.namespace_id = ANY(namespaces.traversal_ids) AND `+inForce("m")+`)
-			OR EXISTS (SELECT 1 FROM group_members m JOIN namespaces d ON d.id = m.namespace_id WHERE m.user_id = `+uid+` AND namespaces.id = ANY(d.traversal_ids) AND `+inForce("m")+`)
+			OR EXISTS (SELECT 1 FROM group_members m WHERE m.user_id = `+uid+` AND m.namespace_id = ANY(namespaces.traversal_ids) AND `+grants("m")+`)
+			OR EXISTS (SELECT 1 FROM group_members m JOIN namespaces d ON d.id = m.namespace_id WHERE m.user_id = `+uid+` AND namespaces.id = ANY(d.traversal_ids) AND `+grants("m")+`)
 			OR EXISTS (SELECT 1 FROM project_members pm JOIN projects p ON p.id = pm.project_id JOIN namespaces pn ON pn.id = p.namespace_id
-				WHERE pm.user_id = `+uid+` AND namespaces.id = ANY(pn.traversal_ids) AND `+inForce("pm")+`))`)
+				WHERE pm.user_id = `+uid+` AND namespaces.id = ANY(pn.traversal_ids) AND `+grants("pm")+`))`)
 	}
 	if parentID > 0 {
 		conds = append(conds, "parent_id = "+arg(parentID))
@@ -480,6 +480,19 @@ func inForce(m string) string {
 	return "(" + m + ".expires_at IS NULL OR " + m + ".expires_at > " + todayUTC + ")"
 }
 
+// grants is the SQL condition that membership row m gives its user any
+// access: it is in force (see inForce) and above Minimal Access. GitLab
+// builds a user's project authorizations from memberships at Guest and
+// up only (Member.non_minimal_access), and a Minimal Access member of a
+// top-level group gets 404 from the group and from everything in it,
+// private or not public to them: the role exists for single sign-on to
+// enrol users before they are given a role somewhere below (gitlabhq
+// app/models/member.rb, ee/app/models/ee/group.rb
+// minimal_access_role_allowed?, gitlab-org/gitlab#341768).
+func grants(m string) string {
+	return "(" + m + ".access_level > " + strconv.Itoa(MinimalAccess) + " AND " + inForce(m) + ")"
+}
+
 // todayUTC is the SQL expression of today's date in UTC, whatever the
 // session's TimeZone.
 const todayUTC = "(now() AT TIME ZONE 'UTC')::date"
@@ -489,8 +502,8 @@ const todayUTC = "(now() AT TIME ZONE 'UTC')::date"
 // namespace's traversal_ids in traversal): on the project itself or on a
 // group above it.
 func projectMember(project, traversal, uid string) string {
-	return `(EXISTS (SELECT 1 FROM project_members pm WHERE pm.project_id = ` + project + ` AND pm.user_id = ` + uid + ` AND ` + inForce("pm") + `)
-		OR EXISTS (SELECT 1 FROM group_members gm WHERE gm.user_id = ` + uid + ` AND gm.namespace_id = ANY(` + traversal + `) AND ` + inForce("gm") + `))`
+	return `(EXISTS (SELECT 1 FROM project_members pm WHERE pm.project_id = ` + project + ` AND pm.user_id = ` + uid + ` AND ` + grants("pm") + `)
+		OR EXISTS (SELECT 1 FROM group_members gm WHERE gm.user_id = ` + uid + ` AND gm.namespace_id = ANY(` + traversal + `) AND ` + grants("gm") + `))`
 }
 
 // ProjectAccess is the effective access level of a user on a project: the
@@ -499,8 +512,8 @@ func projectMember(project, traversal, uid string) string {
 func (s *Store) ProjectAccess(ctx context.Context, userID int64, p *Project) (int, error) {
 	var lvl int
 	err := s.db.GetContext(ctx, &lvl, `SELECT greatest(
-		coalesce((SELECT access_level FROM project_members WHERE project_id = $1 AND user_id = $2 AND `+inForce("project_members")+`), 0),
-		coalesce((SELECT max(access_level) FROM group_members WHERE user_id = $2 AND namespace_id = ANY($3) AND `+inForce("group_members")+`), 0),
+		coalesce((SELECT access_level FROM project_members WHERE project_id = $1 AND user_id = $2 AND `+grants("project_members")+`), 0),
+		coalesce((SELECT max(access_level) FROM group_members WHERE user_id = $2 AND namespace_id = ANY($3) AND `+grants("group_members")+`), 0),
 		CASE WHEN $4::bigint = $2 THEN 50 ELSE 0 END)`, p.ID, userID, p.Namespace.TraversalIDs, p.Namespace.OwnerID)
 	return lvl, wrap("meta.ProjectAccess", err)
 }
@@ -515,7 +528,7 @@ func (s *Store) GroupAccess(ctx context.Context, userID int64, g *Namespace) (in
 	}
 	var lvl int
 	err := s.db.GetContext(ctx, &lvl, `SELECT coalesce(max(access_level), 0) FROM group_members
-		WHERE user_id = $1 AND namespace_id = ANY($2) AND `+inForce("group_members"), userID, g.TraversalIDs)
+		WHERE user_id = $1 AND namespace_id = ANY($2) AND `+grants("group_members"), userID, g.TraversalIDs)
 	return lvl, wrap("meta.GroupAccess", err)
 }
 
@@ -524,8 +537,8 @@ func (s *Store) GroupAccess(ctx context.Context, userID int64, g *Namespace) (in
 func (s *Store) HasProjectsInGroupTree(ctx context.Context, userID int64, g *Namespace) (bool, error) {
 	var ok bool
 	err := s.db.GetContext(ctx, &ok, `SELECT EXISTS (SELECT 1 FROM project_members pm JOIN projects p ON p.id = pm.project_id
-		JOIN namespaces n ON n.id = p.namespace_id WHERE pm.user_id = $1 AND $2 = ANY(n.traversal_ids) AND `+inForce("pm")+`)
-		OR EXISTS (SELECT 1 FROM group_members gm JOIN namespaces n ON n.id = gm.namespace_id WHERE gm.user_id = $1 AND $2 = ANY(n.traversal_ids) AND `+inForce("gm")+`)`, userID, g.ID)
+		JOIN namespaces n ON n.id = p.namespace_id WHERE pm.user_id = $1 AND $2 = ANY(n.traversal_ids) AND `+grants("pm")+`)
+		OR EXISTS (SELECT 1 FROM group_members gm JOIN namespaces n ON n.id = gm.namespace_id WHERE gm.user_id = $1 AND $2 = ANY(n.traversal_ids) AND `+grants("gm")+`)`, userID, g.ID)
 	return ok, wrap("meta.HasProjectsInGroupTree", err)
 }
 
@@ -553,6 +566,9 @@ type MemberSource struct {
 	// ListMembers show that membership all the same: Owner, no expiry,
 	// made with the project.
 	Holder int64
+	// Root is whether the source is a top-level group, the only one that
+	// admits Minimal Access.
+	Root bool
 }
 
 func (m MemberSource) table() (string, string) {
@@ -650,16 +666,19 @@ func memberRows(src MemberSource, arg func(any) string) string {
 // .../members/all and .../members/all/:user_id. It decides only what is
 // shown; what a membership grants is inForce's.
 //
-// Minimal Access: a group's direct members are source.members, Group's
-// group_members association, `non_request.non_minimal_access`, and
-// GroupMembersFinder and MembersFinder drop that level too (gitlabhq
-// lib/api/helpers/members_helpers.rb source_members, app/models/group.rb,
-// app/finders/group_members_finder.rb all_group_members,
-// app/finders/members_finder.rb direct_group_members). GitLab EE lists
-// them only where its licensed minimal_access_role is allowed
-// (ee/lib/ee/api/helpers/members_helpers.rb source_members:
-// all_group_members), which nothing here stands for. A project's members
-// (Project#namespace_members, non_request only) keep every level.
+// Minimal Access: this gateway admits the level where a licensed GitLab
+// EE does, on top-level groups (see the gateway's levelErrors), and lists
+// it as that GitLab does: a top-level group's direct members are then
+// all_group_members, Minimal Access included
+// (ee/lib/ee/api/helpers/members_helpers.rb source_members,
+// ee/app/models/ee/group.rb minimal_access_role_allowed?), so that such a
+// member can be seen, raised and removed. Elsewhere a group's direct
+// members are source.members, `non_request.non_minimal_access` (gitlabhq
+// lib/api/helpers/members_helpers.rb, app/models/group.rb), which leaves
+// out any such row made before subgroups refused the level; and the
+// .../members/all lists drop it everywhere (see allMemberRows). A
+// project's members (Project#namespace_members, non_request only) keep
+// every level.
 //
 // Expiry: GitLab's queries have no expiry filter (app/models/member.rb:
 // "expires_at is not implemented. A background worker purges expired
@@ -677,7 +696,8 @@ func listed(group bool, m string) string {
 	if !group {
 		return inForce(m)
 	}
-	return "(" + m + ".access_level > " + strconv.Itoa(MinimalAccess) + " AND (" + inForce(m) + " OR (" + m + ".access_level = " + strconv.Itoa(Owner) + `
+	return "((" + m + ".access_level > " + strconv.Itoa(MinimalAccess) + " OR EXISTS (SELECT 1 FROM namespaces r WHERE r.id = " + m + `.namespace_id
+		AND r.parent_id IS NULL)) AND (` + inForce(m) + " OR (" + m + ".access_level = " + strconv.Itoa(Owner) + `
 		AND EXISTS (SELECT 1 FROM namespaces h WHERE h.id = ` + m + ".namespace_id AND " + ownerCounts(m, "h") + "))))"
 }
 
@@ -763,7 +783,7 @@ func allMemberRows(src MemberSource, arg func(any) string) string {
 	}
 	groups := `SELECT DISTINCT ON (gm.user_id) gm.user_id, gm.access_level, gm.expires_at, gm.created_at
 		FROM (` + tree + `) t JOIN group_members gm ON gm.namespace_id = ANY(t.traversal_ids)
-		WHERE ` + listed(true, "gm") + `
+		WHERE ` + listed(true, "gm") + ` AND gm.access_level > ` + strconv.Itoa(MinimalAccess) + `
 		ORDER BY gm.user_id, gm.access_level DESC, gm.namespace_id = t.id DESC, gm.expires_at DESC NULLS FIRST, gm.created_at`
 	if src.Group {
 		return groups

@@ -74,9 +74,9 @@ func (s *Store) ProjectLevels(ctx context.Context, userID int64, projectIDs []in
 	}
 	err := s.db.SelectContext(ctx, &rows, `SELECT p.id, greatest(
 		coalesce((SELECT access_level FROM project_members pm WHERE pm.project_id = p.id AND pm.user_id = $1
-			AND `+inForce("pm")+`), 0),
+			AND `+grants("pm")+`), 0),
 		coalesce((SELECT max(access_level) FROM group_members gm WHERE gm.user_id = $1 AND gm.namespace_id = ANY(n.traversal_ids)
-			AND `+inForce("gm")+`), 0),
+			AND `+grants("gm")+`), 0),
 		CASE WHEN n.owner_id = $1 THEN 50 ELSE 0 END) AS level
 		FROM projects p JOIN namespaces n ON n.id = p.namespace_id WHERE p.id = ANY($2)`, userID, pq.Int64Array(projectIDs))
 	if err != nil {
@@ -98,7 +98,7 @@ func (s *Store) GroupLevels(ctx context.Context, userID int64, groupIDs []int64)
 	}
 	err := s.db.SelectContext(ctx, &rows, `SELECT n.id, coalesce((SELECT max(access_level) FROM group_members gm
 		WHERE gm.user_id = $1 AND gm.namespace_id = ANY(n.traversal_ids)
-		AND `+inForce("gm")+`), 0) AS level
+		AND `+grants("gm")+`), 0) AS level
 		FROM namespaces n WHERE n.id = ANY($2)`, userID, pq.Int64Array(groupIDs))
 	if err != nil {
 		return nil, wrap("meta.GroupLevels", err)
