@@ -142,8 +142,12 @@ func TestMavenHTTPFilesAndChecksums(t *testing.T) {
 	e.Must(200, e.Do("PUT", jarURL+".md5", mavenSums([]byte("tampered"))["md5"], w))
 	e.Must(200, e.Do("PUT", base+"/com/acme/hello/1.0.0/absent-1.0.0.jar.md5", want["md5"], w))
 	e.Must(409, e.Do("PUT", jarURL+".sha256", mavenSums([]byte("tampered"))["sha256"], w))
-	ErrBody(t, e.Must(400, e.Do("PUT", jarURL+".sha1", "not-a-checksum", w)), "message", "")
-	e.Must(400, e.Do("PUT", jarURL+".sha1", "", w))
+	// A body with no digest in it is a mismatch too (spec 3.3: GitLab
+	// compares the bytes), and a missing file still 404 first.
+	for _, junk := range []string{"not-a-checksum", "", want["sha1"][:39], want["md5"]} {
+		ErrBody(t, e.Must(409, e.Do("PUT", jarURL+".sha1", junk, w)), "message", "409 Conflict - checksum mismatch")
+	}
+	e.Must(404, e.Do("PUT", base+"/com/acme/hello/1.0.0/missing.jar.sha1", "not-a-checksum", w))
 	e.Must(413, e.Do("PUT", jarURL+".sha1", strings.Repeat("a", 2000), w))
 	ErrBody(t, e.Must(404, e.Do("PUT", base+"/com/acme/hello/1.0.0/missing.jar.sha1", want["sha1"], w)), "message", "404 Package Not Found")
 	// A checksum upload never becomes a file: the served checksum is still
