@@ -47,7 +47,7 @@ func newMetrics() *metrics {
 			Name: "pkgate_auth_failures_total", Help: "Requests refused with 401, by format and whether credentials were presented.",
 		}, []string{"format", "credentials"}),
 		blobOps: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "pkgate_blob_store_duration_seconds", Help: "Blob store operation latency (open: time to first byte).",
+			Name: "pkgate_blob_store_duration_seconds", Help: "Blob store operation latency (open: time to first byte; range: the same for each later ranged GET of a parallel download).",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"driver", "op"}),
 		blobErrors: prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"regexp"
+	"strconv"
 	"testing"
 
 	"github.com/pkgate/pkgate/gateway"
@@ -66,6 +68,16 @@ func TestIngestSizes(t *testing.T) {
 				}
 			}
 		})
+	}
+	// Every range after a parallel download's first is timed as well: the
+	// largest file alone was read as four, its range as four again.
+	r := e.Must(200, e.Do("GET", "/-/metrics", nil, nil))
+	m := regexp.MustCompile(`pkgate_blob_store_duration_seconds_count\{driver="s3",op="range"\} (\d+)`).FindSubmatch(r.Body)
+	if m == nil {
+		t.Fatal("no blob store latency for the ranged GETs in the metrics")
+	}
+	if n, _ := strconv.Atoi(string(m[1])); n < 6 {
+		t.Errorf("%d ranged GETs timed, want at least 6", n)
 	}
 	assertNoOrphanObjects(t, e)
 }

@@ -2,6 +2,7 @@ package blob
 
 import (
 	"context"
+	"errors"
 	"io"
 	"time"
 )
@@ -60,9 +61,29 @@ func (o *observed) Writer(ctx context.Context, key string) (Writer, error) {
 	return ow, nil
 }
 
+// rangeNoteKey carries, in the context of an Open, how a driver that reads
+// the object as several requests reports each one after the first.
+type rangeNoteKey struct{}
+
+// noteRange is that report, or nil when nobody observes.
+func noteRange(ctx context.Context) func(start time.Time, err error) {
+	f, _ := ctx.Value(rangeNoteKey{}).(func(time.Time, error))
+	return f
+}
+
 // Open is timed to the first byte being available (the store's latency).
+// A download the driver reads as parallel ranged requests (S3.Open) has
+// each later range timed the same way, as op "range": the ranges are
+// opened while the first is read, and a store slow to answer them slows
+// the download as much as a slow first byte.
 func (o *observed) Open(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
 	start := time.Now()
+	ctx = context.WithValue(ctx, rangeNoteKey{}, func(start time.Time, err error) {
+		if errors.Is(err, context.Canceled) {
+			err = nil // the download was given up, not failed by the store
+		}
+		o.note("range", start, err)
+	})
 	rc, err := o.Driver.Open(ctx, key, offset, length)
 	if err == ErrNotFound {
 		o.note("open", start, nil)

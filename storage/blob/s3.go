@@ -413,8 +413,14 @@ func (d *S3) Open(ctx context.Context, key string, offset, length int64) (io.Rea
 				d.giveDownloadSlots(k)
 				return nil, err
 			}
+			note := noteRange(ctx)
 			open := func(ctx context.Context, offset, length int64) (io.ReadCloser, error) {
-				return d.openRange(ctx, key, offset, length)
+				start := time.Now()
+				rc, err := d.openRange(ctx, key, offset, length)
+				if note != nil {
+					note(start, err)
+				}
+				return rc, err
 			}
 			return newRangedReader(ctx, open, chunk, k, offset, length, first, func() { d.giveDownloadSlots(k) }), nil
 		} else if k > 0 {
