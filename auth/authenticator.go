@@ -146,6 +146,7 @@ func (a *Authenticator) API(ctx context.Context, r *http.Request, clientIP func(
 // lib/api/personal_access_tokens/self_information.rb): a leaked read_user
 // token must be revocable with nothing but itself.
 func (a *Authenticator) APIAnyScope(ctx context.Context, r *http.Request, clientIP func() string) (*Identity, error) {
+	ctx = context.WithValue(ctx, inlineUseKey{}, true)
 	c := Extract(r)
 	switch {
 	case c.Bearer != "":

@@ -22,7 +22,8 @@ const touchEvery = time.Minute
 // answered from the cache must still note its address, since GitLab
 // records a new one however recently the token was verified; deciding it
 // here keeps that to a map lookup, and the write, when there is one, runs
-// after the request has been answered. The database applies the same
+// before an API request goes on and after a package request has been
+// answered (see notePATUse). The database applies the same
 // limits again for the whole cluster (meta.TouchPAT).
 type useTracker struct {
 	mu   sync.Mutex
@@ -94,5 +95,24 @@ func (a *Authenticator) notePATUse(ctx context.Context, pat *meta.PAT, clientIP 
 	if ip.IsValid() {
 		s = ip.String()
 	}
+	if inline, _ := ctx.Value(inlineUseKey{}).(bool); inline {
+		// Before the request goes on, as GitLab's LastUsedService runs
+		// in its authentication: GET .../personal_access_tokens/self then
+		// shows this very use. Bounded, and its failure the request's
+		// concern no more than in the background.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), inlineUseTimeout)
+		defer cancel()
+		a.Store.TouchPAT(ctx, pat.ID, s) //nolint:errcheck // best effort
+		return
+	}
 	go a.Store.TouchPAT(context.WithoutCancel(ctx), pat.ID, s) //nolint:errcheck // best effort
 }
+
+// inlineUseKey marks, in a request's context, that a token's use is
+// recorded before the request is served (the API routes) rather than
+// after (the package routes, where the write would add to a download's
+// latency). Either way it is at most one write a minute and address.
+type inlineUseKey struct{}
+
+// inlineUseTimeout bounds how long an API request waits on that write.
+const inlineUseTimeout = 2 * time.Second

@@ -126,8 +126,8 @@ func TestPersonalAccessTokensAccess(t *testing.T) {
 }
 
 // lastUsedIPs reads a token's last_used_ips as an admin sees it by id,
-// waiting up to five seconds for it to become want: a use is recorded
-// after its request has been answered.
+// waiting up to five seconds for it to become want: a use on a package
+// route is recorded after its request has been answered.
 func (e *Env) lastUsedIPs(t *testing.T, id int64, want ...string) []string {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -210,6 +210,15 @@ func TestPersonalAccessTokenLastUsedIPs(t *testing.T) {
 	id, tok = u.newPAT(uid, "ci", []string{"api"}, "")
 	u.Must(200, u.Do("GET", "/api/v4/user", nil, H{"PRIVATE-TOKEN": tok, "X-Forwarded-For": "203.0.113.7"}))
 	u.lastUsedIPs(t, id, "127.0.0.1")
+
+	// The API records a use before it answers, as GitLab's authentication
+	// does: a token whose first request reads itself already shows that
+	// request, with no wait.
+	_, fresh := u.newPAT(uid, "fresh", []string{"api"}, "")
+	m := u.Must(200, u.Do("GET", patPath("self"), nil, PAT(fresh))).Map(t)
+	if ips, _ := m["last_used_ips"].([]any); m["last_used_at"] == nil || !slices.Equal(ips, []any{"127.0.0.1"}) {
+		t.Errorf("self on first use: last_used_at %v, last_used_ips %v", m["last_used_at"], m["last_used_ips"])
+	}
 }
 
 // TestPATTouchLastUsedIPs: meta.TouchPAT keeps GitLab's list: a new
