@@ -301,25 +301,26 @@ func (s *Server) memberJSON(m *meta.Member) gin.H {
 	}
 }
 
-// memberSource resolves :id as a project or group and the caller's level.
-func (s *Server) memberSource(c *gin.Context, group bool) (meta.MemberSource, int, error) {
+// memberSource resolves :id as a project or group, the caller's level on
+// it, and it as the entity of the audit events of its memberships.
+func (s *Server) memberSource(c *gin.Context, group bool) (meta.MemberSource, int, auditEntity, error) {
 	id := identity(c)
 	if group {
 		g, lvl, err := s.groupFor(c, id)
 		if err != nil {
-			return meta.MemberSource{}, 0, err
+			return meta.MemberSource{}, 0, auditEntity{}, err
 		}
-		return meta.MemberSource{Group: true, ID: g.ID, Root: g.ParentID == nil}, lvl, nil
+		return meta.MemberSource{Group: true, ID: g.ID, Root: g.ParentID == nil}, lvl, groupEntity(g), nil
 	}
 	p, lvl, err := s.projectFor(c, id)
 	if err != nil {
-		return meta.MemberSource{}, 0, err
+		return meta.MemberSource{}, 0, auditEntity{}, err
 	}
 	src := meta.MemberSource{ID: p.ID}
 	if p.Namespace.Kind == "user" && p.Namespace.OwnerID != nil {
 		src.Holder = *p.Namespace.OwnerID
 	}
-	return src, lvl, nil
+	return src, lvl, projectEntity(p), nil
 }
 
 // canManage: project members need Maintainer+, group members Owner.
@@ -394,7 +395,7 @@ func (s *Server) listMembers(group, all bool) gin.HandlerFunc {
 			httpx.Abort(c, errs.Param(op, "state does not have a valid value"))
 			return
 		}
-		src, _, err := s.memberSource(c, group)
+		src, _, _, err := s.memberSource(c, group)
 		if err != nil {
 			httpx.Abort(c, err)
 			return
@@ -454,7 +455,7 @@ func (s *Server) getMember(group, all bool) gin.HandlerFunc {
 			httpx.Abort(c, err)
 			return
 		}
-		src, _, err := s.memberSource(c, group)
+		src, _, _, err := s.memberSource(c, group)
 		if err != nil {
 			httpx.Abort(c, err)
 			return
@@ -585,7 +586,7 @@ func (s *Server) addMember(group bool) gin.HandlerFunc {
 			httpx.Abort(c, err)
 			return
 		}
-		src, level, err := s.memberSource(c, group)
+		src, level, entity, err := s.memberSource(c, group)
 		if err != nil {
 			httpx.Abort(c, err)
 			return
@@ -630,6 +631,7 @@ func (s *Server) addMember(group bool) gin.HandlerFunc {
 			httpx.Abort(c, err)
 			return
 		}
+		s.audit(c, identity(c), memberAudit("member.create", entity, m, nil))
 		c.JSON(http.StatusCreated, s.memberJSON(m))
 	}
 }
@@ -689,7 +691,7 @@ func (s *Server) updateMember(group bool) gin.HandlerFunc {
 			httpx.Abort(c, err)
 			return
 		}
-		src, level, err := s.memberSource(c, group)
+		src, level, entity, err := s.memberSource(c, group)
 		if err != nil {
 			httpx.Abort(c, err)
 			return
@@ -698,7 +700,9 @@ func (s *Server) updateMember(group bool) gin.HandlerFunc {
 			httpx.Abort(c, errHolder(op, http.MethodPut))
 			return
 		}
+		var before meta.Member
 		m, err := s.Store.UpdateMember(c.Request.Context(), src, uid, lvl, exp, setExp, func(cur *meta.Member, lastOwner bool) error {
+			before = *cur
 			if !canManage(group, level) {
 				return errForbidden(op)
 			}
@@ -714,6 +718,7 @@ func (s *Server) updateMember(group bool) gin.HandlerFunc {
 			httpx.Abort(c, err)
 			return
 		}
+		s.audit(c, identity(c), memberAudit("member.update", entity, m, &before))
 		c.JSON(http.StatusOK, s.memberJSON(m))
 	}
 }
@@ -762,7 +767,7 @@ func (s *Server) removeMember(group bool) gin.HandlerFunc {
 			httpx.Abort(c, err)
 			return
 		}
-		src, level, err := s.memberSource(c, group)
+		src, level, entity, err := s.memberSource(c, group)
 		if err != nil {
 			httpx.Abort(c, err)
 			return
@@ -772,7 +777,9 @@ func (s *Server) removeMember(group bool) gin.HandlerFunc {
 			return
 		}
 		self := uid == id.User.ID
+		var gone meta.Member
 		if err := s.Store.RemoveMember(c.Request.Context(), src, uid, !skip, func(cur *meta.Member, lastOwner bool) error {
+			gone = *cur
 			if !self && !canManage(group, level) {
 				return errForbidden(op)
 			}
@@ -781,6 +788,7 @@ func (s *Server) removeMember(group bool) gin.HandlerFunc {
 			httpx.Abort(c, err)
 			return
 		}
+		s.audit(c, id, memberAudit("member.destroy", entity, &gone, nil))
 		c.Status(http.StatusNoContent)
 	}
 }

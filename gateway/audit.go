@@ -49,7 +49,10 @@ func newAuditEvent(action string, entity auditEntity, target meta.AuditTarget, m
 	if entity.ID > 0 {
 		e.TargetID = &entity.ID
 	}
-	details := map[string]any{"target_type": target.Type, "target_details": target.Details, "custom_message": message}
+	details := map[string]any{"target_type": target.Type, "target_details": target.Details}
+	if message != "" {
+		details["custom_message"] = message
+	}
 	if target.ID > 0 {
 		details["target_id"] = target.ID
 	} else {
@@ -99,6 +102,41 @@ func deployTokenAudit(action string, holder auditEntity, t *meta.DeployToken) *m
 		verb, holder.Type, t.Name, t.ID, strings.Join(scopes, ", "))
 	return newAuditEvent(action, holder, meta.AuditTarget{Type: "DeployToken", ID: t.ID, Details: t.Name}, msg, map[string]any{
 		"token_id": t.ID, "name": t.Name, "username": t.DisplayUsername(), "scopes": []string(t.Scopes), "expires_at": httpx.TSPtr(t.ExpiresAt)})
+}
+
+// accessLabels are GitLab's names of the access levels
+// (Gitlab::Access.options_with_owner, and Minimal Access), as its member
+// events name them.
+var accessLabels = map[int]string{meta.MinimalAccess: "Minimal Access", 10: "Guest", 15: "Planner", 20: "Reporter",
+	30: "Developer", 40: "Maintainer", meta.Owner: "Owner"}
+
+// memberAudit is a membership's creation, change (before is the row as it
+// was) or removal on its group or project (action member.create,
+// .update, .destroy), with the details GitLab EE's AuditEventService
+// for_member gives it (ee/app/services/ee/audit_event_service.rb): add
+// "user_access" as the level's name, change "access_level" from and to
+// with the expiry before and after, or remove "user_access"; the target
+// is the user, by name. GitLab sets no custom_message on these.
+func memberAudit(action string, holder auditEntity, m *meta.Member, before *meta.Member) *meta.AuditEvent {
+	var extra map[string]any
+	switch action {
+	case "member.create":
+		extra = map[string]any{"add": "user_access", "as": accessLabels[m.AccessLevel]}
+	case "member.update":
+		extra = map[string]any{"change": "access_level", "from": accessLabels[before.AccessLevel], "to": accessLabels[m.AccessLevel],
+			"expiry_from": day(before.ExpiresAt), "expiry_to": day(m.ExpiresAt)}
+	default:
+		extra = map[string]any{"remove": "user_access"}
+	}
+	return newAuditEvent(action, holder, meta.AuditTarget{Type: "User", ID: m.UserID, Details: m.Name}, "", extra)
+}
+
+// day is a membership's expiry as the API writes it, or nil.
+func day(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.Format("2006-01-02")
 }
 
 // audit records an event for the request's caller; a failure is logged,
@@ -224,6 +262,12 @@ func eventName(e *meta.AuditEvent) any {
 		return "personal_access_token_revoked"
 	case "user.create":
 		return "user_created"
+	case "member.create":
+		return "member_created"
+	case "member.update":
+		return "member_updated"
+	case "member.destroy":
+		return "member_destroyed"
 	case "package.publish":
 		return "package_registry_package_published"
 	case "package.delete":

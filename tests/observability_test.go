@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pkgate/pkgate/gateway"
 	"github.com/pkgate/pkgate/internal/httpx"
@@ -384,6 +385,9 @@ func TestAuditEventRoutes(t *testing.T) {
 		e.Must(201, e.Do("POST", fmt.Sprintf("/api/v4/groups/%d/deploy_tokens", s.SubID),
 			map[string]any{"name": who, "scopes": []string{"read_package_registry"}}, PAT(users[who])))
 	}
+	// The project's events: root's two deploy tokens (NewScenario) and
+	// three memberships, dev's upload, maint's token; the subgroup's:
+	// root's three memberships and a token each by gowner and root.
 	event := map[string]float64{} // by author and entity type
 	for _, ev := range auditList(e, "/api/v4/audit_events?per_page=100", e.Admin) {
 		event[fmt.Sprint(ev["author_name"], " ", ev["entity_type"])] = ev["id"].(float64)
@@ -395,19 +399,19 @@ func TestAuditEventRoutes(t *testing.T) {
 		status    int
 		authors   string // sorted author names of the events listed
 	}{
-		{project, "root", 200, "dev maint root root"},
-		{project, "maint", 200, "dev maint root root"},
-		{project, "gowner", 200, "dev maint root root"},
-		{project, "gmaint", 200, "dev maint root root"},
+		{project, "root", 200, "dev maint root root root root root"},
+		{project, "maint", 200, "dev maint root root root root root"},
+		{project, "gowner", 200, "dev maint root root root root root"},
+		{project, "gmaint", 200, "dev maint root root root root root"},
 		{project, "dev", 200, "dev"},
 		{project, "gdev", 200, ""},
 		{project, "rep", 403, ""},
 		{project, "outsider", 404, ""},
-		{"/api/v4/projects/acme%2Fsub%2Fapp/audit_events", "maint", 200, "dev maint root root"},
+		{"/api/v4/projects/acme%2Fsub%2Fapp/audit_events", "maint", 200, "dev maint root root root root root"},
 		{project + "?created_after=2100-01-01", "root", 200, ""},
 		{project + "?created_before=nope", "root", 400, ""},
-		{group, "root", 200, "gowner root"},
-		{group, "gowner", 200, "gowner root"},
+		{group, "root", 200, "gowner root root root root"},
+		{group, "gowner", 200, "gowner root root root root"},
 		{group, "gmaint", 200, ""},
 		{group, "gdev", 200, ""},
 		{group, "rep", 403, ""},
@@ -576,6 +580,61 @@ func TestAuditEventsCountLimit(t *testing.T) {
 		}
 		if r.Header.Get("X-Next-Page") != tc.next {
 			t.Errorf("%s: X-Next-Page %q, want %q", tc.query, r.Header.Get("X-Next-Page"), tc.next)
+		}
+	}
+}
+
+// Membership changes are audited on their group or project, as GitLab EE
+// audits them (member_created, member_updated, member_destroyed, with
+// AuditEventService#for_member's details): who gave whom which level,
+// changed it from what to what, or took it away. A change refused
+// leaves no event.
+func TestAuditMembers(t *testing.T) {
+	e := NewEnv(t)
+	admin := PAT(e.Admin)
+	g := e.Group("team", 0, "private")
+	p := e.Project("app", g, "private")
+	uid, _ := e.User("mia")
+	week := time.Now().UTC().AddDate(0, 0, 7).Format("2006-01-02")
+	for _, src := range []struct {
+		kind, entityType, path string
+		id                     int64
+	}{{"groups", "Group", "team", g}, {"projects", "Project", "team/app", p}} {
+		members := fmt.Sprintf("/api/v4/%s/%d/members", src.kind, src.id)
+		e.Must(201, e.Do("POST", members, map[string]any{"user_id": uid, "access_level": 30}, admin))
+		e.Must(400, e.Do("PUT", fmt.Sprintf("%s/%d", members, uid), map[string]any{"access_level": 31}, admin))
+		e.Must(200, e.Do("PUT", fmt.Sprintf("%s/%d", members, uid), map[string]any{"access_level": 40, "expires_at": week}, admin))
+		e.Must(204, e.Do("DELETE", fmt.Sprintf("%s/%d", members, uid), nil, admin))
+
+		var events []map[string]any
+		e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/%s/%d/audit_events", src.kind, src.id), nil, admin)).JSON(t, &events)
+		var got []string
+		for _, ev := range events {
+			d, _ := ev["details"].(map[string]any)
+			if !strings.HasPrefix(fmt.Sprint(ev["event_name"]), "member_") {
+				continue
+			}
+			if ev["entity_type"] != src.entityType || ev["entity_path"] != src.path || d["target_type"] != "User" ||
+				d["target_id"] != float64(uid) || d["target_details"] != "mia" || ev["author_name"] != "root" {
+				t.Errorf("%s: entity, target or author: %v", src.kind, ev)
+			}
+			if _, ok := d["custom_message"]; ok {
+				t.Errorf("%s: a custom_message GitLab does not set: %v", src.kind, d)
+			}
+			switch ev["event_name"] {
+			case "member_created":
+				got = append(got, fmt.Sprint("add ", d["add"], " as ", d["as"]))
+			case "member_updated":
+				got = append(got, fmt.Sprint("change ", d["change"], " from ", d["from"], " to ", d["to"], " expiry ", d["expiry_from"], " to ", d["expiry_to"]))
+			case "member_destroyed":
+				got = append(got, fmt.Sprint("remove ", d["remove"]))
+			}
+		}
+		// Newest first.
+		want := []string{"remove user_access", "change access_level from Developer to Maintainer expiry <nil> to " + week,
+			"add user_access as Developer"}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s member events %q, want %q", src.kind, got, want)
 		}
 	}
 }
