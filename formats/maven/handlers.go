@@ -550,11 +550,7 @@ func (h *handler) verifyChecksum(c *gin.Context, acc *auth.Access, p Path) {
 		return
 	}
 	for i := range files {
-		if !ok {
-			break
-		}
-		want := fileDigest(&files[i], p.Checksum)
-		if want == "" || strings.EqualFold(want, got) {
+		if want := fileDigest(&files[i], p.Checksum); ok && (want == "" || strings.EqualFold(want, got)) {
 			c.Status(http.StatusNoContent)
 			return
 		}
