@@ -579,10 +579,11 @@ func (m MemberSource) table() (string, string) {
 }
 
 // AddMember inserts a direct membership; an existing one is Conflict,
-// unless the lists leave it out (see listed): such a row, expired or at a
-// group's Minimal Access, is replaced by the new membership, made now.
-// GitLab's daily job has deleted an expired row by then (and its CE
-// conflict check passes over Minimal Access), so there a POST for that
+// unless the lists leave it out (see listed): such a row, expired or at
+// Minimal Access below a top-level group, is replaced by the new
+// membership, made now. GitLab's daily job has deleted an expired row by
+// then (and its conflict check passes over Minimal Access where the
+// level is not allowed), so there a POST for that
 // user makes a new member; here the list shows none, and a 409 "Member
 // already exists" would name a member nobody can see. The rows listed
 // never are replaced: an expired group Owner stays while it counts for
@@ -664,7 +665,7 @@ func memberRows(src MemberSource, arg func(any) string) string {
 // show membership row m, of a group's (group) or a project's: GET
 // .../members, .../members/:user_id and, for the rows they are made of,
 // .../members/all and .../members/all/:user_id. It decides only what is
-// shown; what a membership grants is inForce's.
+// shown; what a membership grants is grants'.
 //
 // Minimal Access: this gateway admits the level where a licensed GitLab
 // EE does, on top-level groups (see the gateway's levelErrors), and lists
@@ -972,7 +973,8 @@ func (s *Store) changeMember(ctx context.Context, op string, src MemberSource, u
 		}
 		// Only a member the lists show (see listed): GitLab's daily job
 		// has deleted an expired one by then, and its lookup passes over
-		// Minimal Access, so PUT and DELETE find no such member there.
+		// Minimal Access below a top-level group, so PUT and DELETE find
+		// no such member there.
 		m, err := getMember(ctx, tx.tx, src, userID, " AND "+listed(src.Group, "m"), "FOR UPDATE OF m")
 		if err != nil {
 			if errs.Is(err, errs.NotFound) {
