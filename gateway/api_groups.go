@@ -290,14 +290,10 @@ func (s *Server) createProject(c *gin.Context) {
 // --- members ---
 
 func (s *Server) memberJSON(m *meta.Member) gin.H {
-	var exp any
-	if m.ExpiresAt != nil {
-		exp = m.ExpiresAt.Format("2006-01-02")
-	}
 	return gin.H{
 		"id": m.UserID, "username": m.Username, "name": m.Name, "state": m.State, "avatar_url": nil,
 		"web_url": s.Cfg.ExternalURL + "/" + m.Username, "access_level": m.AccessLevel,
-		"created_at": httpx.TS(m.CreatedAt), "expires_at": exp,
+		"created_at": httpx.TS(m.CreatedAt), "expires_at": dateOrNil(m.ExpiresAt),
 	}
 }
 
@@ -525,7 +521,7 @@ func expiryUpdate(op string, p *params) (exp *time.Time, set bool, err error) {
 // may grant.
 func grantable(op string, src meta.MemberSource, lvl, level int) error {
 	if e := levelErrors(src, lvl); e != nil {
-		return &errs.Error{Op: op, Kind: errs.Invalid, Body: map[string]any{"message": map[string][]string{"access_level": e}}}
+		return validation(op, "access_level", e...)
 	}
 	if lvl == meta.Owner && level < meta.Owner {
 		return errForbidden(op)

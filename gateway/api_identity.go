@@ -259,13 +259,9 @@ func (s *Server) createPAT(c *gin.Context) {
 }
 
 func patJSON(p *meta.PAT) gin.H {
-	var exp any
-	if p.ExpiresAt != nil {
-		exp = p.ExpiresAt.Format("2006-01-02")
-	}
 	return gin.H{
 		"id": p.ID, "name": p.Name, "description": p.Description, "revoked": p.Revoked,
 		"created_at": httpx.TS(p.CreatedAt), "scopes": []string(p.Scopes), "user_id": p.UserID,
-		"last_used_at": httpx.TSPtr(p.LastUsedAt), "active": p.Active(time.Now().UTC()), "expires_at": exp,
+		"last_used_at": httpx.TSPtr(p.LastUsedAt), "active": p.Active(time.Now().UTC()), "expires_at": dateOrNil(p.ExpiresAt),
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -83,9 +84,19 @@ func requireAdmin(c *gin.Context, op string) bool {
 }
 func errForbidden(op string) error { return errs.New(op, errs.Forbidden, "403 Forbidden") }
 
-// validation renders GitLab's model-validation shape {"message": {field: [msg]}}.
-func validation(op string, field, msg string) error {
-	return &errs.Error{Op: op, Kind: errs.Invalid, Body: map[string]any{"message": map[string][]string{field: {msg}}}}
+// validation renders GitLab's model-validation shape {"message": {field:
+// [msg, ...]}}: every refusal of the one field.
+func validation(op string, field string, msgs ...string) error {
+	return &errs.Error{Op: op, Kind: errs.Invalid, Body: map[string]any{"message": map[string][]string{field: msgs}}}
+}
+
+// dateOrNil is an expiry date as the API writes it (expires_at of
+// memberships and tokens, a date without time), or null.
+func dateOrNil(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.Format("2006-01-02")
 }
 
 // params reads request parameters the way Grape does: query string, then

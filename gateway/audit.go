@@ -124,19 +124,11 @@ func memberAudit(action string, holder auditEntity, m *meta.Member, before *meta
 		extra = map[string]any{"add": "user_access", "as": accessLabels[m.AccessLevel]}
 	case "member.update":
 		extra = map[string]any{"change": "access_level", "from": accessLabels[before.AccessLevel], "to": accessLabels[m.AccessLevel],
-			"expiry_from": day(before.ExpiresAt), "expiry_to": day(m.ExpiresAt)}
+			"expiry_from": dateOrNil(before.ExpiresAt), "expiry_to": dateOrNil(m.ExpiresAt)}
 	default:
 		extra = map[string]any{"remove": "user_access"}
 	}
 	return newAuditEvent(action, holder, meta.AuditTarget{Type: "User", ID: m.UserID, Details: m.Name}, "", extra)
-}
-
-// day is a membership's expiry as the API writes it, or nil.
-func day(t *time.Time) any {
-	if t == nil {
-		return nil
-	}
-	return t.Format("2006-01-02")
 }
 
 // audit records an event for the request's caller; a failure is logged,
