@@ -109,6 +109,7 @@ func (s *Server) createGroup(c *gin.Context) {
 		httpx.Abort(c, err)
 		return
 	}
+	s.audit(c, id, createdAudit("group.create", groupEntity(g)))
 	c.JSON(http.StatusCreated, s.groupJSON(g))
 }
 
@@ -284,6 +285,7 @@ func (s *Server) createProject(c *gin.Context) {
 		httpx.Abort(c, err)
 		return
 	}
+	s.audit(c, id, createdAudit("project.create", projectEntity(proj)))
 	c.JSON(http.StatusCreated, s.projectJSON(proj))
 }
 
@@ -735,7 +737,8 @@ func (s *Server) updateMember(group bool) gin.HandlerFunc {
 //
 // Removing a group member also removes their memberships of its
 // subgroups and of the projects in its tree, unless skip_subresources is
-// true (see meta.Store.RemoveMember).
+// true (see meta.Store.RemoveMember); each of those is audited on its own
+// subgroup or project, as GitLab's recursive DestroyService does.
 func (s *Server) removeMember(group bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		const op = "gateway.removeMember"
@@ -774,17 +777,25 @@ func (s *Server) removeMember(group bool) gin.HandlerFunc {
 		}
 		self := uid == id.User.ID
 		var gone meta.Member
-		if err := s.Store.RemoveMember(c.Request.Context(), src, uid, !skip, func(cur *meta.Member, lastOwner bool) error {
+		below, err := s.Store.RemoveMember(c.Request.Context(), src, uid, !skip, func(cur *meta.Member, lastOwner bool) error {
 			gone = *cur
 			if !self && !canManage(group, level) {
 				return errForbidden(op)
 			}
 			return ownerGuard(op, group, cur, level, lastOwner)
-		}); err != nil {
+		})
+		if err != nil {
 			httpx.Abort(c, err)
 			return
 		}
 		s.audit(c, id, memberAudit("member.destroy", entity, &gone, nil))
+		for _, r := range below {
+			e := auditEntity{Type: "project", ID: r.ID, Path: r.FullPath}
+			if r.Group {
+				e.Type = "group"
+			}
+			s.audit(c, id, memberAudit("member.destroy", e, &gone, nil))
+		}
 		c.Status(http.StatusNoContent)
 	}
 }

@@ -131,6 +131,16 @@ func memberAudit(action string, holder auditEntity, m *meta.Member, before *meta
 	return newAuditEvent(action, holder, meta.AuditTarget{Type: "User", ID: m.UserID, Details: m.Name}, "", extra)
 }
 
+// createdAudit is the event of a group's or a project's creation, on the
+// new group or project itself, as GitLab EE records it (Groups and
+// Projects CreateService log_audit_event: AuditEventService with action
+// :create, whose details are add "group" or "project" and the new
+// entity as target; its event types group_created and project_created).
+func createdAudit(action string, e auditEntity) *meta.AuditEvent {
+	class := entityTypes[e.Type]
+	return newAuditEvent(action, e, meta.AuditTarget{Type: class, ID: e.ID, Details: e.Path}, "", map[string]any{"add": e.Type})
+}
+
 // audit records an event for the request's caller; a failure is logged,
 // never fails the request (the action already happened).
 func (s *Server) audit(c *gin.Context, id *auth.Identity, e *meta.AuditEvent) {
@@ -254,6 +264,10 @@ func eventName(e *meta.AuditEvent) any {
 		return "personal_access_token_revoked"
 	case "user.create":
 		return "user_created"
+	case "group.create":
+		return "group_created"
+	case "project.create":
+		return "project_created"
 	case "member.create":
 		return "member_created"
 	case "member.update":

@@ -299,7 +299,7 @@ func TestAuditEventEntities(t *testing.T) {
 // and created_after dropped the fraction.
 func TestAuditEventFilters(t *testing.T) {
 	e := NewEnv(t)
-	s := e.NewScenario() // two project token creations
+	s := e.NewScenario() // a group, a subgroup, a project and two project token creations
 	e.DeployToken("groups", s.SubID, "read_package_registry")
 	uid, _ := e.User("dora") // user.create, personal_access_token.create
 	// Two events at known instants, apart by half a second.
@@ -316,18 +316,18 @@ func TestAuditEventFilters(t *testing.T) {
 		want   int    // events
 		err    string // with status 400
 	}{
-		{"entity_type=Project&entity_id=" + fmt.Sprint(s.ProjectID), 200, 2, ""},
-		{"entity_type=Group&entity_id=" + fmt.Sprint(s.SubID), 200, 1, ""},
-		{"entity_type=Group&entity_id=" + fmt.Sprint(s.GroupID), 200, 0, ""},
+		{"entity_type=Project&entity_id=" + fmt.Sprint(s.ProjectID), 200, 3, ""},
+		{"entity_type=Group&entity_id=" + fmt.Sprint(s.SubID), 200, 2, ""},
+		{"entity_type=Group&entity_id=" + fmt.Sprint(s.GroupID), 200, 1, ""},
 		{"entity_type=User&entity_id=" + fmt.Sprint(uid), 200, 2, ""},
 		{"entity_type=User", 200, 2, ""},
-		{"entity_type=Project&entity_id=0", 200, 2, ""},
+		{"entity_type=Project&entity_id=0", 200, 3, ""},
 		{"entity_type=Gitlab::Audit::InstanceScope", 200, 0, ""},
 		{"entity_type=project", 400, 0, "entity_type does not have a valid value"},
 		{"entity_id=1", 400, 0, "entity_type is missing"},
 		{"entity_type=Project&entity_id=x", 400, 0, "entity_id is invalid"},
 		{"created_after=soon", 400, 0, "created_after is invalid"},
-		{"created_before=2029-12-31T23:59:59Z", 200, 3, ""},
+		{"created_before=2029-12-31T23:59:59Z", 200, 6, ""},
 		{"created_after=2030-01-01T00:00:00.500Z", 200, 1, ""},
 		{"created_after=2030-01-01T00:00:00Z&created_before=2030-01-01T00:00:00Z", 200, 1, ""},
 		{"created_after=2030-01-01&created_before=2030-01-01T00:00:00.5Z", 200, 2, ""},
@@ -349,11 +349,12 @@ func TestAuditEventFilters(t *testing.T) {
 			}
 		})
 	}
-	// Pages of one entity's events, newest first.
+	// Pages of one entity's events, newest first: the two moved to 2030,
+	// then the project's creation.
 	r := e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/audit_events?entity_type=Project&entity_id=%d&per_page=1&page=2", s.ProjectID), nil, PAT(e.Admin)))
 	var page []map[string]any
 	r.JSON(t, &page)
-	if len(page) != 1 || page[0]["id"] != float64(ids[0]) || r.Header.Get("X-Total") != "2" || r.Header.Get("X-Total-Pages") != "2" {
+	if len(page) != 1 || page[0]["id"] != float64(ids[0]) || r.Header.Get("X-Total") != "3" || r.Header.Get("X-Total-Pages") != "3" {
 		t.Errorf("page 2: %v, X-Total %s, X-Total-Pages %s", page, r.Header.Get("X-Total"), r.Header.Get("X-Total-Pages"))
 	}
 }
@@ -385,9 +386,10 @@ func TestAuditEventRoutes(t *testing.T) {
 		e.Must(201, e.Do("POST", fmt.Sprintf("/api/v4/groups/%d/deploy_tokens", s.SubID),
 			map[string]any{"name": who, "scopes": []string{"read_package_registry"}}, PAT(users[who])))
 	}
-	// The project's events: root's two deploy tokens (NewScenario) and
-	// three memberships, dev's upload, maint's token; the subgroup's:
-	// root's three memberships and a token each by gowner and root.
+	// The project's events: root's creation of it and two deploy tokens
+	// (NewScenario) and three memberships, dev's upload, maint's token;
+	// the subgroup's: root's creation of it and three memberships, and a
+	// token each by gowner and root; the top-level group's: its creation.
 	event := map[string]float64{} // by author and entity type
 	for _, ev := range auditList(e, "/api/v4/audit_events?per_page=100", e.Admin) {
 		event[fmt.Sprint(ev["author_name"], " ", ev["entity_type"])] = ev["id"].(float64)
@@ -399,24 +401,24 @@ func TestAuditEventRoutes(t *testing.T) {
 		status    int
 		authors   string // sorted author names of the events listed
 	}{
-		{project, "root", 200, "dev maint root root root root root"},
-		{project, "maint", 200, "dev maint root root root root root"},
-		{project, "gowner", 200, "dev maint root root root root root"},
-		{project, "gmaint", 200, "dev maint root root root root root"},
+		{project, "root", 200, "dev maint root root root root root root"},
+		{project, "maint", 200, "dev maint root root root root root root"},
+		{project, "gowner", 200, "dev maint root root root root root root"},
+		{project, "gmaint", 200, "dev maint root root root root root root"},
 		{project, "dev", 200, "dev"},
 		{project, "gdev", 200, ""},
 		{project, "rep", 403, ""},
 		{project, "outsider", 404, ""},
-		{"/api/v4/projects/acme%2Fsub%2Fapp/audit_events", "maint", 200, "dev maint root root root root root"},
+		{"/api/v4/projects/acme%2Fsub%2Fapp/audit_events", "maint", 200, "dev maint root root root root root root"},
 		{project + "?created_after=2100-01-01", "root", 200, ""},
 		{project + "?created_before=nope", "root", 400, ""},
-		{group, "root", 200, "gowner root root root root"},
-		{group, "gowner", 200, "gowner root root root root"},
+		{group, "root", 200, "gowner root root root root root"},
+		{group, "gowner", 200, "gowner root root root root root"},
 		{group, "gmaint", 200, ""},
 		{group, "gdev", 200, ""},
 		{group, "rep", 403, ""},
 		{group, "outsider", 404, ""},
-		{fmt.Sprintf("/api/v4/groups/%d/audit_events", s.GroupID), "root", 200, ""},
+		{fmt.Sprintf("/api/v4/groups/%d/audit_events", s.GroupID), "root", 200, "root"},
 		{fmt.Sprintf("%s/%v", project, event["dev Project"]), "dev", 200, "dev"},
 		{fmt.Sprintf("%s/%v", project, event["maint Project"]), "dev", 404, ""},
 		{fmt.Sprintf("%s/%v", project, event["maint Project"]), "maint", 200, "maint"},
@@ -635,6 +637,91 @@ func TestAuditMembers(t *testing.T) {
 			"add user_access as Developer"}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("%s member events %q, want %q", src.kind, got, want)
+		}
+	}
+
+	// Removing a group member takes their memberships below it with it,
+	// and GitLab audits each on its own group or project; with
+	// skip_subresources only the one removed.
+	sub := e.Group("sub", g, "private")
+	lib := e.Project("lib", sub, "private")
+	kai, _ := e.User("kai")
+	ada, _ := e.User("ada")
+	for _, u := range []int64{kai, ada} {
+		for _, m := range []string{fmt.Sprintf("groups/%d", g), fmt.Sprintf("groups/%d", sub), fmt.Sprintf("projects/%d", p), fmt.Sprintf("projects/%d", lib)} {
+			e.Must(201, e.Do("POST", "/api/v4/"+m+"/members", map[string]any{"user_id": u, "access_level": 30}, admin))
+		}
+	}
+	e.Must(204, e.Do("DELETE", fmt.Sprintf("/api/v4/groups/%d/members/%d", g, kai), nil, admin))
+	// A membership GitLab's daily job would have deleted for having
+	// expired goes without an event of its own.
+	eli, _ := e.User("eli")
+	e.Must(201, e.Do("POST", fmt.Sprintf("/api/v4/groups/%d/members", g), map[string]any{"user_id": eli, "access_level": 30}, admin))
+	e.Must(201, e.Do("POST", fmt.Sprintf("/api/v4/projects/%d/members", lib), map[string]any{"user_id": eli, "access_level": 30}, admin))
+	e.Store.DB().MustExec(`UPDATE project_members SET expires_at = '2020-01-01' WHERE project_id = $1 AND user_id = $2`, lib, eli)
+	e.Must(204, e.Do("DELETE", fmt.Sprintf("/api/v4/groups/%d/members/%d", g, eli), nil, admin))
+	var left int
+	e.Store.DB().Get(&left, `SELECT count(*) FROM project_members WHERE user_id = $1`, eli)
+	if left != 0 {
+		t.Errorf("eli's expired project membership was not removed with the group's")
+	}
+	e.Must(204, e.Do("DELETE", fmt.Sprintf("/api/v4/groups/%d/members/%d?skip_subresources=true", g, ada), nil, admin))
+	e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d/members/%d", lib, ada), nil, admin))
+	var events []map[string]any
+	e.Must(200, e.Do("GET", "/api/v4/audit_events?per_page=100", nil, admin)).JSON(t, &events)
+	removed := map[string][]string{}
+	for _, ev := range events {
+		d, _ := ev["details"].(map[string]any)
+		if ev["event_name"] == "member_destroyed" && d["remove"] == "user_access" {
+			who := fmt.Sprint(d["target_details"])
+			removed[who] = append(removed[who], fmt.Sprint(ev["entity_type"], " ", ev["entity_path"]))
+		}
+	}
+	// Newest first: the subgroups' after the group's, then the projects'.
+	want := []string{"Project team/sub/lib", "Project team/app", "Group team/sub", "Group team"}
+	if fmt.Sprint(removed["kai"]) != fmt.Sprint(want) {
+		t.Errorf("removals audited for kai %q, want %q", removed["kai"], want)
+	}
+	if fmt.Sprint(removed["eli"]) != "[Group team]" {
+		t.Errorf("removals audited for eli %q, want only the group's", removed["eli"])
+	}
+	if fmt.Sprint(removed["ada"]) != "[Group team]" {
+		t.Errorf("removals audited for ada with skip_subresources %q, want only the group's", removed["ada"])
+	}
+}
+
+// TestAuditCreation checks that making a group, a subgroup or a project
+// is audited on it, as GitLab EE's create services do.
+func TestAuditCreation(t *testing.T) {
+	e := NewEnv(t)
+	g := e.Group("corp", 0, "private")
+	sub := e.Group("tools", g, "private")
+	p := e.Project("cli", sub, "private")
+	for _, tc := range []struct {
+		list, name, entityType, path, add string
+		id                                int64
+	}{
+		{fmt.Sprintf("/api/v4/groups/%d/audit_events", g), "group_created", "Group", "corp", "group", g},
+		{fmt.Sprintf("/api/v4/groups/%d/audit_events", sub), "group_created", "Group", "corp/tools", "group", sub},
+		{fmt.Sprintf("/api/v4/projects/%d/audit_events", p), "project_created", "Project", "corp/tools/cli", "project", p},
+	} {
+		var events []map[string]any
+		e.Must(200, e.Do("GET", tc.list, nil, PAT(e.Admin))).JSON(t, &events)
+		var found int
+		for _, ev := range events {
+			d, _ := ev["details"].(map[string]any)
+			if ev["event_name"] != tc.name {
+				continue
+			}
+			found++
+			if ev["entity_type"] != tc.entityType || ev["entity_id"] != float64(tc.id) || ev["entity_path"] != tc.path ||
+				d["add"] != tc.add || d["target_type"] != tc.entityType || d["target_id"] != float64(tc.id) ||
+				d["target_details"] != tc.path || ev["author_name"] != "root" {
+				t.Errorf("%s: %v", tc.list, ev)
+			}
+		}
+		if found != 1 {
+			t.Errorf("%s: %d %s events, want 1: %v", tc.list, found, tc.name, events)
 		}
 	}
 }

@@ -884,9 +884,17 @@ func (s *Store) UpdateMember(ctx context.Context, src MemberSource, userID int64
 // (GitLab, without a transaction, would have removed what it reached
 // first). Which Owners count is judged as things stand before the
 // removal, as GitLab's cleanup judged it.
-func (s *Store) RemoveMember(ctx context.Context, src MemberSource, userID int64, subresources bool, check MemberCheck) error {
+//
+// It returns the memberships below the group that went with it and that
+// the lists showed (see listed), subgroups' first, each in path order:
+// GitLab removes each through Members::DestroyService again, which
+// audits it on its own group or project (ee/app/services/ee/members/
+// destroy_service.rb), and the caller does the same. Rows the lists hid
+// are left out: GitLab's daily job had deleted them already.
+func (s *Store) RemoveMember(ctx context.Context, src MemberSource, userID int64, subresources bool, check MemberCheck) ([]Removal, error) {
 	const op = "meta.RemoveMember"
-	return s.changeMember(ctx, op, src, userID, check, func(tx *Tx) error {
+	var below []Removal
+	err := s.changeMember(ctx, op, src, userID, check, func(tx *Tx) error {
 		cascade := src.Group && subresources
 		if cascade {
 			var ownerless bool
@@ -909,14 +917,33 @@ func (s *Store) RemoveMember(ctx context.Context, src MemberSource, userID int64
 		if !cascade {
 			return nil
 		}
-		if _, err := tx.tx.ExecContext(ctx, `DELETE FROM project_members pm USING projects p JOIN namespaces n ON n.id = p.namespace_id
-			WHERE pm.project_id = p.id AND pm.user_id = $2 AND $1 = ANY(n.traversal_ids)`, src.ID, userID); err != nil {
-			return wrap(op, err)
-		}
-		_, err := tx.tx.ExecContext(ctx, `DELETE FROM group_members gm USING namespaces n
-			WHERE n.id = gm.namespace_id AND gm.user_id = $2 AND $1 = ANY(n.traversal_ids) AND gm.namespace_id <> $1`, src.ID, userID)
+		// Both lists are read in the statement's snapshot, before either
+		// delete: the group rows' listed condition weighs the Owners
+		// around them as they stood.
+		err := tx.tx.SelectContext(ctx, &below, `WITH g AS (
+				DELETE FROM group_members gm USING namespaces n
+				WHERE n.id = gm.namespace_id AND gm.user_id = $2 AND $1 = ANY(n.traversal_ids) AND gm.namespace_id <> $1
+				RETURNING true AS grp, n.id, n.full_path, `+listed(true, "gm")+` AS shown),
+			p AS (
+				DELETE FROM project_members pm USING projects p JOIN namespaces n ON n.id = p.namespace_id
+				WHERE pm.project_id = p.id AND pm.user_id = $2 AND $1 = ANY(n.traversal_ids)
+				RETURNING false AS grp, p.id, n.full_path || '/' || p.path AS full_path, `+listed(false, "pm")+` AS shown)
+			SELECT grp, id, full_path FROM (SELECT * FROM g UNION ALL SELECT * FROM p) r WHERE shown
+			ORDER BY grp DESC, full_path`, src.ID, userID)
 		return wrap(op, err)
 	})
+	if err != nil {
+		return nil, err
+	}
+	return below, nil
+}
+
+// Removal names a group or project whose membership went with the
+// removal of a membership of a group above it.
+type Removal struct {
+	Group    bool   `db:"grp"`
+	ID       int64  `db:"id"`
+	FullPath string `db:"full_path"`
 }
 
 // ownerCounts is the SQL condition that Owner row m, on the group whose
