@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"sync"
@@ -52,6 +53,13 @@ func errInvalidToken(op, desc string) error {
 	return &errs.Error{Op: op, Kind: errs.Unauthorized,
 		Challenge: `Bearer realm="The API", error="invalid_token", error_description="` + desc + `"`,
 		Body:      map[string]any{"error": "invalid_token", "error_description": desc}}
+}
+
+// invalidToken reports whether err is errInvalidToken's: a PAT that
+// exists but is expired or revoked, which no carrier passes over.
+func invalidToken(err error) bool {
+	var e *errs.Error
+	return errors.As(err, &e) && e.Kind == errs.Unauthorized && e.Challenge != ""
 }
 
 // ErrInsufficientScope is GitLab's answer to a PAT lacking the scope.
@@ -181,8 +189,11 @@ func checkPATScope(op string, id *Identity, method string) error {
 // a deploy token (Deploy-Token header, else Bearer, replaced by the Basic
 // password when Basic is present); then Bearer or PRIVATE-TOKEN as a PAT,
 // where no match is 401; then the Basic password as a PAT, where no match is
-// anonymous; a job token can never be valid here (no CI runner), so it is
-// 401. The Basic username is ignored, as GitLab's API does.
+// anonymous but an expired or revoked PAT is 401 invalid_token, as for any
+// other carrier (GitLab's find_personal_access_token_from_http_basic_auth
+// finds every PAT, and validate_access_token! then raises; spec 3.4, 4.6);
+// a job token can never be valid here (no CI runner), so it is 401. The
+// Basic username is ignored, as GitLab's API does.
 //
 // PROJECT DECISION: a deploy token sent as PRIVATE-TOKEN is also accepted
 // here (GitLab would answer 401). Maven settings.xml files written for
@@ -212,7 +223,7 @@ func (a *Authenticator) Packages(ctx context.Context, r *http.Request, clientIP 
 		if err == nil {
 			return id, nil
 		}
-		if !errs.Is(err, errs.Unauthorized) {
+		if !errs.Is(err, errs.Unauthorized) || invalidToken(err) {
 			return nil, err
 		}
 	}

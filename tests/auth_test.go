@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -142,6 +143,31 @@ func TestAuthPATScopes(t *testing.T) {
 	r = e.Do("GET", "/api/v4/user", nil, PAT(past["token"].(string)))
 	e.Must(401, r)
 	ErrBody(t, r, "error", "invalid_token")
+	// On package routes too, as the Basic password, even where anonymous
+	// would read; Maven and PyPI routes keep their Basic challenge on it.
+	expired := past["token"].(string)
+	pub := e.Project("pub", e.Group("open", 0, "public"), "public")
+	e.Must(201, e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d/packages/generic/p/1/f", pub), "x", PAT(e.Admin)))
+	for _, c := range []struct {
+		path string
+		h    H
+		want string // the challenge
+	}{
+		{fmt.Sprintf("/api/v4/projects/%d/packages/generic/p/1/f", pub), Basic("reader", expired), "Bearer"},
+		{fmt.Sprintf("/api/v4/projects/%d/packages/generic/p/1/f", s.ProjectID), Basic("reader", expired), "Bearer"},
+		{fmt.Sprintf("/api/v4/projects/%d/packages/npm/p", pub), Basic("reader", expired), "Bearer"},
+		{fmt.Sprintf("/api/v4/projects/%d/packages/maven/com/x/p/1/p-1.jar", pub), Basic("reader", expired), challenge},
+		{fmt.Sprintf("/api/v4/projects/%d/packages/maven/com/x/p/1/p-1.jar", s.ProjectID), PAT(expired), challenge},
+		{fmt.Sprintf("/api/v4/groups/%d/-/packages/maven/com/x/p/1/p-1.jar", s.GroupID), PAT(expired), challenge},
+		{"/api/v4/packages/maven/com/x/p/1/p-1.jar", PAT(expired), challenge},
+		{fmt.Sprintf("/api/v4/projects/%d/packages/pypi/simple/p/", pub), Basic("reader", expired), challenge},
+		{fmt.Sprintf("/api/v4/groups/%d/-/packages/pypi/simple/p/", s.GroupID), PAT(expired), challenge},
+	} {
+		r := e.Do("GET", c.path, nil, c.h)
+		if got := r.Header.Get("WWW-Authenticate"); r.Status != 401 || !strings.HasPrefix(got, c.want) || !strings.Contains(string(r.Body), "invalid_token") {
+			t.Errorf("%s with an expired PAT: %d %q %s, want 401 with a %s challenge and invalid_token", c.path, r.Status, got, r.Body, c.want)
+		}
+	}
 	e.Must(400, e.Do("POST", fmt.Sprintf("/api/v4/users/%d/personal_access_tokens", uid),
 		map[string]any{"name": "bad", "scopes": []string{"everything"}}, PAT(e.Admin)))
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/pkgate/pkgate/auth"
 	"github.com/pkgate/pkgate/formats"
+	"github.com/pkgate/pkgate/internal/httpx"
 )
 
 // Options are the Maven settings GitLab keeps per namespace.
@@ -31,16 +32,16 @@ func Register(rg *gin.RouterGroup, d formats.Deps) { RegisterWith(rg, d, Default
 // every GET.
 func RegisterWith(rg *gin.RouterGroup, d formats.Deps, o Options) {
 	h := &handler{d: d, o: o}
-	p := rg.Group("/projects/:id/packages/maven", d.Auth.PackageProject("id"))
+	p := rg.Group("/projects/:id/packages/maven", httpx.StrictChallenge, d.Auth.PackageProject("id"))
 	p.GET("/*path", auth.Require(auth.Read), h.projectGet)
 	p.HEAD("/*path", auth.Require(auth.Read), h.projectGet)
 	p.PUT("/*path", auth.Require(auth.Write), h.put)
 
-	g := rg.Group("/groups/:id/-/packages/maven", d.Auth.PackageGroup("id"))
+	g := rg.Group("/groups/:id/-/packages/maven", httpx.StrictChallenge, d.Auth.PackageGroup("id"))
 	g.GET("/*path", h.groupGet)
 	g.HEAD("/*path", h.groupGet)
 
-	i := rg.Group("/packages/maven", d.Auth.PackageInstance())
+	i := rg.Group("/packages/maven", httpx.StrictChallenge, d.Auth.PackageInstance())
 	i.GET("/*path", h.instanceGet)
 	i.HEAD("/*path", h.instanceGet)
 }

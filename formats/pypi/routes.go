@@ -30,13 +30,13 @@ func Register(rg *gin.RouterGroup, d formats.Deps) {
 	h := &handler{d: d}
 	read := auth.Require(auth.Read)
 
-	p := rg.Group("/projects/:id/packages/pypi", h.errorRenderer(false), d.Auth.PackageProject("id"))
+	p := rg.Group("/projects/:id/packages/pypi", httpx.StrictChallenge, h.errorRenderer(false), d.Auth.PackageProject("id"))
 	upload := []gin.HandlerFunc{auth.Require(auth.Write), h.upload}
 	p.POST("", upload...)
 	p.POST("/", upload...)
 	h.mountReads(p, read, h.projectScope)
 
-	g := rg.Group("/groups/:id/-/packages/pypi", h.errorRenderer(true), d.Auth.PackageGroup("id"))
+	g := rg.Group("/groups/:id/-/packages/pypi", httpx.StrictChallenge, h.errorRenderer(true), d.Auth.PackageGroup("id"))
 	h.mountReads(g, func(c *gin.Context) { c.Next() }, h.groupScope)
 }
 

@@ -25,6 +25,9 @@ const (
 	// ChallengeKey, when set on a request, makes every 401 carry this
 	// WWW-Authenticate value (package routes set the Basic challenge).
 	ChallengeKey = "httpx.challenge"
+	// StrictChallengeKey, when true, makes the ChallengeKey value win over
+	// an error's own challenge (see StrictChallenge).
+	StrictChallengeKey = "httpx.strictChallenge"
 	// RendererKey may hold a Renderer that replaces the JSON error body for
 	// a format whose clients expect another shape.
 	RendererKey = "httpx.renderer"
@@ -35,6 +38,17 @@ const (
 	// failed authentication as one from a header does.
 	CredentialKey = "httpx.credential"
 )
+
+// StrictChallenge is the middleware of the routes whose every 401 must
+// carry the route's own challenge, an expired or revoked token's
+// included: Maven and pip look for the Basic challenge to send
+// credentials, and sbt and Ivy match credentials by its realm (spec
+// npm-maven-pypi 1.3). Elsewhere such a token gets GitLab's Bearer
+// invalid_token challenge.
+func StrictChallenge(c *gin.Context) {
+	c.Set(StrictChallengeKey, true)
+	c.Next()
+}
 
 // PackagesRealm is the Basic challenge GitLab sends on package routes; pip
 // and Maven only retry with credentials after seeing it.
@@ -102,10 +116,12 @@ func Abort(c *gin.Context, err error) {
 		log.Debug("request refused", "op", e.Op, "status", status, "err", err.Error())
 	}
 	if status == http.StatusUnauthorized {
-		if e.Challenge != "" {
-			c.Header("WWW-Authenticate", e.Challenge)
-		} else if ch, ok := c.Get(ChallengeKey); ok {
+		ch, routed := c.Get(ChallengeKey)
+		switch {
+		case routed && (e.Challenge == "" || c.GetBool(StrictChallengeKey)):
 			c.Header("WWW-Authenticate", ch.(string))
+		case e.Challenge != "":
+			c.Header("WWW-Authenticate", e.Challenge)
 		}
 	}
 	if c.Writer.Written() {

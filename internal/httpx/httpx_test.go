@@ -64,17 +64,24 @@ func TestParsePageErrors(t *testing.T) {
 }
 
 func TestAbortShapes(t *testing.T) {
+	invalid := &errs.Error{Kind: errs.Unauthorized, Challenge: `Bearer error="invalid_token"`, Body: map[string]any{"error": "invalid_token"}}
 	cases := []struct {
 		err       error
 		challenge bool
+		strict    bool
 		status    int
 		body      string
+		want      string // the WWW-Authenticate header
 	}{
-		{errs.New("op", errs.NotFound, "404 Project Not Found"), false, 404, `{"message":"404 Project Not Found"}`},
-		{errs.Param("op", "name is missing"), false, 400, `{"error":"name is missing"}`},
-		{errs.New("op", errs.Unauthorized, "401 Unauthorized"), true, 401, `{"message":"401 Unauthorized"}`},
-		{errs.E("op", errs.Internal, errs.Msg("secret detail")), false, 500, `{"message":"500 Internal Server Error"}`},
-		{errs.New("op", errs.TooLarge, ""), false, 413, `{"message":"413 Request Entity Too Large"}`},
+		{errs.New("op", errs.NotFound, "404 Project Not Found"), true, false, 404, `{"message":"404 Project Not Found"}`, ""},
+		{errs.Param("op", "name is missing"), false, false, 400, `{"error":"name is missing"}`, ""},
+		{errs.New("op", errs.Unauthorized, "401 Unauthorized"), true, false, 401, `{"message":"401 Unauthorized"}`, PackagesRealm},
+		{errs.New("op", errs.Unauthorized, "401 Unauthorized"), false, false, 401, `{"message":"401 Unauthorized"}`, ""},
+		{invalid, true, false, 401, `{"error":"invalid_token"}`, invalid.Challenge},
+		{invalid, false, false, 401, `{"error":"invalid_token"}`, invalid.Challenge},
+		{invalid, true, true, 401, `{"error":"invalid_token"}`, PackagesRealm},
+		{errs.E("op", errs.Internal, errs.Msg("secret detail")), false, false, 500, `{"message":"500 Internal Server Error"}`, ""},
+		{errs.New("op", errs.TooLarge, ""), false, false, 413, `{"message":"413 Request Entity Too Large"}`, ""},
 	}
 	for _, c := range cases {
 		w := httptest.NewRecorder()
@@ -83,12 +90,15 @@ func TestAbortShapes(t *testing.T) {
 		if c.challenge {
 			ctx.Set(ChallengeKey, PackagesRealm)
 		}
+		if c.strict {
+			ctx.Set(StrictChallengeKey, true)
+		}
 		Abort(ctx, c.err)
 		if w.Code != c.status || w.Body.String() != c.body {
 			t.Errorf("%v: %d %s", c.err, w.Code, w.Body)
 		}
-		if got := w.Header().Get("WWW-Authenticate"); (got == PackagesRealm) != c.challenge {
-			t.Errorf("%v: challenge %q", c.err, got)
+		if got := w.Header().Get("WWW-Authenticate"); got != c.want {
+			t.Errorf("%v (route challenge %v, strict %v): challenge %q, want %q", c.err, c.challenge, c.strict, got, c.want)
 		}
 	}
 }
