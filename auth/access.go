@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -232,8 +233,14 @@ type GroupAccess struct {
 }
 
 // PackageGroup is the middleware of group-level package routes. A group
-// deploy token counts only on its own group (GitLab's group policy), not on
-// subgroups; elsewhere it reads like an anonymous caller.
+// deploy token counts on its own group and on every subgroup below it, as
+// the spec has it (1.2: "the group endpoints of that group (and
+// subgroups)"); elsewhere it reads like an anonymous caller. GitLab's
+// group policy counts it on its own group only (read_package_registry_
+// deploy_token: @user.groups.include?(@subject)), so that a subgroup's
+// endpoint would refuse a token that reads every project below it one
+// project at a time; the spec's rule gives it nothing it cannot already
+// read.
 func (a *Authenticator) PackageGroup(param string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		const op = "auth.PackageGroup"
@@ -281,7 +288,7 @@ func (a *Authenticator) groupAccess(ctx context.Context, id *Identity, g *meta.N
 	switch {
 	case id.Deploy != nil:
 		t := id.Deploy
-		if t.GroupID != nil && *t.GroupID == g.ID && (t.HasScope(ScopeReadPackages) || t.HasScope(ScopeWritePackages)) {
+		if t.GroupID != nil && slices.Contains(g.TraversalIDs, *t.GroupID) && (t.HasScope(ScopeReadPackages) || t.HasScope(ScopeWritePackages)) {
 			allInTree, visible = true, true
 		}
 	case id.User != nil:
@@ -349,7 +356,12 @@ func Authorize(acc *Access, perm Perm) error {
 	if ok {
 		return nil
 	}
-	if acc.Identity.Anonymous() {
+	// An anonymous caller who sees the project but may not read its
+	// packages is refused, not challenged: only packages turned off on a
+	// public project do that, and no credential would read them (GitLab's
+	// authorize_read_package! is forbidden! for everyone; spec 4.5 row 5).
+	// Writing asks for a credential.
+	if acc.Identity.Anonymous() && perm != Read {
 		return errs.New(op, errs.Unauthorized, "401 Unauthorized")
 	}
 	return errs.New(op, errs.Forbidden, "403 Forbidden")

@@ -171,3 +171,37 @@ func TestAuthPATScopes(t *testing.T) {
 	e.Must(400, e.Do("POST", fmt.Sprintf("/api/v4/users/%d/personal_access_tokens", uid),
 		map[string]any{"name": "bad", "scopes": []string{"everything"}}, PAT(e.Admin)))
 }
+
+// TestAuthPackagesDisabled: a public project with packages turned off
+// refuses every reader, anonymous or not, with 403 (spec 4.5 row 5): no
+// credential would read them, so there is nothing to challenge for.
+// Writing still asks an anonymous caller for a credential.
+func TestAuthPackagesDisabled(t *testing.T) {
+	e := NewEnv(t)
+	m := e.Must(201, e.Do("POST", "/api/v4/projects", map[string]any{"path": "off", "namespace_id": e.Group("open", 0, "public"),
+		"visibility": "public", "packages_enabled": false}, PAT(e.Admin))).Map(t)
+	id := int64(m["id"].(float64))
+	_, alice := e.User("alice")
+	for _, c := range []struct {
+		method, path string
+		h            H
+		want         int
+	}{
+		{"GET", "/packages/generic/p/1/f", nil, 403},
+		{"HEAD", "/packages/generic/p/1/f", nil, 403},
+		{"GET", "/packages/generic/p/1/f", PAT(alice), 403},
+		{"PUT", "/packages/generic/p/1/f", nil, 401},
+		{"GET", "/packages/maven/com/x/p/1/p-1.jar", nil, 403},
+		{"GET", "/packages/pypi/simple/p/", nil, 403},
+		{"GET", "/packages/npm/p", nil, 403},
+	} {
+		var body any
+		if c.method == "PUT" {
+			body = "x"
+		}
+		r := e.Do(c.method, fmt.Sprintf("/api/v4/projects/%d%s", id, c.path), body, c.h)
+		if r.Status != c.want || (c.want == 401) != (r.Header.Get("WWW-Authenticate") == challenge) {
+			t.Errorf("%s %s: %d %q %s, want %d", c.method, c.path, r.Status, r.Header.Get("WWW-Authenticate"), r.Body, c.want)
+		}
+	}
+}

@@ -417,6 +417,12 @@ func TestMavenHTTPAuth(t *testing.T) {
 		t.Fatalf("group read: %q", r.Body)
 	}
 	e.Must(200, e.Do("GET", "/api/v4/groups/acme/-/packages/maven"+jarPath, nil, DeployHdr(gt)))
+	// It also counts on the subgroup's endpoint below its group (spec
+	// 1.2), and a subgroup's token counts there but not above it.
+	e.Must(200, e.Do("GET", mvnGroup(s.SubID)+jarPath, nil, DeployHdr(gt)))
+	st, _, _ := e.DeployToken("groups", s.SubID, "read_package_registry")
+	e.Must(200, e.Do("GET", mvnGroup(s.SubID)+jarPath, nil, DeployHdr(st)))
+	e.Must(404, e.Do("GET", mvnGroup(s.GroupID)+jarPath, nil, DeployHdr(st)))
 	e.Must(404, e.Do("GET", mvnGroup(s.GroupID)+jarPath, nil, DeployHdr(s.ReadToken)))
 	e.Must(404, e.Do("GET", mvnGroup(s.GroupID)+"/com/acme/hello/9.9/hello-9.9.jar", nil, DeployHdr(gt)))
 
