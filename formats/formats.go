@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -79,7 +78,26 @@ func ContentDisposition(name string) string {
 		}
 		return r
 	}, name)
-	return fmt.Sprintf(`attachment; filename="%s"; filename*=UTF-8''%s`, plain, url.PathEscape(name))
+	return fmt.Sprintf(`attachment; filename="%s"; filename*=UTF-8''%s`, plain, extValue(name))
+}
+
+// extValue percent-encodes every byte but RFC 3986's unreserved
+// characters, as Rails does for GitLab's downloads (ActionDispatch's
+// ContentDisposition, ERB::Util.url_encode). RFC 8187 allows a few more
+// (attr-char), but none of '@', ';', ',', '=' or a space: a path escape
+// leaves some of them as they are, and a parser then reads a name cut
+// short or an invalid header.
+func extValue(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '.', c == '_', c == '~':
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
 }
 
 // ServeFile streams a package file with Range, HEAD and conditional
