@@ -67,6 +67,9 @@ type ServeOptions struct {
 	ContentType string // default application/octet-stream
 	FileName    string // for Content-Disposition; default the stored name
 	Inline      bool   // no attachment disposition
+	// Streamed keeps a download in the gateway when redirects are on:
+	// the answer carries headers a redirect to S3 would lose.
+	Streamed bool
 }
 
 // ContentDisposition builds an RFC 6266 attachment header value with both
@@ -123,7 +126,7 @@ func ServeFile(c *gin.Context, d Deps, pkg *meta.Package, f *meta.PackageFile, o
 		id := pkg.ID
 		go d.Registry.Meta.TouchDownload(context.WithoutCancel(ctx), id) //nolint:errcheck // best effort
 	}
-	if d.RedirectDownloads && c.Request.Method == http.MethodGet {
+	if d.RedirectDownloads && !o.Streamed && c.Request.Method == http.MethodGet {
 		ttl := d.RedirectTTL
 		if ttl <= 0 {
 			ttl = 5 * time.Minute

@@ -209,7 +209,9 @@ func (h *handler) serveStored(c *gin.Context, op string, p Path, f *meta.Package
 	if mutable {
 		c.Header("Cache-Control", "no-cache")
 	}
-	formats.ServeFile(c, h.d, &meta.Package{ID: f.PackageID}, f, formats.ServeOptions{FileName: name})
+	// Never redirected, as GitLab does not for Maven: its X-Checksum
+	// headers spare Maven 3.9 a .sha1 request per file (spec 3.5).
+	formats.ServeFile(c, h.d, &meta.Package{ID: f.PackageID}, f, formats.ServeOptions{FileName: name, Streamed: true})
 }
 
 func fileDigest(f *meta.PackageFile, alg string) string {
