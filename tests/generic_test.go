@@ -76,6 +76,61 @@ func TestGenericNamesAndPaths(t *testing.T) {
 	ErrBody(t, r, "error", "select does not have a valid value")
 }
 
+// TestGenericCheckOrder: GitLab's order of checks (spec 6.3) decides
+// which of several faults a request hears of. A path of fewer than three
+// segments matches no route; a download's parameters are checked before
+// the project is looked up; an upload asks for a credential first, then
+// checks its parameters, then the project and the role.
+func TestGenericCheckOrder(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	_, alice := e.User("alice") // sees nothing of the private project
+	repID, reporter := e.User("rep")
+	e.Member("projects", s.ProjectID, repID, 20)
+	base := fmt.Sprintf("/api/v4/projects/%d/packages/generic/", s.ProjectID)
+	const bad = "pkg/1.0/my%20file.txt"
+	for _, c := range []struct {
+		method, path string
+		h            H
+		status       int
+		key, msg     string // the error body's
+	}{
+		{"GET", "pkg/1.0", nil, 404, "error", "404 Not Found"},
+		{"PUT", "pkg/1.0", nil, 404, "error", "404 Not Found"},
+		{"GET", "pkg/1.0", PAT(alice), 404, "error", "404 Not Found"},
+		{"HEAD", "pkg", nil, 404, "", ""},
+		{"GET", bad, nil, 400, "error", "file_name is invalid"},
+		{"GET", bad, PAT(alice), 400, "error", "file_name is invalid"},
+		{"PUT", bad, nil, 401, "message", "401 Unauthorized"},
+		{"PUT", bad, Bearer("glpat-nothing"), 401, "message", "401 Unauthorized"},
+		{"PUT", bad, PAT(alice), 400, "error", "file_name is invalid"},
+		{"PUT", bad, PAT(reporter), 400, "error", "file_name is invalid"},
+		{"PUT", bad, DeployHdr(s.ReadToken), 400, "error", "file_name is invalid"},
+		{"PUT", "pkg/1.0/f.txt?status=processing", PAT(alice), 400, "error", "status does not have a valid value"},
+		{"PUT", "pkg/1.0/f.txt?select=all", PAT(reporter), 400, "error", "select does not have a valid value"},
+		{"PUT", "pkg/1.0/f.txt?status=processing", nil, 401, "message", "401 Unauthorized"},
+		{"PUT", "pkg/1.0/f.txt", PAT(alice), 404, "message", "404 Not Found"},
+		{"PUT", "pkg/1.0/f.txt", PAT(reporter), 403, "message", "403 Forbidden"},
+	} {
+		t.Run(c.method+" "+c.path, func(t *testing.T) {
+			var body any
+			if c.method == "PUT" {
+				body = "x"
+			}
+			r := e.Do(c.method, base+c.path, body, c.h)
+			if r.Status != c.status {
+				t.Fatalf("status %d, want %d: %s", r.Status, c.status, r.Body)
+			}
+			if c.key != "" {
+				ErrBody(t, r, c.key, c.msg)
+			}
+			if got := r.Header.Get("WWW-Authenticate"); (c.status == 401) != (got == challenge) {
+				t.Errorf("challenge %q", got)
+			}
+		})
+	}
+}
+
 func TestGenericDownloadHeadersRangesAndDuplicates(t *testing.T) {
 	e := NewEnv(t)
 	s := e.NewScenario()

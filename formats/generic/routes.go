@@ -39,11 +39,66 @@ func Register(rg *gin.RouterGroup, d formats.Deps) { RegisterWith(rg, d, Default
 // RegisterWith mounts the generic routes with explicit settings.
 func RegisterWith(rg *gin.RouterGroup, d formats.Deps, o Options) {
 	h := &handler{d: d, o: o}
-	g := rg.Group("/projects/:id/packages/generic", d.Auth.PackageProject("id"))
-	g.PUT("/*path", auth.Require(auth.Write), h.upload)
-	g.GET("/*path", auth.Require(auth.Read), h.download)
-	g.HEAD("/*path", auth.Require(auth.Read), h.download)
+	project := d.Auth.PackageProject("id")
+	g := rg.Group("/projects/:id/packages/generic")
+	g.PUT("/*path", h.parse(true), project, auth.Require(auth.Write), h.upload)
+	g.GET("/*path", h.parse(false), project, auth.Require(auth.Read), h.download)
+	g.HEAD("/*path", h.parse(false), project, auth.Require(auth.Read), h.download)
 }
+
+const targetKey = "generic.target"
+
+// parse reads the path before the project is looked up, in GitLab's
+// order of checks (spec 6.3): a path of fewer than three segments matches
+// no route, so it is 404 {"error":"404 Not Found"} for everyone, as
+// Grape's unmatched route; a download's bad name is 400 with or without
+// a credential (GitLab validates parameters before its handler looks the
+// project up); an upload authenticates first (GitLab's "authenticate
+// unless GET/HEAD" filter), so its bad name is 401 without a credential
+// and 400 with one, before the project's 404 or the role's 403.
+func (h *handler) parse(upload bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		dir := ""
+		if upload {
+			dir = c.Query("path")
+		}
+		t, err := ParsePath(c.Param("path"), dir)
+		if err == nil && upload {
+			err = uploadParams(c)
+		}
+		if err == nil {
+			c.Set(targetKey, t)
+			c.Next()
+			return
+		}
+		c.Set(httpx.ChallengeKey, httpx.PackagesRealm)
+		if upload && err != ErrRouteNotFound {
+			id, aerr := h.d.Auth.Packages(c.Request.Context(), c.Request, c.ClientIP)
+			switch {
+			case aerr != nil:
+				err = aerr
+			case id.Anonymous():
+				err = errs.New("generic.parse", errs.Unauthorized, "401 Unauthorized")
+			}
+		}
+		httpx.Abort(c, err)
+	}
+}
+
+// uploadParams checks an upload's query parameters.
+func uploadParams(c *gin.Context) error {
+	const op = "generic.Upload"
+	if status := c.Query("status"); status != "" && status != meta.StatusDefault && status != meta.StatusHidden {
+		return errs.Param(op, "status does not have a valid value")
+	}
+	if sel := c.Query("select"); sel != "" && sel != "package_file" {
+		return errs.Param(op, "select does not have a valid value")
+	}
+	return nil
+}
+
+// target is the path parse read.
+func target(c *gin.Context) Target { return c.MustGet(targetKey).(Target) }
 
 type handler struct {
 	d formats.Deps
@@ -71,21 +126,8 @@ const tooLarge = "413 Request Entity Too Large - File is too large"
 func (h *handler) upload(c *gin.Context) {
 	const op = "generic.Upload"
 	ctx := c.Request.Context()
-	t, err := ParsePath(c.Param("path"), c.Query("path"))
-	if err != nil {
-		httpx.Abort(c, err)
-		return
-	}
-	status := c.Query("status")
-	if status != "" && status != meta.StatusDefault && status != meta.StatusHidden {
-		httpx.Abort(c, errs.Param(op, "status does not have a valid value"))
-		return
-	}
-	sel := c.Query("select")
-	if sel != "" && sel != "package_file" {
-		httpx.Abort(c, errs.Param(op, "select does not have a valid value"))
-		return
-	}
+	t := target(c)
+	status, sel := c.Query("status"), c.Query("select") // checked by parse
 	if err := formats.CheckContentLength(c, h.d.Limits.Generic, tooLarge); err != nil {
 		httpx.Abort(c, err)
 		return
@@ -190,11 +232,7 @@ func (h *handler) hasFile(ctx context.Context, projectID int64, t Target) (bool,
 
 func (h *handler) download(c *gin.Context) {
 	ctx := c.Request.Context()
-	t, err := ParsePath(c.Param("path"), "")
-	if err != nil {
-		httpx.Abort(c, err)
-		return
-	}
+	t := target(c)
 	acc := auth.AccessFrom(c)
 	version := t.Version
 	pkg, f, err := h.d.Registry.Meta.FindFile(ctx, acc.Project.ID, "generic", t.Name, &version, meta.InstallableStatuses, t.StoredName())
