@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -105,7 +106,9 @@ func extValue(s string) string {
 
 // ServeFile streams a package file with Range, HEAD and conditional
 // request support (http.ServeContent, as GitLab's Workhorse does), or
-// redirects to a presigned URL when configured. A file whose blob the
+// redirects to a presigned URL when configured, unless the client's
+// Authorization header would follow the redirect to the store (see
+// authorizationFollows). A file whose blob the
 // digest backfill found damaged is refused, whichever way it would be
 // sent (and not counted as downloaded): its object holds other bytes than
 // the file was published with, and a client would install them.
@@ -135,7 +138,7 @@ func ServeFile(c *gin.Context, d Deps, pkg *meta.Package, f *meta.PackageFile, o
 		if !o.Inline {
 			so.ContentDisposition = disposition
 		}
-		if u, err := d.Registry.SignedURL(ctx, f, ttl, so); err == nil {
+		if u, err := d.Registry.SignedURL(ctx, f, ttl, so); err == nil && !authorizationFollows(c.Request, d.ExternalURL, u) {
 			c.Header("Cache-Control", "no-store")
 			c.Redirect(http.StatusFound, u)
 			return
@@ -172,6 +175,40 @@ func ServeFile(c *gin.Context, d Deps, pkg *meta.Package, f *meta.PackageFile, o
 		}
 	}
 	http.ServeContent(bigCopyWriter{c.Writer}, c.Request, "", f.CreatedAt, r)
+}
+
+// authorizationFollows reports whether a client following a redirect to
+// the presigned URL signed may send the request's Authorization header
+// along, so that the store would refuse the download: S3 answers a
+// request carrying both a presigned query and an Authorization header with
+// 400 (MinIO: "request has multiple authentication types"; AWS: "Only one
+// auth mechanism allowed"). Such a download is streamed instead.
+//
+// Clients disagree on when they drop the header. curl (7.83 and later) and
+// Python's requests (pip, twine, python-gitlab) drop it when the host or
+// the port changes; npm's fetcher (make-fetch-happen) and Go's http.Client
+// only when the host name changes, so `npm install` with its Bearer token
+// failed against a store on the gateway's host name and another port (a
+// MinIO next to the gateway). The host name alone is therefore compared,
+// as those clients compare it, with the host the request addressed and
+// with the external URL's (a proxy may rewrite Host). Credentials in
+// other headers (PRIVATE-TOKEN, Deploy-Token, Job-Token) are not S3
+// authentication: the store ignores them, and such downloads still
+// redirect.
+func authorizationFollows(r *http.Request, externalURL, signed string) bool {
+	if r.Header.Get("Authorization") == "" {
+		return false
+	}
+	su, err := url.Parse(signed)
+	if err != nil {
+		return true
+	}
+	host := su.Hostname()
+	if strings.EqualFold((&url.URL{Host: r.Host}).Hostname(), host) {
+		return true
+	}
+	eu, err := url.Parse(externalURL)
+	return err == nil && strings.EqualFold(eu.Hostname(), host)
 }
 
 // damaged is the answer for a file whose object holds other bytes than
