@@ -166,6 +166,14 @@ func (a *Authenticator) PackageProject(param string) gin.HandlerFunc {
 			return
 		}
 		c.Set(identityKey, id)
+		// A PAT's scope is weighed before the project is looked up, as
+		// GitLab's API guard does when it authenticates: read_api only
+		// reads, by the request's method (spec 3.4), so a PAT of the wrong
+		// scope hears 403 insufficient_scope whatever the project, not 404.
+		if err := checkPATScope(op, id, c.Request.Method); err != nil {
+			httpx.Abort(c, err)
+			return
+		}
 		p, err := a.cachedProject(ctx, httpx.Param(c, param))
 		if err != nil {
 			if errs.Is(err, errs.NotFound) {

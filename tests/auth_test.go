@@ -137,6 +137,26 @@ func TestAuthPATScopes(t *testing.T) {
 	r = e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d/packages/generic/p/1/f", s.ProjectID), "x", PAT(ro))
 	e.Must(403, r)
 	ErrBody(t, r, "error", "insufficient_scope")
+	// The scope is weighed before the project: a project the token's
+	// user cannot see, or none at all, answers the same.
+	hidden := e.Project("hidden", e.Group("elsewhere", 0, "private"), "private")
+	for _, p := range []int64{hidden, 999999} {
+		r = e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d/packages/generic/p/1/f", p), "x", PAT(ro))
+		e.Must(403, r)
+		ErrBody(t, r, "error", "insufficient_scope")
+	}
+	userOnly := e.Must(201, e.Do("POST", fmt.Sprintf("/api/v4/users/%d/personal_access_tokens", uid),
+		map[string]any{"name": "me", "scopes": []string{"read_user"}}, PAT(e.Admin))).Map(t)["token"].(string)
+	for _, path := range []string{
+		fmt.Sprintf("/api/v4/projects/%d/packages/generic/p/1/f", hidden),
+		fmt.Sprintf("/api/v4/projects/%d/packages/maven/com/x/p/1/p-1.jar", s.ProjectID),
+		fmt.Sprintf("/api/v4/projects/%d/packages/pypi/simple/p/", hidden),
+		fmt.Sprintf("/api/v4/projects/%d/packages/npm/p", hidden),
+	} {
+		r = e.Do("GET", path, nil, PAT(userOnly))
+		e.Must(403, r)
+		ErrBody(t, r, "error", "insufficient_scope")
+	}
 
 	past := e.Must(201, e.Do("POST", fmt.Sprintf("/api/v4/users/%d/personal_access_tokens", uid),
 		map[string]any{"name": "old", "scopes": []string{"api"}, "expires_at": "2000-01-01"}, PAT(e.Admin))).Map(t)
