@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -15,8 +16,6 @@ import (
 	"github.com/pkgate/pkgate/internal/httpx"
 	"github.com/pkgate/pkgate/storage/meta"
 )
-
-var visibilityRank = map[string]int{"private": 0, "internal": 10, "public": 20}
 
 func (s *Server) groupJSON(g *meta.Namespace) gin.H {
 	return gin.H{
@@ -67,7 +66,7 @@ func (s *Server) createGroup(c *gin.Context) {
 	if !ok || visibility == "" {
 		visibility = "private"
 	}
-	if _, ok := visibilityRank[visibility]; !ok {
+	if _, ok := meta.VisibilityRank[visibility]; !ok {
 		httpx.Abort(c, errs.Param(op, "visibility does not have a valid value"))
 		return
 	}
@@ -93,7 +92,7 @@ func (s *Server) createGroup(c *gin.Context) {
 			httpx.Abort(c, err)
 			return
 		}
-		if visibilityRank[visibility] > visibilityRank[parent.Visibility] {
+		if meta.VisibilityRank[visibility] > meta.VisibilityRank[parent.Visibility] {
 			httpx.Abort(c, validation(op, "visibility_level", "must not be more permissive than the parent group's visibility"))
 			return
 		}
@@ -103,7 +102,11 @@ func (s *Server) createGroup(c *gin.Context) {
 	}
 	g := &meta.Namespace{Name: name, Path: path, Visibility: visibility, Description: desc}
 	if err := s.Store.CreateGroup(ctx, g, parent, id.User.ID); err != nil {
-		if errs.Is(err, errs.Invalid) {
+		switch {
+		case errors.Is(err, meta.ErrVisibility):
+			// The parent was made less visible since the check above.
+			err = validation(op, "visibility_level", "must not be more permissive than the parent group's visibility")
+		case errs.Is(err, errs.Invalid):
 			err = validation(op, "path", "has already been taken")
 		}
 		httpx.Abort(c, err)
@@ -240,7 +243,7 @@ func (s *Server) createProject(c *gin.Context) {
 	if !ok || visibility == "" {
 		visibility = "private"
 	}
-	if _, ok := visibilityRank[visibility]; !ok {
+	if _, ok := meta.VisibilityRank[visibility]; !ok {
 		httpx.Abort(c, errs.Param(op, "visibility does not have a valid value"))
 		return
 	}
@@ -271,14 +274,18 @@ func (s *Server) createProject(c *gin.Context) {
 			return
 		}
 	}
-	if ns.Kind == "group" && visibilityRank[visibility] > visibilityRank[ns.Visibility] {
+	if ns.Kind == "group" && meta.VisibilityRank[visibility] > meta.VisibilityRank[ns.Visibility] {
 		httpx.Abort(c, validation(op, "visibility_level", "must not be more permissive than the group's visibility"))
 		return
 	}
 	desc, _ := p.str("description")
 	proj := &meta.Project{NamespaceID: ns.ID, Name: name, Path: path, Visibility: visibility, PackagesEnabled: pkgs, Description: desc}
 	if err := s.Store.CreateProject(ctx, proj); err != nil {
-		if errs.Is(err, errs.Invalid) {
+		switch {
+		case errors.Is(err, meta.ErrVisibility):
+			// The group was made less visible since the check above.
+			err = validation(op, "visibility_level", "must not be more permissive than the group's visibility")
+		case errs.Is(err, errs.Invalid):
 			err = &errs.Error{Op: op, Kind: errs.Invalid, Body: map[string]any{"message": map[string][]string{
 				"path": {"has already been taken"}, "name": {"has already been taken"}}}}
 		}

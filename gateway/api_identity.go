@@ -27,12 +27,14 @@ func (s *Server) registerAPI(v4 *gin.RouterGroup) {
 	api.POST("/groups", s.createGroup)
 	api.GET("/groups", s.listGroups)
 	api.GET("/groups/:id", s.getGroup)
+	api.PUT("/groups/:id", s.updateGroup)
 	api.GET("/groups/:id/subgroups", s.listSubgroups)
 	api.GET("/groups/:id/projects", s.listGroupProjects)
 
 	api.POST("/projects", s.createProject)
 	api.GET("/projects", s.listProjects)
 	api.GET("/projects/:id", s.getProject)
+	api.PUT("/projects/:id", s.updateProject)
 
 	for _, kind := range []string{"projects", "groups"} {
 		group := kind == "groups"

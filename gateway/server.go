@@ -126,12 +126,11 @@ func New(ctx context.Context, c Config, log *slog.Logger) (*Server, error) {
 		store.Close()
 		return nil, fmt.Errorf("database: listen for package changes: %w", err)
 	}
-	if s.Auth.Cache != nil {
-		// Cache invalidations from other nodes; stops with ctx.
-		if err := meta.Listen(ctx, c.DatabaseURL, meta.TokensChannel, s.Auth.Cache.Invalidate); err != nil {
-			store.Close()
-			return nil, fmt.Errorf("database: listen for token invalidations: %w", err)
-		}
+	// Token and project-settings invalidations from other nodes; stops
+	// with ctx.
+	if err := meta.Listen(ctx, c.DatabaseURL, meta.TokensChannel, s.Auth.Invalidate); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("database: listen for token invalidations: %w", err)
 	}
 	s.engine = s.routes()
 	return s, nil

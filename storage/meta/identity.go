@@ -277,6 +277,16 @@ func (s *Store) CreateGroup(ctx context.Context, g *Namespace, parent *Namespace
 		traversal = append(traversal, parent.TraversalIDs...)
 	}
 	return s.Tx(ctx, func(tx *Tx) error {
+		if parent != nil {
+			// Read under the parent's row lock (see edit.go).
+			kind, vis, err := parentVisibility(ctx, tx, parent.ID)
+			if err != nil {
+				return wrap(op, err)
+			}
+			if !allowedIn(kind, vis, g.Visibility) {
+				return errs.E(op, errs.Invalid, ErrVisibility)
+			}
+		}
 		// A subgroup and a project share their parent's path space: both
 		// resolve from the same full path (spec 3.5).
 		err := tx.tx.GetContext(ctx, g, `INSERT INTO namespaces (kind, name, path, full_path, full_name, parent_id, visibility, description, traversal_ids)
@@ -390,15 +400,28 @@ const projectSelect = `SELECT p.id, p.namespace_id, p.name, p.path, p.visibility
 func (s *Store) CreateProject(ctx context.Context, p *Project) error {
 	const op = "meta.CreateProject"
 	var id int64
-	err := s.db.GetContext(ctx, &id, `INSERT INTO projects (namespace_id, name, path, visibility, packages_enabled, description)
-		SELECT $1, $2, $3, $4, $5, $6
-		WHERE NOT EXISTS (SELECT 1 FROM namespaces n WHERE n.parent_id = $1 AND lower(n.path) = lower($3))
-		RETURNING id`, p.NamespaceID, p.Name, p.Path, p.Visibility, p.PackagesEnabled, p.Description)
-	if err != nil {
+	err := s.Tx(ctx, func(tx *Tx) error {
+		// The group's visibility is read and held under its row lock (see
+		// edit.go), so a group made private meanwhile cannot end up
+		// holding a public project.
+		kind, vis, err := parentVisibility(ctx, tx, p.NamespaceID)
+		if err != nil {
+			return wrap(op, err)
+		}
+		if !allowedIn(kind, vis, p.Visibility) {
+			return errs.E(op, errs.Invalid, ErrVisibility)
+		}
+		err = tx.tx.GetContext(ctx, &id, `INSERT INTO projects (namespace_id, name, path, visibility, packages_enabled, description)
+			SELECT $1, $2, $3, $4, $5, $6
+			WHERE NOT EXISTS (SELECT 1 FROM namespaces n WHERE n.parent_id = $1 AND lower(n.path) = lower($3))
+			RETURNING id`, p.NamespaceID, p.Name, p.Path, p.Visibility, p.PackagesEnabled, p.Description)
 		if IsUniqueViolation(err) || errors.Is(err, sql.ErrNoRows) {
 			return errs.E(op, errs.Invalid, errs.Msg("path has already been taken"), err)
 		}
 		return wrap(op, err)
+	})
+	if err != nil {
+		return err
 	}
 	got, err := s.ProjectByID(ctx, id)
 	if err != nil {

@@ -109,4 +109,26 @@ try:
     raise AssertionError("deleted token still works")
 except gitlab.exceptions.GitlabAuthenticationError as e:
     assert e.response_code == 401, e.response_code
+
+# Editing: python-gitlab's save() sends what changed (PUT /projects/:id,
+# PUT /groups/:id); a group cannot go below what is in it.
+for g in (admin.groups.get(top.id), admin.groups.get(sub.id)):
+    g.visibility = "internal"
+    g.save()
+proj = admin.projects.get(proj.id)
+proj.description = "tools"
+proj.visibility = "internal"
+proj.save()
+assert admin.projects.get(proj.id).visibility == "internal"
+sub = admin.groups.get(sub.id)
+sub.visibility = "private"
+try:
+    sub.save()
+    raise AssertionError("a group made private over an internal project")
+except gitlab.exceptions.GitlabUpdateError as e:
+    assert e.response_code == 400 and "higher visibility" in str(e.error_message), (e.response_code, e.error_message)
+sub = admin.groups.get(sub.id)
+sub.name = "Subteam"
+sub.save()
+assert admin.projects.get(proj.id).name_with_namespace == "Acme / Subteam / App"
 print("SCENARIO OK")
