@@ -86,13 +86,8 @@ func readEdit(op string, p *params, editable []string, path string) (editParams,
 // packages_enabled is audited as GitLab EE's ProjectChangesAuditor does.
 func (s *Server) updateProject(c *gin.Context) {
 	const op = "gateway.updateProject"
-	id, ok := requireUser(c, op)
+	id, p, ok := userParams(c, op)
 	if !ok {
-		return
-	}
-	p, err := readParams(c)
-	if err != nil {
-		httpx.Abort(c, err)
 		return
 	}
 	proj, level, err := s.projectFor(c, id)
@@ -146,13 +141,8 @@ func (s *Server) updateProject(c *gin.Context) {
 // and visibility are among them).
 func (s *Server) updateGroup(c *gin.Context) {
 	const op = "gateway.updateGroup"
-	id, ok := requireUser(c, op)
+	id, p, ok := userParams(c, op)
 	if !ok {
-		return
-	}
-	p, err := readParams(c)
-	if err != nil {
-		httpx.Abort(c, err)
 		return
 	}
 	g, level, err := s.groupFor(c, id)

@@ -47,13 +47,8 @@ func (s *Server) projectJSON(p *meta.Project) gin.H {
 
 func (s *Server) createGroup(c *gin.Context) {
 	const op = "gateway.createGroup"
-	id, ok := requireUser(c, op)
+	id, p, ok := userParams(c, op)
 	if !ok {
-		return
-	}
-	p, err := readParams(c)
-	if err != nil {
-		httpx.Abort(c, err)
 		return
 	}
 	if err := missing(p, "name", "path"); err != nil {
@@ -214,13 +209,8 @@ func (s *Server) creationTarget(ctx context.Context, op string, id *auth.Identit
 
 func (s *Server) createProject(c *gin.Context) {
 	const op = "gateway.createProject"
-	id, ok := requireUser(c, op)
+	id, p, ok := userParams(c, op)
 	if !ok {
-		return
-	}
-	p, err := readParams(c)
-	if err != nil {
-		httpx.Abort(c, err)
 		return
 	}
 	name, hasName := p.str("name")

@@ -68,6 +68,21 @@ func requireUser(c *gin.Context, op string) (*auth.Identity, bool) {
 	return id, true
 }
 
+// userParams is requireUser and then readParams: the request of a
+// signed-in person, with its parameters, or false once answered.
+func userParams(c *gin.Context, op string) (*auth.Identity, *params, bool) {
+	id, ok := requireUser(c, op)
+	if !ok {
+		return nil, nil, false
+	}
+	p, err := readParams(c)
+	if err != nil {
+		httpx.Abort(c, err)
+		return nil, nil, false
+	}
+	return id, p, true
+}
+
 // requireAdmin answers 401 to anonymous callers and 403 to non-admins, and
 // reports whether the request may go on.
 func requireAdmin(c *gin.Context, op string) bool {
