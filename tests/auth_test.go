@@ -198,7 +198,8 @@ func TestAuthPATScopes(t *testing.T) {
 // Writing still asks an anonymous caller for a credential.
 func TestAuthPackagesDisabled(t *testing.T) {
 	e := NewEnv(t)
-	m := e.Must(201, e.Do("POST", "/api/v4/projects", map[string]any{"path": "off", "namespace_id": e.Group("open", 0, "public"),
+	open := e.Group("open", 0, "public")
+	m := e.Must(201, e.Do("POST", "/api/v4/projects", map[string]any{"path": "off", "namespace_id": open,
 		"visibility": "public", "packages_enabled": false}, PAT(e.Admin))).Map(t)
 	id := int64(m["id"].(float64))
 	_, alice := e.User("alice")
@@ -222,6 +223,22 @@ func TestAuthPackagesDisabled(t *testing.T) {
 		r := e.Do(c.method, fmt.Sprintf("/api/v4/projects/%d%s", id, c.path), body, c.h)
 		if r.Status != c.want || (c.want == 401) != (r.Header.Get("WWW-Authenticate") == challenge) {
 			t.Errorf("%s %s: %d %q %s, want %d", c.method, c.path, r.Status, r.Header.Get("WWW-Authenticate"), r.Body, c.want)
+		}
+	}
+
+	// The group's package list leaves out what a project holds from the
+	// moment its packages are turned off, for everyone.
+	on := e.Project("on", open, "public")
+	later := e.Project("later", open, "public")
+	for _, p := range []int64{on, later} {
+		e.Must(201, e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d/packages/generic/p%d/1.0/f", p, p), "x", PAT(e.Admin)))
+	}
+	e.Must(200, e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d", later), map[string]any{"packages_enabled": false}, PAT(e.Admin)))
+	for _, who := range []H{nil, PAT(alice), PAT(e.Admin)} {
+		var list []map[string]any
+		e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/groups/%d/packages", open), nil, who)).JSON(t, &list)
+		if len(list) != 1 || list[0]["name"] != fmt.Sprintf("p%d", on) {
+			t.Errorf("group packages as %v: %v", who, list)
 		}
 	}
 }

@@ -387,7 +387,10 @@ func (f PackageFilter) where() (string, []any) {
 		conds = append(conds, "p.project_id = "+arg(f.ProjectID))
 	}
 	if f.GroupID > 0 {
-		conds = append(conds, arg(f.GroupID)+" = ANY(n.traversal_ids)")
+		// Projects with packages turned off have none to list, for anyone
+		// (GitLab's GroupPackagesFinder: with_feature_available_for_user
+		// :package_registry), as every package route of theirs refuses.
+		conds = append(conds, arg(f.GroupID)+" = ANY(n.traversal_ids)", "pr.packages_enabled")
 		switch u := f.VisibleTo; {
 		case u == nil:
 			conds = append(conds, "pr.visibility = 'public'")
