@@ -165,6 +165,17 @@ func newWebFixture(e *Env) webFixture {
 	return f
 }
 
+// webTokenAudits lists a project's deploy-token audit events, newest
+// first, one "event token_id by author" a line.
+func webTokenAudits(e *Env, project int64) string {
+	var lines []string
+	for _, ev := range auditList(e, fmt.Sprintf("/api/v4/audit_events?action=deploy_token&entity_type=Project&entity_id=%d", project), e.Admin) {
+		d, _ := ev["details"].(map[string]any)
+		lines = append(lines, fmt.Sprint(ev["event_name"], " ", d["token_id"], " by ", ev["author_name"]))
+	}
+	return strings.Join(lines, "\n")
+}
+
 // TestWebTokenPermissions: who sees the form and the Revoke buttons, and
 // the server refusing every post the page would not have offered.
 func TestWebTokenPermissions(t *testing.T) {
@@ -359,6 +370,11 @@ func TestWebCreateValidationAndOneTimeDisplay(t *testing.T) {
 	if got == nil || got["username"] != "reader-bot" || got["expires_at"] != "2099-01-31T00:00:00.000Z" {
 		t.Fatalf("token %v", got)
 	}
+	// Audited as the REST API's creation is, the refused forms not at all.
+	if a := webTokenAudits(e, f.ProjectID); !strings.HasPrefix(a, fmt.Sprintf("deploy_token_created %v by maria\n", got["id"])) ||
+		strings.Count(a, "maria") != 1 {
+		t.Errorf("audit events: %s", a)
+	}
 	// Never again: not on the settings page, the dashboard, or in logs.
 	for _, p := range []string{proj + "/settings", "/-/ui/", proj + "/packages"} {
 		page := m.get(p)
@@ -415,6 +431,10 @@ func TestWebRevokeWithoutJavaScript(t *testing.T) {
 	}
 	if s := put(); s != 401 {
 		t.Fatalf("after revoke: %d", s)
+	}
+	if a := webTokenAudits(e, f.ProjectID); !strings.HasPrefix(a, fmt.Sprintf("deploy_token_revoked %d by maria\n", id)) ||
+		strings.Count(a, "revoked") != 1 {
+		t.Errorf("audit events: %s", a)
 	}
 	page = m.get(fmt.Sprintf("%s/settings?revoked=%d", proj, id))
 	page.mustContain(t, "was revoked")

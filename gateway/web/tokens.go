@@ -164,6 +164,7 @@ func (u *ui) createToken(kind holderKind) gin.HandlerFunc {
 		}
 		httpx.Logger(c).Info("web: deploy token created", "user", s.user.Username, "holder_kind", string(kind),
 			"holder", h.FullPath, "token_id", t.ID, "scopes", []string(t.Scopes))
+		u.auditToken(c, s, h, "deploy_token.create", t)
 		u.renderSettings(c, s, h, http.StatusCreated, &settingsPage{Created: &createdToken{
 			Name: t.Name, Username: t.DisplayUsername(), Token: secret, Scopes: t.Scopes, ExpiresAt: t.ExpiresAt}})
 	}
@@ -223,6 +224,14 @@ func (u *ui) revokeToken(kind holderKind) gin.HandlerFunc {
 		}
 		httpx.Logger(c).Info("web: deploy token revoked", "user", s.user.Username, "holder_kind", string(kind),
 			"holder", h.FullPath, "token_id", t.ID)
+		u.auditToken(c, s, h, "deploy_token.revoke", t)
 		c.Redirect(http.StatusSeeOther, done)
+	}
+}
+
+// auditToken hands a token change to the audit log (Deps.AuditToken).
+func (u *ui) auditToken(c *gin.Context, s *session, h *holder, action string, t *meta.DeployToken) {
+	if u.d.AuditToken != nil {
+		u.d.AuditToken(c, s.user, action, h.Kind == kindGroup, h.ID, h.FullPath, t)
 	}
 }

@@ -34,6 +34,10 @@ type Deps struct {
 	// default http external URL, cookies are still Secure.
 	TrustedProxies httpx.Proxies
 	Log            *slog.Logger
+	// AuditToken records a deploy token's creation ("deploy_token.create")
+	// or revocation ("deploy_token.revoke") made through the pages, as the
+	// REST API records its own; nil records nothing.
+	AuditToken func(c *gin.Context, by *meta.User, action string, group bool, holderID int64, holderPath string, t *meta.DeployToken)
 }
 
 type ui struct {
