@@ -202,7 +202,7 @@ func (s *Server) routes() *gin.Engine {
 			s.audit(c, &auth.Identity{User: by}, deployTokenAudit(action, holder, t))
 		}})
 
-	v4 := e.Group("/api/v4")
+	v4 := e.Group("/api/v4", privateAnswers)
 	s.registerAPI(v4)
 	d := s.Deps()
 	generic.RegisterWith(v4, d, generic.Options{Duplicates: duplicates(s.Cfg.GenericDuplicatesAllowed, s.Cfg.GenericDuplicateExceptionRegex)})
@@ -210,6 +210,17 @@ func (s *Server) routes() *gin.Engine {
 	maven.RegisterWith(v4, d, maven.Options{Duplicates: duplicates(s.Cfg.MavenDuplicatesAllowed, s.Cfg.MavenDuplicateExceptionRegex)})
 	pypi.Register(v4, d)
 	return e
+}
+
+// privateAnswers keeps every API answer out of shared caches unless its
+// handler says otherwise (cached documents revalidate, redirects are
+// no-store), as GitLab's API answers: a proxy that caches what it is not
+// told not to (Varnish by default, for requests without an
+// Authorization header) would otherwise serve a file fetched with a
+// Deploy-Token or PRIVATE-TOKEN header to the next anonymous caller.
+func privateAnswers(c *gin.Context) {
+	c.Header("Cache-Control", "max-age=0, private, must-revalidate")
+	c.Next()
 }
 
 // duplicates builds a duplicate setting whose regex Config.Validate has

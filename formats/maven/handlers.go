@@ -195,7 +195,7 @@ func (h *handler) serveFile(c *gin.Context, sc scope, p Path) {
 // serveStored answers a stored file for p: the digest p's checksum
 // extension asks for (404 when that digest is unknown), or the file
 // itself. A mutable file (maven-metadata.xml) goes out with
-// Cache-Control: no-cache.
+// Cache-Control: private, no-cache.
 func (h *handler) serveStored(c *gin.Context, op string, p Path, f *meta.PackageFile, name string, mutable bool) {
 	if p.Checksum != "" {
 		sum := fileDigest(f, p.Checksum)
@@ -207,7 +207,7 @@ func (h *handler) serveStored(c *gin.Context, op string, p Path, f *meta.Package
 		return
 	}
 	if mutable {
-		c.Header("Cache-Control", "no-cache")
+		c.Header("Cache-Control", "private, no-cache")
 	}
 	// Never redirected, as GitLab does not for Maven: its X-Checksum
 	// headers spare Maven 3.9 a .sha1 request per file (spec 3.5).
@@ -290,7 +290,7 @@ func (h *handler) serveMetadata(c *gin.Context, sc scope, p Path) {
 			hdr.Set("ETag", `"`+sum+`"`)
 		}
 	}
-	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set("Cache-Control", "private, no-cache")
 	hdr.Set("Content-Disposition", formats.ContentDisposition(MetadataFile))
 	serveBytes(c, "application/octet-stream", mod, doc)
 }
