@@ -21,6 +21,8 @@ func (s *Server) registerAPI(v4 *gin.RouterGroup) {
 	api.GET("/users", s.listUsers)
 	api.POST("/users", s.createUser)
 	api.GET("/users/:id", s.getUser)
+	api.POST("/users/:id/block", s.setUserState("blocked"))
+	api.POST("/users/:id/unblock", s.setUserState("active"))
 	api.POST("/users/:id/personal_access_tokens", s.createPAT)
 	s.registerPATs(api, v4.Group("", s.apiAuthAnyScope()))
 
@@ -125,6 +127,61 @@ func (s *Server) getUser(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, s.userJSON(u, id.IsAdmin() || (id.User != nil && id.User.ID == u.ID)))
+}
+
+// setUserState is GitLab's POST /users/:id/block and /unblock (lib/api/
+// users.rb), for admins: 201 true; blocking a blocked user changes
+// nothing and answers 201 null, as GitLab's `break` does; an admin
+// cannot block themselves (403). A blocked user's PATs are refused with
+// 403 on every node at once (their cached identities are dropped here
+// and, through a notification, elsewhere), and the web pages sign them
+// out; deploy tokens they made keep working, as in GitLab. Each change
+// is audited as GitLab EE's Users::BlockService and UnblockService do
+// (user_blocked, user_unblocked).
+func (s *Server) setUserState(state string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		const op = "gateway.setUserState"
+		if !requireAdmin(c, op) {
+			return
+		}
+		id := identity(c)
+		n, err := httpx.ParseID(c, "id")
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		ctx := c.Request.Context()
+		u, err := s.Store.UserByID(ctx, n)
+		if err != nil {
+			if errs.Is(err, errs.NotFound) {
+				err = errs.New(op, errs.NotFound, "404 User Not Found")
+			}
+			httpx.Abort(c, err)
+			return
+		}
+		if state == "blocked" && u.ID == id.User.ID {
+			httpx.Abort(c, errs.New(op, errs.Forbidden, "403 Forbidden - The API initiating user cannot be blocked by the API"))
+			return
+		}
+		changed, err := s.Store.SetUserState(ctx, u.ID, state)
+		if err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		if !changed && state == "blocked" {
+			c.JSON(http.StatusCreated, nil)
+			return
+		}
+		if changed {
+			s.Auth.Cache.ForgetUser(u.ID)
+			action, msg := "user.block", "Blocked user"
+			if state == "active" {
+				action, msg = "user.unblock", "Unblocked user"
+			}
+			s.audit(c, id, newAuditEvent(action, userEntity(u), meta.AuditTarget{Type: "User", ID: u.ID, Details: u.Username}, msg, nil))
+		}
+		c.JSON(http.StatusCreated, true)
+	}
 }
 
 var (

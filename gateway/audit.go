@@ -264,6 +264,10 @@ func eventName(e *meta.AuditEvent) any {
 		return "personal_access_token_revoked"
 	case "user.create":
 		return "user_created"
+	case "user.block":
+		return "user_blocked"
+	case "user.unblock":
+		return "user_unblocked"
 	case "project.name", "project.visibility", "project.packages_enabled", "group.name", "group.visibility":
 		return map[string]string{"project.name": "project_name_updated", "project.visibility": "project_visibility_level_updated",
 			"project.packages_enabled": "project_packages_enabled_updated", "group.name": "group_name_updated",

@@ -466,3 +466,69 @@ func TestPersonalAccessTokensListFilters(t *testing.T) {
 		t.Errorf("page 2: %v", page2)
 	}
 }
+
+// TestUserBlock: an admin blocks and unblocks a user (GitLab's POST
+// /users/:id/block and /unblock); a blocked user's PATs are refused with
+// 403 at once on every node, although they were cached, and work again
+// once unblocked; both changes are audited.
+func TestUserBlock(t *testing.T) {
+	a := NewEnv(t)
+	b := a.SecondNode()
+	s := a.NewScenario()
+	devID, dev := a.User("dev")
+	a.Member("projects", s.ProjectID, devID, 30)
+	_, other := a.User("other")
+	file := fmt.Sprintf("/api/v4/projects/%d/packages/generic/p/1.0/f", s.ProjectID)
+	a.Must(201, a.Do("PUT", file, "x", PAT(dev)))
+	b.Must(200, b.Do("GET", file, nil, PAT(dev))) // cached on node b
+	a.Must(200, a.Do("GET", "/api/v4/user", nil, PAT(dev)))
+
+	block := fmt.Sprintf("/api/v4/users/%d/block", devID)
+	a.Must(401, a.Do("POST", block, nil, nil))
+	a.Must(403, a.Do("POST", block, nil, PAT(other)))
+	a.Must(404, a.Do("POST", "/api/v4/users/999999/block", nil, PAT(a.Admin)))
+	r := a.Must(403, a.Do("POST", "/api/v4/users/1/block", nil, PAT(a.Admin)))
+	ErrBody(t, r, "message", "403 Forbidden - The API initiating user cannot be blocked by the API")
+	if r := a.Must(201, a.Do("POST", block, nil, PAT(a.Admin))); string(r.Body) != "true" {
+		t.Fatalf("block: %s", r.Body)
+	}
+	if r := a.Must(201, a.Do("POST", block, nil, PAT(a.Admin))); string(r.Body) != "null" {
+		t.Fatalf("block of a blocked user: %s", r.Body)
+	}
+	if m := a.Must(200, a.Do("GET", fmt.Sprintf("/api/v4/users/%d", devID), nil, PAT(a.Admin))).Map(t); m["state"] != "blocked" {
+		t.Fatalf("state %v", m["state"])
+	}
+	r = a.Must(403, a.Do("GET", "/api/v4/user", nil, PAT(dev)))
+	ErrBody(t, r, "message", "403 Forbidden - Your account has been blocked.")
+	a.Must(403, a.Do("GET", file, nil, PAT(dev)))
+	deadline := time.Now().Add(5 * time.Second) // far below the 30 s token cache
+	for b.Do("GET", file, nil, PAT(dev)).Status != 403 {
+		if time.Now().After(deadline) {
+			t.Fatal("node b still accepts the blocked user's token")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	unblock := fmt.Sprintf("/api/v4/users/%d/unblock", devID)
+	a.Must(403, a.Do("POST", unblock, nil, PAT(other)))
+	if r := a.Must(201, a.Do("POST", unblock, nil, PAT(a.Admin))); string(r.Body) != "true" {
+		t.Fatalf("unblock: %s", r.Body)
+	}
+	a.Must(200, a.Do("GET", file, nil, PAT(dev)))
+	for b.Do("GET", file, nil, PAT(dev)).Status != 200 {
+		if time.Now().After(deadline.Add(5 * time.Second)) {
+			t.Fatal("node b still refuses the unblocked user's token")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	var got []string
+	for _, ev := range auditList(a, fmt.Sprintf("/api/v4/audit_events?entity_type=User&entity_id=%d", devID), a.Admin) {
+		d, _ := ev["details"].(map[string]any)
+		got = append(got, fmt.Sprint(ev["event_name"], " ", d["custom_message"], " ", d["target_details"], " by ", ev["author_name"]))
+	}
+	want := "user_unblocked Unblocked user dev by root|user_blocked Blocked user dev by root|personal_access_token_created"
+	if g := strings.Join(got, "|"); !strings.HasPrefix(g, want) {
+		t.Errorf("audit events %s, want %s...", g, want)
+	}
+}

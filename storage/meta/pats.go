@@ -183,3 +183,20 @@ func appendTerm(terms []string, t string, min int) []string {
 	}
 	return terms
 }
+
+// SetUserState blocks ("blocked") or unblocks ("active") a user and
+// reports whether the state changed. A change tells the other nodes to
+// drop the user's cached tokens (the caller drops this node's): a blocked
+// user's PAT is refused everywhere on its next request.
+func (s *Store) SetUserState(ctx context.Context, id int64, state string) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE users SET state = $2 WHERE id = $1 AND state <> $2`, id, state)
+	if err != nil {
+		return false, wrap("meta.SetUserState", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil || n == 0 {
+		return false, wrap("meta.SetUserState", err)
+	}
+	_ = s.Notify(ctx, TokensChannel, "user:"+itoaInt64(id))
+	return true, nil
+}

@@ -131,4 +131,15 @@ sub = admin.groups.get(sub.id)
 sub.name = "Subteam"
 sub.save()
 assert admin.projects.get(proj.id).name_with_namespace == "Acme / Subteam / App"
+
+# Blocking a user refuses their tokens; unblocking lets them in again.
+u = admin.users.get(user.id)
+assert u.block() is True and u.state == "blocked"
+try:
+    gitlab.Gitlab(url, private_token=pat.token).auth()
+    raise AssertionError("a blocked user's token works")
+except gitlab.exceptions.GitlabGetError as e:
+    assert e.response_code == 403 and "blocked" in str(e.error_message), (e.response_code, e.error_message)
+assert u.unblock() is True and u.state == "active"
+gitlab.Gitlab(url, private_token=pat.token).auth()
 print("SCENARIO OK")
