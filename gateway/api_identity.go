@@ -111,18 +111,24 @@ func (s *Server) listUsers(c *gin.Context) {
 	}, func(u *meta.User) gin.H { return s.userJSON(u, id.IsAdmin()) })
 }
 
-func (s *Server) getUser(c *gin.Context) {
-	id := identity(c)
+// pathUser loads the user :id names; an unknown one is GitLab's 404
+// User Not Found.
+func (s *Server) pathUser(c *gin.Context, op string) (*meta.User, error) {
 	n, err := httpx.ParseID(c, "id")
 	if err != nil {
-		httpx.Abort(c, err)
-		return
+		return nil, err
 	}
 	u, err := s.Store.UserByID(c.Request.Context(), n)
+	if errs.Is(err, errs.NotFound) {
+		return nil, errs.New(op, errs.NotFound, "404 User Not Found")
+	}
+	return u, err
+}
+
+func (s *Server) getUser(c *gin.Context) {
+	id := identity(c)
+	u, err := s.pathUser(c, "gateway.getUser")
 	if err != nil {
-		if errs.Is(err, errs.NotFound) {
-			err = errs.New("gateway.getUser", errs.NotFound, "404 User Not Found")
-		}
 		httpx.Abort(c, err)
 		return
 	}
@@ -145,17 +151,9 @@ func (s *Server) setUserState(state string) gin.HandlerFunc {
 			return
 		}
 		id := identity(c)
-		n, err := httpx.ParseID(c, "id")
-		if err != nil {
-			httpx.Abort(c, err)
-			return
-		}
 		ctx := c.Request.Context()
-		u, err := s.Store.UserByID(ctx, n)
+		u, err := s.pathUser(c, op)
 		if err != nil {
-			if errs.Is(err, errs.NotFound) {
-				err = errs.New(op, errs.NotFound, "404 User Not Found")
-			}
 			httpx.Abort(c, err)
 			return
 		}
