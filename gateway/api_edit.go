@@ -29,13 +29,15 @@ var (
 	groupEditable   = []string{"name", "description", "visibility"}
 )
 
-// editParams reads the edit's attributes, GitLab's at_least_one_of
-// included.
+// editParams are the attributes an edit changes (nil: left as is).
 type editParams struct {
 	name, description, visibility *string
 	packagesEnabled               *bool
 }
 
+// readEdit reads an edit's attributes: at least one of GitLab's
+// at_least_one_of must be there, and path, if given, must be the current
+// one.
 func readEdit(op string, p *params, editable []string, path string) (editParams, error) {
 	var e editParams
 	given := p.has("path") // one of GitLab's at_least_one_of, checked below
