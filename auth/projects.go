@@ -26,6 +26,9 @@ type projectEntry struct {
 type projectCache struct {
 	mu sync.Mutex
 	m  map[string]projectEntry
+	// epoch counts ForgetProject calls: a lookup that began before one
+	// may have read the settings it drops, and is not cached.
+	epoch uint64
 }
 
 // cachedProject resolves a project through a short-lived cache (only hits
@@ -33,41 +36,68 @@ type projectCache struct {
 func (a *Authenticator) cachedProject(ctx context.Context, idOrPath string) (*meta.Project, error) {
 	key := strings.ToLower(idOrPath)
 	now := time.Now()
-	a.projectsOnce.Do(func() { a.projects = &projectCache{m: map[string]projectEntry{}} })
-	pc := a.projects
-	pc.mu.Lock()
-	e, ok := pc.m[key]
-	pc.mu.Unlock()
-	if ok && now.Before(e.expires) {
-		return e.p, nil
+	pc := a.projectCache()
+	if p := pc.get(key, now); p != nil {
+		return p, nil
 	}
+	ticket := pc.ticket()
 	p, err := FindProject(ctx, a.Store, idOrPath)
 	if err != nil {
 		return nil, err
 	}
-	pc.mu.Lock()
-	if len(pc.m) > 10000 {
-		pc.m = map[string]projectEntry{}
-	}
-	pc.m[key] = projectEntry{p: p, expires: now.Add(projectCacheTTL)}
-	pc.mu.Unlock()
+	pc.put(key, p, ticket, now)
 	return p, nil
 }
 
-// ForgetProject drops the cached settings of project id, or of every
-// project when id is 0 (a group's edit reaches the namespaces of all
-// below it).
-func (a *Authenticator) ForgetProject(id int64) {
+func (a *Authenticator) projectCache() *projectCache {
 	a.projectsOnce.Do(func() { a.projects = &projectCache{m: map[string]projectEntry{}} })
-	pc := a.projects
+	return a.projects
+}
+
+func (pc *projectCache) get(key string, now time.Time) *meta.Project {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
+	if e, ok := pc.m[key]; ok && now.Before(e.expires) {
+		return e.p
+	}
+	return nil
+}
+
+// ticket is taken before a lookup; put caches what it read only if no
+// settings were forgotten since.
+func (pc *projectCache) ticket() uint64 {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	return pc.epoch
+}
+
+func (pc *projectCache) put(key string, p *meta.Project, ticket uint64, now time.Time) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.epoch != ticket {
+		return
+	}
+	if len(pc.m) > 10000 {
+		pc.m = map[string]projectEntry{} // bounded memory; refills on demand
+	}
+	pc.m[key] = projectEntry{p: p, expires: now.Add(projectCacheTTL)}
+}
+
+func (pc *projectCache) forget(id int64) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	pc.epoch++
 	for k, e := range pc.m {
 		if id == 0 || e.p.ID == id {
 			delete(pc.m, k)
 		}
 	}
 }
+
+// ForgetProject drops the cached settings of project id, or of every
+// project when id is 0 (a group's edit reaches the namespaces of all
+// below it).
+func (a *Authenticator) ForgetProject(id int64) { a.projectCache().forget(id) }
 
 // Invalidate applies a notification from another node on the token
 // channel: "project:<id>" or "project:*" drop cached project settings,
