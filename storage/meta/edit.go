@@ -27,18 +27,20 @@ var ErrVisibility = errors.New("visibility not allowed by the namespace tree")
 // transaction committed it). So a group made private and a project made
 // public in it at the same moment cannot both pass their checks.
 
-// parentVisibility locks namespace id against a concurrent change of its
-// visibility, until the transaction ends, and returns its kind and
-// visibility.
-func parentVisibility(ctx context.Context, tx *Tx, id int64) (kind, visibility string, err error) {
-	err = tx.tx.QueryRowxContext(ctx, `SELECT kind, visibility FROM namespaces WHERE id = $1 FOR SHARE`, id).Scan(&kind, &visibility)
-	return kind, visibility, err
-}
-
-// allowedIn reports whether visibility v may be set below a namespace
-// of this kind and visibility: personal namespaces allow anything.
-func allowedIn(kind, visibility, v string) bool {
-	return kind != "group" || VisibilityRank[v] <= VisibilityRank[visibility]
+// allowedBelow locks namespace id against a concurrent change of its
+// visibility, until the transaction ends, and refuses visibility v for
+// what is in it when id is a group less visible than v (personal
+// namespaces allow anything): ErrVisibility, with GitLab's message for a
+// subgroup (visibility_level_allowed_by_parent).
+func allowedBelow(ctx context.Context, tx *Tx, op string, id int64, v string) error {
+	var kind, visibility string
+	if err := tx.tx.QueryRowxContext(ctx, `SELECT kind, visibility FROM namespaces WHERE id = $1 FOR SHARE`, id).Scan(&kind, &visibility); err != nil {
+		return wrap(op, err)
+	}
+	if kind == "group" && VisibilityRank[v] > VisibilityRank[visibility] {
+		return errs.E(op, errs.Invalid, errs.Msg("%s is not allowed since the parent group has a %s visibility.", v, visibility), ErrVisibility)
+	}
+	return nil
 }
 
 // ProjectChange is an edit of a project; nil fields stay as they are.
@@ -58,12 +60,8 @@ func (s *Store) UpdateProject(ctx context.Context, id int64, ch ProjectChange) (
 			return wrap(op, err)
 		}
 		if ch.Visibility != nil {
-			kind, vis, err := parentVisibility(ctx, tx, nsID)
-			if err != nil {
-				return wrap(op, err)
-			}
-			if !allowedIn(kind, vis, *ch.Visibility) {
-				return errs.E(op, errs.Invalid, ErrVisibility)
+			if err := allowedBelow(ctx, tx, op, nsID, *ch.Visibility); err != nil {
+				return err
 			}
 		}
 		before = new(Project)
@@ -104,12 +102,8 @@ func (s *Store) UpdateGroup(ctx context.Context, id int64, ch GroupChange) (befo
 		}
 		if v := ch.Visibility; v != nil && *v != before.Visibility {
 			if before.ParentID != nil {
-				kind, vis, err := parentVisibility(ctx, tx, *before.ParentID)
-				if err != nil {
-					return wrap(op, err)
-				}
-				if !allowedIn(kind, vis, *v) {
-					return errs.E(op, errs.Invalid, errs.Msg("%s is not allowed since the parent group has a %s visibility.", *v, vis), ErrVisibility)
+				if err := allowedBelow(ctx, tx, op, *before.ParentID, *v); err != nil {
+					return err
 				}
 			}
 			var projects, groups bool

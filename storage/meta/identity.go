@@ -278,13 +278,9 @@ func (s *Store) CreateGroup(ctx context.Context, g *Namespace, parent *Namespace
 	}
 	return s.Tx(ctx, func(tx *Tx) error {
 		if parent != nil {
-			// Read under the parent's row lock (see edit.go).
-			kind, vis, err := parentVisibility(ctx, tx, parent.ID)
-			if err != nil {
-				return wrap(op, err)
-			}
-			if !allowedIn(kind, vis, g.Visibility) {
-				return errs.E(op, errs.Invalid, ErrVisibility)
+			// Checked under the parent's row lock (see edit.go).
+			if err := allowedBelow(ctx, tx, op, parent.ID, g.Visibility); err != nil {
+				return err
 			}
 		}
 		// A subgroup and a project share their parent's path space: both
@@ -404,14 +400,10 @@ func (s *Store) CreateProject(ctx context.Context, p *Project) error {
 		// The group's visibility is read and held under its row lock (see
 		// edit.go), so a group made private meanwhile cannot end up
 		// holding a public project.
-		kind, vis, err := parentVisibility(ctx, tx, p.NamespaceID)
-		if err != nil {
-			return wrap(op, err)
+		if err := allowedBelow(ctx, tx, op, p.NamespaceID, p.Visibility); err != nil {
+			return err
 		}
-		if !allowedIn(kind, vis, p.Visibility) {
-			return errs.E(op, errs.Invalid, ErrVisibility)
-		}
-		err = tx.tx.GetContext(ctx, &id, `INSERT INTO projects (namespace_id, name, path, visibility, packages_enabled, description)
+		err := tx.tx.GetContext(ctx, &id, `INSERT INTO projects (namespace_id, name, path, visibility, packages_enabled, description)
 			SELECT $1, $2, $3, $4, $5, $6
 			WHERE NOT EXISTS (SELECT 1 FROM namespaces n WHERE n.parent_id = $1 AND lower(n.path) = lower($3))
 			RETURNING id`, p.NamespaceID, p.Name, p.Path, p.Visibility, p.PackagesEnabled, p.Description)
