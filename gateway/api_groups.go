@@ -87,10 +87,6 @@ func (s *Server) createGroup(c *gin.Context) {
 			httpx.Abort(c, err)
 			return
 		}
-		if meta.VisibilityRank[visibility] > meta.VisibilityRank[parent.Visibility] {
-			httpx.Abort(c, validation(op, "visibility_level", "must not be more permissive than the parent group's visibility"))
-			return
-		}
 	} else if !id.IsAdmin() && !id.User.CanCreateGroup {
 		httpx.Abort(c, errForbidden(op))
 		return
@@ -98,8 +94,7 @@ func (s *Server) createGroup(c *gin.Context) {
 	g := &meta.Namespace{Name: name, Path: path, Visibility: visibility, Description: desc}
 	if err := s.Store.CreateGroup(ctx, g, parent, id.User.ID); err != nil {
 		switch {
-		case errors.Is(err, meta.ErrVisibility):
-			// The parent was made less visible since the check above.
+		case errors.Is(err, meta.ErrVisibility): // checked under the parent's lock
 			err = validation(op, "visibility_level", "must not be more permissive than the parent group's visibility")
 		case errs.Is(err, errs.Invalid):
 			err = validation(op, "path", "has already been taken")
@@ -264,16 +259,11 @@ func (s *Server) createProject(c *gin.Context) {
 			return
 		}
 	}
-	if ns.Kind == "group" && meta.VisibilityRank[visibility] > meta.VisibilityRank[ns.Visibility] {
-		httpx.Abort(c, validation(op, "visibility_level", "must not be more permissive than the group's visibility"))
-		return
-	}
 	desc, _ := p.str("description")
 	proj := &meta.Project{NamespaceID: ns.ID, Name: name, Path: path, Visibility: visibility, PackagesEnabled: pkgs, Description: desc}
 	if err := s.Store.CreateProject(ctx, proj); err != nil {
 		switch {
-		case errors.Is(err, meta.ErrVisibility):
-			// The group was made less visible since the check above.
+		case errors.Is(err, meta.ErrVisibility): // checked under the group's lock
 			err = validation(op, "visibility_level", "must not be more permissive than the group's visibility")
 		case errs.Is(err, errs.Invalid):
 			err = &errs.Error{Op: op, Kind: errs.Invalid, Body: map[string]any{"message": map[string][]string{

@@ -122,6 +122,15 @@ func TestEditGroup(t *testing.T) {
 	ownerID, owner := e.User("olga")
 	e.Member("groups", sub, ownerID, 50)
 	url := func(id int64) string { return fmt.Sprintf("/api/v4/groups/%d", id) }
+	// Nor is anything made more visible than the group it goes into.
+	r := e.Must(400, e.Do("POST", "/api/v4/groups", map[string]any{"name": "Loud", "path": "loud", "parent_id": sub, "visibility": "public"}, PAT(e.Admin)))
+	if !strings.Contains(string(r.Body), `"visibility_level":["must not be more permissive than the parent group's visibility"]`) {
+		t.Errorf("public subgroup of an internal group: %s", r.Body)
+	}
+	r = e.Must(400, e.Do("POST", "/api/v4/projects", map[string]any{"path": "loud", "namespace_id": sub, "visibility": "public"}, PAT(e.Admin)))
+	if !strings.Contains(string(r.Body), `"visibility_level":["must not be more permissive than the group's visibility"]`) {
+		t.Errorf("public project in an internal group: %s", r.Body)
+	}
 	for _, c := range []struct {
 		name   string
 		id     int64
