@@ -121,7 +121,6 @@ func (s *Server) updateProject(c *gin.Context) {
 	}
 	s.settingsChanged(c, after.ID)
 	entity := projectEntity(after)
-	target := meta.AuditTarget{Type: "Project", ID: after.ID, Details: entity.Path}
 	for _, ch := range []struct {
 		action, change string
 		from, to       any
@@ -130,7 +129,7 @@ func (s *Server) updateProject(c *gin.Context) {
 		{"project.visibility", "visibility_level", visibilityLabel(before.Visibility), visibilityLabel(after.Visibility)},
 		{"project.packages_enabled", "packages_enabled", before.PackagesEnabled, after.PackagesEnabled},
 	} {
-		s.auditChange(c, id, entity, target, ch.action, ch.change, ch.from, ch.to)
+		s.auditChange(c, id, entity, ch.action, ch.change, ch.from, ch.to)
 	}
 	c.JSON(http.StatusOK, s.projectJSON(after))
 }
@@ -173,7 +172,6 @@ func (s *Server) updateGroup(c *gin.Context) {
 	}
 	s.settingsChanged(c, 0)
 	entity := groupEntity(after)
-	target := meta.AuditTarget{Type: "Group", ID: after.ID, Details: entity.Path}
 	for _, ch := range []struct {
 		action, change string
 		from, to       any
@@ -181,7 +179,7 @@ func (s *Server) updateGroup(c *gin.Context) {
 		{"group.name", "name", before.Name, after.Name},
 		{"group.visibility", "visibility", visibilityLabel(before.Visibility), visibilityLabel(after.Visibility)},
 	} {
-		s.auditChange(c, id, entity, target, ch.action, ch.change, ch.from, ch.to)
+		s.auditChange(c, id, entity, ch.action, ch.change, ch.from, ch.to)
 	}
 	c.JSON(http.StatusOK, s.groupJSON(after))
 }
@@ -189,13 +187,13 @@ func (s *Server) updateGroup(c *gin.Context) {
 // auditChange records a changed attribute as GitLab EE's
 // ProjectChangesAuditor and GroupChangesAuditor do: change, from, to and
 // "Changed <change> from <from> to <to>"; an attribute left as it was
-// is not recorded.
-func (s *Server) auditChange(c *gin.Context, id *auth.Identity, entity auditEntity, target meta.AuditTarget, action, change string, from, to any) {
+// is not recorded. The entity is the target too.
+func (s *Server) auditChange(c *gin.Context, id *auth.Identity, entity auditEntity, action, change string, from, to any) {
 	if from == to {
 		return
 	}
 	msg := fmt.Sprintf("Changed %s from %v to %v", change, from, to)
-	s.audit(c, id, newAuditEvent(action, entity, target, msg, map[string]any{"change": change, "from": from, "to": to}))
+	s.audit(c, id, newAuditEvent(action, entity, entity.target(), msg, map[string]any{"change": change, "from": from, "to": to}))
 }
 
 // settingsChanged drops the cached settings of project id (0: of every

@@ -777,11 +777,7 @@ func (s *Server) removeMember(group bool) gin.HandlerFunc {
 		}
 		s.audit(c, id, memberAudit("member.destroy", entity, &gone, nil))
 		for _, r := range below {
-			e := auditEntity{Type: "project", ID: r.ID, Path: r.FullPath}
-			if r.Group {
-				e.Type = "group"
-			}
-			s.audit(c, id, memberAudit("member.destroy", e, &gone, nil))
+			s.audit(c, id, memberAudit("member.destroy", holderEntity(r.Group, r.ID, r.FullPath), &gone, nil))
 		}
 		c.Status(http.StatusNoContent)
 	}

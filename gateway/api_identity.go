@@ -176,7 +176,7 @@ func (s *Server) setUserState(state string) gin.HandlerFunc {
 			if state == "active" {
 				action, msg = "user.unblock", "Unblocked user"
 			}
-			s.audit(c, id, newAuditEvent(action, userEntity(u), meta.AuditTarget{Type: "User", ID: u.ID, Details: u.Username}, msg, nil))
+			s.audit(c, id, newAuditEvent(action, userEntity(u), userEntity(u).target(), msg, nil))
 		}
 		c.JSON(http.StatusCreated, true)
 	}

@@ -40,6 +40,21 @@ func userEntity(u *meta.User) auditEntity {
 	return auditEntity{Type: "user", ID: u.ID, Path: u.Username}
 }
 
+// holderEntity is the project, or with group the group, that holds a
+// membership or a token, by id and full path.
+func holderEntity(group bool, id int64, path string) auditEntity {
+	if group {
+		return auditEntity{Type: "group", ID: id, Path: path}
+	}
+	return auditEntity{Type: "project", ID: id, Path: path}
+}
+
+// target names the entity as the target of an event about itself (its
+// creation, an edit, a user's blocking), as GitLab does.
+func (e auditEntity) target() meta.AuditTarget {
+	return meta.AuditTarget{Type: entityTypes[e.Type], ID: e.ID, Details: e.Path}
+}
+
 // newAuditEvent is an event before its author and address are known. The
 // details carry GitLab's target_* and custom_message keys next to the
 // gateway's own; the keys GitLab derives from the author, the address and
@@ -69,7 +84,7 @@ func newAuditEvent(action string, entity auditEntity, target meta.AuditTarget, m
 // (the API's caller, or `admin bootstrap`). GitLab's user_created event is
 // about the new user and names them as its target too.
 func UserCreatedAudit(u *meta.User) *meta.AuditEvent {
-	return newAuditEvent("user.create", userEntity(u), meta.AuditTarget{Type: "User", ID: u.ID, Details: u.Username},
+	return newAuditEvent("user.create", userEntity(u), userEntity(u).target(),
 		fmt.Sprintf("User %s created", u.Username), map[string]any{"add": "user", "admin": u.IsAdmin})
 }
 
@@ -137,8 +152,7 @@ func memberAudit(action string, holder auditEntity, m *meta.Member, before *meta
 // :create, whose details are add "group" or "project" and the new
 // entity as target; its event types group_created and project_created).
 func createdAudit(action string, e auditEntity) *meta.AuditEvent {
-	class := entityTypes[e.Type]
-	return newAuditEvent(action, e, meta.AuditTarget{Type: class, ID: e.ID, Details: e.Path}, "", map[string]any{"add": e.Type})
+	return newAuditEvent(action, e, e.target(), "", map[string]any{"add": e.Type})
 }
 
 // audit records an event for the request's caller; a failure is logged,
@@ -250,44 +264,39 @@ var entityTypes = map[string]string{"project": "Project", "group": "Group", "use
 // the name a SIEM rule or a script keys on. Actions GitLab does not
 // record have none.
 func eventName(e *meta.AuditEvent) any {
-	switch e.Action {
-	case "deploy_token.create", "deploy_token.revoke", "deploy_token.delete":
-		name := map[string]string{"deploy_token.create": "deploy_token_created", "deploy_token.revoke": "deploy_token_revoked",
-			"deploy_token.delete": "deploy_token_destroyed"}[e.Action]
-		if e.TargetType == "group" {
-			return "group_" + name
-		}
-		return name
-	case "personal_access_token.create":
-		return "personal_access_token_created"
-	case "personal_access_token.revoke":
-		return "personal_access_token_revoked"
-	case "user.create":
-		return "user_created"
-	case "user.block":
-		return "user_blocked"
-	case "user.unblock":
-		return "user_unblocked"
-	case "project.name", "project.visibility", "project.packages_enabled", "group.name", "group.visibility":
-		return map[string]string{"project.name": "project_name_updated", "project.visibility": "project_visibility_level_updated",
-			"project.packages_enabled": "project_packages_enabled_updated", "group.name": "group_name_updated",
-			"group.visibility": "group_visibility_level_updated"}[e.Action]
-	case "group.create":
-		return "group_created"
-	case "project.create":
-		return "project_created"
-	case "member.create":
-		return "member_created"
-	case "member.update":
-		return "member_updated"
-	case "member.destroy":
-		return "member_destroyed"
-	case "package.publish":
-		return "package_registry_package_published"
-	case "package.delete":
-		return "package_registry_package_deleted"
+	name, ok := eventNames[e.Action]
+	switch {
+	case !ok:
+		return nil
+	case strings.HasPrefix(e.Action, "deploy_token.") && e.TargetType == "group":
+		return "group_" + name
 	}
-	return nil
+	return name
+}
+
+// eventNames are the event names of the actions GitLab records; a
+// group's deploy token events take a group_ prefix (see eventName).
+var eventNames = map[string]string{
+	"deploy_token.create":          "deploy_token_created",
+	"deploy_token.revoke":          "deploy_token_revoked",
+	"deploy_token.delete":          "deploy_token_destroyed",
+	"personal_access_token.create": "personal_access_token_created",
+	"personal_access_token.revoke": "personal_access_token_revoked",
+	"user.create":                  "user_created",
+	"user.block":                   "user_blocked",
+	"user.unblock":                 "user_unblocked",
+	"group.create":                 "group_created",
+	"project.create":               "project_created",
+	"project.name":                 "project_name_updated",
+	"project.visibility":           "project_visibility_level_updated",
+	"project.packages_enabled":     "project_packages_enabled_updated",
+	"group.name":                   "group_name_updated",
+	"group.visibility":             "group_visibility_level_updated",
+	"member.create":                "member_created",
+	"member.update":                "member_updated",
+	"member.destroy":               "member_destroyed",
+	"package.publish":              "package_registry_package_published",
+	"package.delete":               "package_registry_package_deleted",
 }
 
 // auditJSON renders an event as GitLab's audit event entity, keeping the

@@ -195,11 +195,7 @@ func (s *Server) routes() *gin.Engine {
 
 	web.Register(e, web.Deps{Store: s.Store, Auth: s.Auth, ExternalURL: s.Cfg.ExternalURL, TrustedProxies: proxies, Log: s.Log,
 		AuditToken: func(c *gin.Context, by *meta.User, action string, group bool, holderID int64, holderPath string, t *meta.DeployToken) {
-			holder := auditEntity{Type: "project", ID: holderID, Path: holderPath}
-			if group {
-				holder.Type = "group"
-			}
-			s.audit(c, &auth.Identity{User: by}, deployTokenAudit(action, holder, t))
+			s.audit(c, &auth.Identity{User: by}, deployTokenAudit(action, holderEntity(group, holderID, holderPath), t))
 		}})
 
 	v4 := e.Group("/api/v4", privateAnswers)
