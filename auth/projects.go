@@ -113,9 +113,6 @@ func (a *Authenticator) Invalidate(payload string) {
 		}
 		return
 	}
-	n, err := strconv.ParseInt(id, 10, 64)
-	if err != nil || n <= 0 {
-		n = 0
-	}
-	a.ForgetProject(n)
+	n, _ := strconv.ParseInt(id, 10, 64) // "*" or anything unreadable: 0, every project
+	a.ForgetProject(max(n, 0))
 }
