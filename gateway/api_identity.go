@@ -30,6 +30,7 @@ func (s *Server) registerAPI(v4 *gin.RouterGroup) {
 	api.GET("/groups", s.listGroups)
 	api.GET("/groups/:id", s.getGroup)
 	api.PUT("/groups/:id", s.updateGroup)
+	api.DELETE("/groups/:id", s.deleteGroup)
 	api.GET("/groups/:id/subgroups", s.listSubgroups)
 	api.GET("/groups/:id/projects", s.listGroupProjects)
 
@@ -37,6 +38,7 @@ func (s *Server) registerAPI(v4 *gin.RouterGroup) {
 	api.GET("/projects", s.listProjects)
 	api.GET("/projects/:id", s.getProject)
 	api.PUT("/projects/:id", s.updateProject)
+	api.DELETE("/projects/:id", s.deleteProject)
 
 	for _, kind := range []string{"projects", "groups"} {
 		group := kind == "groups"

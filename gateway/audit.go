@@ -287,6 +287,8 @@ var eventNames = map[string]string{
 	"user.unblock":                 "user_unblocked",
 	"group.create":                 "group_created",
 	"project.create":               "project_created",
+	"project.destroy":              "project_destroyed",
+	"group.destroy":                "group_destroyed",
 	"project.name":                 "project_name_updated",
 	"project.visibility":           "project_visibility_level_updated",
 	"project.packages_enabled":     "project_packages_enabled_updated",

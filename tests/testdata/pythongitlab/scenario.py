@@ -142,4 +142,26 @@ except gitlab.exceptions.GitlabGetError as e:
     assert e.response_code == 403 and "blocked" in str(e.error_message), (e.response_code, e.error_message)
 assert u.unblock() is True and u.state == "active"
 gitlab.Gitlab(url, private_token=pat.token).auth()
+# Deleting: a Maintainer may not delete the project, an Owner may (202);
+# its packages and tokens go with it at once, and a group takes what is
+# in it.
+try:
+    dev.projects.delete(proj.id)
+    raise AssertionError("a Maintainer deleted the project")
+except gitlab.exceptions.GitlabDeleteError as e:
+    assert e.response_code == 403, e.response_code
+admin.projects.get(proj.id).delete()
+for client, status in ((reader, 401), (grp, 404)):  # the project's own token went with it
+    try:
+        client.projects.get(proj.id, lazy=True).generic_packages.download("tool", "1.2.3", "tool.bin")
+        raise AssertionError("a deleted project's package downloads")
+    except gitlab.exceptions.GitlabError as e:  # 401 is GitlabAuthenticationError
+        assert e.response_code == status, (e.response_code, status)
+admin.groups.delete(top.id)
+for gid in (top.id, sub.id):
+    try:
+        admin.groups.get(gid)
+        raise AssertionError("a deleted group is still there")
+    except gitlab.exceptions.GitlabGetError as e:
+        assert e.response_code == 404, e.response_code
 print("SCENARIO OK")

@@ -1,0 +1,171 @@
+package meta
+
+import (
+	"context"
+	"slices"
+
+	"github.com/lib/pq"
+
+	"github.com/pkgate/pkgate/internal/errs"
+)
+
+// Deleting a project or a group removes it at once with everything in it:
+// subgroups, projects, packages with their files and npm tags, members and
+// deploy tokens, in one transaction. GitLab answers 202 and destroys in a
+// background job, and newer versions only mark the project or group for
+// deletion, to be restored within a retention period. Decision: here it
+// is immediate and final, because what a package registry must not do is
+// keep serving a package its owner deleted: from the commit on, every
+// node answers 404 for all of it (see DeleteProject). The blobs stay until
+// the janitor finds no file referring to them (gateway gc), as after a
+// package's deletion: a concurrent upload that deduplicated against one
+// of them is never broken.
+
+// Deletion is what a deletion removed: what caches must drop and the
+// audit log records.
+type Deletion struct {
+	Groups       []Namespace // the group and its subgroups, parents first; none for a project
+	Projects     []Project
+	DeployTokens []int64 // ids of the deploy tokens deleted with them
+}
+
+// DeleteProject deletes project id and everything in it; audit, if not
+// nil, gives the events to record in the same transaction. A missing
+// project is errs.NotFound.
+//
+// The project's row is locked first, as an edit locks it, and an upload
+// committing into the project at the same moment either commits first
+// (and is deleted with it) or fails its foreign key afterwards
+// (errs.NotFound: its object is then dropped, see registry.Publish).
+func (s *Store) DeleteProject(ctx context.Context, id int64, audit func(*Deletion) []*AuditEvent) (*Deletion, error) {
+	const op = "meta.DeleteProject"
+	d := &Deletion{}
+	err := s.Tx(ctx, func(tx *Tx) error {
+		d.Projects = d.Projects[:0]
+		if err := tx.tx.SelectContext(ctx, &d.Projects, projectSelect+` WHERE p.id = $1 FOR UPDATE OF p`, id); err != nil {
+			return wrap(op, err)
+		}
+		if len(d.Projects) == 0 {
+			return errs.New(op, errs.NotFound, "404 Project Not Found")
+		}
+		return d.purge(ctx, tx, op, audit)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// DeleteGroup deletes group id with its subgroups and every project in
+// them, as DeleteProject does a project. A missing group (or a personal
+// namespace) is errs.NotFound.
+//
+// Every group of the tree is locked FOR UPDATE before anything is read
+// from it. A subgroup or project created in the tree meanwhile has to
+// lock its parent (FOR SHARE, or FOR KEY SHARE by its foreign key) and so
+// either committed before the lock, and a second pass over the tree finds
+// it (passes repeat until one finds nothing new), or waits and then
+// finds its parent gone (errs.NotFound).
+func (s *Store) DeleteGroup(ctx context.Context, id int64, audit func(*Deletion) []*AuditEvent) (*Deletion, error) {
+	const op = "meta.DeleteGroup"
+	d := &Deletion{}
+	err := s.Tx(ctx, func(tx *Tx) error {
+		var ids []int64
+		for {
+			var locked []int64
+			// In id order, as every deletion locks: two deletions of
+			// nested groups wait for each other instead of deadlocking.
+			if err := tx.tx.SelectContext(ctx, &locked, `SELECT id FROM namespaces
+				WHERE traversal_ids @> ARRAY[$1::bigint] AND kind = 'group' ORDER BY id FOR UPDATE`, id); err != nil {
+				return wrap(op, err)
+			}
+			if len(locked) == 0 {
+				return errs.New(op, errs.NotFound, "404 Group Not Found")
+			}
+			if slices.Equal(locked, ids) {
+				break
+			}
+			ids = locked
+		}
+		d.Groups = d.Groups[:0]
+		if err := tx.tx.SelectContext(ctx, &d.Groups, `SELECT `+nsCols+` FROM namespaces WHERE id = ANY($1)
+			ORDER BY cardinality(traversal_ids), id`, pq.Int64Array(ids)); err != nil {
+			return wrap(op, err)
+		}
+		d.Projects = d.Projects[:0]
+		if err := tx.tx.SelectContext(ctx, &d.Projects, projectSelect+` WHERE p.namespace_id = ANY($1) ORDER BY p.id FOR UPDATE OF p`,
+			pq.Int64Array(ids)); err != nil {
+			return wrap(op, err)
+		}
+		return d.purge(ctx, tx, op, audit)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// maxForgotten is the most projects a deletion names one by one in its
+// notifications.
+const maxForgotten = 500
+
+// purge deletes d's rows, with what refers to them, and tells every node
+// (at commit: notifications sent in a transaction go out with it) to drop
+// the deleted tokens and projects from its caches.
+func (d *Deletion) purge(ctx context.Context, tx *Tx, op string, audit func(*Deletion) []*AuditEvent) error {
+	projects := make(pq.Int64Array, len(d.Projects))
+	for i, p := range d.Projects {
+		projects[i] = p.ID
+	}
+	groups := make(pq.Int64Array, len(d.Groups))
+	for i, g := range d.Groups {
+		groups[i] = g.ID
+	}
+	d.DeployTokens = d.DeployTokens[:0]
+	if err := tx.tx.SelectContext(ctx, &d.DeployTokens, `DELETE FROM deploy_tokens WHERE project_id = ANY($1) OR group_id = ANY($2)
+		RETURNING id`, projects, groups); err != nil {
+		return wrap(op, err)
+	}
+	// Packages, files, tags and members go by their foreign keys'
+	// cascades; subgroups all in one statement, which checks parent_id
+	// once it is done.
+	for _, q := range []struct {
+		sql string
+		ids pq.Int64Array
+	}{
+		{`DELETE FROM projects WHERE id = ANY($1)`, projects},
+		{`DELETE FROM namespaces WHERE id = ANY($1)`, groups},
+		// The cascade bumped them; ids are never reused, so no cache will
+		// ask for these again.
+		{`DELETE FROM package_generations WHERE project_id = ANY($1)`, projects},
+	} {
+		if len(q.ids) == 0 {
+			continue
+		}
+		if _, err := tx.tx.ExecContext(ctx, q.sql, q.ids); err != nil {
+			return wrap(op, err)
+		}
+	}
+	payloads := make(pq.StringArray, 0, len(d.DeployTokens)+len(d.Projects))
+	for _, t := range d.DeployTokens {
+		payloads = append(payloads, "deploy:"+itoaInt64(t))
+	}
+	if len(d.Projects) > maxForgotten {
+		payloads = append(payloads, "project:*") // cheaper than thousands of notifications; every node reloads what it uses
+	} else {
+		for _, p := range d.Projects {
+			payloads = append(payloads, "project:"+itoaInt64(p.ID))
+		}
+	}
+	if _, err := tx.tx.ExecContext(ctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) p`, TokensChannel, payloads); err != nil {
+		return wrap(op, err)
+	}
+	if audit != nil {
+		for _, e := range audit(d) {
+			if _, err := tx.tx.ExecContext(ctx, auditInsert, e.auditArgs()...); err != nil {
+				return wrap(op, err)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,237 @@
+package tests
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pkgate/pkgate/storage/janitor"
+)
+
+// auditNames lists "event_name entity_path by author" of the instance's
+// audit events whose name ends in suffix, oldest first.
+func auditNames(e *Env, suffix string) []string {
+	var got []string
+	for _, ev := range auditList(e, "/api/v4/audit_events", e.Admin) {
+		if name := fmt.Sprint(ev["event_name"]); strings.HasSuffix(name, suffix) {
+			got = append(got, fmt.Sprint(name, " ", ev["entity_path"], " by ", ev["author_name"]))
+		}
+	}
+	slices.Reverse(got)
+	return got
+}
+
+// TestDeleteProject: DELETE /projects/:id takes an Owner, answers 202 as
+// GitLab does, and takes the project's packages, tokens and members with
+// it at once: nothing of it downloads afterwards, whoever asks, and gc
+// frees its blobs.
+func TestDeleteProject(t *testing.T) {
+	e := NewEnv(t)
+	g := e.Group("acme", 0, "private")
+	p := e.Project("app", g, "private")
+	ownerID, owner := e.User("olga")
+	e.Member("groups", g, ownerID, 50)
+	maintID, maint := e.User("mia")
+	e.Member("projects", p, maintID, 40)
+	_, outsider := e.User("otto")
+	url := fmt.Sprintf("/api/v4/projects/%d", p)
+	file := url + "/packages/generic/tool/1.0/t.bin"
+	e.Must(201, e.Do("PUT", file, "bytes of the deleted project", PAT(e.Admin)))
+	projectToken, _, _ := e.DeployToken("projects", p, "read_package_registry")
+	groupToken, _, _ := e.DeployToken("groups", g, "read_package_registry")
+	// Both tokens and the project's settings are cached now.
+	e.Must(200, e.Do("GET", file, nil, DeployHdr(projectToken)))
+	e.Must(200, e.Do("GET", file, nil, DeployHdr(groupToken)))
+
+	for _, c := range []struct {
+		name   string
+		h      H
+		status int
+	}{
+		{"anonymous", nil, 401},
+		{"outsider", PAT(outsider), 404},
+		{"maintainer", PAT(maint), 403},
+		{"deploy token", DeployHdr(projectToken), 401},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e.Must(c.status, e.Do("DELETE", url, nil, c.h))
+		})
+	}
+	e.Must(200, e.Do("GET", file, nil, DeployHdr(projectToken))) // nothing refused above deleted anything
+
+	r := e.Must(202, e.Do("DELETE", url, nil, PAT(owner)))
+	if m := r.Map(t); m["message"] != "202 Accepted" {
+		t.Errorf("answer %s", r.Body)
+	}
+	ErrBody(t, e.Must(404, e.Do("GET", url, nil, PAT(e.Admin))), "message", "404 Project Not Found")
+	e.Must(404, e.Do("DELETE", url, nil, PAT(e.Admin)))
+	e.Must(404, e.Do("GET", file, nil, PAT(e.Admin)))
+	e.Must(404, e.Do("GET", file, nil, DeployHdr(groupToken)))
+	e.Must(401, e.Do("GET", file, nil, DeployHdr(projectToken))) // the token went with its project
+	var projects []map[string]any
+	e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/groups/%d/projects", g), nil, PAT(e.Admin))).JSON(t, &projects)
+	if len(projects) != 0 {
+		t.Errorf("group still lists %v", projects)
+	}
+	var memberships int
+	if err := e.Store.DB().Get(&memberships, `SELECT count(*) FROM project_members WHERE user_id = $1`, maintID); err != nil || memberships != 0 {
+		t.Errorf("%d memberships left (%v)", memberships, err)
+	}
+
+	// The path is free again, and the new project starts empty.
+	p2 := e.Project("app", g, "private")
+	e.Must(404, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d/packages/generic/tool/1.0/t.bin", p2), nil, PAT(e.Admin)))
+
+	if got, want := auditNames(e, "_destroyed"), []string{"project_destroyed acme/app by olga"}; !slices.Equal(got, want) {
+		t.Errorf("audit events %q, want %q", got, want)
+	}
+
+	// Its blob is nobody's now: gc frees it once the grace period is over.
+	rep, err := janitor.Run(context.Background(), e.Store, e.Server.Blobs, janitor.Options{Grace: time.Hour,
+		Now: func() time.Time { return time.Now().Add(2 * time.Hour) }})
+	if err != nil || rep.BlobRows != 1 || rep.Bytes != int64(len("bytes of the deleted project")) {
+		t.Errorf("gc: %+v %v", rep, err)
+	}
+	assertNoOrphanObjects(t, e)
+}
+
+// TestDeleteGroup: DELETE /groups/:id takes an Owner of the group and
+// removes its subgroups and every project in them, with their tokens;
+// the parent and its other children stay.
+func TestDeleteGroup(t *testing.T) {
+	e := NewEnv(t)
+	g := e.Group("acme", 0, "private")
+	sub := e.Group("sub", g, "private")
+	deep := e.Group("deep", sub, "private")
+	other := e.Group("other", g, "private")
+	inSub := e.Project("lib", sub, "private")
+	inDeep := e.Project("core", deep, "private")
+	kept := e.Project("kept", other, "private")
+	subOwnerID, subOwner := e.User("olga")
+	e.Member("groups", sub, subOwnerID, 50)
+	maintID, maint := e.User("mia")
+	e.Member("groups", g, maintID, 40)
+	fileOf := func(p int64) string { return fmt.Sprintf("/api/v4/projects/%d/packages/generic/x/1.0/x.bin", p) }
+	for _, p := range []int64{inSub, inDeep, kept} {
+		e.Must(201, e.Do("PUT", fileOf(p), fmt.Sprint("file of ", p), PAT(e.Admin)))
+	}
+	subToken, _, _ := e.DeployToken("groups", sub, "read_package_registry")
+	deepToken, _, _ := e.DeployToken("groups", deep, "read_package_registry")
+	topToken, _, _ := e.DeployToken("groups", g, "read_package_registry")
+	e.Must(200, e.Do("GET", fileOf(inDeep), nil, DeployHdr(subToken)))
+	e.Must(200, e.Do("GET", fileOf(inDeep), nil, DeployHdr(deepToken)))
+
+	groupURL := func(id int64) string { return fmt.Sprintf("/api/v4/groups/%d", id) }
+	e.Must(403, e.Do("DELETE", groupURL(sub), nil, PAT(maint)))  // Maintainer above it
+	e.Must(403, e.Do("DELETE", groupURL(g), nil, PAT(subOwner))) // Owner below it
+	e.Must(401, e.Do("DELETE", groupURL(sub), nil, nil))         // anonymous
+	e.Must(404, e.Do("DELETE", groupURL(1<<40), nil, PAT(e.Admin)))
+	var personal int64 // a user's namespace is no group
+	if err := e.Store.DB().Get(&personal, `SELECT id FROM namespaces WHERE owner_id = $1 AND kind = 'user'`, subOwnerID); err != nil {
+		t.Fatal(err)
+	}
+	e.Must(404, e.Do("DELETE", groupURL(personal), nil, PAT(e.Admin)))
+
+	e.Must(202, e.Do("DELETE", groupURL(sub), nil, PAT(subOwner)))
+	for _, id := range []int64{sub, deep} {
+		e.Must(404, e.Do("GET", groupURL(id), nil, PAT(e.Admin)))
+	}
+	for _, p := range []int64{inSub, inDeep} {
+		e.Must(404, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d", p), nil, PAT(e.Admin)))
+		e.Must(404, e.Do("GET", fileOf(p), nil, DeployHdr(topToken)))
+	}
+	e.Must(401, e.Do("GET", fileOf(inDeep), nil, DeployHdr(subToken)))
+	e.Must(401, e.Do("GET", fileOf(inDeep), nil, DeployHdr(deepToken)))
+	e.Must(200, e.Do("GET", fileOf(kept), nil, DeployHdr(topToken)))
+	var subgroups []map[string]any
+	e.Must(200, e.Do("GET", groupURL(g)+"/subgroups", nil, PAT(e.Admin))).JSON(t, &subgroups)
+	if len(subgroups) != 1 || subgroups[0]["path"] != "other" {
+		t.Errorf("subgroups left: %v", subgroups)
+	}
+	// Her ownership went with the group; the group's path is free again.
+	var memberships int
+	if err := e.Store.DB().Get(&memberships, `SELECT count(*) FROM group_members WHERE user_id = $1`, subOwnerID); err != nil || memberships != 0 {
+		t.Errorf("%d memberships left (%v)", memberships, err)
+	}
+	e.Group("sub", g, "private")
+
+	got := auditNames(e, "_destroyed")
+	want := []string{"project_destroyed acme/sub/lib by olga", "project_destroyed acme/sub/deep/core by olga",
+		"group_destroyed acme/sub/deep by olga", "group_destroyed acme/sub by olga"}
+	if !slices.Equal(got, want) {
+		t.Errorf("audit events %q, want %q", got, want)
+	}
+}
+
+// TestDeleteRace: a group deleted while projects and subgroups are
+// created in it and files uploaded to it: each request either happens
+// before the deletion (and goes with it) or fails cleanly after it,
+// never with a 500, and nothing is left that names the group.
+func TestDeleteRace(t *testing.T) {
+	e := NewEnv(t)
+	for i := range 8 {
+		g := e.Group(fmt.Sprintf("race%d", i), 0, "private")
+		sub := e.Group("sub", g, "private")
+		p := e.Project("p", sub, "private")
+		var wg sync.WaitGroup
+		statuses := make([]int, 4)
+		for j, req := range []func() *Resp{
+			func() *Resp { return e.Do("DELETE", fmt.Sprintf("/api/v4/groups/%d", g), nil, PAT(e.Admin)) },
+			func() *Resp {
+				return e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d/packages/generic/x/1.0/x.bin", p), "x", PAT(e.Admin))
+			},
+			func() *Resp {
+				return e.Do("POST", "/api/v4/projects", map[string]any{"path": "new", "namespace_id": sub}, PAT(e.Admin))
+			},
+			func() *Resp {
+				return e.Do("POST", "/api/v4/groups", map[string]any{"path": "deeper", "name": "deeper", "parent_id": sub}, PAT(e.Admin))
+			},
+		} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				statuses[j] = req().Status
+			}()
+		}
+		wg.Wait()
+		if statuses[0] != 202 {
+			t.Fatalf("round %d: delete %d (others %v)", i, statuses[0], statuses[1:])
+		}
+		for j, s := range statuses[1:] {
+			if s != 201 && s != 404 {
+				t.Errorf("round %d: request %d answered %d", i, j+1, s)
+			}
+		}
+		var left int
+		if err := e.Store.DB().Get(&left, `SELECT (SELECT count(*) FROM namespaces WHERE $1 = ANY(traversal_ids))
+			+ (SELECT count(*) FROM projects p JOIN namespaces n ON n.id = p.namespace_id WHERE $1 = ANY(n.traversal_ids))`, g); err != nil || left != 0 {
+			t.Fatalf("round %d: %d rows left in the deleted group (%v)", i, left, err)
+		}
+	}
+}
+
+// TestDeleteOnTwoNodes: a project deleted through one node is gone on
+// the other at once, though that node had the project and its token
+// cached.
+func TestDeleteOnTwoNodes(t *testing.T) {
+	a := NewEnv(t)
+	b := a.SecondNode()
+	g := a.Group("gone", 0, "private")
+	p := a.Project("lib", g, "private")
+	file := fmt.Sprintf("/api/v4/projects/%d/packages/generic/lib/1.0/l.bin", p)
+	a.Must(201, a.Do("PUT", file, "lib", PAT(a.Admin)))
+	tok, _, _ := a.DeployToken("groups", g, "read_package_registry")
+	b.Must(200, b.Do("GET", file, nil, DeployHdr(tok)))
+	a.Must(202, a.Do("DELETE", fmt.Sprintf("/api/v4/groups/%d", g), nil, PAT(a.Admin)))
+	deadline := time.Now().Add(2 * time.Second) // below the caches' 5 s
+	for b.Do("GET", file, nil, DeployHdr(tok)).Status != 401 {
+		if time.Now().After(deadline) {
+			t.Fatal("node b still serves the deleted group's package")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
