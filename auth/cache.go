@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -22,20 +21,10 @@ import (
 type Cache struct {
 	ttl time.Duration
 	now func() time.Time
-
-	mu      sync.Mutex
-	entries map[[32]byte]cacheEntry
-	// epoch counts the forgets. A lookup takes it (ticket) before it
-	// reads the database and stores its answer only if no forget came
-	// in between: a token revoked while its lookup was in flight would
-	// otherwise be cached after the revocation dropped it, and work on
-	// for the whole TTL.
-	epoch uint64
-}
-
-type cacheEntry struct {
-	id      *Identity
-	expires time.Time
+	// Keyed by sha256 of the secret; the epoch keeps a token revoked
+	// while its lookup was in flight from being cached after the
+	// revocation dropped it (see ttlCache).
+	m *ttlCache[[32]byte, *Identity]
 }
 
 // NewCache returns a cache whose entries live ttl (0: nil, no caching).
@@ -43,26 +32,20 @@ func NewCache(ttl time.Duration) *Cache {
 	if ttl <= 0 {
 		return nil
 	}
-	return &Cache{ttl: ttl, now: time.Now, entries: map[[32]byte]cacheEntry{}}
+	return &Cache{ttl: ttl, now: time.Now, m: newTTLCache[[32]byte, *Identity](100_000)}
 }
 
+// get returns the identity of secret while its entry lives and the token
+// itself is still usable: expiry is checked on every hit.
 func (c *Cache) get(secret string) *Identity {
 	if c == nil {
 		return nil
 	}
-	k := sha256.Sum256([]byte(secret))
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[k]
-	if !ok {
-		return nil
-	}
 	now := c.now()
-	if now.After(e.expires) || (e.id.Deploy != nil && !e.id.Deploy.Usable(now)) || (e.id.PAT != nil && !e.id.PAT.Active(now.UTC())) {
-		delete(c.entries, k)
-		return nil
-	}
-	return e.id
+	id, _ := c.m.get(sha256.Sum256([]byte(secret)), now, func(id *Identity) bool {
+		return (id.Deploy == nil || id.Deploy.Usable(now)) && (id.PAT == nil || id.PAT.Active(now.UTC()))
+	})
+	return id
 }
 
 // ticket is what a lookup passes to put: the epoch before it read the
@@ -71,25 +54,14 @@ func (c *Cache) ticket() uint64 {
 	if c == nil {
 		return 0
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.epoch
+	return c.m.ticket()
 }
 
 func (c *Cache) put(secret string, id *Identity, ticket uint64) {
 	if c == nil {
 		return
 	}
-	k := sha256.Sum256([]byte(secret))
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.epoch != ticket {
-		return // something was forgotten since the lookup began
-	}
-	if len(c.entries) > 100_000 {
-		c.entries = map[[32]byte]cacheEntry{} // bounded memory; refills on demand
-	}
-	c.entries[k] = cacheEntry{id: id, expires: c.now().Add(c.ttl)}
+	c.m.put(sha256.Sum256([]byte(secret)), id, ticket, c.now().Add(c.ttl))
 }
 
 // ForgetDeployToken drops a deploy token (revoked or deleted).
@@ -133,12 +105,5 @@ func (c *Cache) forget(match func(*Identity) bool) {
 	if c == nil {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.epoch++
-	for k, e := range c.entries {
-		if match(e.id) {
-			delete(c.entries, k)
-		}
-	}
+	c.m.forget(match)
 }

@@ -87,3 +87,38 @@ func TestCacheForgetPAT(t *testing.T) {
 		})
 	}
 }
+
+// The cache behind both: entries go at their expiry or when valid refuses
+// them, and the map is dropped whole when it reaches its bound.
+func TestTTLCache(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		name  string
+		at    time.Time
+		valid func(int) bool
+		want  bool
+	}{
+		{"alive", now, nil, true},
+		{"alive and valid", now, func(v int) bool { return v == 1 }, true},
+		{"refused", now, func(int) bool { return false }, false},
+		{"at its expiry", now.Add(time.Second), nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newTTLCache[string, int](3)
+			c.put("k", 1, c.ticket(), now.Add(time.Second))
+			if _, ok := c.get("k", tc.at, tc.valid); ok != tc.want {
+				t.Fatalf("got %v, want %v", ok, tc.want)
+			}
+			if _, ok := c.get("k", now, nil); ok != tc.want {
+				t.Errorf("a refused or expired entry was kept, or a good one dropped")
+			}
+		})
+	}
+	c := newTTLCache[int, int](3)
+	for i := range 4 {
+		c.put(i, i, c.ticket(), now.Add(time.Hour))
+	}
+	if n := len(c.m); n != 1 {
+		t.Errorf("%d entries after four puts into a cache of three, want the map dropped and refilled with one", n)
+	}
+}

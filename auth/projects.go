@@ -4,7 +4,6 @@ import (
 	"context"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/pkgate/pkgate/storage/meta"
@@ -14,22 +13,14 @@ import (
 // packages_enabled, namespace) may be served from memory on the package
 // hot path. An edit through the API drops them at once on its node and,
 // through a notification, on the others (ForgetProject, Invalidate), so
-// the window matters only when a notification is lost. Projects are never
-// moved or deleted through this gateway's API.
+// the window matters only when a notification is lost. A deletion drops
+// them the same way; projects are never moved.
 const projectCacheTTL = 5 * time.Second
 
-type projectEntry struct {
-	p       *meta.Project
-	expires time.Time
-}
-
-type projectCache struct {
-	mu sync.Mutex
-	m  map[string]projectEntry
-	// epoch counts ForgetProject calls: a lookup that began before one
-	// may have read the settings it drops, and is not cached.
-	epoch uint64
-}
+// projectCache holds project settings by lower-cased id or path; its
+// epoch keeps a lookup that began before a ForgetProject from caching
+// the settings it drops (see ttlCache).
+type projectCache = ttlCache[string, *meta.Project]
 
 // cachedProject resolves a project through a short-lived cache (only hits
 // are cached, so a project created on another node is found at once).
@@ -37,7 +28,7 @@ func (a *Authenticator) cachedProject(ctx context.Context, idOrPath string) (*me
 	key := strings.ToLower(idOrPath)
 	now := time.Now()
 	pc := a.projectCache()
-	if p := pc.get(key, now); p != nil {
+	if p, ok := pc.get(key, now, nil); ok {
 		return p, nil
 	}
 	ticket := pc.ticket()
@@ -45,59 +36,21 @@ func (a *Authenticator) cachedProject(ctx context.Context, idOrPath string) (*me
 	if err != nil {
 		return nil, err
 	}
-	pc.put(key, p, ticket, now)
+	pc.put(key, p, ticket, now.Add(projectCacheTTL))
 	return p, nil
 }
 
 func (a *Authenticator) projectCache() *projectCache {
-	a.projectsOnce.Do(func() { a.projects = &projectCache{m: map[string]projectEntry{}} })
+	a.projectsOnce.Do(func() { a.projects = newTTLCache[string, *meta.Project](10000) })
 	return a.projects
-}
-
-func (pc *projectCache) get(key string, now time.Time) *meta.Project {
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	if e, ok := pc.m[key]; ok && now.Before(e.expires) {
-		return e.p
-	}
-	return nil
-}
-
-// ticket is taken before a lookup; put caches what it read only if no
-// settings were forgotten since.
-func (pc *projectCache) ticket() uint64 {
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	return pc.epoch
-}
-
-func (pc *projectCache) put(key string, p *meta.Project, ticket uint64, now time.Time) {
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	if pc.epoch != ticket {
-		return
-	}
-	if len(pc.m) > 10000 {
-		pc.m = map[string]projectEntry{} // bounded memory; refills on demand
-	}
-	pc.m[key] = projectEntry{p: p, expires: now.Add(projectCacheTTL)}
-}
-
-func (pc *projectCache) forget(id int64) {
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	pc.epoch++
-	for k, e := range pc.m {
-		if id == 0 || e.p.ID == id {
-			delete(pc.m, k)
-		}
-	}
 }
 
 // ForgetProject drops the cached settings of project id, or of every
 // project when id is 0 (a group's edit reaches the namespaces of all
 // below it).
-func (a *Authenticator) ForgetProject(id int64) { a.projectCache().forget(id) }
+func (a *Authenticator) ForgetProject(id int64) {
+	a.projectCache().forget(func(p *meta.Project) bool { return id == 0 || p.ID == id })
+}
 
 // Invalidate applies a notification from another node on the token
 // channel: "project:<id>" or "project:*" drop cached project settings,

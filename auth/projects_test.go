@@ -32,19 +32,24 @@ func TestProjectCacheForgetDuringLookup(t *testing.T) {
 			p := &meta.Project{ID: 7}
 			ticket := pc.ticket()
 			tc.during(a)
-			pc.put("acme/app", p, ticket, now)
-			if got := pc.get("acme/app", now) != nil; got != tc.cached {
+			pc.put("acme/app", p, ticket, now.Add(projectCacheTTL))
+			if _, got := pc.get("acme/app", now, nil); got != tc.cached {
 				t.Errorf("cached = %v, want %v", got, tc.cached)
 			}
-			// A lookup that starts afterwards caches again, until its TTL
-			// or a forget of its project.
-			pc.put("acme/app", p, pc.ticket(), now)
-			if pc.get("acme/app", now) == nil || pc.get("acme/app", now.Add(projectCacheTTL)) != nil {
-				t.Error("a later lookup was not cached for its TTL")
+			// A lookup that starts afterwards caches again, until a forget
+			// of its project or its TTL.
+			cached := func(at time.Time) bool { _, ok := pc.get("acme/app", at, nil); return ok }
+			pc.put("acme/app", p, pc.ticket(), now.Add(projectCacheTTL))
+			if !cached(now) {
+				t.Error("a later lookup was not cached")
 			}
 			a.ForgetProject(7)
-			if pc.get("acme/app", now) != nil {
+			if cached(now) {
 				t.Error("the project's settings survived ForgetProject")
+			}
+			pc.put("acme/app", p, pc.ticket(), now.Add(projectCacheTTL))
+			if cached(now.Add(projectCacheTTL)) || cached(now) {
+				t.Error("the project's settings outlived their TTL")
 			}
 		})
 	}
