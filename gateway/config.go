@@ -98,6 +98,21 @@ type Config struct {
 	// BodyIdleTimeout drops a transfer (upload body or download) that stops
 	// flowing this long.
 	BodyIdleTimeout time.Duration `env:"GATEWAY_BODY_IDLE_TIMEOUT" envDefault:"60s"`
+	// GCInterval runs gc (storage/janitor: blobs no package references,
+	// uploads that never finished) inside serve this often, on one node at
+	// a time, so that deleted packages free their storage as they do in
+	// GitLab without a cron job; 0 = never (leave it to `gateway gc`).
+	// The first run comes an hour after start-up, or one interval if that
+	// is shorter, so a node that restarts in a loop does not sweep in one.
+	GCInterval time.Duration `env:"GATEWAY_GC_INTERVAL" envDefault:"24h"`
+	// GCGrace is those runs' grace period (gateway gc --grace).
+	GCGrace time.Duration `env:"GATEWAY_GC_GRACE" envDefault:"24h"`
+	// GCOrphans adds to those runs the sweep of objects under blobs/ that
+	// no row of this database names (leftovers of failed uploads). Off by
+	// default: it is the one sweep that would delete another deployment's
+	// objects in a bucket (or folder) two databases were wrongly given;
+	// `gateway gc` always runs it, on the operator's word.
+	GCOrphans bool `env:"GATEWAY_GC_ORPHANS" envDefault:"false"`
 	// ShutdownTimeout bounds how long running requests may finish after SIGTERM.
 	ShutdownTimeout time.Duration `env:"GATEWAY_SHUTDOWN_TIMEOUT" envDefault:"60s"`
 }
@@ -203,6 +218,8 @@ func (c *Config) Validate() error {
 		{"GATEWAY_TOKEN_CACHE_TTL", c.TokenCacheTTL < 0},
 		{"GATEWAY_BODY_IDLE_TIMEOUT", c.BodyIdleTimeout < 0},
 		{"GATEWAY_SHUTDOWN_TIMEOUT", c.ShutdownTimeout < 0},
+		{"GATEWAY_GC_INTERVAL", c.GCInterval < 0},
+		{"GATEWAY_GC_GRACE", c.GCGrace < 0},
 	} {
 		if v.neg {
 			return fmt.Errorf("config: %s: must be >= 0", v.name)

@@ -34,6 +34,8 @@ func TestConfigValidate(t *testing.T) {
 		{"negative token cache", func(c *Config) { c.TokenCacheTTL = -time.Second }, "GATEWAY_TOKEN_CACHE_TTL"},
 		{"negative idle timeout", func(c *Config) { c.BodyIdleTimeout = -time.Second }, "GATEWAY_BODY_IDLE_TIMEOUT"},
 		{"negative shutdown timeout", func(c *Config) { c.ShutdownTimeout = -time.Second }, "GATEWAY_SHUTDOWN_TIMEOUT"},
+		{"negative gc interval", func(c *Config) { c.GCInterval = -time.Hour }, "GATEWAY_GC_INTERVAL"},
+		{"negative gc grace", func(c *Config) { c.GCGrace = -time.Hour }, "GATEWAY_GC_GRACE"},
 		{"zeros turn things off", func(c *Config) {
 			c.BlobCacheSize, c.AuthFailPerMinute, c.AuthFailBurst, c.TokenCacheTTL, c.BodyIdleTimeout = 0, 0, 0, 0, 0
 		}, ""},

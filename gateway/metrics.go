@@ -25,6 +25,8 @@ type metrics struct {
 	blobErrors   *prometheus.CounterVec
 	backfill     *prometheus.CounterVec
 	backfillSize prometheus.Counter
+	gcRuns       *prometheus.CounterVec
+	gcFreed      prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -60,8 +62,14 @@ func newMetrics() *metrics {
 		backfillSize: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pkgate_digest_backfill_bytes_total", Help: "Bytes the digest backfill read to fill digests.",
 		}),
+		gcRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pkgate_gc_runs_total", Help: "gc runs inside serve (GATEWAY_GC_INTERVAL): done, failed, or skipped because another node was running one.",
+		}, []string{"result"}),
+		gcFreed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pkgate_gc_freed_bytes_total", Help: "Bytes the gc runs inside serve freed.",
+		}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.bytesIn, m.bytesOut, m.authFailures, m.blobOps, m.blobErrors, m.backfill, m.backfillSize,
+	m.reg.MustRegister(m.requests, m.duration, m.bytesIn, m.bytesOut, m.authFailures, m.blobOps, m.blobErrors, m.backfill, m.backfillSize, m.gcRuns, m.gcFreed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/pkgate/pkgate/internal/httpx"
 	"github.com/pkgate/pkgate/migrations"
 	"github.com/pkgate/pkgate/storage/blob"
+	"github.com/pkgate/pkgate/storage/janitor"
 	"github.com/pkgate/pkgate/storage/meta"
 	"github.com/pkgate/pkgate/storage/registry"
 )
@@ -338,6 +339,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	if s.Cfg.DigestBackfill {
 		go s.Registry.RunBackfill(ctx)
 	}
+	if s.Cfg.GCInterval > 0 {
+		go s.runGC(ctx)
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -353,6 +357,41 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// runGC runs gc every GCInterval until ctx ends (see Config.GCInterval),
+// skipping a round another node is running; each run is logged and
+// counted in the metrics.
+func (s *Server) runGC(ctx context.Context) {
+	t := time.NewTimer(min(s.Cfg.GCInterval, time.Hour))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var rep janitor.Report
+		ran, err := s.Store.WithGCLock(ctx, func() error {
+			var err error
+			rep, err = janitor.Run(ctx, s.Store, s.Blobs, janitor.Options{Grace: s.Cfg.GCGrace, SkipOrphans: !s.Cfg.GCOrphans})
+			return err
+		})
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			s.metrics.gcRuns.WithLabelValues("failed").Inc()
+			s.Log.Warn("gc failed; retrying at the next interval", "err", err.Error(), "freed_bytes", rep.Bytes)
+		case !ran:
+			s.metrics.gcRuns.WithLabelValues("skipped").Inc()
+		default:
+			s.metrics.gcRuns.WithLabelValues("done").Inc()
+			s.Log.Info(rep.String(), "blobs", rep.BlobRows, "objects", rep.Objects, "unfinished", rep.Unfinished, "freed_bytes", rep.Bytes)
+		}
+		s.metrics.gcFreed.Add(float64(rep.Bytes))
+		t.Reset(s.Cfg.GCInterval)
+	}
 }
 
 // hsts tells browsers to use https only for this host, on answers to

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/pkgate/pkgate/gateway"
 	"github.com/pkgate/pkgate/storage/blob"
 	"github.com/pkgate/pkgate/storage/janitor"
 	"github.com/pkgate/pkgate/tests/harness"
@@ -189,5 +190,76 @@ func TestGCCommandChecksBlobStore(t *testing.T) {
 	cmd.Env = append(os.Environ(), harness.GatewayEnv(e.Cfg.DatabaseURL, s3svc, e.Bucket)...)
 	if out, err := cmd.CombinedOutput(); err != nil || blobRows() != before-1 {
 		t.Fatalf("gc: %v, %d blob rows, want %d:\n%s", err, blobRows(), before-1, out)
+	}
+}
+
+// TestServeRunsGC: with GATEWAY_GC_INTERVAL, serve frees a deleted
+// package's blob by itself and counts it, with a second node running the
+// same job beside it; objects that no row names are left alone unless
+// GATEWAY_GC_ORPHANS asks for them.
+func TestServeRunsGC(t *testing.T) {
+	for _, orphans := range []bool{false, true} {
+		t.Run(fmt.Sprint("orphans=", orphans), func(t *testing.T) {
+			e := NewEnv(t, func(c *gateway.Config) {
+				// A grace far above an upload's commit, which sweep 2 must not
+				// race, and far below the test's patience.
+				c.GCInterval, c.GCGrace, c.GCOrphans = 100*time.Millisecond, time.Second, orphans
+			})
+			second := e.SecondNode()
+			ctx := context.Background()
+			s := e.NewScenario()
+			url := func(name string) string {
+				return fmt.Sprintf("/api/v4/projects/%d/packages/generic/%s/1.0/f.bin", s.ProjectID, name)
+			}
+			e.Must(201, e.Do("PUT", url("keep"), "kept bytes", DeployHdr(s.WriteToken)))
+			e.Must(201, e.Do("PUT", url("drop"), "dropped bytes", DeployHdr(s.WriteToken)))
+			w, _ := e.Server.Blobs.Writer(ctx, "blobs/orphan-from-a-crash")
+			w.Write([]byte("orphan"))
+			if err := w.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var pkgs []map[string]any
+			e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d/packages?package_name=drop", s.ProjectID), nil, PAT(e.Admin))).JSON(t, &pkgs)
+			e.Must(204, e.Do("DELETE", fmt.Sprintf("/api/v4/projects/%d/packages/%v", s.ProjectID, pkgs[0]["id"]), nil, PAT(e.Admin)))
+
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				var blobs int
+				if err := e.Store.DB().Get(&blobs, "SELECT count(*) FROM blobs"); err != nil {
+					t.Fatal(err)
+				}
+				_, err := e.Server.Blobs.Stat(ctx, "blobs/orphan-from-a-crash")
+				if blobs == 1 && (err != nil) == orphans {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d blob rows left; orphan object stat: %v", blobs, err)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			e.Must(200, e.Do("GET", url("keep"), nil, DeployHdr(s.ReadToken)))
+			e.Must(404, e.Do("GET", url("drop"), nil, DeployHdr(s.ReadToken)))
+			freed := len("dropped bytes")
+			if orphans {
+				freed += len("orphan")
+			}
+			metric := func(g *Env, name string) float64 {
+				body := string(g.Must(200, g.Do("GET", "/-/metrics", nil, nil)).Body)
+				for _, line := range strings.Split(body, "\n") {
+					if v, ok := strings.CutPrefix(line, name+" "); ok {
+						var f float64
+						fmt.Sscan(v, &f)
+						return f
+					}
+				}
+				return 0
+			}
+			if got := metric(e, "pkgate_gc_freed_bytes_total") + metric(second, "pkgate_gc_freed_bytes_total"); got != float64(freed) {
+				t.Errorf("the nodes freed %v bytes together, want %d", got, freed)
+			}
+			if metric(e, `pkgate_gc_runs_total{result="done"}`)+metric(second, `pkgate_gc_runs_total{result="done"}`) == 0 {
+				t.Error("no gc run counted")
+			}
+		})
 	}
 }

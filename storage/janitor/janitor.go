@@ -51,6 +51,9 @@ type Options struct {
 	DryRun   bool
 	Progress func(format string, args ...any) // optional
 	Now      func() time.Time
+	// SkipOrphans leaves out sweep 2: objects no row of this database
+	// names are left alone (see gateway.Config.GCOrphans).
+	SkipOrphans bool
 }
 
 // Run performs the three sweeps once.
@@ -103,6 +106,24 @@ func Run(ctx context.Context, store *meta.Store, blobs blob.Driver, o Options) (
 		}
 	}
 
+	if err := sweepOrphans(ctx, store, blobs, o, cutoff, &rep, say); err != nil {
+		return rep, err
+	}
+
+	say("sweep 3: uploads started before %s that never finished", cutoff.UTC().Format(time.RFC3339))
+	u, err := blobs.SweepUnfinished(ctx, cutoff, o.DryRun)
+	rep.Unfinished += u.Uploads
+	rep.Bytes += u.Bytes
+	say("  %d unfinished uploads, %d bytes", u.Uploads, u.Bytes)
+	return rep, err
+}
+
+// sweepOrphans is sweep 2.
+func sweepOrphans(ctx context.Context, store *meta.Store, blobs blob.Driver, o Options, cutoff time.Time, rep *Report, say func(string, ...any)) error {
+	if o.SkipOrphans {
+		say("sweep 2: skipped (objects no row names are left alone)")
+		return nil
+	}
 	say("sweep 2: objects under blobs/ that no row names")
 	var batch []blob.Info
 	flush := func() error {
@@ -144,14 +165,5 @@ func Run(ctx context.Context, store *meta.Store, blobs blob.Driver, o Options) (
 	if err == nil {
 		err = flush()
 	}
-	if err != nil {
-		return rep, err
-	}
-
-	say("sweep 3: uploads started before %s that never finished", cutoff.UTC().Format(time.RFC3339))
-	u, err := blobs.SweepUnfinished(ctx, cutoff, o.DryRun)
-	rep.Unfinished += u.Uploads
-	rep.Bytes += u.Bytes
-	say("  %d unfinished uploads, %d bytes", u.Uploads, u.Bytes)
-	return rep, err
+	return err
 }

@@ -88,25 +88,40 @@ func (s *Store) BlobProjects(ctx context.Context, sha string) ([]int64, error) {
 	return ids, wrap("meta.BlobProjects", err)
 }
 
-// backfillLock is the session advisory lock of the node running the
-// digest backfill (an arbitrary constant, distinct from the hashed keys
-// of transaction-scoped locks only by chance; the two kinds do not block
+// The session advisory locks that keep a background job to one node at
+// a time (arbitrary constants, distinct from the hashed keys of
+// transaction-scoped locks only by chance; the two kinds do not block
 // each other unless equal).
-const backfillLock = 0x706b67617465_01 // "pkgate" + 1
+const (
+	backfillLock = 0x706b67617465_01 // "pkgate" + 1: the digest backfill
+	gcLock       = 0x706b67617465_02 // the gc that serve runs
+)
 
-// WithBackfillLock runs fn while this node holds the backfill's session
-// advisory lock, on a connection of its own, if no other node holds it;
-// ran says whether fn ran. The lock goes with the connection, so a node
-// that dies or loses Postgres mid-pass frees it for the others.
+// WithBackfillLock runs fn while this node holds the digest backfill's
+// lock, if no other node holds it; ran says whether fn ran.
 func (s *Store) WithBackfillLock(ctx context.Context, fn func() error) (ran bool, err error) {
+	return s.withSessionLock(ctx, "meta.WithBackfillLock", backfillLock, fn)
+}
+
+// WithGCLock runs fn while this node holds the lock of serve's gc runs,
+// if no other node holds it; ran says whether fn ran.
+func (s *Store) WithGCLock(ctx context.Context, fn func() error) (ran bool, err error) {
+	return s.withSessionLock(ctx, "meta.WithGCLock", gcLock, fn)
+}
+
+// withSessionLock runs fn while this node holds session advisory lock
+// key, on a connection of its own, if no other node holds it. The lock
+// goes with the connection, so a node that dies or loses Postgres mid-run
+// frees it for the others.
+func (s *Store) withSessionLock(ctx context.Context, op string, key int64, fn func() error) (ran bool, err error) {
 	conn, err := s.db.DB.Connx(ctx)
 	if err != nil {
-		return false, wrap("meta.WithBackfillLock", err)
+		return false, wrap(op, err)
 	}
 	defer conn.Close()
 	var got bool
-	if err := conn.GetContext(ctx, &got, `SELECT pg_try_advisory_lock($1)`, int64(backfillLock)); err != nil {
-		return false, wrap("meta.WithBackfillLock", err)
+	if err := conn.GetContext(ctx, &got, `SELECT pg_try_advisory_lock($1)`, key); err != nil {
+		return false, wrap(op, err)
 	}
 	if !got {
 		return false, nil
@@ -115,7 +130,7 @@ func (s *Store) WithBackfillLock(ctx context.Context, fn func() error) (ran bool
 		// A cancelled ctx must not keep the lock on a pooled connection.
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if _, uerr := conn.ExecContext(uctx, `SELECT pg_advisory_unlock($1)`, int64(backfillLock)); uerr != nil {
+		if _, uerr := conn.ExecContext(uctx, `SELECT pg_advisory_unlock($1)`, key); uerr != nil {
 			_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // discard it, lock and all
 		}
 	}()
