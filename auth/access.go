@@ -100,15 +100,7 @@ func FindProject(ctx context.Context, s *meta.Store, idOrPath string) (*meta.Pro
 
 // FindGroup resolves a group by numeric id or full path.
 func FindGroup(ctx context.Context, s *meta.Store, idOrPath string) (*meta.Namespace, error) {
-	var g *meta.Namespace
-	var err error
-	if n, ok := numericID(idOrPath); ok {
-		g, err = s.NamespaceByID(ctx, n)
-	} else if httpx.Storable(idOrPath) {
-		g, err = s.NamespaceByPath(ctx, idOrPath)
-	} else {
-		err = errs.New("auth.FindGroup", errs.NotFound, "")
-	}
+	g, err := FindNamespace(ctx, s, idOrPath)
 	if err != nil {
 		return nil, err
 	}
@@ -116,6 +108,17 @@ func FindGroup(ctx context.Context, s *meta.Store, idOrPath string) (*meta.Names
 		return nil, errs.New("auth.FindGroup", errs.NotFound, "")
 	}
 	return g, nil
+}
+
+// FindNamespace resolves a namespace of either kind by id or full path.
+func FindNamespace(ctx context.Context, s *meta.Store, idOrPath string) (*meta.Namespace, error) {
+	if n, ok := numericID(idOrPath); ok {
+		return s.NamespaceByID(ctx, n)
+	}
+	if httpx.Storable(idOrPath) {
+		return s.NamespaceByPath(ctx, idOrPath)
+	}
+	return nil, errs.New("auth.FindNamespace", errs.NotFound, "")
 }
 
 // numericID reads an id as GitLab does: all digits is an id, anything

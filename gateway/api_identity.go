@@ -26,6 +26,11 @@ func (s *Server) registerAPI(v4 *gin.RouterGroup) {
 	api.POST("/users/:id/personal_access_tokens", s.createPAT)
 	s.registerPATs(api, v4.Group("", s.apiAuthAnyScope()))
 
+	api.GET("/version", s.version)
+	api.GET("/metadata", s.metadata)
+	api.GET("/namespaces", s.listNamespaces)
+	api.GET("/namespaces/:id", s.getNamespace)
+
 	api.POST("/groups", s.createGroup)
 	api.GET("/groups", s.listGroups)
 	api.GET("/groups/:id", s.getGroup)

@@ -19,6 +19,9 @@ proj = admin.projects.create({"name": "App", "path": "app", "namespace_id": sub.
 same = admin.projects.get("acme/sub/app")
 assert same.id == proj.id and same.path_with_namespace == "acme/sub/app"
 assert admin.groups.get("acme/sub").id == sub.id
+assert admin.version()[0] == "17.8.0", admin.version()
+assert admin.namespaces.get("acme/sub").id == sub.id
+assert [n.full_path for n in admin.namespaces.list(search="sub", get_all=True)] == ["acme/sub"]
 
 user = admin.users.create({"email": "dev@example.com", "username": "dev", "name": "Dev",
                            "password": "s3cret-Passw0rd"})
