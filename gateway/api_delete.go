@@ -29,8 +29,7 @@ func (s *Server) deleteProject(c *gin.Context) {
 		httpx.Abort(c, err)
 		return
 	}
-	d, err := s.Store.DeleteProject(c.Request.Context(), proj.ID, s.deletionAudit(c, id))
-	s.deleted(c, d, err)
+	s.answerDeletion(c, s.remove(c, id, false, proj.ID))
 }
 
 // deleteGroup is GitLab's DELETE /groups/:id: Owner (remove_group) or an
@@ -52,8 +51,7 @@ func (s *Server) deleteGroup(c *gin.Context) {
 		httpx.Abort(c, err)
 		return
 	}
-	d, err := s.Store.DeleteGroup(c.Request.Context(), g.ID, s.deletionAudit(c, id))
-	s.deleted(c, d, err)
+	s.answerDeletion(c, s.remove(c, id, true, g.ID))
 }
 
 // deletionAudit gives the events of a deletion, recorded with it: each
@@ -74,12 +72,29 @@ func (s *Server) deletionAudit(c *gin.Context, id *auth.Identity) func(*meta.Del
 	}
 }
 
-// deleted answers a deletion and makes this node forget what it removed
-// at once; the other nodes hear it from the transaction's notifications.
-func (s *Server) deleted(c *gin.Context, d *meta.Deletion, err error) {
+// answerDeletion answers a deletion as GitLab does: 202 once it is done.
+func (s *Server) answerDeletion(c *gin.Context, err error) {
 	if err != nil {
 		httpx.Abort(c, err)
 		return
+	}
+	c.JSON(http.StatusAccepted, gin.H{"message": "202 Accepted"})
+}
+
+// remove deletes project id, or group id with everything in it, once the
+// caller (the REST API's handlers, the web pages through Deps.Delete) has
+// checked that by may. It is the one place that records a deletion's audit
+// events, authored by by, and makes this node forget what went at once, so
+// that a deletion from the pages is the API's in every respect; the other
+// nodes hear it from the transaction's notifications.
+func (s *Server) remove(c *gin.Context, by *auth.Identity, group bool, id int64) error {
+	del := s.Store.DeleteProject
+	if group {
+		del = s.Store.DeleteGroup
+	}
+	d, err := del(c.Request.Context(), id, s.deletionAudit(c, by))
+	if err != nil {
+		return err
 	}
 	for _, t := range d.DeployTokens {
 		s.Auth.Cache.ForgetDeployToken(t)
@@ -90,5 +105,5 @@ func (s *Server) deleted(c *gin.Context, d *meta.Deletion, err error) {
 		s.Auth.ForgetProject(p.ID)
 	}
 	s.Store.ProjectsChanged(ids)
-	c.JSON(http.StatusAccepted, gin.H{"message": "202 Accepted"})
+	return nil
 }

@@ -197,6 +197,9 @@ func (s *Server) routes() *gin.Engine {
 	web.Register(e, web.Deps{Store: s.Store, Auth: s.Auth, ExternalURL: s.Cfg.ExternalURL, TrustedProxies: proxies, Log: s.Log,
 		AuditToken: func(c *gin.Context, by *meta.User, action string, group bool, holderID int64, holderPath string, t *meta.DeployToken) {
 			s.audit(c, &auth.Identity{User: by}, deployTokenAudit(action, holderEntity(group, holderID, holderPath), t))
+		},
+		Delete: func(c *gin.Context, by *meta.User, group bool, id int64) error {
+			return s.remove(c, &auth.Identity{User: by}, group, id)
 		}})
 
 	v4 := e.Group("/api/v4", privateAnswers)

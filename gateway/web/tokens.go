@@ -49,6 +49,7 @@ type settingsPage struct {
 	Open     bool
 	Inherit  []crumb // groups whose tokens also reach this project
 	RevokeTo string  // form action prefix for revoke buttons
+	Delete   deleteForm
 }
 
 func (u *ui) settings(kind holderKind) gin.HandlerFunc {
@@ -77,6 +78,7 @@ func (u *ui) renderSettings(c *gin.Context, s *session, h *holder, status int, d
 	d.Perms = h.Perms
 	d.MinDate = minExpiryDate(u.now())
 	d.RevokeTo = h.Base + "/deploy_tokens/"
+	d.Delete.Allowed = u.deleteRefusal(s, h) == ""
 	for _, si := range scopeInfos {
 		d.Scopes = append(d.Scopes, scopeRow{scopeInfo: si, Checked: has(d.Form.Scopes, si.Name)})
 	}

@@ -1,13 +1,14 @@
 // Package web serves the gateway's own pages under /-/ui/: sign-in with a
 // personal access token, the groups and projects a user can see, each
-// project's packages with install commands, and the Deploy tokens section of
-// project and group settings (create, one-time display, revoke).
+// project's packages with install commands, and in project and group
+// settings the Deploy tokens section (create, one-time display, revoke) and,
+// for Owners, the deletion of the project or group.
 //
 // The pages are server-rendered html/template with embedded CSS and a small
 // script that only enhances them (copy buttons, a confirmation dialog): every
 // action works without JavaScript. Authorization follows the REST API's
-// rules exactly (gateway/api_tokens.go) and is enforced on every POST, not
-// just by hiding buttons.
+// rules exactly (gateway/api_tokens.go, gateway/api_delete.go) and is
+// enforced on every POST, not just by hiding buttons.
 package web
 
 import (
@@ -38,6 +39,10 @@ type Deps struct {
 	// or revocation ("deploy_token.revoke") made through the pages, as the
 	// REST API records its own; nil records nothing.
 	AuditToken func(c *gin.Context, by *meta.User, action string, group bool, holderID int64, holderPath string, t *meta.DeployToken)
+	// Delete deletes project id, or group id (group true) with everything
+	// in it, exactly as the REST API's DELETE does, audited as by's: the
+	// pages decide who may, never how. nil: the pages delete nothing.
+	Delete func(c *gin.Context, by *meta.User, group bool, id int64) error
 }
 
 type ui struct {
@@ -68,10 +73,12 @@ func Register(e *gin.Engine, d Deps) {
 	p.GET("/projects/:id/settings", u.settings(kindProject))
 	p.POST("/projects/:id/deploy_tokens", u.createToken(kindProject))
 	p.POST("/projects/:id/deploy_tokens/:token_id/revoke", u.revokeToken(kindProject))
+	p.POST("/projects/:id/delete", u.deleteHolder(kindProject))
 	p.GET("/groups/:id", u.groupHome)
 	p.GET("/groups/:id/settings", u.settings(kindGroup))
 	p.POST("/groups/:id/deploy_tokens", u.createToken(kindGroup))
 	p.POST("/groups/:id/deploy_tokens/:token_id/revoke", u.revokeToken(kindGroup))
+	p.POST("/groups/:id/delete", u.deleteHolder(kindGroup))
 }
 
 func newUI(d Deps) *ui {
