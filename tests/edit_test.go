@@ -224,11 +224,8 @@ func TestEditOnTwoNodes(t *testing.T) {
 	a.Must(201, a.Do("PUT", file, "lib", PAT(a.Admin)))
 	b.Must(401, b.Do("GET", file, nil, nil)) // node b caches the project as private
 	a.Must(200, a.Do("PUT", fmt.Sprintf("/api/v4/projects/%d", p), map[string]any{"visibility": "public"}, PAT(a.Admin)))
-	deadline := time.Now().Add(2 * time.Second) // below the cache's 5 s
-	for b.Do("GET", file, nil, nil).Status != 200 {
-		if time.Now().After(deadline) {
-			t.Fatal("node b still serves the project as private")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	// Within 2 s: below the cache's 5 s.
+	eventually(t, 2*time.Second, "node b still serves the project as private", func() bool {
+		return b.Do("GET", file, nil, nil).Status == 200
+	})
 }

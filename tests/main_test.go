@@ -418,3 +418,15 @@ func BenchEnv(b testing.TB) *Env {
 	b.Helper()
 	return NewEnv(b, func(c *gateway.Config) { c.LogLevel, c.AuthFailPerMinute = "error", 0 })
 }
+
+// eventually polls cond until it holds, failing the test with what when
+// it does not within d: for what another node or a background job does
+// on its own time.
+func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal(what)
+		}
+	}
+}
