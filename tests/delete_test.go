@@ -232,3 +232,30 @@ func TestDeleteOnTwoNodes(t *testing.T) {
 		return b.Do("GET", file, nil, DeployHdr(tok)).Status == 401
 	})
 }
+
+// TestDeleteForgetsAtOnce: the node that deletes a project forgets the
+// project's deploy tokens itself, without waiting for the notifications
+// it also sends: with its listeners cut off (as when their connection
+// drops), a token deleted with its project is refused as no token at
+// all, not treated as a live token whose project is missing.
+func TestDeleteForgetsAtOnce(t *testing.T) {
+	e := NewEnv(t)
+	g := e.Group("acme", 0, "private")
+	p := e.Project("app", g, "private")
+	file := fmt.Sprintf("/api/v4/projects/%d/packages/generic/tool/1.0/t.bin", p)
+	e.Must(201, e.Do("PUT", file, "bytes", PAT(e.Admin)))
+	tok, _, _ := e.DeployToken("groups", g, "read_package_registry")
+	own, _, _ := e.DeployToken("projects", p, "read_package_registry")
+	e.Must(200, e.Do("GET", file, nil, DeployHdr(tok))) // tokens, project and file lookup cached
+	e.Must(200, e.Do("GET", file, nil, DeployHdr(own)))
+	// The listeners reconnect no sooner than half a second later, and then
+	// drop everything: the deletion and the downloads below come first.
+	var cut int
+	if err := e.Store.DB().Get(&cut, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND query ILIKE 'listen %'`); err != nil || cut != 2 {
+		t.Fatalf("cut %d listeners (%v), want 2", cut, err)
+	}
+	e.Must(202, e.Do("DELETE", fmt.Sprintf("/api/v4/projects/%d", p), nil, PAT(e.Admin)))
+	e.Must(404, e.Do("GET", file, nil, DeployHdr(tok)))
+	e.Must(401, e.Do("GET", file, nil, DeployHdr(own)))
+}
