@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lib/pq"
+
 	"github.com/pkgate/pkgate/storage/janitor"
 )
 
@@ -250,26 +252,32 @@ func TestDeleteForgetsAtOnce(t *testing.T) {
 	// and then drops every cache. So: cut the listeners once, wait for
 	// them to come back, fill the caches, and cut them again at once; the
 	// deletion and the downloads then fall into that half second.
-	listeners := func() (n int) {
-		if err := e.Store.DB().Get(&n, `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND query ILIKE 'listen %' AND state = 'idle'`); err != nil {
+	listeners := func() (pids []int) {
+		if err := e.Store.DB().Select(&pids, `SELECT pid FROM pg_stat_activity
+			WHERE datname = current_database() AND query ILIKE 'listen %' AND state = 'idle' ORDER BY pid`); err != nil {
 			t.Fatal(err)
 		}
-		return n
+		return pids
 	}
-	cut := func() {
-		var n int
-		if err := e.Store.DB().Get(&n, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-			WHERE datname = current_database() AND query ILIKE 'listen %'`); err != nil || n != 2 {
-			t.Fatalf("cut %d listeners (%v), want 2", n, err)
+	cut := func(pids []int) {
+		if len(pids) != 2 {
+			t.Fatalf("listeners %v, want 2", pids)
+		}
+		if _, err := e.Store.DB().Exec(`SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) pid`, pq.Array(pids)); err != nil {
+			t.Fatal(err)
 		}
 	}
-	cut()
-	eventually(t, 5*time.Second, "the listeners did not come back", func() bool { return listeners() == 2 })
-	time.Sleep(100 * time.Millisecond) // for their "drop everything" to have run
+	old := listeners()
+	cut(old)
+	var fresh []int
+	eventually(t, 5*time.Second, "the listeners did not come back", func() bool {
+		fresh = slices.DeleteFunc(listeners(), func(pid int) bool { return slices.Contains(old, pid) })
+		return len(fresh) == 2
+	})
+	time.Sleep(100 * time.Millisecond)                  // for their "drop everything" to have run
 	e.Must(200, e.Do("GET", file, nil, DeployHdr(tok))) // tokens, project and file lookup cached
 	e.Must(200, e.Do("GET", file, nil, DeployHdr(own)))
-	cut()
+	cut(fresh)
 	e.Must(202, e.Do("DELETE", fmt.Sprintf("/api/v4/projects/%d", p), nil, PAT(e.Admin)))
 	e.Must(404, e.Do("GET", file, nil, DeployHdr(tok)))
 	e.Must(401, e.Do("GET", file, nil, DeployHdr(own)))
