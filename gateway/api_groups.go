@@ -361,16 +361,13 @@ func levelErrors(src meta.MemberSource, lvl int) []string {
 func (s *Server) listMembers(group, all bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		const op = "gateway.listMembers"
-		if _, ok := requireUser(c, op); !ok {
-			return
-		}
-		p, err := readParams(c)
-		if err != nil {
-			httpx.Abort(c, err)
+		_, p, ok := userParams(c, op)
+		if !ok {
 			return
 		}
 		var f meta.MemberFilter
 		f.Query, _ = p.str("query")
+		var err error
 		if f.UserIDs, err = integerList(op, p, "user_ids"); err != nil {
 			httpx.Abort(c, err)
 			return
@@ -536,12 +533,8 @@ func grantable(op string, src meta.MemberSource, lvl, level int) error {
 func (s *Server) addMember(group bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		const op = "gateway.addMember"
-		if _, ok := requireUser(c, op); !ok {
-			return
-		}
-		p, err := readParams(c)
-		if err != nil {
-			httpx.Abort(c, err)
+		_, p, ok := userParams(c, op)
+		if !ok {
 			return
 		}
 		if err := missing(p, "access_level"); err != nil {
@@ -649,12 +642,8 @@ func newMemberInvalid(op string, src meta.MemberSource, lvl int, exp *time.Time)
 func (s *Server) updateMember(group bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		const op = "gateway.updateMember"
-		if _, ok := requireUser(c, op); !ok {
-			return
-		}
-		p, err := readParams(c)
-		if err != nil {
-			httpx.Abort(c, err)
+		_, p, ok := userParams(c, op)
+		if !ok {
 			return
 		}
 		if err := missing(p, "access_level"); err != nil {
