@@ -18,9 +18,9 @@ import (
 // TestRedirectDownloadsRealClients: with GATEWAY_REDIRECT_DOWNLOADS on,
 // every client of the spec still gets the published bytes. One package per
 // format is published through a streaming gateway; the real clients (npm
-// install, pip download, curl -L, mvn dependency:get) then fetch it through
-// gateways on the same database and bucket with redirects on, in two
-// layouts:
+// install, pip download, poetry lock + install when Poetry is installed,
+// curl -L, mvn dependency:get) then fetch it through gateways on the same
+// database and bucket with redirects on, in two layouts:
 //
 //   - the S3 endpoint on another host name than the gateway (the usual
 //     one): every npm, PyPI and generic download is a 302 to a presigned
@@ -206,6 +206,28 @@ func TestRedirectDownloadsRealClients(t *testing.T) {
 				if err != nil || pypiSHA256(got) != wheelSHA {
 					entries, _ := os.ReadDir(dest)
 					t.Fatalf("pip downloaded %v (%v), not the wheel with sha256 %s", entries, err, wheelSHA)
+				}
+			})
+
+			t.Run("poetry lock + install", func(t *testing.T) {
+				requirePoetry(t) // skips without Poetry, fails if it is broken
+				rd := envFor(l.rd, t)
+				before := redirectedGETs(rd, "pypi")
+				p := newPoetry(t)
+				index := rd.URL + simple
+				app := poetryProject(t, "acme-app", "1.0.0", `acme-hello = "0.1.0"`,
+					fmt.Sprintf("[[tool.poetry.source]]\nname = \"gitlab\"\nurl = %q\ndefault = true\n", index))
+				p.run(app, "config", "http-basic.gitlab", s.ReadUser, s.ReadToken)
+				p.run(app, "lock")
+				p.run(app, "install")
+				ran(t, "pypi", before, viaAuthorization)
+				lock, err := os.ReadFile(filepath.Join(app, "poetry.lock"))
+				if err != nil || !strings.Contains(string(lock), fmt.Sprintf(`{file = "%s", hash = "sha256:%s"}`, filepath.Base(dist.Wheel), wheelSHA)) {
+					t.Fatalf("poetry.lock lacks the wheel's hash (%v):\n%s", err, lock)
+				}
+				got := pypiRun(t, app, nil, filepath.Join(app, ".venv", "bin", "python"), "-c", "import acme_hello; print(acme_hello.VERSION)")
+				if strings.TrimSpace(got) != "0.1.0" {
+					t.Fatalf("import in Poetry's virtualenv: %q", got)
 				}
 			})
 
