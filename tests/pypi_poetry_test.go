@@ -18,7 +18,7 @@ import (
 func requirePoetry(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("poetry"); err != nil {
-		t.Skip("poetry is not installed: the Poetry tests need it (apt-get install -y python3-poetry; .ci/run installs it)")
+		missingClient(t, "poetry is not installed: the Poetry tests need it (apt-get install -y python3-poetry; .ci/run installs it)")
 	}
 	if out, err := exec.Command("poetry", "--version").CombinedOutput(); err != nil {
 		t.Fatalf("poetry is installed but does not run (%v): %s", err, out)
