@@ -1,11 +1,13 @@
 package gateway
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/pkgate/pkgate/auth"
+	"github.com/pkgate/pkgate/internal/errs"
 	"github.com/pkgate/pkgate/internal/httpx"
 	"github.com/pkgate/pkgate/storage/meta"
 )
@@ -96,6 +98,16 @@ func (s *Server) remove(c *gin.Context, by *auth.Identity, group bool, id int64)
 	if err != nil {
 		return err
 	}
+	s.forgetDeletion(d)
+	return nil
+}
+
+// forgetDeletion makes this node forget at once what a deletion removed;
+// the other nodes hear it from the transaction's notifications.
+func (s *Server) forgetDeletion(d *meta.Deletion) {
+	if d.User != nil {
+		s.Auth.Cache.ForgetUser(d.User.ID)
+	}
 	for _, t := range d.DeployTokens {
 		s.Auth.Cache.ForgetDeployToken(t)
 	}
@@ -105,5 +117,52 @@ func (s *Server) remove(c *gin.Context, by *auth.Identity, group bool, id int64)
 		s.Auth.ForgetProject(p.ID)
 	}
 	s.Store.ProjectsChanged(ids)
-	return nil
+}
+
+// deleteUser is GitLab's DELETE /users/:id, for admins: 204 once the user
+// is gone with their personal projects, memberships and tokens (GitLab
+// answers 204 and deletes in a background job). A user who is the last
+// Owner of a group is refused with GitLab's 409 unless hard_delete is
+// true, which takes those groups too (meta.DeleteUser). GitLab's
+// hard_delete also decides whether the user's contributions (issues,
+// comments) go to a ghost user; here the only contributions are audit
+// events, which keep the author's name either way. As in GitLab an admin
+// may delete their own account; `gateway admin bootstrap` makes a new
+// admin if none is left.
+func (s *Server) deleteUser(c *gin.Context) {
+	const op = "gateway.deleteUser"
+	if !requireAdmin(c, op) {
+		return
+	}
+	p, err := readParams(c)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	hard, _, err := p.boolean("hard_delete")
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	u, err := s.pathUser(c, op)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	by := identity(c)
+	d, err := s.Store.DeleteUser(c.Request.Context(), u.ID, hard, func(d *meta.Deletion) []*meta.AuditEvent {
+		e := userEntity(d.User)
+		// GitLab's message, written when its job is only scheduled.
+		return append(s.deletionAudit(c, by)(d), attribute(c, by, newAuditEvent("user.destroy", e, e.target(),
+			fmt.Sprintf("User %s scheduled for deletion", d.User.Username), nil)))
+	})
+	if err != nil {
+		if errs.Is(err, errs.NotFound) { // deleted meanwhile
+			err = errs.New(op, errs.NotFound, "404 User Not Found")
+		}
+		httpx.Abort(c, err)
+		return
+	}
+	s.forgetDeletion(d)
+	c.Status(http.StatusNoContent)
 }

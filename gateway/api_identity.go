@@ -23,6 +23,7 @@ func (s *Server) registerAPI(v4 *gin.RouterGroup) {
 	api.GET("/users/:id", s.getUser)
 	api.POST("/users/:id/block", s.setUserState("blocked"))
 	api.POST("/users/:id/unblock", s.setUserState("active"))
+	api.DELETE("/users/:id", s.deleteUser)
 	api.POST("/users/:id/personal_access_tokens", s.createPAT)
 	s.registerPATs(api, v4.Group("", s.apiAuthAnyScope()))
 

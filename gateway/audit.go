@@ -285,6 +285,7 @@ var eventNames = map[string]string{
 	"user.create":                  "user_created",
 	"user.block":                   "user_blocked",
 	"user.unblock":                 "user_unblocked",
+	"user.destroy":                 "user_destroyed",
 	"group.create":                 "group_created",
 	"project.create":               "project_created",
 	"project.destroy":              "project_destroyed",

@@ -282,3 +282,85 @@ func TestDeleteForgetsAtOnce(t *testing.T) {
 	e.Must(404, e.Do("GET", file, nil, DeployHdr(tok)))
 	e.Must(401, e.Do("GET", file, nil, DeployHdr(own)))
 }
+
+// TestDeleteUser: DELETE /users/:id (admins) removes a user with their
+// personal projects, memberships and tokens at once; a last Owner of a
+// group is refused with GitLab's 409 unless hard_delete, which takes
+// those groups too, and never a group another active Owner holds, on it
+// or above it.
+func TestDeleteUser(t *testing.T) {
+	e := NewEnv(t)
+	aliceID, alice := e.User("alice")
+	bobID, bob := e.User("bob")
+	mkGroup := func(who, path string, parent int64) int64 {
+		body := map[string]any{"name": path, "path": path}
+		if parent > 0 {
+			body["parent_id"] = parent
+		}
+		return int64(e.Must(201, e.Do("POST", "/api/v4/groups", body, PAT(who))).Map(t)["id"].(float64))
+	}
+	solo := mkGroup(alice, "solo", 0)          // alice its only Owner
+	shared := mkGroup(bob, "shared", 0)        // bob's
+	e.Member("groups", shared, aliceID, 50)    // a second Owner of bob's
+	inShared := mkGroup(alice, "mine", shared) // and alice's, below it
+	soloProject := e.Project("lib", solo, "private")
+	keptProject := e.Project("app", shared, "private")
+	e.Member("projects", keptProject, aliceID, 40)
+	personal := int64(e.Must(201, e.Do("POST", "/api/v4/projects", map[string]any{"path": "tool"}, PAT(alice))).Map(t)["id"].(float64))
+	fileOf := func(p int64) string { return fmt.Sprintf("/api/v4/projects/%d/packages/generic/x/1.0/x.bin", p) }
+	for _, p := range []int64{soloProject, keptProject, personal} {
+		e.Must(201, e.Do("PUT", fileOf(p), "x", PAT(alice)))
+	}
+	// A deploy token she made belongs to its project, and outlives her.
+	made := e.Must(201, e.Do("POST", fmt.Sprintf("/api/v4/projects/%d/deploy_tokens", keptProject),
+		map[string]any{"name": "ci", "scopes": []string{"read_package_registry"}}, PAT(alice))).Map(t)["token"].(string)
+	url := fmt.Sprintf("/api/v4/users/%d", aliceID)
+
+	e.Must(401, e.Do("DELETE", url, nil, nil))
+	e.Must(403, e.Do("DELETE", url, nil, PAT(bob)))
+	ErrBody(t, e.Must(404, e.Do("DELETE", "/api/v4/users/999999", nil, PAT(e.Admin))), "message", "404 User Not Found")
+	e.Must(400, e.Do("DELETE", url+"?hard_delete=perhaps", nil, PAT(e.Admin)))
+	ErrBody(t, e.Must(409, e.Do("DELETE", url, nil, PAT(e.Admin))), "message", "User cannot be removed while is the sole-owner of a group")
+	e.Must(200, e.Do("GET", "/api/v4/user", nil, PAT(alice))) // refused: nothing went
+
+	e.Must(204, e.Do("DELETE", url+"?hard_delete=true", nil, PAT(e.Admin)))
+	e.Must(401, e.Do("GET", "/api/v4/user", nil, PAT(alice)))
+	e.Must(404, e.Do("GET", url, nil, PAT(e.Admin)))
+	e.Must(404, e.Do("DELETE", url, nil, PAT(e.Admin)))
+	for _, c := range []struct {
+		path   string
+		status int
+	}{
+		{fmt.Sprintf("/api/v4/groups/%d", solo), 404},
+		{fileOf(soloProject), 404},
+		{fileOf(personal), 404},
+		{fmt.Sprintf("/api/v4/groups/%d", shared), 200},
+		{fmt.Sprintf("/api/v4/groups/%d", inShared), 200}, // bob owns it from above
+		{fileOf(keptProject), 200},
+	} {
+		e.Must(c.status, e.Do("GET", c.path, nil, PAT(e.Admin)))
+	}
+	e.Must(200, e.Do("GET", fileOf(keptProject), nil, DeployHdr(made)))
+	var left int
+	if err := e.Store.DB().Get(&left, `SELECT (SELECT count(*) FROM group_members WHERE user_id = $1) + (SELECT count(*) FROM project_members WHERE user_id = $1)
+		+ (SELECT count(*) FROM namespaces WHERE owner_id = $1)`, aliceID); err != nil || left != 0 {
+		t.Errorf("%d memberships or namespaces of hers left (%v)", left, err)
+	}
+	got := auditNames(e, "_destroyed")
+	want := []string{"project_destroyed solo/lib by root", "project_destroyed alice/tool by root", "group_destroyed solo by root", "user_destroyed alice by root"}
+	if !slices.Equal(got, want) {
+		t.Errorf("audit events %q, want %q", got, want)
+	}
+	e.User("alice") // the name is free again
+
+	// An Owner beside a blocked one is the last Owner that counts.
+	carolID, carol := e.User("carol")
+	co := mkGroup(carol, "co", 0)
+	e.Member("groups", co, bobID, 50)
+	e.Must(201, e.Do("POST", fmt.Sprintf("/api/v4/users/%d/block", bobID), nil, PAT(e.Admin)))
+	e.Must(409, e.Do("DELETE", fmt.Sprintf("/api/v4/users/%d", carolID), nil, PAT(e.Admin)))
+	e.Must(201, e.Do("POST", fmt.Sprintf("/api/v4/users/%d/unblock", bobID), nil, PAT(e.Admin)))
+	e.Must(204, e.Do("DELETE", fmt.Sprintf("/api/v4/users/%d", carolID), nil, PAT(e.Admin)))
+	e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/groups/%d", co), nil, PAT(bob)))
+	e.Must(401, e.Do("GET", "/api/v4/user", nil, PAT(carol)))
+}

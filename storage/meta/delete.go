@@ -2,6 +2,7 @@ package meta
 
 import (
 	"context"
+	"errors"
 	"slices"
 
 	"github.com/lib/pq"
@@ -24,7 +25,8 @@ import (
 // Deletion is what a deletion removed: what caches must drop and the
 // audit log records.
 type Deletion struct {
-	Groups       []Namespace // the group and its subgroups, parents first; none for a project
+	User         *User       // the user deleted (DeleteUser), as they were
+	Groups       []Namespace // the groups deleted, each tree parents first; none for a project
 	Projects     []Project
 	DeployTokens []int64 // ids of the deploy tokens deleted with them
 }
@@ -70,34 +72,109 @@ func (s *Store) DeleteGroup(ctx context.Context, id int64, audit func(*Deletion)
 	const op = "meta.DeleteGroup"
 	d := &Deletion{}
 	err := s.Tx(ctx, func(tx *Tx) error {
-		var ids []int64
-		for {
-			var locked []int64
-			// In id order, as every deletion locks: two deletions of
-			// nested groups wait for each other instead of deadlocking.
-			if err := tx.tx.SelectContext(ctx, &locked, `SELECT id FROM namespaces
-				WHERE traversal_ids @> ARRAY[$1::bigint] AND kind = 'group' ORDER BY id FOR UPDATE`, id); err != nil {
-				return wrap(op, err)
-			}
-			if len(locked) == 0 {
-				return errs.New(op, errs.NotFound, "404 Group Not Found")
-			}
-			if slices.Equal(locked, ids) {
-				break
-			}
-			ids = locked
-		}
-		d.Groups = d.Groups[:0]
-		if err := tx.tx.SelectContext(ctx, &d.Groups, `SELECT `+nsCols+` FROM namespaces WHERE id = ANY($1)
-			ORDER BY cardinality(traversal_ids), id`, pq.Int64Array(ids)); err != nil {
-			return wrap(op, err)
-		}
-		d.Projects = d.Projects[:0]
-		if err := tx.tx.SelectContext(ctx, &d.Projects, projectSelect+` WHERE p.namespace_id = ANY($1) ORDER BY p.id FOR UPDATE OF p`,
-			pq.Int64Array(ids)); err != nil {
-			return wrap(op, err)
+		*d = Deletion{}
+		if err := d.addGroupTree(ctx, tx, op, id); err != nil {
+			return err
 		}
 		return d.purge(ctx, tx, op, audit)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// addGroupTree locks group id's tree, as DeleteGroup describes, and adds
+// its groups (parents first) and their projects to d.
+func (d *Deletion) addGroupTree(ctx context.Context, tx *Tx, op string, id int64) error {
+	var ids []int64
+	for {
+		var locked []int64
+		// In id order, as every deletion locks: two deletions of nested
+		// groups wait for each other instead of deadlocking.
+		if err := tx.tx.SelectContext(ctx, &locked, `SELECT id FROM namespaces
+			WHERE traversal_ids @> ARRAY[$1::bigint] AND kind = 'group' ORDER BY id FOR UPDATE`, id); err != nil {
+			return wrap(op, err)
+		}
+		if len(locked) == 0 {
+			return errs.New(op, errs.NotFound, "404 Group Not Found")
+		}
+		if slices.Equal(locked, ids) {
+			break
+		}
+		ids = locked
+	}
+	var groups []Namespace
+	if err := tx.tx.SelectContext(ctx, &groups, `SELECT `+nsCols+` FROM namespaces WHERE id = ANY($1)
+		ORDER BY cardinality(traversal_ids), id`, pq.Int64Array(ids)); err != nil {
+		return wrap(op, err)
+	}
+	var projects []Project
+	if err := tx.tx.SelectContext(ctx, &projects, projectSelect+` WHERE p.namespace_id = ANY($1) ORDER BY p.id FOR UPDATE OF p`,
+		pq.Int64Array(ids)); err != nil {
+		return wrap(op, err)
+	}
+	d.Groups = append(d.Groups, groups...)
+	d.Projects = append(d.Projects, projects...)
+	return nil
+}
+
+// ErrSoleOwner refuses to delete a user who is the last Owner of a group
+// unless the groups go too (GitLab's hard_delete).
+var ErrSoleOwner = errors.New("user cannot be removed while is the sole-owner of a group")
+
+// DeleteUser deletes user id with their personal namespace and its
+// projects, their memberships and personal access tokens; with
+// soloGroups, also the groups they are the last active Owner of (on the
+// group or above it), with everything in them; without, such a user is
+// refused (ErrSoleOwner, errs.Conflict), as GitLab refuses a deletion
+// without hard_delete. Deploy tokens they created keep working, as in
+// GitLab: they belong to their project or group. audit gives the events
+// to record in the same transaction; d.User is the user as they were.
+func (s *Store) DeleteUser(ctx context.Context, id int64, soloGroups bool, audit func(*Deletion) []*AuditEvent) (*Deletion, error) {
+	const op = "meta.DeleteUser"
+	d := &Deletion{}
+	err := s.Tx(ctx, func(tx *Tx) error {
+		*d = Deletion{User: &User{}}
+		if err := tx.tx.GetContext(ctx, d.User, `SELECT `+userCols+` FROM users WHERE id = $1 FOR UPDATE`, id); err != nil {
+			return wrap(op, err)
+		}
+		// The groups they own with no other active Owner on the group or
+		// above it, outermost first: one nested in another goes with it.
+		var solo []int64
+		if err := tx.tx.SelectContext(ctx, &solo, `SELECT n.id FROM namespaces n
+			JOIN group_members m ON m.namespace_id = n.id AND m.user_id = $1 AND m.access_level = $2 AND `+inForce("m")+`
+			WHERE n.kind = 'group' AND NOT EXISTS (SELECT 1 FROM group_members o JOIN users u ON u.id = o.user_id
+				WHERE o.namespace_id = ANY(n.traversal_ids) AND o.user_id <> $1 AND o.access_level = $2 AND `+inForce("o")+` AND u.state = 'active')
+			ORDER BY cardinality(n.traversal_ids), n.id`, id, Owner); err != nil {
+			return wrap(op, err)
+		}
+		if len(solo) > 0 && !soloGroups {
+			return errs.E(op, errs.Conflict, errs.Msg("User cannot be removed while is the sole-owner of a group"), ErrSoleOwner)
+		}
+		for _, g := range solo {
+			if slices.ContainsFunc(d.Groups, func(n Namespace) bool { return n.ID == g }) {
+				continue
+			}
+			if err := d.addGroupTree(ctx, tx, op, g); err != nil {
+				return err
+			}
+		}
+		var personal []Project
+		if err := tx.tx.SelectContext(ctx, &personal, projectSelect+` WHERE n.kind = 'user' AND n.owner_id = $1 ORDER BY p.id FOR UPDATE OF p`, id); err != nil {
+			return wrap(op, err)
+		}
+		d.Projects = append(d.Projects, personal...)
+		if err := d.purge(ctx, tx, op, audit); err != nil {
+			return err
+		}
+		// Tokens, memberships, sessions and the personal namespace go by
+		// their foreign keys' cascades; the user's cached tokens on every node.
+		if _, err := tx.tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, id); err != nil {
+			return wrap(op, err)
+		}
+		_, err := tx.tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, TokensChannel, "user:"+itoaInt64(id))
+		return wrap(op, err)
 	})
 	if err != nil {
 		return nil, err

@@ -167,4 +167,11 @@ for gid in (top.id, sub.id):
         raise AssertionError("a deleted group is still there")
     except gitlab.exceptions.GitlabGetError as e:
         assert e.response_code == 404, e.response_code
+# Deleting a user (admin): their tokens stop at once.
+admin.users.delete(user.id)
+try:
+    gitlab.Gitlab(url, private_token=pat.token).auth()
+    raise AssertionError("a deleted user's token works")
+except gitlab.exceptions.GitlabAuthenticationError as e:
+    assert e.response_code == 401, e.response_code
 print("SCENARIO OK")
