@@ -364,3 +364,41 @@ func TestDeleteUser(t *testing.T) {
 	e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/groups/%d", co), nil, PAT(bob)))
 	e.Must(401, e.Do("GET", "/api/v4/user", nil, PAT(carol)))
 }
+
+// TestDeleteUserRace: a user deleted while they create a project in
+// their own namespace and an admin adds them to a project: the deletion
+// always goes through, and the others either come first (and go with
+// it) or fail cleanly.
+func TestDeleteUserRace(t *testing.T) {
+	e := NewEnv(t)
+	g := e.Group("acme", 0, "private")
+	p := e.Project("app", g, "private")
+	for i := range 8 {
+		id, pat := e.User(fmt.Sprintf("u%d", i))
+		statuses := make([]int, 3)
+		var wg sync.WaitGroup
+		for j, req := range []func() *Resp{
+			func() *Resp { return e.Do("DELETE", fmt.Sprintf("/api/v4/users/%d", id), nil, PAT(e.Admin)) },
+			func() *Resp { return e.Do("POST", "/api/v4/projects", map[string]any{"path": "mine"}, PAT(pat)) },
+			func() *Resp {
+				return e.Do("POST", fmt.Sprintf("/api/v4/projects/%d/members", p), map[string]any{"user_id": id, "access_level": 30}, PAT(e.Admin))
+			},
+		} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				statuses[j] = req().Status
+			}()
+		}
+		wg.Wait()
+		if statuses[0] != 204 {
+			t.Fatalf("round %d: delete %d (others %v)", i, statuses[0], statuses[1:])
+		}
+		if s := statuses[1]; s != 201 && s != 401 && s != 404 {
+			t.Errorf("round %d: project creation answered %d", i, s)
+		}
+		if s := statuses[2]; s != 201 && s != 404 {
+			t.Errorf("round %d: membership answered %d", i, s)
+		}
+	}
+}

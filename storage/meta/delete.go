@@ -160,6 +160,12 @@ func (s *Store) DeleteUser(ctx context.Context, id int64, soloGroups bool, audit
 				return err
 			}
 		}
+		// The personal namespace is locked first, as a project created in
+		// it locks it (FOR SHARE): such a project is either found below or
+		// finds its namespace gone.
+		if _, err := tx.tx.ExecContext(ctx, `SELECT id FROM namespaces WHERE kind = 'user' AND owner_id = $1 FOR UPDATE`, id); err != nil {
+			return wrap(op, err)
+		}
 		var personal []Project
 		if err := tx.tx.SelectContext(ctx, &personal, projectSelect+` WHERE n.kind = 'user' AND n.owner_id = $1 ORDER BY p.id FOR UPDATE OF p`, id); err != nil {
 			return wrap(op, err)
