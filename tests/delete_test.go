@@ -49,12 +49,15 @@ func TestDeleteProject(t *testing.T) {
 	e.Must(200, e.Do("GET", file, nil, DeployHdr(projectToken)))
 	e.Must(200, e.Do("GET", file, nil, DeployHdr(groupToken)))
 
+	readOnly := e.Must(201, e.Do("POST", fmt.Sprintf("/api/v4/users/%d/personal_access_tokens", ownerID),
+		map[string]any{"name": "ro", "scopes": []string{"read_api"}}, PAT(e.Admin))).Map(t)["token"].(string)
 	for _, c := range []struct {
 		name   string
 		h      H
 		status int
 	}{
 		{"anonymous", nil, 401},
+		{"the owner with a read_api token", PAT(readOnly), 403},
 		{"outsider", PAT(outsider), 404},
 		{"maintainer", PAT(maint), 403},
 		{"deploy token", DeployHdr(projectToken), 401},
