@@ -121,6 +121,7 @@ func TestWebDeleteProject(t *testing.T) {
 		{name: "owner typing the name", w: owner, csrf: ocsrf, confirm: "app", status: 422, says: "“app” is not acme/sub/app."},
 		{name: "owner typing the group", w: owner, csrf: ocsrf, confirm: "acme/sub", status: 422, says: "is not acme/sub/app"},
 		{name: "owner typing another case", w: owner, csrf: ocsrf, confirm: "ACME/sub/app", status: 422, says: "is not acme/sub/app"},
+		{name: "owner pasting a whole page", w: owner, csrf: ocsrf, confirm: strings.Repeat("x", 5000), status: 422, says: "“" + strings.Repeat("x", 44) + "…” is not acme/sub/app"},
 	} {
 		t.Run("refused/"+p.name, func(t *testing.T) {
 			r := p.do(t, proj+"/delete")

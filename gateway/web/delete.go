@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -63,9 +64,9 @@ func (u *ui) deleteHolder(kind holderKind) gin.HandlerFunc {
 		if typed != h.FullPath {
 			msg := "Enter " + h.FullPath + " to confirm. Nothing was deleted."
 			if typed != "" {
-				msg = "“" + typed + "” is not " + h.FullPath + ". Nothing was deleted."
+				msg = "“" + shorten(typed, 2*len(h.FullPath)+20) + "” is not " + h.FullPath + ". Nothing was deleted."
 			}
-			u.renderSettings(c, s, h, http.StatusUnprocessableEntity, &settingsPage{Delete: deleteForm{Typed: typed, Error: msg}})
+			u.renderSettings(c, s, h, http.StatusUnprocessableEntity, &settingsPage{Delete: deleteForm{Typed: shorten(typed, 2*len(h.FullPath)+20), Error: msg}})
 			return
 		}
 		if err := u.d.Delete(c, s.user, kind == kindGroup, h.ID); err != nil {
@@ -98,4 +99,15 @@ func (u *ui) afterDeletion(ctx context.Context, s *session, h *holder) string {
 		}
 	}
 	return uiPrefix + "/"
+}
+
+// shorten cuts s to at most n runes, marking the cut: a confirmation
+// pasted by mistake (a whole file, up to the form's limit) is not worth
+// repeating in full.
+func shorten(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n]) + "…"
 }
