@@ -199,6 +199,12 @@ func (c *Config) Validate() error {
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		return fmt.Errorf("config: GATEWAY_LOG_FORMAT: must be json or text, got %q", c.LogFormat)
 	}
+	if c.GCInterval > 0 && c.GCGrace < time.Hour {
+		// Sweep 3 cuts off the uploads that started before the grace
+		// period: repeated by itself on every node, a short one would cut
+		// the large uploads of the day.
+		return fmt.Errorf("config: GATEWAY_GC_GRACE: must be at least 1h while GATEWAY_GC_INTERVAL runs gc (`gateway gc --grace` takes less, on the operator's word)")
+	}
 	for name, v := range map[string]int64{"GATEWAY_MAX_GENERIC_SIZE": c.MaxGenericSize, "GATEWAY_MAX_NPM_SIZE": c.MaxNPMSize,
 		"GATEWAY_MAX_MAVEN_SIZE": c.MaxMavenSize, "GATEWAY_MAX_PYPI_SIZE": c.MaxPyPISize} {
 		if v < 0 {

@@ -36,6 +36,8 @@ func TestConfigValidate(t *testing.T) {
 		{"negative shutdown timeout", func(c *Config) { c.ShutdownTimeout = -time.Second }, "GATEWAY_SHUTDOWN_TIMEOUT"},
 		{"negative gc interval", func(c *Config) { c.GCInterval = -time.Hour }, "GATEWAY_GC_INTERVAL"},
 		{"negative gc grace", func(c *Config) { c.GCGrace = -time.Hour }, "GATEWAY_GC_GRACE"},
+		{"short gc grace for serve's runs", func(c *Config) { c.GCInterval, c.GCGrace = time.Hour, time.Minute }, "GATEWAY_GC_GRACE"},
+		{"short gc grace, serve's runs off", func(c *Config) { c.GCInterval, c.GCGrace = 0, time.Minute }, ""},
 		{"zeros turn things off", func(c *Config) {
 			c.BlobCacheSize, c.AuthFailPerMinute, c.AuthFailBurst, c.TokenCacheTTL, c.BodyIdleTimeout = 0, 0, 0, 0, 0
 		}, ""},
