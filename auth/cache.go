@@ -69,6 +69,19 @@ func (c *Cache) ForgetDeployToken(id int64) {
 	c.forget(func(i *Identity) bool { return i.Deploy != nil && i.Deploy.ID == id })
 }
 
+// ForgetDeployTokens drops several deploy tokens in one pass over the
+// cache (a deletion of a project or group takes all of its tokens).
+func (c *Cache) ForgetDeployTokens(ids []int64) {
+	if len(ids) == 0 {
+		return
+	}
+	set := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		set[id] = true
+	}
+	c.forget(func(i *Identity) bool { return i.Deploy != nil && set[i.Deploy.ID] })
+}
+
 // ForgetPAT drops a personal access token (revoked).
 func (c *Cache) ForgetPAT(id int64) {
 	c.forget(func(i *Identity) bool { return i.PAT != nil && i.PAT.ID == id })
@@ -81,7 +94,8 @@ func (c *Cache) ForgetUser(id int64) {
 
 // Invalidate applies a notification payload from another node:
 // "deploy:<id>", "pat:<id>", "user:<id>", or "*" (state unknown: drop
-// everything). A node older than a kind clears its whole cache on it,
+// everything), which anything unreadable, as "deploy:*" (the tokens of a
+// deletion too many to name), is taken for. A node older than a kind clears its whole cache on it,
 // which is safe, so new kinds need no coordinated upgrade.
 func (c *Cache) Invalidate(payload string) {
 	kind, id, _ := strings.Cut(payload, ":")

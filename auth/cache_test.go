@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -23,6 +24,8 @@ func TestCacheForgetDuringLookup(t *testing.T) {
 		{"a user forgotten", func(c *Cache) { c.ForgetUser(1) }, false},
 		{"everything cleared", func(c *Cache) { c.Clear() }, false},
 		{"a notification", func(c *Cache) { c.Invalidate("deploy:7") }, false},
+		{"among others forgotten", func(c *Cache) { c.ForgetDeployTokens([]int64{3, 7}) }, false},
+		{"every deploy token, by notification", func(c *Cache) { c.Invalidate("deploy:*") }, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -133,6 +136,31 @@ func BenchmarkCacheHit(b *testing.B) {
 	for b.Loop() {
 		if c.get("secret") == nil {
 			b.Fatal("miss")
+		}
+	}
+}
+
+// ForgetDeployTokens and ForgetProjects drop exactly the ids they are
+// given, whatever else the caches hold.
+func TestForgetSeveral(t *testing.T) {
+	c := NewCache(time.Hour)
+	a := &Authenticator{}
+	pc := a.projectCache()
+	for _, id := range []int64{3, 7, 8} {
+		c.put(fmt.Sprint("secret", id), &Identity{Deploy: &meta.DeployToken{ID: id}}, c.ticket())
+		pc.put(fmt.Sprint("acme/p", id), &meta.Project{ID: id}, pc.ticket(), time.Now().Add(time.Hour))
+	}
+	c.ForgetDeployTokens([]int64{3, 7, 99})
+	a.ForgetProjects([]int64{3, 7, 99})
+	for _, tc := range []struct {
+		id   int64
+		kept bool
+	}{{3, false}, {7, false}, {8, true}} {
+		if got := c.get(fmt.Sprint("secret", tc.id)) != nil; got != tc.kept {
+			t.Errorf("token %d cached = %v, want %v", tc.id, got, tc.kept)
+		}
+		if _, got := pc.get(fmt.Sprint("acme/p", tc.id), time.Now(), nil); got != tc.kept {
+			t.Errorf("project %d cached = %v, want %v", tc.id, got, tc.kept)
 		}
 	}
 }

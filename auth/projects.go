@@ -52,6 +52,19 @@ func (a *Authenticator) ForgetProject(id int64) {
 	a.projectCache().forget(func(p *meta.Project) bool { return id == 0 || p.ID == id })
 }
 
+// ForgetProjects drops the cached settings of several projects in one
+// pass over the cache (a group's deletion takes all of its projects).
+func (a *Authenticator) ForgetProjects(ids []int64) {
+	if len(ids) == 0 {
+		return
+	}
+	set := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		set[id] = true
+	}
+	a.projectCache().forget(func(p *meta.Project) bool { return set[p.ID] })
+}
+
 // Invalidate applies a notification from another node on the token
 // channel: "project:<id>" or "project:*" drop cached project settings,
 // anything else goes to the token cache (see Cache.Invalidate, which

@@ -21,6 +21,7 @@ func TestProjectCacheForgetDuringLookup(t *testing.T) {
 		{"this project forgotten", func(a *Authenticator) { a.ForgetProject(7) }, false},
 		{"another project forgotten", func(a *Authenticator) { a.ForgetProject(8) }, false},
 		{"every project forgotten", func(a *Authenticator) { a.ForgetProject(0) }, false},
+		{"among others forgotten", func(a *Authenticator) { a.ForgetProjects([]int64{3, 7}) }, false},
 		{"a notification", func(a *Authenticator) { a.Invalidate("project:7") }, false},
 		{"a reconnect", func(a *Authenticator) { a.Invalidate("*") }, false},
 		{"a token notification", func(a *Authenticator) { a.Invalidate("pat:3") }, true},

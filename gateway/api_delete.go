@@ -108,14 +108,12 @@ func (s *Server) forgetDeletion(d *meta.Deletion) {
 	if d.User != nil {
 		s.Auth.Cache.ForgetUser(d.User.ID)
 	}
-	for _, t := range d.DeployTokens {
-		s.Auth.Cache.ForgetDeployToken(t)
-	}
+	s.Auth.Cache.ForgetDeployTokens(d.DeployTokens)
 	ids := make([]int64, len(d.Projects))
 	for i, p := range d.Projects {
 		ids[i] = p.ID
-		s.Auth.ForgetProject(p.ID)
 	}
+	s.Auth.ForgetProjects(ids)
 	s.Store.ProjectsChanged(ids)
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lib/pq"
 
+	"github.com/pkgate/pkgate/gateway"
 	"github.com/pkgate/pkgate/storage/janitor"
 )
 
@@ -43,6 +44,8 @@ func TestDeleteProject(t *testing.T) {
 	url := fmt.Sprintf("/api/v4/projects/%d", p)
 	file := url + "/packages/generic/tool/1.0/t.bin"
 	e.Must(201, e.Do("PUT", file, "bytes of the deleted project", PAT(e.Admin)))
+	npmToken, _, _ := e.DeployToken("projects", p, "read_package_registry", "write_package_registry")
+	e.Must(200, e.npmPublish(p, npmToken, "@acme/lib", "1.0.0")) // an npm package has a generation counter
 	projectToken, _, _ := e.DeployToken("projects", p, "read_package_registry")
 	groupToken, _, _ := e.DeployToken("groups", g, "read_package_registry")
 	// Both tokens and the project's settings are cached now.
@@ -82,9 +85,12 @@ func TestDeleteProject(t *testing.T) {
 	if len(projects) != 0 {
 		t.Errorf("group still lists %v", projects)
 	}
-	var memberships int
+	var memberships, generations int
 	if err := e.Store.DB().Get(&memberships, `SELECT count(*) FROM project_members WHERE user_id = $1`, maintID); err != nil || memberships != 0 {
 		t.Errorf("%d memberships left (%v)", memberships, err)
+	}
+	if err := e.Store.DB().Get(&generations, `SELECT count(*) FROM package_generations WHERE project_id = $1`, p); err != nil || generations != 0 {
+		t.Errorf("%d generation counters left (%v)", generations, err)
 	}
 
 	// The path is free again, and the new project starts empty.
@@ -95,10 +101,10 @@ func TestDeleteProject(t *testing.T) {
 		t.Errorf("audit events %q, want %q", got, want)
 	}
 
-	// Its blob is nobody's now: gc frees it once the grace period is over.
+	// Its blobs are nobody's now: gc frees them once the grace period is over.
 	rep, err := janitor.Run(context.Background(), e.Store, e.Server.Blobs, janitor.Options{Grace: time.Hour,
 		Now: func() time.Time { return time.Now().Add(2 * time.Hour) }})
-	if err != nil || rep.BlobRows != 1 || rep.Bytes != int64(len("bytes of the deleted project")) {
+	if err != nil || rep.BlobRows != 2 || rep.Bytes <= int64(len("bytes of the deleted project")) { // the file and the npm tarball
 		t.Errorf("gc: %+v %v", rep, err)
 	}
 	assertNoOrphanObjects(t, e)
@@ -356,14 +362,14 @@ func TestDeleteUser(t *testing.T) {
 	}
 	e.User("alice") // the name is free again
 
-	// An Owner beside a blocked one is the last Owner that counts.
+	// A blocked Owner counts, as when an Owner leaves a group
+	// (changeMember): carol goes, the group stays with bob.
 	carolID, carol := e.User("carol")
 	co := mkGroup(carol, "co", 0)
 	e.Member("groups", co, bobID, 50)
 	e.Must(201, e.Do("POST", fmt.Sprintf("/api/v4/users/%d/block", bobID), nil, PAT(e.Admin)))
-	e.Must(409, e.Do("DELETE", fmt.Sprintf("/api/v4/users/%d", carolID), nil, PAT(e.Admin)))
-	e.Must(201, e.Do("POST", fmt.Sprintf("/api/v4/users/%d/unblock", bobID), nil, PAT(e.Admin)))
 	e.Must(204, e.Do("DELETE", fmt.Sprintf("/api/v4/users/%d", carolID), nil, PAT(e.Admin)))
+	e.Must(201, e.Do("POST", fmt.Sprintf("/api/v4/users/%d/unblock", bobID), nil, PAT(e.Admin)))
 	e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/groups/%d", co), nil, PAT(bob)))
 	e.Must(401, e.Do("GET", "/api/v4/user", nil, PAT(carol)))
 }
@@ -402,6 +408,101 @@ func TestDeleteUserRace(t *testing.T) {
 		}
 		if s := statuses[2]; s != 201 && s != 404 {
 			t.Errorf("round %d: membership answered %d", i, s)
+		}
+	}
+}
+
+// TestDeleteUserOwnerRace: of a group's two Owners, one is deleted while
+// the other leaves the group, over and over at the same moment: one of
+// the two may succeed, never both, and the group always keeps an Owner.
+func TestDeleteUserOwnerRace(t *testing.T) {
+	e := NewEnv(t)
+	for i := range 10 {
+		aID, a := e.User(fmt.Sprintf("a%d", i))
+		bID, b := e.User(fmt.Sprintf("b%d", i))
+		g := int64(e.Must(201, e.Do("POST", "/api/v4/groups", map[string]any{"name": fmt.Sprint("g", i), "path": fmt.Sprint("g", i)}, PAT(a))).Map(t)["id"].(float64))
+		e.Member("groups", g, bID, 50)
+		var wg sync.WaitGroup
+		var deleted, left int
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			deleted = e.Do("DELETE", fmt.Sprintf("/api/v4/users/%d", aID), nil, PAT(e.Admin)).Status
+		}()
+		go func() {
+			defer wg.Done()
+			left = e.Do("DELETE", fmt.Sprintf("/api/v4/groups/%d/members/%d", g, bID), nil, PAT(b)).Status
+		}()
+		wg.Wait()
+		var owners int
+		if err := e.Store.DB().Get(&owners, `SELECT count(*) FROM group_members WHERE namespace_id = $1 AND access_level = 50`, g); err != nil {
+			t.Fatal(err)
+		}
+		if owners == 0 || (deleted == 204 && left == 204) {
+			t.Fatalf("round %d: user deletion %d, leaving %d: %d Owners left", i, deleted, left, owners)
+		}
+	}
+}
+
+// TestDeleteManyTokensOnTwoNodes: a group deleted with more deploy tokens
+// than a deletion names one by one: the other node, which had every one
+// of them cached, drops them all on the one notification that says so.
+func TestDeleteManyTokensOnTwoNodes(t *testing.T) {
+	// Sixty refused tokens from one address would meet the limit on
+	// failed authentications (429) before the check below is done.
+	a := NewEnv(t, func(c *gateway.Config) { c.AuthFailPerMinute = 0 })
+	b := a.SecondNode()
+	g := a.Group("many", 0, "private")
+	p := a.Project("lib", g, "private")
+	file := fmt.Sprintf("/api/v4/projects/%d/packages/generic/lib/1.0/l.bin", p)
+	a.Must(201, a.Do("PUT", file, "lib", PAT(a.Admin)))
+	var toks []string
+	for range 60 { // past the 50 named one by one
+		tok, _, _ := a.DeployToken("projects", p, "read_package_registry")
+		b.Must(200, b.Do("GET", file, nil, DeployHdr(tok)))
+		toks = append(toks, tok)
+	}
+	a.Must(202, a.Do("DELETE", fmt.Sprintf("/api/v4/groups/%d", g), nil, PAT(a.Admin)))
+	eventually(t, 2*time.Second, "node b still takes the deleted tokens", func() bool {
+		for _, tok := range toks {
+			if b.Do("GET", file, nil, DeployHdr(tok)).Status != 401 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// TestDeleteEditRace: a group deleted while a project and a subgroup in
+// it change visibility: the two take their row locks in opposite orders,
+// and when Postgres breaks the deadlock the loser runs again; nobody is
+// answered 500.
+func TestDeleteEditRace(t *testing.T) {
+	e := NewEnv(t)
+	for i := range 15 {
+		g := e.Group(fmt.Sprintf("g%d", i), 0, "public")
+		sub := e.Group("sub", g, "public")
+		p := e.Project("p", g, "public")
+		statuses := make([]int, 3)
+		var wg sync.WaitGroup
+		for j, req := range []func() *Resp{
+			func() *Resp { return e.Do("DELETE", fmt.Sprintf("/api/v4/groups/%d", g), nil, PAT(e.Admin)) },
+			func() *Resp {
+				return e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d", p), map[string]any{"visibility": "internal"}, PAT(e.Admin))
+			},
+			func() *Resp {
+				return e.Do("PUT", fmt.Sprintf("/api/v4/groups/%d", sub), map[string]any{"visibility": "internal"}, PAT(e.Admin))
+			},
+		} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				statuses[j] = req().Status
+			}()
+		}
+		wg.Wait()
+		if statuses[0] != 202 || (statuses[1] != 200 && statuses[1] != 404) || (statuses[2] != 200 && statuses[2] != 404) {
+			t.Fatalf("round %d: delete %d, project edit %d, subgroup edit %d", i, statuses[0], statuses[1], statuses[2])
 		}
 	}
 }

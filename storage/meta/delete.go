@@ -42,8 +42,8 @@ type Deletion struct {
 func (s *Store) DeleteProject(ctx context.Context, id int64, audit func(*Deletion) []*AuditEvent) (*Deletion, error) {
 	const op = "meta.DeleteProject"
 	d := &Deletion{}
-	err := s.Tx(ctx, func(tx *Tx) error {
-		d.Projects = d.Projects[:0]
+	err := s.txRetry(ctx, func(tx *Tx) error {
+		*d = Deletion{}
 		if err := tx.tx.SelectContext(ctx, &d.Projects, projectSelect+` WHERE p.id = $1 FOR UPDATE OF p`, id); err != nil {
 			return wrap(op, err)
 		}
@@ -71,7 +71,7 @@ func (s *Store) DeleteProject(ctx context.Context, id int64, audit func(*Deletio
 func (s *Store) DeleteGroup(ctx context.Context, id int64, audit func(*Deletion) []*AuditEvent) (*Deletion, error) {
 	const op = "meta.DeleteGroup"
 	d := &Deletion{}
-	err := s.Tx(ctx, func(tx *Tx) error {
+	err := s.txRetry(ctx, func(tx *Tx) error {
 		*d = Deletion{}
 		if err := d.addGroupTree(ctx, tx, op, id); err != nil {
 			return err
@@ -125,8 +125,8 @@ var ErrSoleOwner = errors.New("user cannot be removed while is the sole-owner of
 
 // DeleteUser deletes user id with their personal namespace and its
 // projects, their memberships and personal access tokens; with
-// soloGroups, also the groups they are the last active Owner of (on the
-// group or above it), with everything in them; without, such a user is
+// soloGroups, also the groups they are the last Owner of (on the group or
+// above it), with everything in them; without, such a user is
 // refused (ErrSoleOwner, errs.Conflict), as GitLab refuses a deletion
 // without hard_delete. Deploy tokens they created keep working, as in
 // GitLab: they belong to their project or group. audit gives the events
@@ -134,18 +134,36 @@ var ErrSoleOwner = errors.New("user cannot be removed while is the sole-owner of
 func (s *Store) DeleteUser(ctx context.Context, id int64, soloGroups bool, audit func(*Deletion) []*AuditEvent) (*Deletion, error) {
 	const op = "meta.DeleteUser"
 	d := &Deletion{}
-	err := s.Tx(ctx, func(tx *Tx) error {
+	err := s.txRetry(ctx, func(tx *Tx) error {
 		*d = Deletion{User: &User{}}
+		// First the lock every change of a group's Owners takes on its
+		// tree (see changeMember), for each tree the user owns something
+		// in, in root order: the check below must not race an Owner's
+		// removal (or another Owner's deletion) that counts on this user
+		// staying.
+		var roots []int64
+		if err := tx.tx.SelectContext(ctx, &roots, `SELECT DISTINCT n.traversal_ids[1] FROM group_members m
+			JOIN namespaces n ON n.id = m.namespace_id WHERE m.user_id = $1 AND m.access_level = $2 ORDER BY 1`, id, Owner); err != nil {
+			return wrap(op, err)
+		}
+		for _, r := range roots {
+			if err := tx.AdvisoryLock(ctx, "group-owners/"+itoaInt64(r)); err != nil {
+				return wrap(op, err)
+			}
+		}
 		if err := tx.tx.GetContext(ctx, d.User, `SELECT `+userCols+` FROM users WHERE id = $1 FOR UPDATE`, id); err != nil {
 			return wrap(op, err)
 		}
-		// The groups they own with no other active Owner on the group or
-		// above it, outermost first: one nested in another goes with it.
+		// The groups whose last Owner they are, by the rule that keeps a
+		// last Owner from leaving (changeMember, ownerCounts: blocked
+		// Owners count, an expired one where none is in force), on the
+		// group or above it; outermost first: one nested in another goes
+		// with it.
 		var solo []int64
 		if err := tx.tx.SelectContext(ctx, &solo, `SELECT n.id FROM namespaces n
-			JOIN group_members m ON m.namespace_id = n.id AND m.user_id = $1 AND m.access_level = $2 AND `+inForce("m")+`
-			WHERE n.kind = 'group' AND NOT EXISTS (SELECT 1 FROM group_members o JOIN users u ON u.id = o.user_id
-				WHERE o.namespace_id = ANY(n.traversal_ids) AND o.user_id <> $1 AND o.access_level = $2 AND `+inForce("o")+` AND u.state = 'active')
+			JOIN group_members m ON m.namespace_id = n.id AND m.user_id = $1 AND m.access_level = $2 AND `+ownerCounts("m", "n")+`
+			WHERE n.kind = 'group' AND NOT EXISTS (SELECT 1 FROM group_members o JOIN namespaces h ON h.id = o.namespace_id
+				WHERE o.namespace_id = ANY(n.traversal_ids) AND o.user_id <> $1 AND o.access_level = $2 AND `+ownerCounts("o", "h")+`)
 			ORDER BY cardinality(n.traversal_ids), n.id`, id, Owner); err != nil {
 			return wrap(op, err)
 		}
@@ -156,7 +174,9 @@ func (s *Store) DeleteUser(ctx context.Context, id int64, soloGroups bool, audit
 			if slices.ContainsFunc(d.Groups, func(n Namespace) bool { return n.ID == g }) {
 				continue
 			}
-			if err := d.addGroupTree(ctx, tx, op, g); err != nil {
+			// A group deleted meanwhile (its lock was held by that
+			// deletion) has nothing left to take.
+			if err := d.addGroupTree(ctx, tx, op, g); err != nil && !errs.Is(err, errs.NotFound) {
 				return err
 			}
 		}
@@ -188,9 +208,9 @@ func (s *Store) DeleteUser(ctx context.Context, id int64, soloGroups bool, audit
 	return d, nil
 }
 
-// maxForgotten is the most projects a deletion names one by one in its
-// notifications.
-const maxForgotten = 500
+// maxForgotten is the most deploy tokens, and the most projects, a
+// deletion names one by one in its notifications.
+const maxForgotten = 50
 
 // purge deletes d's rows, with what refers to them, and tells every node
 // (at commit: notifications sent in a transaction go out with it) to drop
@@ -211,15 +231,24 @@ func (d *Deletion) purge(ctx context.Context, tx *Tx, op string, audit func(*Del
 	}
 	// Packages, files, tags and members go by their foreign keys'
 	// cascades; subgroups all in one statement, which checks parent_id
-	// once it is done.
+	// once it is done. The generation triggers (migration 0011) are
+	// deferred to the commit, where they would write the counters of the
+	// deleted projects anew after the statement below removed them: here
+	// they run with each statement instead.
+	if len(projects) > 0 {
+		if _, err := tx.tx.ExecContext(ctx, `SET CONSTRAINTS packages_generation, packages_generation_update,
+			package_files_generation, npm_dist_tags_generation IMMEDIATE`); err != nil {
+			return wrap(op, err)
+		}
+	}
 	for _, q := range []struct {
 		sql string
 		ids pq.Int64Array
 	}{
 		{`DELETE FROM projects WHERE id = ANY($1)`, projects},
 		{`DELETE FROM namespaces WHERE id = ANY($1)`, groups},
-		// The cascade bumped them; ids are never reused, so no cache will
-		// ask for these again.
+		// The cascade has just bumped them; ids are never reused, so no
+		// cache will ask for these again.
 		{`DELETE FROM package_generations WHERE project_id = ANY($1)`, projects},
 	} {
 		if len(q.ids) == 0 {
@@ -229,12 +258,19 @@ func (d *Deletion) purge(ctx context.Context, tx *Tx, op string, audit func(*Del
 			return wrap(op, err)
 		}
 	}
-	payloads := make(pq.StringArray, 0, len(d.DeployTokens)+len(d.Projects))
-	for _, t := range d.DeployTokens {
-		payloads = append(payloads, "deploy:"+itoaInt64(t))
+	// Each notification costs every node a pass over its cache; past
+	// maxForgotten of a kind, one that drops them all costs less, and
+	// every node reloads what it uses.
+	var payloads pq.StringArray
+	if len(d.DeployTokens) > maxForgotten {
+		payloads = append(payloads, "deploy:*")
+	} else {
+		for _, t := range d.DeployTokens {
+			payloads = append(payloads, "deploy:"+itoaInt64(t))
+		}
 	}
 	if len(d.Projects) > maxForgotten {
-		payloads = append(payloads, "project:*") // cheaper than thousands of notifications; every node reloads what it uses
+		payloads = append(payloads, "project:*")
 	} else {
 		for _, p := range d.Projects {
 			payloads = append(payloads, "project:"+itoaInt64(p.ID))

@@ -27,6 +27,12 @@ var ErrVisibility = errors.New("visibility not allowed by the namespace tree")
 // transaction committed it). So a group made private and a project made
 // public in it at the same moment cannot both pass their checks.
 
+// lockOrder: every transaction here that locks more than one of these
+// rows takes them from the top of the tree down, a group before what is
+// in it (deletions: meta/delete.go; edits below), so that two of them
+// wait for each other instead of deadlocking. Should a deadlock happen
+// anyway, txRetry runs the loser again.
+
 // allowedBelow locks namespace id against a concurrent change of its
 // visibility, until the transaction ends, and refuses visibility v for
 // what is in it when id is a group less visible than v (personal
@@ -54,15 +60,21 @@ type ProjectChange struct {
 // (errs.Invalid); a missing project is errs.NotFound.
 func (s *Store) UpdateProject(ctx context.Context, id int64, ch ProjectChange) (before, after *Project, err error) {
 	const op = "meta.UpdateProject"
-	err = s.Tx(ctx, func(tx *Tx) error {
+	err = s.txRetry(ctx, func(tx *Tx) error {
+		// The group's row before the project's, the order in which a
+		// deletion locks them (see lockOrder). A project never moves, so
+		// its namespace can be read before either lock.
 		var nsID int64
-		if err := tx.tx.GetContext(ctx, &nsID, `SELECT namespace_id FROM projects WHERE id = $1 FOR UPDATE`, id); err != nil {
+		if err := tx.tx.GetContext(ctx, &nsID, `SELECT namespace_id FROM projects WHERE id = $1`, id); err != nil {
 			return wrap(op, err)
 		}
 		if ch.Visibility != nil {
 			if err := allowedBelow(ctx, tx, op, nsID, *ch.Visibility); err != nil {
 				return err
 			}
+		}
+		if _, err := tx.tx.ExecContext(ctx, `SELECT 1 FROM projects WHERE id = $1 FOR UPDATE`, id); err != nil {
+			return wrap(op, err)
 		}
 		before = new(Project)
 		if err := tx.tx.GetContext(ctx, before, projectSelect+` WHERE p.id = $1`, id); err != nil {
@@ -95,17 +107,24 @@ type GroupChange struct {
 // visibility_level_allowed_by_parent, _by_sub_groups, _by_projects).
 func (s *Store) UpdateGroup(ctx context.Context, id int64, ch GroupChange) (before, after *Namespace, err error) {
 	const op = "meta.UpdateGroup"
-	err = s.Tx(ctx, func(tx *Tx) error {
+	err = s.txRetry(ctx, func(tx *Tx) error {
+		// The parent's row before the group's, the order in which a
+		// deletion locks them (see lockOrder). A group never moves, so its
+		// parent can be read before either lock.
+		var parent *int64
+		if err := tx.tx.GetContext(ctx, &parent, `SELECT parent_id FROM namespaces WHERE id = $1 AND kind = 'group'`, id); err != nil {
+			return wrap(op, err)
+		}
+		if v := ch.Visibility; v != nil && parent != nil {
+			if err := allowedBelow(ctx, tx, op, *parent, *v); err != nil {
+				return err
+			}
+		}
 		before = new(Namespace)
 		if err := tx.tx.GetContext(ctx, before, `SELECT `+nsCols+` FROM namespaces WHERE id = $1 AND kind = 'group' FOR UPDATE`, id); err != nil {
 			return wrap(op, err)
 		}
 		if v := ch.Visibility; v != nil && *v != before.Visibility {
-			if before.ParentID != nil {
-				if err := allowedBelow(ctx, tx, op, *before.ParentID, *v); err != nil {
-					return err
-				}
-			}
 			var projects, groups bool
 			err := tx.tx.QueryRowxContext(ctx, `SELECT
 				EXISTS (SELECT 1 FROM projects WHERE namespace_id = $1 AND `+rankSQL("visibility")+` > `+rankSQL("$2")+`),

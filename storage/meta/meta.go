@@ -144,6 +144,30 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) error {
 	return nil
 }
 
+// txRetry is Tx for work that takes row locks in an order another
+// transaction may take the other way round (a deletion locks a group,
+// then the projects and subgroups in it; an edit of a project's
+// visibility locks the project, then its group): when Postgres breaks
+// the deadlock, or a serialization failure, by aborting this one, it
+// runs again, up to three times in all. fn must start from scratch each
+// time. Past that the error is errs.Unavailable (503), never a 500.
+func (s *Store) txRetry(ctx context.Context, fn func(tx *Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.Tx(ctx, fn)
+		if attempt == 3 || ctx.Err() != nil || !lockConflict(err) {
+			return err
+		}
+	}
+}
+
+// lockConflict says Postgres aborted a transaction to resolve a deadlock
+// or a serialization failure: nothing was written, and running it again
+// may well succeed.
+func lockConflict(err error) bool {
+	var pe *pq.Error
+	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
+}
+
 // AdvisoryLock takes a transaction-scoped advisory lock on key, serialising
 // rebuilds of per-package documents across every gateway node.
 func (t *Tx) AdvisoryLock(ctx context.Context, key string) error {
@@ -170,6 +194,10 @@ func wrap(op string, err error) error {
 			return errs.E(op, errs.Conflict, err)
 		case pe.Code == "23503":
 			return errs.E(op, errs.NotFound, err)
+		case pe.Code == "40P01", pe.Code == "40001":
+			// A deadlock or serialization failure that outlived its
+			// retries (see txRetry): busy, not broken.
+			return errs.E(op, errs.Unavailable, errs.Msg("503 Service Unavailable - database busy, try again"), err)
 		case pe.Code.Class() == "08", pe.Code.Class() == "57", pe.Code.Class() == "53":
 			// connection exception, operator intervention (shutdown), insufficient resources
 			return errs.E(op, errs.Unavailable, errs.Msg("503 Service Unavailable - database unavailable"), err)
