@@ -506,3 +506,33 @@ func TestDeleteEditRace(t *testing.T) {
 		}
 	}
 }
+
+// TestDeleteUserOwnerAddedRace: a group's only Owner deleted with
+// hard_delete while a second Owner is added: either the addition comes
+// first and the group stays with its new Owner, or the group goes and
+// the addition finds it gone; never an Owner added to a group that is
+// then deleted for having none.
+func TestDeleteUserOwnerAddedRace(t *testing.T) {
+	e := NewEnv(t)
+	bID, _ := e.User("b")
+	for i := range 10 {
+		aID, a := e.User(fmt.Sprintf("a%d", i))
+		g := int64(e.Must(201, e.Do("POST", "/api/v4/groups", map[string]any{"name": fmt.Sprint("g", i), "path": fmt.Sprint("g", i)}, PAT(a))).Map(t)["id"].(float64))
+		var wg sync.WaitGroup
+		var deleted, added int
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			deleted = e.Do("DELETE", fmt.Sprintf("/api/v4/users/%d?hard_delete=true", aID), nil, PAT(e.Admin)).Status
+		}()
+		go func() {
+			defer wg.Done()
+			added = e.Do("POST", fmt.Sprintf("/api/v4/groups/%d/members", g), map[string]any{"user_id": bID, "access_level": 50}, PAT(e.Admin)).Status
+		}()
+		wg.Wait()
+		exists := e.Do("GET", fmt.Sprintf("/api/v4/groups/%d", g), nil, PAT(e.Admin)).Status == 200
+		if deleted != 204 || (added == 201) != exists || (added != 201 && added != 404) {
+			t.Fatalf("round %d: deletion %d, addition %d, group still there: %v", i, deleted, added, exists)
+		}
+	}
+}

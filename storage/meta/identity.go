@@ -606,11 +606,29 @@ func (m MemberSource) table() (string, string) {
 func (s *Store) AddMember(ctx context.Context, src MemberSource, userID int64, level int, expires *time.Time) (*Member, error) {
 	const op = "meta.AddMember"
 	table, key := src.table()
-	res, err := s.db.ExecContext(ctx, `INSERT INTO `+table+` AS m (`+key+`, user_id, access_level, expires_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (`+key+`, user_id) DO UPDATE SET access_level = EXCLUDED.access_level, expires_at = EXCLUDED.expires_at, created_at = now()
-		WHERE NOT `+listed(src.Group, "m"), src.ID, userID, level, expires)
+	insert := `INSERT INTO ` + table + ` AS m (` + key + `, user_id, access_level, expires_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (` + key + `, user_id) DO UPDATE SET access_level = EXCLUDED.access_level, expires_at = EXCLUDED.expires_at, created_at = now()
+		WHERE NOT ` + listed(src.Group, "m")
+	var res sql.Result
+	var err error
+	if src.Group && level == Owner {
+		// A new Owner changes who is a group's last one: under the lock
+		// every such change takes (see changeMember), so that a user's
+		// deletion that found its Owner the last (DeleteUser) and this
+		// addition happen one after the other.
+		err = s.Tx(ctx, func(tx *Tx) error {
+			if err := lockGroupOwners(ctx, tx, src.ID); err != nil {
+				return wrap(op, err)
+			}
+			res, err = tx.tx.ExecContext(ctx, insert, src.ID, userID, level, expires)
+			return wrap(op, err)
+		})
+	} else {
+		res, err = s.db.ExecContext(ctx, insert, src.ID, userID, level, expires)
+		err = wrap(op, err)
+	}
 	if err != nil {
-		return nil, wrap(op, err)
+		return nil, err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil, errs.E(op, errs.Conflict, errs.Msg("Member already exists"))
@@ -1005,11 +1023,7 @@ func ownerCounts(m, h string) string {
 func (s *Store) changeMember(ctx context.Context, op string, src MemberSource, userID int64, check MemberCheck, write func(tx *Tx) error) error {
 	return s.Tx(ctx, func(tx *Tx) error {
 		if src.Group {
-			var root int64
-			if err := tx.tx.GetContext(ctx, &root, `SELECT traversal_ids[1] FROM namespaces WHERE id = $1`, src.ID); err != nil {
-				return wrap(op, err)
-			}
-			if err := tx.AdvisoryLock(ctx, "group-owners/"+strconv.FormatInt(root, 10)); err != nil {
+			if err := lockGroupOwners(ctx, tx, src.ID); err != nil {
 				return wrap(op, err)
 			}
 		}
@@ -1042,6 +1056,17 @@ func (s *Store) changeMember(ctx context.Context, op string, src MemberSource, u
 		}
 		return write(tx)
 	})
+}
+
+// lockGroupOwners takes the lock on the Owners of group id's tree (its
+// top-level ancestor's), which every change of who owns a group in it
+// takes first (changeMember, AddMember, DeleteUser).
+func lockGroupOwners(ctx context.Context, tx *Tx, id int64) error {
+	var root int64
+	if err := tx.tx.GetContext(ctx, &root, `SELECT traversal_ids[1] FROM namespaces WHERE id = $1`, id); err != nil {
+		return err
+	}
+	return tx.AdvisoryLock(ctx, "group-owners/"+strconv.FormatInt(root, 10))
 }
 
 // ReadableProjectIDs lists the projects in a group's tree whose packages a
