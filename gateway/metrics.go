@@ -27,6 +27,7 @@ type metrics struct {
 	backfillSize prometheus.Counter
 	gcRuns       *prometheus.CounterVec
 	gcFreed      prometheus.Counter
+	gcScanned    prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -68,8 +69,11 @@ func newMetrics() *metrics {
 		gcFreed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pkgate_gc_freed_bytes_total", Help: "Bytes the gc runs inside serve freed.",
 		}),
+		gcScanned: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pkgate_gc_objects_scanned_total", Help: "Objects the gc runs inside serve listed to find orphans (0 unless GATEWAY_GC_ORPHANS).",
+		}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.bytesIn, m.bytesOut, m.authFailures, m.blobOps, m.blobErrors, m.backfill, m.backfillSize, m.gcRuns, m.gcFreed,
+	m.reg.MustRegister(m.requests, m.duration, m.bytesIn, m.bytesOut, m.authFailures, m.blobOps, m.blobErrors, m.backfill, m.backfillSize, m.gcRuns, m.gcFreed, m.gcScanned,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

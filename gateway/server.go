@@ -393,6 +393,7 @@ func (s *Server) runGC(ctx context.Context) {
 			s.Log.Info(rep.String(), "blobs", rep.BlobRows, "objects", rep.Objects, "unfinished", rep.Unfinished, "freed_bytes", rep.Bytes)
 		}
 		s.metrics.gcFreed.Add(float64(rep.Bytes))
+		s.metrics.gcScanned.Add(float64(rep.ObjectsSeen))
 		t.Reset(s.Cfg.GCInterval)
 	}
 }

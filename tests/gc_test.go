@@ -201,9 +201,18 @@ func TestGCCommandChecksBlobStore(t *testing.T) {
 
 // TestServeRunsGC: with GATEWAY_GC_INTERVAL, serve frees a deleted
 // package's blob by itself once the grace period is over, and counts it,
-// with a second node running the same job beside it.
+// with a second node running the same job beside it; it lists the
+// bucket for orphan objects only with GATEWAY_GC_ORPHANS.
 func TestServeRunsGC(t *testing.T) {
-	e := NewEnv(t, func(c *gateway.Config) { c.GCInterval, c.GCGrace = 100*time.Millisecond, time.Hour })
+	for _, orphans := range []bool{false, true} {
+		t.Run(fmt.Sprint("orphans=", orphans), func(t *testing.T) { serveRunsGC(t, orphans) })
+	}
+}
+
+func serveRunsGC(t *testing.T, orphans bool) {
+	e := NewEnv(t, func(c *gateway.Config) {
+		c.GCInterval, c.GCGrace, c.GCOrphans = 100*time.Millisecond, time.Hour, orphans
+	})
 	second := e.SecondNode()
 	s := e.NewScenario()
 	url := func(name string) string {
@@ -228,13 +237,20 @@ func TestServeRunsGC(t *testing.T) {
 	if _, err := e.Store.DB().Exec(`UPDATE blobs SET created_at = created_at - interval '2 hours'`); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the deleted package's blob was not freed", func() bool { return blobs() == 1 })
+	// Done once a run has counted it: the row goes first, then the object.
+	freed := func() float64 {
+		return metric(e, "pkgate_gc_freed_bytes_total") + metric(second, "pkgate_gc_freed_bytes_total")
+	}
+	eventually(t, 10*time.Second, "the deleted package's blob was not freed", func() bool { return freed() > 0 })
+	if n := blobs(); n != 1 || freed() != float64(len("dropped bytes")) {
+		t.Errorf("%d blob rows left, %v bytes freed; want 1 and %d", n, freed(), len("dropped bytes"))
+	}
 	e.Must(200, e.Do("GET", url("keep"), nil, DeployHdr(s.ReadToken)))
 	assertNoOrphanObjects(t, e)
-	if got := metric(e, "pkgate_gc_freed_bytes_total") + metric(second, "pkgate_gc_freed_bytes_total"); got != float64(len("dropped bytes")) {
-		t.Errorf("the nodes freed %v bytes together, want %d", got, len("dropped bytes"))
-	}
 	if metric(e, `pkgate_gc_runs_total{result="done"}`)+metric(second, `pkgate_gc_runs_total{result="done"}`) == 0 {
 		t.Error("no gc run counted")
+	}
+	if scanned := metric(e, "pkgate_gc_objects_scanned_total") + metric(second, "pkgate_gc_objects_scanned_total"); (scanned > 0) != orphans {
+		t.Errorf("the runs listed %v objects for orphans", scanned)
 	}
 }
