@@ -148,6 +148,21 @@ func (a *Authenticator) API(ctx context.Context, r *http.Request, clientIP func(
 	return id, checkPATScope("auth.API", id, r.Method)
 }
 
+// APIReadUser is API for the routes GitLab also opens to read_user
+// tokens on GET and HEAD (allow_access_with_scope :read_user in
+// lib/api/users.rb, version.rb, metadata.rb): the user API's reads and
+// the instance's version, what a token made to identify its user needs.
+func (a *Authenticator) APIReadUser(ctx context.Context, r *http.Request, clientIP func() string) (*Identity, error) {
+	id, err := a.APIAnyScope(ctx, r, clientIP)
+	if err != nil {
+		return nil, err
+	}
+	if id.PAT != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) && slices.Contains(id.PAT.Scopes, "read_user") {
+		return id, nil
+	}
+	return id, checkPATScope("auth.API", id, r.Method)
+}
+
 // APIAnyScope is API without the scope check, for the routes through which
 // any token may read or revoke itself whatever its scopes (GitLab's
 // allow_access_with_scope(all_available_scopes) in

@@ -17,18 +17,19 @@ import (
 
 func (s *Server) registerAPI(v4 *gin.RouterGroup) {
 	api := v4.Group("", s.apiAuth())
-	api.GET("/user", s.currentUser)
-	api.GET("/users", s.listUsers)
+	readUser := v4.Group("", s.apiAuthReadUser())
+	readUser.GET("/user", s.currentUser)
+	readUser.GET("/users", s.listUsers)
 	api.POST("/users", s.createUser)
-	api.GET("/users/:id", s.getUser)
+	readUser.GET("/users/:id", s.getUser)
 	api.POST("/users/:id/block", s.setUserState("blocked"))
 	api.POST("/users/:id/unblock", s.setUserState("active"))
 	api.DELETE("/users/:id", s.deleteUser)
 	api.POST("/users/:id/personal_access_tokens", s.createPAT)
 	s.registerPATs(api, v4.Group("", s.apiAuthAnyScope()))
 
-	api.GET("/version", s.version)
-	api.GET("/metadata", s.metadata)
+	readUser.GET("/version", s.version)
+	readUser.GET("/metadata", s.metadata)
 	api.GET("/namespaces", s.listNamespaces)
 	api.GET("/namespaces/:id", s.getNamespace)
 

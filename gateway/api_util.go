@@ -21,22 +21,36 @@ const apiIdentityKey = "gateway.identity"
 
 // apiAuth resolves the caller on non-package API routes (PATs only, with
 // the api or read_api scope).
-func (s *Server) apiAuth() gin.HandlerFunc { return s.apiAuthWith(false) }
+func (s *Server) apiAuth() gin.HandlerFunc { return s.apiAuthWith(scopesAPI) }
 
 // apiAuthAnyScope is apiAuth for the routes any PAT may call on itself
 // whatever its scopes (auth.Authenticator.APIAnyScope).
-func (s *Server) apiAuthAnyScope() gin.HandlerFunc { return s.apiAuthWith(true) }
+func (s *Server) apiAuthAnyScope() gin.HandlerFunc { return s.apiAuthWith(scopesAny) }
+
+// apiAuthReadUser is apiAuth for the routes a read_user PAT may read too
+// (auth.Authenticator.APIReadUser).
+func (s *Server) apiAuthReadUser() gin.HandlerFunc { return s.apiAuthWith(scopesReadUser) }
+
+// The PAT scopes a route group takes.
+const (
+	scopesAPI      = iota // api; read_api to read
+	scopesAny             // any
+	scopesReadUser        // api; read_api or read_user to read
+)
 
 // apiAuthWith calls the authenticator directly rather than through a func
 // value: c.ClientIP handed on through one would be allocated on every
 // request, anonymous ones included.
-func (s *Server) apiAuthWith(anyScope bool) gin.HandlerFunc {
+func (s *Server) apiAuthWith(scopes int) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var id *auth.Identity
 		var err error
-		if anyScope {
+		switch scopes {
+		case scopesAny:
 			id, err = s.Auth.APIAnyScope(c.Request.Context(), c.Request, c.ClientIP)
-		} else {
+		case scopesReadUser:
+			id, err = s.Auth.APIReadUser(c.Request.Context(), c.Request, c.ClientIP)
+		default:
 			id, err = s.Auth.API(c.Request.Context(), c.Request, c.ClientIP)
 		}
 		if err != nil {

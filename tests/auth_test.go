@@ -147,6 +147,23 @@ func TestAuthPATScopes(t *testing.T) {
 	}
 	userOnly := e.Must(201, e.Do("POST", fmt.Sprintf("/api/v4/users/%d/personal_access_tokens", uid),
 		map[string]any{"name": "me", "scopes": []string{"read_user"}}, PAT(e.Admin))).Map(t)["token"].(string)
+	// What GitLab opens to read_user (users.rb, version.rb, metadata.rb):
+	// reading users and the version; nothing else, and no writes.
+	for _, c := range []struct {
+		method, path string
+		status       int
+	}{
+		{"GET", "/api/v4/user", 200},
+		{"GET", "/api/v4/users", 200},
+		{"GET", fmt.Sprintf("/api/v4/users/%d", uid), 200},
+		{"GET", "/api/v4/version", 200},
+		{"GET", "/api/v4/metadata", 200},
+		{"GET", "/api/v4/groups", 403},
+		{"GET", "/api/v4/namespaces", 403},
+		{"POST", "/api/v4/users", 403},
+	} {
+		e.Must(c.status, e.Do(c.method, c.path, nil, PAT(userOnly)))
+	}
 	for _, path := range []string{
 		fmt.Sprintf("/api/v4/projects/%d/packages/generic/p/1/f", hidden),
 		fmt.Sprintf("/api/v4/projects/%d/packages/maven/com/x/p/1/p-1.jar", s.ProjectID),
