@@ -75,10 +75,7 @@ func (c *Cache) ForgetDeployTokens(ids []int64) {
 	if len(ids) == 0 {
 		return
 	}
-	set := make(map[int64]bool, len(ids))
-	for _, id := range ids {
-		set[id] = true
-	}
+	set := idSet(ids)
 	c.forget(func(i *Identity) bool { return i.Deploy != nil && set[i.Deploy.ID] })
 }
 
@@ -94,9 +91,10 @@ func (c *Cache) ForgetUser(id int64) {
 
 // Invalidate applies a notification payload from another node:
 // "deploy:<id>", "pat:<id>", "user:<id>", or "*" (state unknown: drop
-// everything), which anything unreadable, as "deploy:*" (the tokens of a
-// deletion too many to name), is taken for. A node older than a kind clears its whole cache on it,
-// which is safe, so new kinds need no coordinated upgrade.
+// everything), which anything unreadable is taken for, as "deploy:*"
+// (the tokens of a deletion too many to name). A node older than a kind
+// clears its whole cache on it, which is safe, so new kinds need no
+// coordinated upgrade.
 func (c *Cache) Invalidate(payload string) {
 	kind, id, _ := strings.Cut(payload, ":")
 	n, err := strconv.ParseInt(id, 10, 64)

@@ -58,11 +58,17 @@ func (a *Authenticator) ForgetProjects(ids []int64) {
 	if len(ids) == 0 {
 		return
 	}
+	set := idSet(ids)
+	a.projectCache().forget(func(p *meta.Project) bool { return set[p.ID] })
+}
+
+// idSet is ids as a set, for one pass over a cache that forgets several.
+func idSet(ids []int64) map[int64]bool {
 	set := make(map[int64]bool, len(ids))
 	for _, id := range ids {
 		set[id] = true
 	}
-	a.projectCache().forget(func(p *meta.Project) bool { return set[p.ID] })
+	return set
 }
 
 // Invalidate applies a notification from another node on the token

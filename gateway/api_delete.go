@@ -109,10 +109,7 @@ func (s *Server) forgetDeletion(d *meta.Deletion) {
 		s.Auth.Cache.ForgetUser(d.User.ID)
 	}
 	s.Auth.Cache.ForgetDeployTokens(d.DeployTokens)
-	ids := make([]int64, len(d.Projects))
-	for i, p := range d.Projects {
-		ids[i] = p.ID
-	}
+	ids := d.ProjectIDs()
 	s.Auth.ForgetProjects(ids)
 	s.Store.ProjectsChanged(ids)
 }

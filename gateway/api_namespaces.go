@@ -83,20 +83,17 @@ func (s *Server) getNamespace(c *gin.Context) {
 	if !ok {
 		return
 	}
-	notFound := errs.New(op, errs.NotFound, "404 Namespace Not Found")
 	n, err := auth.FindNamespace(c.Request.Context(), s.Store, httpx.Param(c, "id"))
-	visible := err == nil
+	visible := false
 	switch {
-	case err != nil && !errs.Is(err, errs.NotFound):
 	case err != nil:
-		err = notFound
 	case n.Kind == "user":
 		visible = id.User.IsAdmin || (n.OwnerID != nil && *n.OwnerID == id.User.ID)
 	default:
 		_, visible, err = auth.GroupRole(c.Request.Context(), s.Store, id.User, n)
 	}
-	if err == nil && !visible {
-		err = notFound
+	if errs.Is(err, errs.NotFound) || (err == nil && !visible) {
+		err = errs.New(op, errs.NotFound, "404 Namespace Not Found")
 	}
 	if err != nil {
 		httpx.Abort(c, err)

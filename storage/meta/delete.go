@@ -31,6 +31,15 @@ type Deletion struct {
 	DeployTokens []int64 // ids of the deploy tokens deleted with them
 }
 
+// ProjectIDs are the ids of d.Projects.
+func (d *Deletion) ProjectIDs() []int64 {
+	ids := make([]int64, len(d.Projects))
+	for i, p := range d.Projects {
+		ids[i] = p.ID
+	}
+	return ids
+}
+
 // DeleteProject deletes project id and everything in it; audit, if not
 // nil, gives the events to record in the same transaction. A missing
 // project is errs.NotFound.
@@ -147,7 +156,7 @@ func (s *Store) DeleteUser(ctx context.Context, id int64, soloGroups bool, audit
 			return wrap(op, err)
 		}
 		for _, r := range roots {
-			if err := tx.AdvisoryLock(ctx, "group-owners/"+itoaInt64(r)); err != nil {
+			if err := lockTreeOwners(ctx, tx, r); err != nil {
 				return wrap(op, err)
 			}
 		}
@@ -216,10 +225,7 @@ const maxForgotten = 50
 // (at commit: notifications sent in a transaction go out with it) to drop
 // the deleted tokens and projects from its caches.
 func (d *Deletion) purge(ctx context.Context, tx *Tx, op string, audit func(*Deletion) []*AuditEvent) error {
-	projects := make(pq.Int64Array, len(d.Projects))
-	for i, p := range d.Projects {
-		projects[i] = p.ID
-	}
+	projects := pq.Int64Array(d.ProjectIDs())
 	groups := make(pq.Int64Array, len(d.Groups))
 	for i, g := range d.Groups {
 		groups[i] = g.ID

@@ -73,11 +73,8 @@ func (s *Store) UpdateProject(ctx context.Context, id int64, ch ProjectChange) (
 				return err
 			}
 		}
-		if _, err := tx.tx.ExecContext(ctx, `SELECT 1 FROM projects WHERE id = $1 FOR UPDATE`, id); err != nil {
-			return wrap(op, err)
-		}
 		before = new(Project)
-		if err := tx.tx.GetContext(ctx, before, projectSelect+` WHERE p.id = $1`, id); err != nil {
+		if err := tx.tx.GetContext(ctx, before, projectSelect+` WHERE p.id = $1 FOR UPDATE OF p`, id); err != nil {
 			return wrap(op, err)
 		}
 		if _, err := tx.tx.ExecContext(ctx, `UPDATE projects SET name = COALESCE($2, name), description = COALESCE($3, description),

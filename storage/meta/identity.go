@@ -1066,6 +1066,11 @@ func lockGroupOwners(ctx context.Context, tx *Tx, id int64) error {
 	if err := tx.tx.GetContext(ctx, &root, `SELECT traversal_ids[1] FROM namespaces WHERE id = $1`, id); err != nil {
 		return err
 	}
+	return lockTreeOwners(ctx, tx, root)
+}
+
+// lockTreeOwners is lockGroupOwners for the tree of top-level group root.
+func lockTreeOwners(ctx context.Context, tx *Tx, root int64) error {
 	return tx.AdvisoryLock(ctx, "group-owners/"+strconv.FormatInt(root, 10))
 }
 

@@ -144,12 +144,11 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) error {
 	return nil
 }
 
-// txRetry is Tx for work that takes row locks in an order another
-// transaction may take the other way round (a deletion locks a group,
-// then the projects and subgroups in it; an edit of a project's
-// visibility locks the project, then its group): when Postgres breaks
-// the deadlock, or a serialization failure, by aborting this one, it
-// runs again, up to three times in all. fn must start from scratch each
+// txRetry is Tx for work that locks several rows (deletions and edits of
+// groups and projects, which take them in one order, see lockOrder in
+// edit.go, and could still meet a transaction taking them in another):
+// when Postgres breaks a deadlock, or a serialization failure, by
+// aborting this one, it runs again, up to three times in all. fn must start from scratch each
 // time. Past that the error is errs.Unavailable (503), never a 500.
 func (s *Store) txRetry(ctx context.Context, fn func(tx *Tx) error) error {
 	for attempt := 1; ; attempt++ {
