@@ -79,9 +79,7 @@ func TestFileLookupCacheAcrossNodes(t *testing.T) {
 		t.Fatal("node a serves a stale file right after its own write")
 	}
 	eventually("the replacement", func() bool { return string(get(b).Body) == "version two" })
-	var pkgs []map[string]any
-	a.Must(200, a.Do("GET", fmt.Sprintf("/api/v4/projects/%d/packages?package_name=hot", s.ProjectID), nil, PAT(a.Admin))).JSON(t, &pkgs)
-	a.Must(204, a.Do("DELETE", fmt.Sprintf("/api/v4/projects/%d/packages/%v", s.ProjectID, pkgs[0]["id"]), nil, PAT(a.Admin)))
+	a.deletePackagesNamed(s.ProjectID, "hot")
 	a.Must(404, get(a))
 	eventually("the delete", func() bool { return get(b).Status == 404 })
 }

@@ -39,11 +39,7 @@ func TestGCFreesOnlyUnreferenced(t *testing.T) {
 	if err := w.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var pkgs []map[string]any
-	e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d/packages?package_name=drop", s.ProjectID), nil, PAT(e.Admin))).JSON(t, &pkgs)
-	for _, p := range pkgs {
-		e.Must(204, e.Do("DELETE", fmt.Sprintf("/api/v4/projects/%d/packages/%v", s.ProjectID, p["id"]), nil, PAT(e.Admin)))
-	}
+	e.deletePackagesNamed(s.ProjectID, "drop")
 
 	// Within the grace period nothing goes.
 	rep, err := janitor.Run(ctx, e.Store, e.Server.Blobs, janitor.Options{Grace: time.Hour})
@@ -156,9 +152,7 @@ func TestGCCommandChecksBlobStore(t *testing.T) {
 	s := e.NewScenario()
 	bin := buildGateway(t)
 	e.Must(201, e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d/packages/generic/drop/1.0/f.bin", s.ProjectID), "dropped", DeployHdr(s.WriteToken)))
-	var pkgs []map[string]any
-	e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d/packages?package_name=drop", s.ProjectID), nil, PAT(e.Admin))).JSON(t, &pkgs)
-	e.Must(204, e.Do("DELETE", fmt.Sprintf("/api/v4/projects/%d/packages/%v", s.ProjectID, pkgs[0]["id"]), nil, PAT(e.Admin)))
+	e.deletePackagesNamed(s.ProjectID, "drop")
 	blobRows := func() int {
 		var n int
 		if err := e.Store.DB().Get(&n, "SELECT count(*) FROM blobs"); err != nil {
@@ -220,9 +214,7 @@ func serveRunsGC(t *testing.T, orphans bool) {
 	}
 	e.Must(201, e.Do("PUT", url("keep"), "kept bytes", DeployHdr(s.WriteToken)))
 	e.Must(201, e.Do("PUT", url("drop"), "dropped bytes", DeployHdr(s.WriteToken)))
-	var pkgs []map[string]any
-	e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d/packages?package_name=drop", s.ProjectID), nil, PAT(e.Admin))).JSON(t, &pkgs)
-	e.Must(204, e.Do("DELETE", fmt.Sprintf("/api/v4/projects/%d/packages/%v", s.ProjectID, pkgs[0]["id"]), nil, PAT(e.Admin)))
+	e.deletePackagesNamed(s.ProjectID, "drop")
 	blobs := func() (n int) {
 		if err := e.Store.DB().Get(&n, "SELECT count(*) FROM blobs"); err != nil {
 			t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -442,4 +443,18 @@ func missingClient(t *testing.T, msg string) {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)
+}
+
+// deletePackagesNamed deletes, through the packages API, every package
+// of the project by that name; there must be one.
+func (e *Env) deletePackagesNamed(projectID int64, name string) {
+	e.t.Helper()
+	var pkgs []map[string]any
+	e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d/packages?package_name=%s", projectID, url.QueryEscape(name)), nil, PAT(e.Admin))).JSON(e.t, &pkgs)
+	if len(pkgs) == 0 {
+		e.t.Fatalf("no package named %s to delete", name)
+	}
+	for _, p := range pkgs {
+		e.Must(204, e.Do("DELETE", fmt.Sprintf("/api/v4/projects/%d/packages/%v", projectID, p["id"]), nil, PAT(e.Admin)))
+	}
 }
