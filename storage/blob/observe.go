@@ -40,6 +40,30 @@ func (w observedWriter) Commit(ctx context.Context) error {
 	return err
 }
 
+// StoredMD5 keeps a decorated MD5Reporter one.
+func (w observedWriter) StoredMD5() string {
+	if m, ok := w.Writer.(MD5Reporter); ok {
+		return m.StoredMD5()
+	}
+	return ""
+}
+
+// ProbeStoredMD5 and StoredMD5Max keep a decorated StoreMD5 one; for
+// another driver they answer false and 0.
+func (o *observed) ProbeStoredMD5(ctx context.Context) (bool, error) {
+	if s, ok := o.Driver.(StoreMD5); ok {
+		return s.ProbeStoredMD5(ctx)
+	}
+	return false, nil
+}
+
+func (o *observed) StoredMD5Max() int64 {
+	if s, ok := o.Driver.(StoreMD5); ok {
+		return s.StoredMD5Max()
+	}
+	return 0
+}
+
 // observedLender keeps a decorated Lender one.
 type observedLender struct {
 	observedWriter

@@ -3,6 +3,9 @@ package blob
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -39,6 +43,10 @@ type S3Config struct {
 	// are open at once (1: one GET per download). Downloads hold at most
 	// downloadBudget × DownloadConcurrency ranged GETs open in all.
 	DownloadConcurrency int
+	// ETagMD5 lets ProbeStoredMD5 find out whether the store's ETag of
+	// an object stored in one PUT is its md5, and then lets writers
+	// report it (StoreMD5). False: never trusted, nothing probed.
+	ETagMD5 bool
 }
 
 // S3 stores objects in one bucket through aws-sdk-go-v2.
@@ -46,10 +54,93 @@ type S3 struct {
 	cfg     S3Config
 	client  *s3.Client
 	presign *s3.PresignClient
-	pool    *bufpool.Pool // part buffers
-	small   *bufpool.Pool // first buffer of every upload
-	signed  *signedS3     // nil: PUTs, parts and GETs go through the SDK too
-	dlSlots chan struct{} // the download budget: one token per open range
+	pool    *bufpool.Pool             // part buffers
+	small   *bufpool.Pool             // first buffer of every upload
+	signed  *signedS3                 // nil: PUTs, parts and GETs go through the SDK too
+	dlSlots chan struct{}             // the download budget: one token per open range
+	etagMD5 atomic.Pointer[etagProbe] // nil until ProbeStoredMD5 decided
+}
+
+// etagProbe is what ProbeStoredMD5 found: whether a PUT's ETag was the
+// md5 of its body, and the server-side encryption the answer named, which
+// every answer trusted later must name too. The ETag is the md5 on S3
+// without encryption or with SSE-S3, and on MinIO, Ceph, R2 and most
+// others; it is not under SSE-KMS or SSE-C, nor on a MinIO started with
+// --no-compat, which skips md5 for speed. A bucket's default encryption
+// changed to KMS later shows in the header of each answer (AWS names
+// aws:kms there), so those answers are not trusted.
+type etagProbe struct {
+	md5 bool
+	sse string
+}
+
+// sseHeaders are the answer headers that say how S3 encrypted an object;
+// an answer trusted for its md5 must carry the probe's values.
+var sseHeaders = []string{"X-Amz-Server-Side-Encryption", "X-Amz-Server-Side-Encryption-Customer-Algorithm", "X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id"}
+
+func sseOf(h http.Header) string {
+	var b strings.Builder
+	for _, k := range sseHeaders {
+		b.WriteString(h.Get(k))
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+// ProbeStoredMD5 implements StoreMD5: it stores a small object of random
+// bytes in one PUT, as an upload of up to one part is stored, compares
+// the answer's ETag with their md5 and deletes it. The object's key is
+// under blobs/, so that gc's orphan sweep frees it if the delete fails.
+// Only the signed PUT path reports md5s: through the SDK (S3 Express,
+// access points) the driver never trusts them.
+func (d *S3) ProbeStoredMD5(ctx context.Context) (bool, error) {
+	if !d.cfg.ETagMD5 || d.signed == nil {
+		d.etagMD5.Store(&etagProbe{})
+		return false, nil
+	}
+	body := make([]byte, 4096)
+	rand.Read(body)
+	key := "blobs/etag-probe-" + hex.EncodeToString(body[:16])
+	h, err := d.signed.putWith(ctx, key, "", body)
+	if err != nil {
+		return false, fmt.Errorf("blob: s3 etag probe: %w", err)
+	}
+	_ = d.Delete(ctx, key)
+	sum := md5.Sum(body)
+	p := &etagProbe{md5: etagHex(h) == hex.EncodeToString(sum[:]), sse: sseOf(h)}
+	d.etagMD5.Store(p)
+	return p.md5, nil
+}
+
+// StoredMD5Max implements StoreMD5: a body of up to one part is stored
+// in one PUT (s3Writer).
+func (d *S3) StoredMD5Max() int64 {
+	if p := d.etagMD5.Load(); p != nil && p.md5 {
+		return int64(d.cfg.PartSize)
+	}
+	return 0
+}
+
+// etagHex is an answer's ETag as lowercase hex if it has an md5's shape.
+func etagHex(h http.Header) string {
+	e := strings.ToLower(strings.Trim(h.Get("ETag"), `"`))
+	if len(e) != 2*md5.Size {
+		return ""
+	}
+	if _, err := hex.DecodeString(e); err != nil {
+		return ""
+	}
+	return e
+}
+
+// storedMD5 is the md5 a PUT's answer h reports, if the probe said the
+// store's ETags are md5s and h names the probe's encryption.
+func (d *S3) storedMD5(h http.Header) string {
+	p := d.etagMD5.Load()
+	if p == nil || !p.md5 || h == nil || sseOf(h) != p.sse {
+		return ""
+	}
+	return etagHex(h)
 }
 
 const (
@@ -178,6 +269,7 @@ type s3Writer struct {
 	parts    []types.CompletedPart
 	err      error
 	done     bool
+	md5      string // the store's, of a body sent in one PUT (StoredMD5)
 }
 
 func (d *S3) Writer(ctx context.Context, key string) (Writer, error) {
@@ -319,9 +411,11 @@ func (w *s3Writer) Commit(ctx context.Context) error {
 	w.done = true
 	defer w.release()
 	if w.uploadID == nil {
-		if err := w.d.putObject(ctx, w.key, (*w.buf)[:w.n]); err != nil {
+		h, err := w.d.putObject(ctx, w.key, (*w.buf)[:w.n])
+		if err != nil {
 			return fmt.Errorf("blob: s3 put: %w", err)
 		}
+		w.md5 = w.d.storedMD5(h)
 		return nil
 	}
 	if w.n > 0 {
@@ -362,16 +456,20 @@ func (d *S3) uploadPart(ctx context.Context, key, uploadID string, num int32, bo
 	return aws.ToString(out.ETag), nil
 }
 
-// putObject stores an object that fits in one request.
-func (d *S3) putObject(ctx context.Context, key string, body []byte) error {
+// StoredMD5 implements MD5Reporter.
+func (w *s3Writer) StoredMD5() string { return w.md5 }
+
+// putObject stores an object that fits in one request, and answers the
+// headers of the store's answer (nil through the SDK).
+func (d *S3) putObject(ctx context.Context, key string, body []byte) (http.Header, error) {
 	if d.signed != nil {
-		return d.signed.put(ctx, key, body)
+		return d.signed.putWith(ctx, key, "", body)
 	}
 	_, err := d.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(d.cfg.Bucket), Key: aws.String(key),
 		Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
 	})
-	return err
+	return nil, err
 }
 
 func (w *s3Writer) abort(ctx context.Context) {

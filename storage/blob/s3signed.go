@@ -121,12 +121,6 @@ func newSignedS3(ctx context.Context, o s3.Options, bucket string) *signedS3 {
 	}
 }
 
-// put stores body under key.
-func (p *signedS3) put(ctx context.Context, key string, body []byte) error {
-	_, err := p.putWith(ctx, key, "", body)
-	return err
-}
-
 // uploadPart sends part num of a multipart upload and answers its ETag.
 func (p *signedS3) uploadPart(ctx context.Context, key, uploadID string, num int32, body []byte) (string, error) {
 	q := url.Values{"partNumber": {strconv.Itoa(int(num))}, "uploadId": {uploadID}}

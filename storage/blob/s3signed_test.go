@@ -109,7 +109,7 @@ func TestSignedRequestsMatchTheSDK(t *testing.T) {
 			name string
 			fn   func() error
 		}{
-			{"put", func() error { return d.putObject(ctx, key, []byte("bytes of "+key)) }},
+			{"put", func() error { return putErr(ctx, d, key, []byte("bytes of "+key)) }},
 			{"get", func() error { return readAll(d.Open(ctx, key, 0, -1)) }},
 			{"get range", func() error { return readAll(d.Open(ctx, key, 3, 5)) }},
 			{"get tail", func() error { return readAll(d.Open(ctx, key, 3, -1)) }},
@@ -121,7 +121,7 @@ func TestSignedRequestsMatchTheSDK(t *testing.T) {
 				return err
 			}},
 			// Large enough for Expect: 100-continue and a whole write.
-			{"put large", func() error { return d.putObject(ctx, key, large) }},
+			{"put large", func() error { return putErr(ctx, d, key, large) }},
 			{"upload large part", func() error {
 				_, err := d.uploadPart(ctx, key, "u", 1, large)
 				return err
@@ -183,7 +183,7 @@ func TestSignedRequestRetries(t *testing.T) {
 				f, d := newFakeS3(t, tc.answers...)
 				var err error
 				if m == "put" {
-					err = d.putObject(ctx, "k", []byte("body"))
+					err = putErr(ctx, d, "k", []byte("body"))
 				} else {
 					var rc io.ReadCloser
 					if rc, err = d.Open(ctx, "k", 0, -1); err == nil {
@@ -223,7 +223,7 @@ func TestSignedRequestStopsWhenCancelled(t *testing.T) {
 		o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { cancel(); return time.Hour, nil })
 	})
 	done := make(chan error, 1)
-	go func() { done <- d.putObject(ctx, "k", []byte("body")) }()
+	go func() { done <- putErr(ctx, d, "k", []byte("body")) }()
 	select {
 	case err := <-done:
 		if err == nil || f.requests() != 1 {
@@ -340,7 +340,7 @@ func TestSignedRequestsCorrectClockSkew(t *testing.T) {
 				d := newS3For(t, srv)
 				call := func() error {
 					if m == "put" {
-						return d.putObject(ctx, "k", []byte("body"))
+						return putErr(ctx, d, "k", []byte("body"))
 					}
 					return readAll(d.Open(ctx, "k", 0, -1))
 				}
@@ -364,16 +364,16 @@ func TestSignedRequestsCorrectClockSkew(t *testing.T) {
 	t.Run("clocks that realign", func(t *testing.T) {
 		srv := &skewedS3{offset: time.Hour, window: 15 * time.Minute, code: "RequestTimeTooSkewed"}
 		d := newS3For(t, srv)
-		if err := d.putObject(ctx, "k", []byte("body")); err != nil {
+		if err := putErr(ctx, d, "k", []byte("body")); err != nil {
 			t.Fatal(err)
 		}
 		// The server's clock is set right; the offset learnt must go.
 		before := srv.set(0)
-		if err := d.putObject(ctx, "k", []byte("body")); err != nil || srv.count()-before != 2 {
+		if err := putErr(ctx, d, "k", []byte("body")); err != nil || srv.count()-before != 2 {
 			t.Fatalf("err = %v after %d requests, want success after 2", err, srv.count()-before)
 		}
 		before = srv.count()
-		if err := d.putObject(ctx, "k", []byte("body")); err != nil || srv.count()-before != 1 {
+		if err := putErr(ctx, d, "k", []byte("body")); err != nil || srv.count()-before != 1 {
 			t.Fatalf("err = %v after %d requests, want success after 1", err, srv.count()-before)
 		}
 	})
@@ -498,7 +498,7 @@ func TestSignedClientDialsBodyConns(t *testing.T) {
 			ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
 				GotConn: func(i httptrace.GotConnInfo) { conn = i.Conn },
 			})
-			if err := d.putObject(ctx, "k", make([]byte, 1<<20)); err != nil {
+			if err := putErr(ctx, d, "k", make([]byte, 1<<20)); err != nil {
 				t.Fatal(err)
 			}
 			if _, ok := conn.(bodyConn); !ok {
@@ -506,4 +506,10 @@ func TestSignedClientDialsBodyConns(t *testing.T) {
 			}
 		})
 	}
+}
+
+// putErr is putObject's error alone.
+func putErr(ctx context.Context, d *S3, key string, body []byte) error {
+	_, err := d.putObject(ctx, key, body)
+	return err
 }
