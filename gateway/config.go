@@ -37,9 +37,13 @@ type Config struct {
 	S3Concurrency int `env:"GATEWAY_S3_CONCURRENCY" envDefault:"3"`
 	// Part-sized ranges of one large download fetched at once (1: one GET
 	// per download); see blob.S3Config.DownloadConcurrency.
-	S3DownloadConcurrency int    `env:"GATEWAY_S3_DOWNLOAD_CONCURRENCY" envDefault:"3"`
-	LogLevel              string `env:"GATEWAY_LOG_LEVEL" envDefault:"info"`
-	LogFormat             string `env:"GATEWAY_LOG_FORMAT" envDefault:"json"`
+	S3DownloadConcurrency int `env:"GATEWAY_S3_DOWNLOAD_CONCURRENCY" envDefault:"3"`
+	// S3ETagMD5 lets generic uploads of up to one part take their md5
+	// from the store's ETag once a probe at start-up has found it to be
+	// the md5 (blob.StoreMD5).
+	S3ETagMD5 bool   `env:"GATEWAY_S3_ETAG_MD5" envDefault:"true"`
+	LogLevel  string `env:"GATEWAY_LOG_LEVEL" envDefault:"info"`
+	LogFormat string `env:"GATEWAY_LOG_FORMAT" envDefault:"json"`
 
 	// Migrate applies pending migrations at serve start-up.
 	Migrate bool `env:"GATEWAY_MIGRATE" envDefault:"true"`

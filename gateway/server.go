@@ -45,6 +45,9 @@ type Server struct {
 	engine   *gin.Engine
 	metrics  *metrics
 	docs     *formats.DocCache
+	// probed is whether the blob store has answered ProbeStoredMD5;
+	// until it has, Run asks again.
+	probed bool
 }
 
 // NewLogger builds the process logger from the config.
@@ -62,7 +65,7 @@ func OpenBlobs(ctx context.Context, c Config) (blob.Driver, error) {
 	switch c.BlobDriver {
 	case "s3":
 		return blob.NewS3(ctx, blob.S3Config{Bucket: c.S3Bucket, Region: c.S3Region, Endpoint: c.S3Endpoint, PathStyle: c.S3PathStyle,
-			PartSize: c.S3PartSize, Concurrency: c.S3Concurrency, DownloadConcurrency: c.S3DownloadConcurrency})
+			PartSize: c.S3PartSize, Concurrency: c.S3Concurrency, DownloadConcurrency: c.S3DownloadConcurrency, ETagMD5: c.S3ETagMD5})
 	default:
 		return blob.NewFS(c.FSRoot)
 	}
@@ -133,8 +136,49 @@ func New(ctx context.Context, c Config, log *slog.Logger) (*Server, error) {
 		store.Close()
 		return nil, fmt.Errorf("database: listen for token invalidations: %w", err)
 	}
+	s.probed = s.probeStoredMD5(pctx)
 	s.engine = s.routes()
 	return s, nil
+}
+
+// probeStoredMD5 asks the blob store whether its answers carry the md5 of
+// what it stores (blob.StoreMD5, GATEWAY_S3_ETAG_MD5), and says whether
+// it answered. Until it has, uploads compute md5 themselves.
+func (s *Server) probeStoredMD5(ctx context.Context) bool {
+	p, ok := s.Blobs.(blob.StoreMD5)
+	if !ok {
+		return true
+	}
+	md5s, err := p.ProbeStoredMD5(ctx)
+	switch {
+	case err != nil:
+		s.Log.Warn("could not ask the blob store whether its ETags are md5s; uploads compute md5 until it answers", "err", err)
+		return false
+	case md5s:
+		s.Log.Info("the blob store's ETags are md5s: uploads of up to one part take their md5 from it (GATEWAY_S3_ETAG_MD5)")
+	case s.Cfg.BlobDriver == "s3" && s.Cfg.S3ETagMD5:
+		s.Log.Info("the blob store's ETags are not md5s (SSE-KMS, SSE-C, or MinIO's --no-compat): uploads compute md5 themselves")
+	}
+	return true
+}
+
+// reprobe asks the blob store until it answers probeStoredMD5.
+func (s *Server) reprobe(ctx context.Context) {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		done := s.probeStoredMD5(pctx)
+		cancel()
+		if done {
+			return
+		}
+	}
 }
 
 // Handler is the HTTP handler (tests mount it on their own listener).
@@ -344,6 +388,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	if s.Cfg.GCInterval > 0 {
 		go s.runGC(ctx)
+	}
+	if !s.probed {
+		go s.reprobe(ctx)
 	}
 	select {
 	case err := <-errc:

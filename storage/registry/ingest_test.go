@@ -151,3 +151,75 @@ func TestIngestTruncatedBody(t *testing.T) {
 		})
 	}
 }
+
+// storedMD5s is a driver whose store reports, for bodies up to max bytes,
+// md5 as the md5 of every object committed (blob.StoreMD5).
+type storedMD5s struct {
+	blob.Driver
+	max int64
+	md5 string
+}
+
+func (s storedMD5s) ProbeStoredMD5(context.Context) (bool, error) { return s.max > 0, nil }
+func (s storedMD5s) StoredMD5Max() int64                          { return s.max }
+func (s storedMD5s) Writer(ctx context.Context, key string) (blob.Writer, error) {
+	w, err := s.Driver.Writer(ctx, key)
+	return reportingWriter{w, s.md5}, err
+}
+
+type reportingWriter struct {
+	blob.Writer
+	md5 string
+}
+
+func (w reportingWriter) StoredMD5() string { return w.md5 }
+
+// An upload whose md5 may be left to the backfill takes the store's when
+// the store reports one for its size, and computes it otherwise; what the
+// store could not vouch for is left empty, for the backfill.
+func TestIngestStoredMD5(t *testing.T) {
+	fs, err := blob.NewFS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := bytes.Repeat([]byte("abc"), 1000)
+	sum := md5.Sum(body)
+	real := hexSum(sum[:])
+	const fromStore = "0123456789abcdef0123456789abcdef"
+	cases := []struct {
+		name     string
+		max      int64
+		stored   string
+		hint     int64
+		deferred bool
+		announce bool
+		want     string
+	}{
+		{"the store's", 4096, fromStore, 3000, true, false, fromStore},
+		{"size unknown", 4096, fromStore, -1, true, false, real},
+		{"larger than the store reports", 2000, fromStore, 3000, true, false, real},
+		{"not deferred", 4096, fromStore, 3000, false, false, real},
+		{"md5 announced", 4096, fromStore, 3000, true, true, real},
+		{"the store reports none", 4096, "", 3000, true, false, ""},
+		{"the store's ETags are not md5s", 0, fromStore, 3000, true, false, real},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &Registry{Blobs: storedMD5s{fs, tc.max, tc.stored}}
+			opt := IngestOptions{DeferDigests: tc.deferred, SizeHint: tc.hint}
+			if tc.announce {
+				opt.Expect.MD5 = real
+			}
+			st, err := r.Ingest(context.Background(), bytes.NewReader(body), opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.MD5 != tc.want {
+				t.Errorf("md5 %q, want %q", st.MD5, tc.want)
+			}
+			if s1 := sha1.Sum(body); st.SHA1 != hexSum(s1[:]) {
+				t.Errorf("sha1 %q, want it computed", st.SHA1)
+			}
+		})
+	}
+}
