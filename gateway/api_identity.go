@@ -15,54 +15,70 @@ import (
 	"github.com/pkgate/pkgate/storage/meta"
 )
 
+// getAndHead registers a REST API read for GET and for HEAD, with the
+// same middleware and handlers. GitLab's REST API is built on Grape, which
+// answers HEAD for every GET route: the GET's status and headers
+// (pagination, Cache-Control, X-Request-Id, WWW-Authenticate on 401) and
+// no body; monitors and scripts probe with HEAD. The handler writes its
+// JSON as for GET and net/http drops it, having sized Content-Length by
+// it as for GET where the answer fits its buffer (sentBytes keeps these
+// bytes out of what the gateway counts as sent). Errors on HEAD carry no
+// body, hence no Content-Type (httpx.Abort). The package protocols
+// register their own HEAD routes (formats/...); this is for the REST API's
+// routes only, every one of whose GET routes goes through here.
+func getAndHead(rg gin.IRoutes, path string, handlers ...gin.HandlerFunc) {
+	rg.GET(path, handlers...)
+	rg.HEAD(path, handlers...)
+}
+
 func (s *Server) registerAPI(v4 *gin.RouterGroup) {
 	api := v4.Group("", s.apiAuth())
 	readUser := v4.Group("", s.apiAuthReadUser())
-	readUser.GET("/user", s.currentUser)
-	readUser.GET("/users", s.listUsers)
+	getAndHead(readUser, "/user", s.currentUser)
+	getAndHead(readUser, "/users", s.listUsers)
 	api.POST("/users", s.createUser)
-	readUser.GET("/users/:id", s.getUser)
+	getAndHead(readUser, "/users/:id", s.getUser)
 	api.POST("/users/:id/block", s.setUserState("blocked"))
 	api.POST("/users/:id/unblock", s.setUserState("active"))
 	api.DELETE("/users/:id", s.deleteUser)
 	api.POST("/users/:id/personal_access_tokens", s.createPAT)
 	s.registerPATs(api, v4.Group("", s.apiAuthAnyScope()))
 
-	readUser.GET("/version", s.version)
-	readUser.GET("/metadata", s.metadata)
-	api.GET("/namespaces", s.listNamespaces)
-	api.GET("/namespaces/:id", s.getNamespace)
+	getAndHead(readUser, "/version", s.version)
+	getAndHead(readUser, "/metadata", s.metadata)
+	getAndHead(api, "/namespaces", s.listNamespaces)
+	getAndHead(api, "/namespaces/:id", s.getNamespace)
 
 	api.POST("/groups", s.createGroup)
-	api.GET("/groups", s.listGroups)
-	api.GET("/groups/:id", s.getGroup)
+	getAndHead(api, "/groups", s.listGroups)
+	getAndHead(api, "/groups/:id", s.getGroup)
 	api.PUT("/groups/:id", s.updateGroup)
 	api.DELETE("/groups/:id", s.deleteGroup)
-	api.GET("/groups/:id/subgroups", s.listSubgroups)
-	api.GET("/groups/:id/projects", s.listGroupProjects)
+	getAndHead(api, "/groups/:id/subgroups", s.listSubgroups)
+	getAndHead(api, "/groups/:id/projects", s.listGroupProjects)
 
 	api.POST("/projects", s.createProject)
-	api.GET("/projects", s.listProjects)
-	api.GET("/projects/:id", s.getProject)
+	getAndHead(api, "/projects", s.listProjects)
+	getAndHead(api, "/projects/:id", s.getProject)
 	api.PUT("/projects/:id", s.updateProject)
 	api.DELETE("/projects/:id", s.deleteProject)
 
 	for _, kind := range []string{"projects", "groups"} {
 		group := kind == "groups"
-		api.GET("/"+kind+"/:id/members", s.listMembers(group, false))
-		api.GET("/"+kind+"/:id/members/all", s.listMembers(group, true))
+		getAndHead(api, "/"+kind+"/:id/members", s.listMembers(group, false))
+		getAndHead(api, "/"+kind+"/:id/members/all", s.listMembers(group, true))
 		api.POST("/"+kind+"/:id/members", s.addMember(group))
-		api.GET("/"+kind+"/:id/members/:user_id", s.getMember(group, false))
-		api.GET("/"+kind+"/:id/members/all/:user_id", s.getMember(group, true))
+		getAndHead(api, "/"+kind+"/:id/members/:user_id", s.getMember(group, false))
+		getAndHead(api, "/"+kind+"/:id/members/all/:user_id", s.getMember(group, true))
 		api.PUT("/"+kind+"/:id/members/:user_id", s.updateMember(group))
 		api.DELETE("/"+kind+"/:id/members/:user_id", s.removeMember(group))
 	}
-	api.GET("/audit_events", s.listAudit)
-	api.GET("/audit_events/:id", s.getAudit)
-	api.GET("/groups/:id/audit_events", s.listHolderAudit(true))
-	api.GET("/groups/:id/audit_events/:audit_event_id", s.getHolderAudit(true))
-	api.GET("/projects/:id/audit_events", s.listHolderAudit(false))
-	api.GET("/projects/:id/audit_events/:audit_event_id", s.getHolderAudit(false))
+	getAndHead(api, "/audit_events", s.listAudit)
+	getAndHead(api, "/audit_events/:id", s.getAudit)
+	getAndHead(api, "/groups/:id/audit_events", s.listHolderAudit(true))
+	getAndHead(api, "/groups/:id/audit_events/:audit_event_id", s.getHolderAudit(true))
+	getAndHead(api, "/projects/:id/audit_events", s.listHolderAudit(false))
+	getAndHead(api, "/projects/:id/audit_events/:audit_event_id", s.getHolderAudit(false))
 	s.registerDeployTokens(api)
 	s.registerPackagesAPI(api)
 }

@@ -16,11 +16,11 @@ import (
 // The packages REST API accepts personal access tokens only: deploy tokens
 // are ignored here as in GitLab (apiAuth never reads them).
 func (s *Server) registerPackagesAPI(api *gin.RouterGroup) {
-	api.GET("/projects/:id/packages", s.listProjectPackages)
-	api.GET("/groups/:id/packages", s.listGroupPackages)
-	api.GET("/projects/:id/packages/:package_id", s.getPackage)
+	getAndHead(api, "/projects/:id/packages", s.listProjectPackages)
+	getAndHead(api, "/groups/:id/packages", s.listGroupPackages)
+	getAndHead(api, "/projects/:id/packages/:package_id", s.getPackage)
 	api.DELETE("/projects/:id/packages/:package_id", s.deletePackage)
-	api.GET("/projects/:id/packages/:package_id/package_files", s.listPackageFiles)
+	getAndHead(api, "/projects/:id/packages/:package_id/package_files", s.listPackageFiles)
 	api.DELETE("/projects/:id/packages/:package_id/package_files/:package_file_id", s.deletePackageFile)
 }
 

@@ -21,10 +21,10 @@ import (
 // on anyScope: GitLab lets a token of any scope read and revoke itself.
 // Creation stays POST /users/:id/personal_access_tokens (createPAT).
 func (s *Server) registerPATs(api, anyScope *gin.RouterGroup) {
-	api.GET("/personal_access_tokens", s.listPATs)
-	anyScope.GET("/personal_access_tokens/self", s.selfPAT)
+	getAndHead(api, "/personal_access_tokens", s.listPATs)
+	getAndHead(anyScope, "/personal_access_tokens/self", s.selfPAT)
 	anyScope.DELETE("/personal_access_tokens/self", s.revokeSelfPAT)
-	api.GET("/personal_access_tokens/:id", s.getPAT)
+	getAndHead(api, "/personal_access_tokens/:id", s.getPAT)
 	api.DELETE("/personal_access_tokens/:id", s.revokePAT)
 }
 

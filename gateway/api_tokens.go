@@ -15,13 +15,13 @@ import (
 )
 
 func (s *Server) registerDeployTokens(api *gin.RouterGroup) {
-	api.GET("/deploy_tokens", s.listAllDeployTokens)
+	getAndHead(api, "/deploy_tokens", s.listAllDeployTokens)
 	for _, kind := range []string{"projects", "groups"} {
 		group := kind == "groups"
 		base := "/" + kind + "/:id/deploy_tokens"
-		api.GET(base, s.listDeployTokens(group))
+		getAndHead(api, base, s.listDeployTokens(group))
 		api.POST(base, s.createDeployToken(group))
-		api.GET(base+"/:token_id", s.getDeployToken(group))
+		getAndHead(api, base+"/:token_id", s.getDeployToken(group))
 		api.DELETE(base+"/:token_id", s.deleteDeployToken(group))
 		// PROJECT DECISION: GitLab revokes only from its web UI; the gateway
 		// exposes the same action to its token page and to scripts.

@@ -129,7 +129,7 @@ func dateOrNil(t *time.Time) any {
 }
 
 // params reads request parameters the way Grape does: query string, then
-// a JSON body or a form body on top.
+// a JSON body or a form body on top (a GET's or HEAD's body is ignored).
 type params struct {
 	m map[string]any
 }
@@ -139,7 +139,7 @@ func readParams(c *gin.Context) (*params, error) {
 	for k, v := range c.Request.URL.Query() {
 		p.set(k, v)
 	}
-	if c.Request.Body == nil || c.Request.Method == http.MethodGet {
+	if m := c.Request.Method; c.Request.Body == nil || m == http.MethodGet || m == http.MethodHead {
 		if err := p.check(); err != nil {
 			return nil, err
 		}

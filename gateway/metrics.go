@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -108,6 +109,16 @@ func formatOf(route string) string {
 	return "internal"
 }
 
+// sentBytes is the size of the body the answer sent (-1: nothing was
+// written). HEAD sends none, though a REST API handler writes its JSON as
+// for GET and net/http drops it (getAndHead).
+func sentBytes(c *gin.Context) int {
+	if n := c.Writer.Size(); c.Request.Method != http.MethodHead || n <= 0 {
+		return n
+	}
+	return 0
+}
+
 func (m *metrics) middleware(c *gin.Context) {
 	start := time.Now()
 	c.Next()
@@ -119,7 +130,7 @@ func (m *metrics) middleware(c *gin.Context) {
 	if c.Request.ContentLength > 0 {
 		m.bytesIn.WithLabelValues(format).Add(float64(c.Request.ContentLength))
 	}
-	if n := c.Writer.Size(); n > 0 {
+	if n := sentBytes(c); n > 0 {
 		m.bytesOut.WithLabelValues(format).Add(float64(n))
 	}
 	if status == 401 {

@@ -322,7 +322,7 @@ func (s *Server) requestContext() gin.HandlerFunc {
 		c.Next()
 		log.Info("request",
 			"method", c.Request.Method, "path", c.Request.URL.EscapedPath(), "status", c.Writer.Status(),
-			"bytes_out", c.Writer.Size(), "bytes_in", c.Request.ContentLength,
+			"bytes_out", sentBytes(c), "bytes_in", c.Request.ContentLength,
 			"duration_ms", time.Since(start).Milliseconds(), "remote", c.ClientIP(), "user_agent", c.Request.UserAgent())
 	}
 }
