@@ -65,9 +65,12 @@ func BenchmarkPyPISimpleIndex(b *testing.B) {
 	}
 
 	page := fmt.Sprintf("%s/api/v4/projects/%d/packages/pypi/simple/bench-pkg/", base, pid)
-	for _, flavour := range []struct{ name, accept string }{
-		{"html", "text/html"},
-		{"json", "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01"},
+	const pipAccept = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01"
+	for _, flavour := range []struct{ name, accept, encoding string }{
+		{"html", "text/html", ""},
+		{"json", pipAccept, ""},
+		// What pip sends: its Accept, and gzip (requests' default).
+		{"json+gzip", pipAccept, "gzip, deflate"},
 	} {
 		b.Run(flavour.name, func(b *testing.B) {
 			h := map[string]string{"Accept": flavour.accept}
@@ -77,6 +80,18 @@ func BenchmarkPyPISimpleIndex(b *testing.B) {
 			st, body := benchDo(b, "GET", page, nil, h)
 			if st != 200 || bytes.Count(body, []byte("#sha256=")) != 200 {
 				b.Fatalf("page: %d, %d links", st, bytes.Count(body, []byte("#sha256=")))
+			}
+			if flavour.encoding != "" {
+				h["Accept-Encoding"] = flavour.encoding
+				res, err := benchClient.Do(mustRequest(b, page, h))
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != 200 || res.Header.Get("Content-Encoding") != "gzip" {
+					b.Fatalf("page with gzip asked: %d, Content-Encoding %q", res.StatusCode, res.Header.Get("Content-Encoding"))
+				}
 			}
 			b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0))) // 16 concurrent clients
 			b.ResetTimer()
@@ -92,4 +107,16 @@ func BenchmarkPyPISimpleIndex(b *testing.B) {
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
 		})
 	}
+}
+
+// mustRequest is a GET of url with headers h.
+func mustRequest(tb testing.TB, url string, h map[string]string) *http.Request {
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for k, v := range h {
+		req.Header.Set(k, v)
+	}
+	return req
 }
