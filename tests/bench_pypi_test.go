@@ -3,8 +3,10 @@ package tests
 import (
 	"bytes"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -107,6 +109,34 @@ func BenchmarkPyPISimpleIndex(b *testing.B) {
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
 		})
 	}
+	// A file download, as pip makes one per file it installs: the link
+	// of the page's newest wheel.
+	b.Run("file", func(b *testing.B) {
+		req, _ := http.NewRequest("GET", page, nil)
+		req.SetBasicAuth("__token__", read)
+		h := map[string]string{"Authorization": req.Header.Get("Authorization")}
+		st, body := benchDo(b, "GET", page, nil, h)
+		m := regexp.MustCompile(`href="([^"#]+)#sha256=[0-9a-f]+"`).FindAllSubmatch(body, -1)
+		if st != 200 || len(m) == 0 {
+			b.Fatalf("page: %d, %d links", st, len(m))
+		}
+		file := html.UnescapeString(string(m[len(m)-1][1]))
+		if st, _ := benchDo(b, "GET", file, nil, h); st != 200 {
+			b.Fatalf("file %s: %d", file, st)
+		}
+		b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
+		b.ResetTimer()
+		start := time.Now()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if st, _ := benchDo(b, "GET", file, nil, h); st != 200 {
+					b.Errorf("status %d", st)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+	})
 }
 
 // mustRequest is a GET of url with headers h.

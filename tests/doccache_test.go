@@ -133,3 +133,92 @@ func TestPackageChangesBatched(t *testing.T) {
 		t.Fatalf("%d notifications for %d changes made within a millisecond", len(payloads), n)
 	}
 }
+
+// TestMavenPyPILookupCacheAcrossNodes: Maven and PyPI downloads go
+// through the file-lookup cache too, at project level and at group level
+// (a lookup across the group's projects, kept under each of them). A
+// re-deploy and a delete through one node are served at once there and
+// within a second on the other, however each level cached the file.
+func TestMavenPyPILookupCacheAcrossNodes(t *testing.T) {
+	a := NewEnv(t)
+	s := a.NewScenario()
+	b := a.SecondNode()
+	// The files go to a second project of the group, created after the
+	// scenario's: the group-level lookups span both, and the project that
+	// changes is not the first of the set.
+	pid := a.Project("other", s.GroupID, "private")
+	write, _, _ := a.DeployToken("projects", pid, "write_package_registry")
+	eventually := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(time.Second) // well under the 10 s safety TTL
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("node b did not see %s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	groupToken, groupUser, _ := a.DeployToken("groups", s.GroupID, "read_package_registry")
+	gread := Basic(groupUser, groupToken)
+
+	jar := "com/acme/cached/1.0/cached-1.0.jar"
+	mvnDeploy(t, a, mvnProject(pid), jar, []byte("jar one"), DeployHdr(write))
+	mavenURLs := []struct {
+		url string
+		h   H
+	}{{mvnProject(pid) + "/" + jar, gread}, {mvnGroup(s.GroupID) + "/" + jar, gread}}
+	body := func(e *Env, i int, suffix string) string {
+		r := e.Do("GET", mavenURLs[i].url+suffix, nil, mavenURLs[i].h)
+		if r.Status != 200 {
+			return fmt.Sprint(r.Status)
+		}
+		return string(r.Body)
+	}
+	for i := range mavenURLs {
+		for _, e := range []*Env{a, b} {
+			if got := body(e, i, ""); got != "jar one" {
+				t.Fatalf("maven %s: %q", mavenURLs[i].url, got)
+			}
+			body(e, i, ".sha1")
+		}
+	}
+	mvnDeploy(t, a, mvnProject(pid), jar, []byte("jar two"), DeployHdr(write))
+	for i := range mavenURLs {
+		if got := body(a, i, ""); got != "jar two" {
+			t.Fatalf("node a serves %q at %s right after its own re-deploy", got, mavenURLs[i].url)
+		}
+		eventually("the re-deploy at "+mavenURLs[i].url, func() bool {
+			return body(b, i, "") == "jar two" && body(b, i, ".sha1") == mavenSums([]byte("jar two"))["sha1"]
+		})
+	}
+	a.deletePackagesNamed(pid, "com/acme/cached")
+	for i := range mavenURLs {
+		if got := body(a, i, ""); got != "404" {
+			t.Fatalf("node a answers %s at %s right after the delete", got, mavenURLs[i].url)
+		}
+		eventually("the delete at "+mavenURLs[i].url, func() bool { return body(b, i, "") == "404" })
+	}
+
+	content := []byte("wheel bytes")
+	file := "cached_pkg-1.0-py3-none-any.whl"
+	a.Must(201, pypiPost(a, pid, write, pypiGood("cached-pkg", "1.0", file, content)))
+	pypiURLs := []struct {
+		url string
+		h   H
+	}{
+		{fmt.Sprintf("/api/v4/projects/%d/packages/pypi/files/%s/%s", pid, pypiSHA256(content), file), gread},
+		{fmt.Sprintf("/api/v4/groups/%d/-/packages/pypi/files/%s/%s", s.GroupID, pypiSHA256(content), file), gread},
+	}
+	for _, u := range pypiURLs {
+		for _, e := range []*Env{a, b} {
+			if got := e.Must(200, e.Do("GET", u.url, nil, u.h)); string(got.Body) != string(content) {
+				t.Fatalf("pypi %s: %q", u.url, got.Body)
+			}
+		}
+	}
+	a.deletePackagesNamed(pid, "cached-pkg")
+	for _, u := range pypiURLs {
+		a.Must(404, a.Do("GET", u.url, nil, u.h))
+		eventually("the delete at "+u.url, func() bool { return b.Do("GET", u.url, nil, u.h).Status == 404 })
+	}
+}

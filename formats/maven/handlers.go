@@ -165,7 +165,7 @@ func (h *handler) serveFile(c *gin.Context, sc scope, p Path) {
 	const op = "maven.Download"
 	ctx := c.Request.Context()
 	m := h.d.Registry.Meta
-	f, err := m.MavenNewestFile(ctx, sc.ids, p.Name, p.VersionPtr(), p.Base)
+	f, err := m.MavenDownloadFile(ctx, sc.ids, p.Name, p.VersionPtr(), p.Base)
 	if errs.Is(err, errs.NotFound) && p.Snapshot() {
 		// hello-1.1.0-SNAPSHOT.jar: the newest timestamped build (what a
 		// client that skips the version metadata means).
@@ -177,7 +177,7 @@ func (h *handler) serveFile(c *gin.Context, sc scope, p Path) {
 			}
 			if sm, ok := BuildSnapshot(p.GroupID, p.ArtifactID, p.Version, names); ok {
 				if name, ok := sm.Lookup(cl, ext); ok {
-					f, err = m.MavenNewestFile(ctx, sc.ids, p.Name, p.VersionPtr(), name)
+					f, err = m.MavenDownloadFile(ctx, sc.ids, p.Name, p.VersionPtr(), name)
 				}
 			}
 		}

@@ -2,6 +2,8 @@ package meta
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,13 +27,23 @@ type lookups struct {
 	mu    sync.Mutex
 	m     map[int64]map[string]lookupEntry // project -> key -> entry
 	n     int
+	fills uint64 // numbers each fill (lookupEntry.fill)
 }
 
+// A lookup across several projects (a group or instance endpoint) is kept
+// under each of them, as copies of one fill: a change to any of them drops
+// its copy, and a lookup counts as a hit only when every copy is there.
 type lookupEntry struct {
 	pkg     *Package
 	file    *PackageFile
 	expires time.Time
+	fill    uint64
 }
+
+// maxSetLookup is the largest project set whose lookups are cached: an
+// instance-level endpoint of a large registry would keep a copy of each
+// entry per project.
+const maxSetLookup = 64
 
 // maxLookups bounds the cache; past it, it starts over.
 const maxLookups = 50000
@@ -71,11 +83,28 @@ func (s *Store) ProjectsChanged(projectIDs []int64) {
 // that the invalidation was meant to drop. Callers must treat the results
 // as read-only.
 func (s *Store) cachedLookup(ctx context.Context, projectID int64, key string, fn func() (*Package, *PackageFile, error)) (*Package, *PackageFile, error) {
+	return s.cachedSetLookup(ctx, []int64{projectID}, key, fn)
+}
+
+// cachedSetLookup is cachedLookup for a lookup across projectIDs, whose
+// key must name the set too (the same key under one project may belong to
+// another set).
+func (s *Store) cachedSetLookup(ctx context.Context, projectIDs []int64, key string, fn func() (*Package, *PackageFile, error)) (*Package, *PackageFile, error) {
+	if len(projectIDs) == 0 || len(projectIDs) > maxSetLookup {
+		return fn()
+	}
 	l := &s.lookups
 	epoch := l.epoch.Load()
 	now := time.Now()
 	l.mu.Lock()
-	e, ok := l.m[projectID][key]
+	e, ok := l.m[projectIDs[0]][key]
+	for _, id := range projectIDs[1:] {
+		if !ok {
+			break
+		}
+		c, had := l.m[id][key]
+		ok = had && c.fill == e.fill
+	}
 	l.mu.Unlock()
 	if ok && now.Before(e.expires) {
 		return e.pkg, e.file, nil
@@ -86,22 +115,38 @@ func (s *Store) cachedLookup(ctx context.Context, projectID int64, key string, f
 	}
 	l.mu.Lock()
 	if l.epoch.Load() == epoch {
-		if l.n >= maxLookups {
+		if l.n+len(projectIDs) > maxLookups {
 			l.m, l.n = nil, 0
 		}
 		if l.m == nil {
 			l.m = map[int64]map[string]lookupEntry{}
 		}
-		pm := l.m[projectID]
-		if pm == nil {
-			pm = map[string]lookupEntry{}
-			l.m[projectID] = pm
+		l.fills++
+		e := lookupEntry{pkg: p, file: f, expires: now.Add(lookupTTL), fill: l.fills}
+		for _, id := range projectIDs {
+			pm := l.m[id]
+			if pm == nil {
+				pm = map[string]lookupEntry{}
+				l.m[id] = pm
+			}
+			if _, had := pm[key]; !had {
+				l.n++
+			}
+			pm[key] = e
 		}
-		if _, had := pm[key]; !had {
-			l.n++
-		}
-		pm[key] = lookupEntry{pkg: p, file: f, expires: now.Add(lookupTTL)}
 	}
 	l.mu.Unlock()
 	return p, f, nil
+}
+
+// setKey names a project set in a lookup key.
+func setKey(projectIDs []int64) string {
+	var b strings.Builder
+	for i, id := range projectIDs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(id, 10))
+	}
+	return b.String()
 }

@@ -50,3 +50,44 @@ func TestCachedLookupInvalidation(t *testing.T) {
 		}
 	}
 }
+
+// A lookup across projects is a hit only while none of them changed.
+func TestCachedSetLookup(t *testing.T) {
+	ctx := context.Background()
+	many := make([]int64, maxSetLookup+1)
+	for i := range many {
+		many[i] = int64(100 + i)
+	}
+	steps := []struct {
+		name     string
+		before   func(s *Store)
+		set      []int64
+		wantCall bool
+	}{
+		{name: "first lookup across 1 and 2", set: []int64{1, 2}, wantCall: true},
+		{name: "second is a hit", set: []int64{1, 2}},
+		{name: "a change in 3 keeps it", before: func(s *Store) { s.InvalidateProjectLookups(3) }, set: []int64{1, 2}},
+		{name: "a change in 2, not the first of the set, drops it", before: func(s *Store) { s.InvalidateProjectLookups(2) }, set: []int64{1, 2}, wantCall: true},
+		{name: "kept again", set: []int64{1, 2}},
+		{name: "a change in 1 drops it", before: func(s *Store) { s.InvalidateProjectLookups(1) }, set: []int64{1, 2}, wantCall: true},
+		{name: "a set past the bound is never kept", set: many, wantCall: true},
+		{name: "nor on the second lookup", set: many, wantCall: true},
+	}
+	s := &Store{}
+	for _, st := range steps {
+		if st.before != nil {
+			st.before(s)
+		}
+		called := false
+		_, f, err := s.cachedSetLookup(ctx, st.set, "set\x00"+setKey(st.set), func() (*Package, *PackageFile, error) {
+			called = true
+			return nil, &PackageFile{ID: int64(len(st.set))}, nil
+		})
+		if err != nil || f.ID != int64(len(st.set)) {
+			t.Fatalf("%s: got %+v, err %v", st.name, f, err)
+		}
+		if called != st.wantCall {
+			t.Errorf("%s: queried the database: %v, want %v", st.name, called, st.wantCall)
+		}
+	}
+}

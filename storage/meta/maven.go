@@ -32,6 +32,22 @@ func (s *Store) MavenNewestFile(ctx context.Context, projectIDs []int64, name st
 	return &f, nil
 }
 
+// MavenDownloadFile is MavenNewestFile through the file-lookup cache
+// (lookups): Maven resolves every dependency as a pom, a jar and their
+// checksums, each a GET that was a database round trip. Only downloads
+// use it; the checks of a write read the database.
+func (s *Store) MavenDownloadFile(ctx context.Context, projectIDs []int64, name string, version *string, fileName string) (*PackageFile, error) {
+	key := "maven\x00" + setKey(projectIDs) + "\x00" + name + "\x00" + fileName
+	if version != nil {
+		key += "\x00v" + *version
+	}
+	_, f, err := s.cachedSetLookup(ctx, projectIDs, key, func() (*Package, *PackageFile, error) {
+		f, err := s.MavenNewestFile(ctx, projectIDs, name, version, fileName)
+		return nil, f, err
+	})
+	return f, err
+}
+
 // MavenVersion is one version of a Maven artifact across a project set.
 type MavenVersion struct {
 	Version   string    `db:"version"`

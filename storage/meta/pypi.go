@@ -2,6 +2,7 @@ package meta
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/lib/pq"
 )
@@ -66,8 +67,16 @@ func (s *Store) PyPIFiles(ctx context.Context, projectIDs []int64, normalized st
 
 // PyPIFile finds the file with exactly that name and stored SHA-256 among
 // the PyPI packages of the given projects whose status is one of statuses
-// (the newest such file when several packages hold it).
+// (the newest such file when several packages hold it), through the
+// file-lookup cache (lookups): pip downloads every file of a resolve.
 func (s *Store) PyPIFile(ctx context.Context, projectIDs []int64, sha256, fileName string, statuses []string) (*Package, *PackageFile, error) {
+	key := fmt.Sprintf("pypi\x00%s\x00%s\x00%v\x00%s", setKey(projectIDs), sha256, statuses, fileName)
+	return s.cachedSetLookup(ctx, projectIDs, key, func() (*Package, *PackageFile, error) {
+		return s.pypiFile(ctx, projectIDs, sha256, fileName, statuses)
+	})
+}
+
+func (s *Store) pypiFile(ctx context.Context, projectIDs []int64, sha256, fileName string, statuses []string) (*Package, *PackageFile, error) {
 	var f PackageFile
 	err := s.db.GetContext(ctx, &f, fileSelect+` JOIN packages p ON p.id = f.package_id
 		WHERE f.blob_sha256 = $1 AND f.file_name = $2 AND p.project_id = ANY($3) AND p.package_type = 'pypi'
