@@ -60,15 +60,10 @@ func TestFileLookupCacheAcrossNodes(t *testing.T) {
 	b := a.SecondNode()
 	url := fmt.Sprintf("/api/v4/projects/%d/packages/generic/hot/1.0/f.bin", s.ProjectID)
 	get := func(e *Env) *Resp { return e.Do("GET", url, nil, DeployHdr(s.ReadToken)) }
-	eventually := func(what string, ok func() bool) {
+	// Well under the 10 s safety TTL.
+	seen := func(what string, ok func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(time.Second) // well under the 10 s safety TTL
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("node b did not see %s", what)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		eventually(t, time.Second, "node b did not see "+what, ok)
 	}
 	a.Must(201, a.Do("PUT", url, "version one", DeployHdr(s.WriteToken)))
 	if string(b.Must(200, get(b)).Body) != "version one" {
@@ -78,10 +73,10 @@ func TestFileLookupCacheAcrossNodes(t *testing.T) {
 	if string(a.Must(200, get(a)).Body) != "version two" {
 		t.Fatal("node a serves a stale file right after its own write")
 	}
-	eventually("the replacement", func() bool { return string(get(b).Body) == "version two" })
+	seen("the replacement", func() bool { return string(get(b).Body) == "version two" })
 	a.deletePackagesNamed(s.ProjectID, "hot")
 	a.Must(404, get(a))
-	eventually("the delete", func() bool { return get(b).Status == 404 })
+	seen("the delete", func() bool { return get(b).Status == 404 })
 }
 
 // TestPackageChangesBatched: a node tells the others of its package changes
@@ -148,15 +143,10 @@ func TestMavenPyPILookupCacheAcrossNodes(t *testing.T) {
 	// changes is not the first of the set.
 	pid := a.Project("other", s.GroupID, "private")
 	write, _, _ := a.DeployToken("projects", pid, "write_package_registry")
-	eventually := func(what string, ok func() bool) {
+	// Well under the 10 s safety TTL.
+	seen := func(what string, ok func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(time.Second) // well under the 10 s safety TTL
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("node b did not see %s", what)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		eventually(t, time.Second, "node b did not see "+what, ok)
 	}
 	groupToken, groupUser, _ := a.DeployToken("groups", s.GroupID, "read_package_registry")
 	gread := Basic(groupUser, groupToken)
@@ -187,7 +177,7 @@ func TestMavenPyPILookupCacheAcrossNodes(t *testing.T) {
 		if got := body(a, i, ""); got != "jar two" {
 			t.Fatalf("node a serves %q at %s right after its own re-deploy", got, mavenURLs[i].url)
 		}
-		eventually("the re-deploy at "+mavenURLs[i].url, func() bool {
+		seen("the re-deploy at "+mavenURLs[i].url, func() bool {
 			return body(b, i, "") == "jar two" && body(b, i, ".sha1") == mavenSums([]byte("jar two"))["sha1"]
 		})
 	}
@@ -196,7 +186,7 @@ func TestMavenPyPILookupCacheAcrossNodes(t *testing.T) {
 		if got := body(a, i, ""); got != "404" {
 			t.Fatalf("node a answers %s at %s right after the delete", got, mavenURLs[i].url)
 		}
-		eventually("the delete at "+mavenURLs[i].url, func() bool { return body(b, i, "") == "404" })
+		seen("the delete at "+mavenURLs[i].url, func() bool { return body(b, i, "") == "404" })
 	}
 
 	content := []byte("wheel bytes")
@@ -219,6 +209,6 @@ func TestMavenPyPILookupCacheAcrossNodes(t *testing.T) {
 	a.deletePackagesNamed(pid, "cached-pkg")
 	for _, u := range pypiURLs {
 		a.Must(404, a.Do("GET", u.url, nil, u.h))
-		eventually("the delete at "+u.url, func() bool { return b.Do("GET", u.url, nil, u.h).Status == 404 })
+		seen("the delete at "+u.url, func() bool { return b.Do("GET", u.url, nil, u.h).Status == 404 })
 	}
 }
