@@ -22,8 +22,8 @@ import (
 // no body; monitors and scripts probe with HEAD. The handler writes its
 // JSON as for GET and net/http drops it, having sized Content-Length by
 // it as for GET where the answer fits its buffer (sentBytes keeps these
-// bytes out of what the gateway counts as sent). Errors on HEAD carry no
-// body, hence no Content-Type (httpx.Abort). The package protocols
+// bytes out of what the gateway counts as sent); errors likewise
+// (httpx.Abort). The package protocols
 // register their own HEAD routes (formats/...); this is for the REST API's
 // routes only, every one of whose GET routes goes through here.
 func getAndHead(rg gin.IRoutes, path string, handlers ...gin.HandlerFunc) {

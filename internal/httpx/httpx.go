@@ -138,10 +138,9 @@ func Abort(c *gin.Context, err error) {
 		c.Abort()
 		return
 	}
-	if c.Request.Method == http.MethodHead {
-		c.AbortWithStatus(status)
-		return
-	}
+	// HEAD gets the GET's answer too, whose body net/http drops: the
+	// status and every header, Content-Type and Content-Length included,
+	// as Rack's HEAD handling answers for GitLab.
 	if e.Shape == errs.ShapeError {
 		c.AbortWithStatusJSON(status, gin.H{"error": text})
 		return
