@@ -193,7 +193,7 @@ func wrap(op string, err error) error {
 			return errs.E(op, errs.Conflict, err)
 		case pe.Code == "23503":
 			return errs.E(op, errs.NotFound, err)
-		case pe.Code == "40P01", pe.Code == "40001":
+		case lockConflict(pe):
 			// A deadlock or serialization failure that outlived its
 			// retries (see txRetry): busy, not broken.
 			return errs.E(op, errs.Unavailable, errs.Msg("503 Service Unavailable - database busy, try again"), err)
