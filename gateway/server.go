@@ -45,9 +45,6 @@ type Server struct {
 	engine   *gin.Engine
 	metrics  *metrics
 	docs     *formats.DocCache
-	// probed is whether the blob store has answered ProbeStoredMD5;
-	// until it has, Run asks again.
-	probed bool
 }
 
 // NewLogger builds the process logger from the config.
@@ -136,7 +133,9 @@ func New(ctx context.Context, c Config, log *slog.Logger) (*Server, error) {
 		store.Close()
 		return nil, fmt.Errorf("database: listen for token invalidations: %w", err)
 	}
-	s.probed = s.probeStoredMD5(pctx)
+	if !s.probeStoredMD5(pctx) {
+		go s.reprobe(ctx)
+	}
 	s.engine = s.routes()
 	return s, nil
 }
@@ -388,9 +387,6 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	if s.Cfg.GCInterval > 0 {
 		go s.runGC(ctx)
-	}
-	if !s.probed {
-		go s.reprobe(ctx)
 	}
 	select {
 	case err := <-errc:

@@ -269,7 +269,7 @@ type s3Writer struct {
 	parts    []types.CompletedPart
 	err      error
 	done     bool
-	md5      string // the store's, of a body sent in one PUT (StoredMD5)
+	answer   http.Header // the store's answer to a body sent in one PUT (StoredMD5)
 }
 
 func (d *S3) Writer(ctx context.Context, key string) (Writer, error) {
@@ -415,7 +415,7 @@ func (w *s3Writer) Commit(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("blob: s3 put: %w", err)
 		}
-		w.md5 = w.d.storedMD5(h)
+		w.answer = h
 		return nil
 	}
 	if w.n > 0 {
@@ -456,8 +456,9 @@ func (d *S3) uploadPart(ctx context.Context, key, uploadID string, num int32, bo
 	return aws.ToString(out.ETag), nil
 }
 
-// StoredMD5 implements MD5Reporter.
-func (w *s3Writer) StoredMD5() string { return w.md5 }
+// StoredMD5 implements MD5Reporter, read from the answer only when asked:
+// most uploads (every format but generic's) never ask.
+func (w *s3Writer) StoredMD5() string { return w.d.storedMD5(w.answer) }
 
 // putObject stores an object that fits in one request, and answers the
 // headers of the store's answer (nil through the SDK).
