@@ -3,9 +3,7 @@ package tests
 import (
 	"bytes"
 	"fmt"
-	"runtime"
 	"testing"
-	"time"
 )
 
 // BenchmarkMavenGet measures what a Maven build asks most, in requests
@@ -47,18 +45,7 @@ func BenchmarkMavenGet(b *testing.B) {
 			if st, body := benchDo(b, "GET", tc.url, nil, rh); st != 200 {
 				b.Fatalf("GET %s: %d %s", tc.url, st, body)
 			}
-			b.ResetTimer()
-			start := time.Now()
-			b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0))) // 16 concurrent clients
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if st, _ := benchDo(b, "GET", tc.url, nil, rh); st != 200 {
-						b.Errorf("GET %s: %d", tc.url, st)
-						return
-					}
-				}
-			})
-			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+			benchGETs(b, tc.url, rh)
 		})
 	}
 }

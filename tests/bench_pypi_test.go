@@ -7,11 +7,9 @@ import (
 	"io"
 	"net/http"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // BenchmarkPyPISimpleIndex measures project-page requests per second on a
@@ -67,6 +65,9 @@ func BenchmarkPyPISimpleIndex(b *testing.B) {
 	}
 
 	page := fmt.Sprintf("%s/api/v4/projects/%d/packages/pypi/simple/bench-pkg/", base, pid)
+	req, _ := http.NewRequest("GET", page, nil)
+	req.SetBasicAuth("__token__", read)
+	auth := req.Header.Get("Authorization")
 	const pipAccept = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01"
 	for _, flavour := range []struct{ name, accept, encoding string }{
 		{"html", "text/html", ""},
@@ -75,10 +76,7 @@ func BenchmarkPyPISimpleIndex(b *testing.B) {
 		{"json+gzip", pipAccept, "gzip, deflate"},
 	} {
 		b.Run(flavour.name, func(b *testing.B) {
-			h := map[string]string{"Accept": flavour.accept}
-			req, _ := http.NewRequest("GET", page, nil)
-			req.SetBasicAuth("__token__", read)
-			h["Authorization"] = req.Header.Get("Authorization")
+			h := map[string]string{"Accept": flavour.accept, "Authorization": auth}
 			st, body := benchDo(b, "GET", page, nil, h)
 			if st != 200 || bytes.Count(body, []byte("#sha256=")) != 200 {
 				b.Fatalf("page: %d, %d links", st, bytes.Count(body, []byte("#sha256=")))
@@ -95,26 +93,13 @@ func BenchmarkPyPISimpleIndex(b *testing.B) {
 					b.Fatalf("page with gzip asked: %d, Content-Encoding %q", res.StatusCode, res.Header.Get("Content-Encoding"))
 				}
 			}
-			b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0))) // 16 concurrent clients
-			b.ResetTimer()
-			start := time.Now()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if st, _ := benchDo(b, "GET", page, nil, h); st != 200 {
-						b.Errorf("status %d", st)
-						return
-					}
-				}
-			})
-			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+			benchGETs(b, page, h)
 		})
 	}
 	// A file download, as pip makes one per file it installs: the link
 	// of the page's newest wheel.
 	b.Run("file", func(b *testing.B) {
-		req, _ := http.NewRequest("GET", page, nil)
-		req.SetBasicAuth("__token__", read)
-		h := map[string]string{"Authorization": req.Header.Get("Authorization")}
+		h := map[string]string{"Authorization": auth}
 		st, body := benchDo(b, "GET", page, nil, h)
 		m := regexp.MustCompile(`href="([^"#]+)#sha256=[0-9a-f]+"`).FindAllSubmatch(body, -1)
 		if st != 200 || len(m) == 0 {
@@ -124,18 +109,7 @@ func BenchmarkPyPISimpleIndex(b *testing.B) {
 		if st, _ := benchDo(b, "GET", file, nil, h); st != 200 {
 			b.Fatalf("file %s: %d", file, st)
 		}
-		b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
-		b.ResetTimer()
-		start := time.Now()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if st, _ := benchDo(b, "GET", file, nil, h); st != 200 {
-					b.Errorf("status %d", st)
-					return
-				}
-			}
-		})
-		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+		benchGETs(b, file, h)
 	})
 }
 
