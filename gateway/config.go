@@ -39,11 +39,17 @@ type Config struct {
 	// per download); see blob.S3Config.DownloadConcurrency.
 	S3DownloadConcurrency int `env:"GATEWAY_S3_DOWNLOAD_CONCURRENCY" envDefault:"3"`
 	// S3ETagMD5 lets generic uploads of up to one part take their md5
-	// from the store's ETag once a probe at start-up has found it to be
-	// the md5 (blob.StoreMD5).
-	S3ETagMD5 bool   `env:"GATEWAY_S3_ETAG_MD5" envDefault:"true"`
-	LogLevel  string `env:"GATEWAY_LOG_LEVEL" envDefault:"info"`
-	LogFormat string `env:"GATEWAY_LOG_FORMAT" envDefault:"json"`
+	// from the store's ETag once a probe has found it to be the md5
+	// (blob.StoreMD5).
+	S3ETagMD5 bool `env:"GATEWAY_S3_ETAG_MD5" envDefault:"true"`
+	// S3ETagProbeEvery is how often that probe is repeated after its
+	// first answer. A store whose ETags stop being md5s without any change
+	// in its answers' encryption headers (a MinIO restarted with
+	// --no-compat under a running gateway) gives wrong file_md5s for at
+	// most this long; each probe is one 4 KiB PUT and one DELETE.
+	S3ETagProbeEvery time.Duration `env:"GATEWAY_S3_ETAG_PROBE_EVERY" envDefault:"1m"`
+	LogLevel         string        `env:"GATEWAY_LOG_LEVEL" envDefault:"info"`
+	LogFormat        string        `env:"GATEWAY_LOG_FORMAT" envDefault:"json"`
 
 	// Migrate applies pending migrations at serve start-up.
 	Migrate bool `env:"GATEWAY_MIGRATE" envDefault:"true"`

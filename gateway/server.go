@@ -45,6 +45,9 @@ type Server struct {
 	engine   *gin.Engine
 	metrics  *metrics
 	docs     *formats.DocCache
+	// etagMD5s is the ETag probe's last answer, "yes" or "no" ("": none
+	// yet); only New and then watchStoredMD5 touch it.
+	etagMD5s string
 }
 
 // NewLogger builds the process logger from the config.
@@ -133,26 +136,43 @@ func New(ctx context.Context, c Config, log *slog.Logger) (*Server, error) {
 		store.Close()
 		return nil, fmt.Errorf("database: listen for token invalidations: %w", err)
 	}
-	if !s.probeStoredMD5(pctx) {
-		go s.reprobe(ctx)
-	}
+	go s.watchStoredMD5(ctx, s.probeStoredMD5(pctx))
 	s.engine = s.routes()
 	return s, nil
 }
 
+// probeRetry is how soon the ETag probe is asked again when the blob
+// store did not answer it.
+const probeRetry = 30 * time.Second
+
 // probeStoredMD5 asks the blob store whether its answers carry the md5 of
 // what it stores (blob.StoreMD5, GATEWAY_S3_ETAG_MD5), and says whether
-// it answered. Until it has, uploads compute md5 themselves.
+// it answered. Until it has, uploads compute md5 themselves; after, they
+// follow its latest answer. Only an answer that differs from the one
+// before is logged.
 func (s *Server) probeStoredMD5(ctx context.Context) bool {
 	p, ok := s.Blobs.(blob.StoreMD5)
 	if !ok {
 		return true
 	}
 	md5s, err := p.ProbeStoredMD5(ctx)
-	switch {
-	case err != nil:
-		s.Log.Warn("could not ask the blob store whether its ETags are md5s; uploads compute md5 until it answers", "err", err)
+	if err != nil {
+		if s.etagMD5s == "" {
+			s.Log.Warn("could not ask the blob store whether its ETags are md5s; uploads compute md5 until it answers", "err", err)
+		} else {
+			s.Log.Warn("could not ask the blob store again whether its ETags are md5s; its last answer stands", "err", err)
+		}
 		return false
+	}
+	answer := "no"
+	if md5s {
+		answer = "yes"
+	}
+	if answer == s.etagMD5s {
+		return true
+	}
+	s.etagMD5s = answer
+	switch {
 	case md5s:
 		s.Log.Info("the blob store's ETags are md5s: uploads of up to one part take their md5 from it (GATEWAY_S3_ETAG_MD5)")
 	case s.Cfg.BlobDriver == "s3" && s.Cfg.S3ETagMD5:
@@ -161,22 +181,35 @@ func (s *Server) probeStoredMD5(ctx context.Context) bool {
 	return true
 }
 
-// reprobe asks the blob store until it answers probeStoredMD5.
-func (s *Server) reprobe(ctx context.Context) {
-	t := time.NewTicker(30 * time.Second)
-	defer t.Stop()
+// watchStoredMD5 repeats the ETag probe: every probeRetry (or sooner, as
+// often as S3ETagProbeEvery) until the store has answered, then every
+// S3ETagProbeEvery (0: never again), so that a store that stops
+// answering md5s (or starts) is followed without a restart. answered is
+// the first probe's outcome; a store that takes no md5 from its answers
+// (the filesystem driver, GATEWAY_S3_ETAG_MD5=false) is never asked again.
+func (s *Server) watchStoredMD5(ctx context.Context, answered bool) {
+	if _, ok := s.Blobs.(blob.StoreMD5); !ok || s.Cfg.BlobDriver != "s3" || !s.Cfg.S3ETagMD5 {
+		return
+	}
+	every := s.Cfg.S3ETagProbeEvery
 	for {
+		wait := every
+		if !answered && (every <= 0 || every > probeRetry) {
+			wait = probeRetry
+		}
+		if wait <= 0 {
+			return
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
 		case <-t.C:
 		}
 		pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		done := s.probeStoredMD5(pctx)
+		answered = s.probeStoredMD5(pctx)
 		cancel()
-		if done {
-			return
-		}
 	}
 }
 

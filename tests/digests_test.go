@@ -16,9 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pkgate/pkgate/gateway"
 	"github.com/pkgate/pkgate/storage/blob"
 	"github.com/pkgate/pkgate/storage/janitor"
 	"github.com/pkgate/pkgate/storage/meta"
+	"github.com/pkgate/pkgate/tests/harness"
 )
 
 // randomBytes returns n reproducible bytes, different for each seed.
@@ -134,6 +136,54 @@ func TestGenericDigestBackfill(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestStoredMD5FollowsTheStore: the gateway asks the store again whether
+// its ETags are md5s (GATEWAY_S3_ETAG_PROBE_EVERY), so a MinIO restarted
+// under it with --no-compat, whose ETags are then random UUIDs of an md5's
+// shape, stops lending uploads their md5 without a restart of the
+// gateway, and a MinIO back to md5 ETags lends it again.
+func TestStoredMD5FollowsTheStore(t *testing.T) {
+	ctx := context.Background()
+	m, err := harness.StartMinIO(ctx)
+	if err != nil {
+		t.Fatalf("minio: %v", err)
+	}
+	defer m.Close()
+	e := NewEnvOn(t, adminDSN, m.S3(), func(c *gateway.Config) { c.S3ETagProbeEvery = 100 * time.Millisecond })
+	s := e.NewScenario()
+	stored := e.Server.Blobs.(blob.StoreMD5)
+	part := int64(e.Cfg.S3PartSize)
+	upload := func(i int) {
+		t.Helper()
+		data := randomBytes(uint64(100+i), 64<<10)
+		want := digestsOf(data)
+		url := fmt.Sprintf("/api/v4/projects/%d/packages/generic/follow/1.0/f%d.bin?select=package_file", s.ProjectID, i)
+		rec := e.Must(200, e.Do("PUT", url, bytes.NewReader(data), DeployHdr(s.WriteToken))).Map(t)
+		if rec["file_md5"] != want.md5 || rec["file_sha256"] != want.sha256 {
+			t.Fatalf("upload %d: md5 %v sha256 %v, want %s %s", i, rec["file_md5"], rec["file_sha256"], want.md5, want.sha256)
+		}
+	}
+	restart := func(flags ...string) {
+		t.Helper()
+		if err := m.Stop(); err != nil {
+			t.Fatalf("stop minio: %v", err)
+		}
+		m.SetFlags(flags...)
+		if err := m.Start(ctx); err != nil {
+			t.Fatalf("start minio %v: %v", flags, err)
+		}
+	}
+	if got := stored.StoredMD5Max(); got != part {
+		t.Fatalf("at start: md5s lent up to %d bytes, want %d", got, part)
+	}
+	upload(0)
+	restart("--no-compat")
+	eventually(t, 20*time.Second, "the gateway still takes md5s from a MinIO started with --no-compat", func() bool { return stored.StoredMD5Max() == 0 })
+	upload(1) // its md5 computed by the gateway: the ETag is a UUID now
+	restart()
+	eventually(t, 20*time.Second, "the gateway does not take md5s again from a MinIO back to md5 ETags", func() bool { return stored.StoredMD5Max() == part })
+	upload(2)
 }
 
 // The backfill fills only digests of bytes that match the row: an object

@@ -43,6 +43,7 @@ type MinIOProcess struct {
 	secret  string
 	proc    *child // nil while stopped
 	closed  bool
+	extra   []string // server flags for the next Start (SetFlags)
 }
 
 // StartMinIO starts MinIO on a free loopback port with a fresh data dir and
@@ -187,8 +188,8 @@ func (m *MinIOProcess) Start(ctx context.Context) error {
 		"--console-address", "127.0.0.1:" + strconv.Itoa(m.console),
 		// Keep MinIO away from $HOME/.minio.
 		"--certs-dir", filepath.Join(m.tmpDir, "certs"),
-		m.dataDir,
 	}
+	args = append(append(args, m.extra...), m.dataDir)
 	env := cleanEnv(
 		"MINIO_ROOT_USER="+m.access,
 		"MINIO_ROOT_PASSWORD="+m.secret,
@@ -211,6 +212,14 @@ func (m *MinIOProcess) Start(ctx context.Context) error {
 		return errWithLog(err, "harness: minio did not become ready", m.logPath)
 	}
 	return nil
+}
+
+// SetFlags sets extra server flags (such as "--no-compat") that the next
+// Start passes, for a test that restarts the store with another behaviour.
+func (m *MinIOProcess) SetFlags(flags ...string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.extra = flags
 }
 
 // healthClient never reuses connections: a pooled connection to a killed
