@@ -29,27 +29,55 @@ var (
 		"rubygems", "helm", "terraform_module", "rpm", "ml_model", "cargo"}
 	packageStatuses = []string{"default", "hidden", "processing", "error", "pending_destruction", "deprecated"}
 	packageOrders   = []string{"created_at", "name", "version", "type"}
+	// The group listing may also order by the project's full path (gitlabhq
+	// lib/api/group_packages.rb).
+	groupPackageOrders = append(slices.Clip(packageOrders), "project_path")
+	// gitlabhq lib/api/package_files.rb: order_by id (default), created_at
+	// or file_name.
+	packageFileOrders = []string{"id", "created_at", "file_name"}
 )
 
-func packageFilter(c *gin.Context) (meta.PackageFilter, error) {
+// enumParam reads an optional enumerated query parameter: a value outside
+// allowed is 400 "<name> does not have a valid value", as Grape's values:.
+func enumParam(c *gin.Context, name string, allowed []string) (string, error) {
+	v := c.Query(name)
+	if v != "" && !slices.Contains(allowed, v) {
+		return "", errs.Param("gateway.enumParam", name+" does not have a valid value")
+	}
+	return v, nil
+}
+
+// orderParams reads order_by (among orders) and sort (asc or desc).
+func orderParams(c *gin.Context, orders []string) (orderBy string, desc bool, err error) {
+	if orderBy, err = enumParam(c, "order_by", orders); err != nil {
+		return "", false, err
+	}
+	sort, err := enumParam(c, "sort", []string{"asc", "desc"})
+	return orderBy, sort == "desc", err
+}
+
+// packageFilter reads the list filters of GET /projects/:id/packages and,
+// with group, of GET /groups/:id/packages (which adds exclude_subgroups and
+// order_by=project_path).
+func packageFilter(c *gin.Context, group bool) (meta.PackageFilter, error) {
 	const op = "gateway.packageFilter"
 	var f meta.PackageFilter
-	check := func(name string, allowed []string) (string, error) {
-		v := c.Query(name)
-		if v != "" && !slices.Contains(allowed, v) {
-			return "", errs.Param(op, name+" does not have a valid value")
+	check := func(name string, allowed []string) (string, error) { return enumParam(c, name, allowed) }
+	orders := packageOrders
+	if group {
+		orders = groupPackageOrders
+		if v := c.Query("exclude_subgroups"); v != "" {
+			b, err := httpx.ParseBool(v)
+			if err != nil {
+				return f, errs.Param(op, "exclude_subgroups is invalid")
+			}
+			f.ExcludeSubgroups = b
 		}
-		return v, nil
 	}
 	var err error
-	if f.OrderBy, err = check("order_by", packageOrders); err != nil {
+	if f.OrderBy, f.Desc, err = orderParams(c, orders); err != nil {
 		return f, err
 	}
-	sort, err := check("sort", []string{"asc", "desc"})
-	if err != nil {
-		return f, err
-	}
-	f.Desc = sort == "desc"
 	if f.Type, err = check("package_type", packageTypes); err != nil {
 		return f, err
 	}
@@ -119,7 +147,7 @@ func (s *Server) listProjectPackages(c *gin.Context) {
 		httpx.Abort(c, err)
 		return
 	}
-	f, err := packageFilter(c)
+	f, err := packageFilter(c, false)
 	if err != nil {
 		httpx.Abort(c, err)
 		return
@@ -135,7 +163,7 @@ func (s *Server) listGroupPackages(c *gin.Context) {
 		httpx.Abort(c, err)
 		return
 	}
-	f, err := packageFilter(c)
+	f, err := packageFilter(c, true)
 	if err != nil {
 		httpx.Abort(c, err)
 		return
@@ -265,13 +293,25 @@ func (s *Server) listPackageFiles(c *gin.Context) {
 		httpx.Abort(c, err)
 		return
 	}
-	pkg, err := s.findPackage(c, p)
+	// Parameters are checked before the package is looked up, as Grape
+	// validates before the handler runs.
+	pid, err := httpx.ParseID(c, "package_id")
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	orderBy, desc, err := orderParams(c, packageFileOrders)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	pkg, err := s.displayedPackage(c, p, pid)
 	if err != nil {
 		httpx.Abort(c, err)
 		return
 	}
 	list(c, s.Cfg.ExternalURL, func(limit, offset int) ([]meta.PackageFile, int, error) {
-		return s.Store.ListFiles(c.Request.Context(), pkg.ID, limit, offset)
+		return s.Store.ListFiles(c.Request.Context(), pkg.ID, orderBy, desc, limit, offset)
 	}, fileJSON)
 }
 

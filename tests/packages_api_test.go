@@ -266,3 +266,84 @@ func TestWhoMayCreateGroupsAndProjects(t *testing.T) {
 		}
 	}
 }
+
+// TestPackagesAPIListOrdersAndGroupFilters covers GitLab's list parameters
+// beyond the basic filters: package files' order_by (id, created_at,
+// file_name) and sort, and the group listing's exclude_subgroups and
+// order_by=project_path (python-gitlab declares exclude_subgroups).
+func TestPackagesAPIListOrdersAndGroupFilters(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	top := e.Project("top", s.GroupID, "private")
+	topTok, _, _ := e.DeployToken("projects", top, "write_package_registry")
+	put := func(project int64, tok, name, file string) {
+		e.Must(201, e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d/packages/generic/%s/1.0/%s", project, name, file), "x", DeployHdr(tok)))
+	}
+	for _, f := range []string{"b.bin", "a.bin", "c.bin"} {
+		put(s.ProjectID, s.WriteToken, "files", f)
+	}
+	put(top, topTok, "toppkg", "t.bin")
+
+	base := fmt.Sprintf("/api/v4/projects/%d/packages", s.ProjectID)
+	var pkgs []map[string]any
+	e.Must(200, e.Do("GET", base+"?package_name=files", nil, PAT(e.Admin))).JSON(t, &pkgs)
+	if len(pkgs) != 1 {
+		t.Fatalf("packages: %v", pkgs)
+	}
+	filesURL := fmt.Sprintf("%s/%v/package_files", base, pkgs[0]["id"])
+	names := func(query string) string {
+		t.Helper()
+		var files []map[string]any
+		e.Must(200, e.Do("GET", filesURL+query, nil, PAT(e.Admin))).JSON(t, &files)
+		var out []string
+		for _, f := range files {
+			out = append(out, f["file_name"].(string))
+		}
+		return strings.Join(out, ",")
+	}
+	for query, want := range map[string]string{
+		"":                                      "b.bin,a.bin,c.bin",
+		"?sort=desc":                            "c.bin,a.bin,b.bin",
+		"?order_by=id&sort=asc":                 "b.bin,a.bin,c.bin",
+		"?order_by=file_name":                   "a.bin,b.bin,c.bin",
+		"?order_by=file_name&sort=desc":         "c.bin,b.bin,a.bin",
+		"?order_by=created_at&sort=desc":        "c.bin,a.bin,b.bin",
+		"?order_by=file_name&per_page=1&page=2": "b.bin",
+	} {
+		if got := names(query); got != want {
+			t.Errorf("package_files%s = %s, want %s", query, got, want)
+		}
+	}
+	r := e.Must(400, e.Do("GET", filesURL+"?order_by=size", nil, PAT(e.Admin)))
+	ErrBody(t, r, "error", "order_by does not have a valid value")
+	r = e.Must(400, e.Do("GET", filesURL+"?sort=up", nil, PAT(e.Admin)))
+	ErrBody(t, r, "error", "sort does not have a valid value")
+	// Parameters are validated before the package is looked up.
+	e.Must(400, e.Do("GET", base+"/999999/package_files?order_by=size", nil, PAT(e.Admin)))
+
+	group := fmt.Sprintf("/api/v4/groups/%d/packages", s.GroupID)
+	paths := func(query string) string {
+		t.Helper()
+		var list []map[string]any
+		e.Must(200, e.Do("GET", group+query, nil, PAT(e.Admin))).JSON(t, &list)
+		var out []string
+		for _, p := range list {
+			out = append(out, p["project_path"].(string)+":"+p["name"].(string))
+		}
+		return strings.Join(out, ",")
+	}
+	for query, want := range map[string]string{
+		"?order_by=project_path":                 "acme/sub/app:files,acme/top:toppkg",
+		"?order_by=project_path&sort=desc":       "acme/top:toppkg,acme/sub/app:files",
+		"?exclude_subgroups=true":                "acme/top:toppkg",
+		"?exclude_subgroups=false&order_by=name": "acme/sub/app:files,acme/top:toppkg",
+	} {
+		if got := paths(query); got != want {
+			t.Errorf("group packages%s = %s, want %s", query, got, want)
+		}
+	}
+	r = e.Must(400, e.Do("GET", group+"?exclude_subgroups=maybe", nil, PAT(e.Admin)))
+	ErrBody(t, r, "error", "exclude_subgroups is invalid")
+	// order_by=project_path is the group listing's only.
+	e.Must(400, e.Do("GET", base+"?order_by=project_path", nil, PAT(e.Admin)))
+}
