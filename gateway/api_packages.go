@@ -315,6 +315,10 @@ func (s *Server) listPackageFiles(c *gin.Context) {
 	}, fileJSON)
 }
 
+// deletePackageFile follows GitLab's order (gitlabhq
+// lib/api/package_files.rb): both ids are validated (400), then the role
+// (403), then the package (404 "404 Not found", the record lookup's text)
+// and the file (404 "404 Not Found", GitLab's not_found!).
 func (s *Server) deletePackageFile(c *gin.Context) {
 	const op = "gateway.deletePackageFile"
 	p, canDelete, err := s.packagesProject(c)
@@ -322,7 +326,7 @@ func (s *Server) deletePackageFile(c *gin.Context) {
 		httpx.Abort(c, err)
 		return
 	}
-	pkg, err := s.findPackage(c, p)
+	pid, err := httpx.ParseID(c, "package_id")
 	if err != nil {
 		httpx.Abort(c, err)
 		return
@@ -336,8 +340,16 @@ func (s *Server) deletePackageFile(c *gin.Context) {
 		httpx.Abort(c, errForbidden(op))
 		return
 	}
+	pkg, err := s.displayedPackage(c, p, pid)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
 	meta.SetAuditTarget(c.Request.Context(), packageTarget("Packages::PackageFile", fid, p, pkg))
 	if err := s.Store.DeleteFile(c.Request.Context(), pkg.ID, fid); err != nil {
+		if errs.Is(err, errs.NotFound) {
+			err = errs.New(op, errs.NotFound, "404 Not Found")
+		}
 		httpx.Abort(c, err)
 		return
 	}

@@ -347,3 +347,23 @@ func TestPackagesAPIListOrdersAndGroupFilters(t *testing.T) {
 	// order_by=project_path is the group listing's only.
 	e.Must(400, e.Do("GET", base+"?order_by=project_path", nil, PAT(e.Admin)))
 }
+
+// TestPackagesAPIDeleteFileCheckOrder: GitLab validates both ids, then the
+// role, then looks the package and the file up (gitlabhq
+// lib/api/package_files.rb), and a missing file is its not_found!.
+func TestPackagesAPIDeleteFileCheckOrder(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	devID, dev := e.User("dev")
+	e.Member("projects", s.ProjectID, devID, 30)
+	e.Must(201, e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d/packages/generic/p/1.0/f", s.ProjectID), "x", DeployHdr(s.WriteToken)))
+	base := fmt.Sprintf("/api/v4/projects/%d/packages", s.ProjectID)
+	var list []map[string]any
+	e.Must(200, e.Do("GET", base, nil, PAT(e.Admin))).JSON(t, &list)
+	pkg := fmt.Sprintf("%s/%v", base, list[0]["id"])
+
+	ErrBody(t, e.Must(400, e.Do("DELETE", base+"/999999/package_files/abc", nil, PAT(e.Admin))), "error", "package_file_id is invalid")
+	ErrBody(t, e.Must(403, e.Do("DELETE", base+"/999999/package_files/1", nil, PAT(dev))), "message", "403 Forbidden")
+	ErrBody(t, e.Must(404, e.Do("DELETE", base+"/999999/package_files/1", nil, PAT(e.Admin))), "message", "404 Not found")
+	ErrBody(t, e.Must(404, e.Do("DELETE", pkg+"/package_files/999999", nil, PAT(e.Admin))), "message", "404 Not Found")
+}
