@@ -94,7 +94,10 @@ func packageFilter(c *gin.Context, group bool) (meta.PackageFilter, error) {
 	return f, nil
 }
 
-func (s *Server) packageJSON(p *meta.Package, proj *meta.Project, canDelete bool) gin.H {
+// packageJSON is GitLab's Package entity. project_id and project_path are
+// exposed on group listings only (gitlabhq lib/api/entities/package.rb:
+// `if: opts[:group]`); a project's own listing and GET by id omit them.
+func (s *Server) packageJSON(p *meta.Package, proj *meta.Project, canDelete, group bool) gin.H {
 	links := gin.H{}
 	if p.Status == meta.StatusDefault || p.Status == meta.StatusDeprecated {
 		path := "/"
@@ -111,9 +114,11 @@ func (s *Server) packageJSON(p *meta.Package, proj *meta.Project, canDelete bool
 		"_links": links, "created_at": httpx.TS(p.CreatedAt), "last_downloaded_at": httpx.TSPtr(p.LastDownloadedAt),
 		"tags": []any{},
 	}
-	if proj != nil {
-		h["project_id"] = proj.ID
-		h["project_path"] = proj.FullPath()
+	if group {
+		h["project_id"] = p.ProjectID
+		if proj != nil {
+			h["project_path"] = proj.FullPath()
+		}
 	}
 	return h
 }
@@ -153,7 +158,7 @@ func (s *Server) listProjectPackages(c *gin.Context) {
 		return
 	}
 	f.ProjectID = p.ID
-	s.packageList(c, f, func(int64) (*meta.Project, bool) { return p, canDelete })
+	s.packageList(c, f, false, func(int64) (*meta.Project, bool) { return p, canDelete })
 }
 
 func (s *Server) listGroupPackages(c *gin.Context) {
@@ -170,7 +175,7 @@ func (s *Server) listGroupPackages(c *gin.Context) {
 	}
 	f.GroupID, f.VisibleTo = g.ID, id.User
 	projects := map[int64]*meta.Project{}
-	s.packageList(c, f, func(pid int64) (*meta.Project, bool) {
+	s.packageList(c, f, true, func(pid int64) (*meta.Project, bool) {
 		p, ok := projects[pid]
 		if !ok {
 			p, _ = s.Store.ProjectByID(c.Request.Context(), pid)
@@ -185,12 +190,12 @@ func (s *Server) listGroupPackages(c *gin.Context) {
 	})
 }
 
-func (s *Server) packageList(c *gin.Context, f meta.PackageFilter, project func(int64) (*meta.Project, bool)) {
+func (s *Server) packageList(c *gin.Context, f meta.PackageFilter, group bool, project func(int64) (*meta.Project, bool)) {
 	list(c, s.Cfg.ExternalURL, func(limit, offset int) ([]meta.Package, int, error) {
 		return s.Store.ListPackages(c.Request.Context(), f, limit, offset)
 	}, func(p *meta.Package) gin.H {
 		proj, canDelete := project(p.ProjectID)
-		return s.packageJSON(p, proj, canDelete)
+		return s.packageJSON(p, proj, canDelete, group)
 	})
 }
 
@@ -244,10 +249,10 @@ func (s *Server) getPackage(c *gin.Context) {
 		httpx.Abort(c, err)
 		return
 	}
-	out := s.packageJSON(pkg, p, canDelete)
+	out := s.packageJSON(pkg, p, canDelete, false)
 	versions := make([]gin.H, 0, len(others))
 	for i := range others {
-		versions = append(versions, s.packageJSON(&others[i], p, canDelete))
+		versions = append(versions, s.packageJSON(&others[i], p, canDelete, false))
 	}
 	out["versions"] = versions
 	c.JSON(http.StatusOK, out)

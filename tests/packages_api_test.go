@@ -346,6 +346,21 @@ func TestPackagesAPIListOrdersAndGroupFilters(t *testing.T) {
 	ErrBody(t, r, "error", "exclude_subgroups is invalid")
 	// order_by=project_path is the group listing's only.
 	e.Must(400, e.Do("GET", base+"?order_by=project_path", nil, PAT(e.Admin)))
+
+	// project_id and project_path belong to the group listing's entity.
+	var glist []map[string]any
+	e.Must(200, e.Do("GET", group+"?exclude_subgroups=true", nil, PAT(e.Admin))).JSON(t, &glist)
+	if len(glist) != 1 || glist[0]["project_id"] != float64(top) {
+		t.Errorf("group item lacks project_id: %v", glist)
+	}
+	one := e.Must(200, e.Do("GET", fmt.Sprintf("%s/%v", base, pkgs[0]["id"]), nil, PAT(e.Admin))).Map(t)
+	for _, item := range []map[string]any{pkgs[0], one} {
+		for _, k := range []string{"project_id", "project_path"} {
+			if _, ok := item[k]; ok {
+				t.Errorf("project package entity carries %s: %v", k, item)
+			}
+		}
+	}
 }
 
 // TestPackagesAPIDeleteFileCheckOrder: GitLab validates both ids, then the
