@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/pkgate/pkgate/formats"
 	"github.com/pkgate/pkgate/internal/errs"
 	"github.com/pkgate/pkgate/internal/httpx"
 	"github.com/pkgate/pkgate/storage/meta"
@@ -22,6 +23,7 @@ func (s *Server) registerPackagesAPI(api *gin.RouterGroup) {
 	api.DELETE("/projects/:id/packages/:package_id", s.deletePackage)
 	getAndHead(api, "/projects/:id/packages/:package_id/package_files", s.listPackageFiles)
 	api.DELETE("/projects/:id/packages/:package_id/package_files/:package_file_id", s.deletePackageFile)
+	getAndHead(api, "/projects/:id/packages/:package_id/package_files/:package_file_id/download", s.downloadPackageFile)
 }
 
 var (
@@ -359,6 +361,54 @@ func (s *Server) deletePackageFile(c *gin.Context) {
 		return
 	}
 	c.Status(http.StatusNoContent)
+}
+
+// downloadPackageFile is GitLab 18.4's download of one package file by id
+// (gitlabhq lib/api/package_files.rb): whoever may read the project's
+// packages (a PAT, or anonymous on a public project; deploy tokens are not
+// credentials here, as on the rest of this API) gets the file as the format
+// routes serve it: attachment, ranges, X-Checksum-SHA256. A missing package
+// is the record lookup's "404 Not found", a missing file GitLab's
+// not_found! "404 Not Found".
+//
+// Decision: the attachment's name is the stored file name's last segment,
+// so a generic file stored with directories (dir%2Ffile) downloads as
+// "file", as the generic route names it.
+func (s *Server) downloadPackageFile(c *gin.Context) {
+	const op = "gateway.downloadPackageFile"
+	p, _, err := s.packagesProject(c)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	pid, err := httpx.ParseID(c, "package_id")
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	fid, err := httpx.ParseID(c, "package_file_id")
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	pkg, err := s.displayedPackage(c, p, pid)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	f, err := s.Store.FileByID(c.Request.Context(), pkg.ID, fid)
+	if err != nil {
+		if errs.Is(err, errs.NotFound) {
+			err = errs.New(op, errs.NotFound, "404 Not Found")
+		}
+		httpx.Abort(c, err)
+		return
+	}
+	name := f.FileName
+	if i := strings.LastIndex(name, "%2F"); i >= 0 {
+		name = name[i+len("%2F"):]
+	}
+	formats.ServeFile(c, s.Deps(), pkg, f, formats.ServeOptions{FileName: name})
 }
 
 // packageTarget names a package (or one of its files) in an audit event

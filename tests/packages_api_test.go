@@ -382,3 +382,46 @@ func TestPackagesAPIDeleteFileCheckOrder(t *testing.T) {
 	ErrBody(t, e.Must(404, e.Do("DELETE", base+"/999999/package_files/1", nil, PAT(e.Admin))), "message", "404 Not found")
 	ErrBody(t, e.Must(404, e.Do("DELETE", pkg+"/package_files/999999", nil, PAT(e.Admin))), "message", "404 Not Found")
 }
+
+// TestPackagesAPIDownloadPackageFile: GitLab 18.4's
+// GET /projects/:id/packages/:package_id/package_files/:package_file_id/download
+// serves a file by id to whoever reads the project's packages.
+func TestPackagesAPIDownloadPackageFile(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	gen := fmt.Sprintf("/api/v4/projects/%d/packages/generic/", s.ProjectID)
+	e.Must(201, e.Do("PUT", gen+"tool/1.0/tool.bin", "0123456789", DeployHdr(s.WriteToken)))
+	e.Must(201, e.Do("PUT", gen+"tool/1.0/d/e/inner.txt", "inner", DeployHdr(s.WriteToken)))
+	base := fmt.Sprintf("/api/v4/projects/%d/packages", s.ProjectID)
+	var pkgs, files []map[string]any
+	e.Must(200, e.Do("GET", base, nil, PAT(e.Admin))).JSON(t, &pkgs)
+	pkg := fmt.Sprintf("%s/%v", base, pkgs[0]["id"])
+	e.Must(200, e.Do("GET", pkg+"/package_files", nil, PAT(e.Admin))).JSON(t, &files)
+	if len(files) != 2 {
+		t.Fatalf("files: %v", files)
+	}
+	dl := func(i int) string { return fmt.Sprintf("%s/package_files/%v/download", pkg, files[i]["id"]) }
+
+	r := e.Must(200, e.Do("GET", dl(0), nil, PAT(e.Admin)))
+	if string(r.Body) != "0123456789" || r.Header.Get("X-Checksum-SHA256") != files[0]["file_sha256"] ||
+		!strings.HasPrefix(r.Header.Get("Content-Disposition"), `attachment; filename="tool.bin"`) {
+		t.Errorf("download: %q %v", r.Body, r.Header)
+	}
+	r = e.Must(206, e.Do("GET", dl(0), nil, H{"PRIVATE-TOKEN": e.Admin, "Range": "bytes=2-4"}))
+	if string(r.Body) != "234" {
+		t.Errorf("range: %q", r.Body)
+	}
+	r = e.Must(200, e.Do("HEAD", dl(0), nil, PAT(e.Admin)))
+	if len(r.Body) != 0 || r.Header.Get("Content-Length") != "10" {
+		t.Errorf("HEAD: %q %v", r.Body, r.Header)
+	}
+	r = e.Must(200, e.Do("GET", dl(1), nil, PAT(e.Admin)))
+	if string(r.Body) != "inner" || !strings.HasPrefix(r.Header.Get("Content-Disposition"), `attachment; filename="inner.txt"`) {
+		t.Errorf("directory file: %q %v", r.Body, r.Header)
+	}
+	// Deploy tokens are not credentials on the packages API.
+	e.Must(404, e.Do("GET", dl(0), nil, DeployHdr(s.ReadToken)))
+	ErrBody(t, e.Must(404, e.Do("GET", pkg+"/package_files/999999/download", nil, PAT(e.Admin))), "message", "404 Not Found")
+	ErrBody(t, e.Must(404, e.Do("GET", base+"/999999/package_files/1/download", nil, PAT(e.Admin))), "message", "404 Not found")
+	ErrBody(t, e.Must(400, e.Do("GET", pkg+"/package_files/x/download", nil, PAT(e.Admin))), "error", "package_file_id is invalid")
+}

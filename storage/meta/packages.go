@@ -352,6 +352,16 @@ func (s *Store) NewestFile(ctx context.Context, packageID int64, name string) (*
 	return &f, nil
 }
 
+// FileByID returns one file of a package.
+func (s *Store) FileByID(ctx context.Context, packageID, fileID int64) (*PackageFile, error) {
+	var f PackageFile
+	err := s.db.GetContext(ctx, &f, fileSelect+` WHERE f.package_id = $1 AND f.id = $2`, packageID, fileID)
+	if err != nil {
+		return nil, wrap("meta.FileByID", err)
+	}
+	return &f, nil
+}
+
 // TouchDownload records a download, at most once a minute per package: an
 // in-process check skips the query entirely for hot packages.
 func (s *Store) TouchDownload(ctx context.Context, packageID int64) error {
