@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/pkgate/pkgate/formats"
 	"github.com/pkgate/pkgate/internal/errs"
 	"github.com/pkgate/pkgate/internal/httpx"
 	"github.com/pkgate/pkgate/storage/meta"
@@ -22,6 +23,7 @@ func (s *Server) registerPackagesAPI(api *gin.RouterGroup) {
 	api.DELETE("/projects/:id/packages/:package_id", s.deletePackage)
 	getAndHead(api, "/projects/:id/packages/:package_id/package_files", s.listPackageFiles)
 	api.DELETE("/projects/:id/packages/:package_id/package_files/:package_file_id", s.deletePackageFile)
+	getAndHead(api, "/projects/:id/packages/:package_id/package_files/:package_file_id/download", s.downloadPackageFile)
 }
 
 var (
@@ -29,27 +31,55 @@ var (
 		"rubygems", "helm", "terraform_module", "rpm", "ml_model", "cargo"}
 	packageStatuses = []string{"default", "hidden", "processing", "error", "pending_destruction", "deprecated"}
 	packageOrders   = []string{"created_at", "name", "version", "type"}
+	// The group listing may also order by the project's full path (gitlabhq
+	// lib/api/group_packages.rb).
+	groupPackageOrders = append(slices.Clip(packageOrders), "project_path")
+	// gitlabhq lib/api/package_files.rb: order_by id (default), created_at
+	// or file_name.
+	packageFileOrders = []string{"id", "created_at", "file_name"}
 )
 
-func packageFilter(c *gin.Context) (meta.PackageFilter, error) {
+// enumParam reads an optional enumerated query parameter: a value outside
+// allowed is 400 "<name> does not have a valid value", as Grape's values:.
+func enumParam(c *gin.Context, name string, allowed []string) (string, error) {
+	v := c.Query(name)
+	if v != "" && !slices.Contains(allowed, v) {
+		return "", errs.Param("gateway.enumParam", name+" does not have a valid value")
+	}
+	return v, nil
+}
+
+// orderParams reads order_by (among orders) and sort (asc or desc).
+func orderParams(c *gin.Context, orders []string) (orderBy string, desc bool, err error) {
+	if orderBy, err = enumParam(c, "order_by", orders); err != nil {
+		return "", false, err
+	}
+	sort, err := enumParam(c, "sort", []string{"asc", "desc"})
+	return orderBy, sort == "desc", err
+}
+
+// packageFilter reads the list filters of GET /projects/:id/packages and,
+// with group, of GET /groups/:id/packages (which adds exclude_subgroups and
+// order_by=project_path).
+func packageFilter(c *gin.Context, group bool) (meta.PackageFilter, error) {
 	const op = "gateway.packageFilter"
 	var f meta.PackageFilter
-	check := func(name string, allowed []string) (string, error) {
-		v := c.Query(name)
-		if v != "" && !slices.Contains(allowed, v) {
-			return "", errs.Param(op, name+" does not have a valid value")
+	check := func(name string, allowed []string) (string, error) { return enumParam(c, name, allowed) }
+	orders := packageOrders
+	if group {
+		orders = groupPackageOrders
+		if v := c.Query("exclude_subgroups"); v != "" {
+			b, err := httpx.ParseBool(v)
+			if err != nil {
+				return f, errs.Param(op, "exclude_subgroups is invalid")
+			}
+			f.ExcludeSubgroups = b
 		}
-		return v, nil
 	}
 	var err error
-	if f.OrderBy, err = check("order_by", packageOrders); err != nil {
+	if f.OrderBy, f.Desc, err = orderParams(c, orders); err != nil {
 		return f, err
 	}
-	sort, err := check("sort", []string{"asc", "desc"})
-	if err != nil {
-		return f, err
-	}
-	f.Desc = sort == "desc"
 	if f.Type, err = check("package_type", packageTypes); err != nil {
 		return f, err
 	}
@@ -66,7 +96,10 @@ func packageFilter(c *gin.Context) (meta.PackageFilter, error) {
 	return f, nil
 }
 
-func (s *Server) packageJSON(p *meta.Package, proj *meta.Project, canDelete bool) gin.H {
+// packageJSON is GitLab's Package entity. project_id and project_path are
+// exposed on group listings only (gitlabhq lib/api/entities/package.rb:
+// `if: opts[:group]`); a project's own listing and GET by id omit them.
+func (s *Server) packageJSON(p *meta.Package, proj *meta.Project, canDelete, group bool) gin.H {
 	links := gin.H{}
 	if p.Status == meta.StatusDefault || p.Status == meta.StatusDeprecated {
 		path := "/"
@@ -83,9 +116,11 @@ func (s *Server) packageJSON(p *meta.Package, proj *meta.Project, canDelete bool
 		"_links": links, "created_at": httpx.TS(p.CreatedAt), "last_downloaded_at": httpx.TSPtr(p.LastDownloadedAt),
 		"tags": []any{},
 	}
-	if proj != nil {
-		h["project_id"] = proj.ID
-		h["project_path"] = proj.FullPath()
+	if group {
+		h["project_id"] = p.ProjectID
+		if proj != nil {
+			h["project_path"] = proj.FullPath()
+		}
 	}
 	return h
 }
@@ -119,13 +154,13 @@ func (s *Server) listProjectPackages(c *gin.Context) {
 		httpx.Abort(c, err)
 		return
 	}
-	f, err := packageFilter(c)
+	f, err := packageFilter(c, false)
 	if err != nil {
 		httpx.Abort(c, err)
 		return
 	}
 	f.ProjectID = p.ID
-	s.packageList(c, f, func(int64) (*meta.Project, bool) { return p, canDelete })
+	s.packageList(c, f, false, func(int64) (*meta.Project, bool) { return p, canDelete })
 }
 
 func (s *Server) listGroupPackages(c *gin.Context) {
@@ -135,14 +170,14 @@ func (s *Server) listGroupPackages(c *gin.Context) {
 		httpx.Abort(c, err)
 		return
 	}
-	f, err := packageFilter(c)
+	f, err := packageFilter(c, true)
 	if err != nil {
 		httpx.Abort(c, err)
 		return
 	}
 	f.GroupID, f.VisibleTo = g.ID, id.User
 	projects := map[int64]*meta.Project{}
-	s.packageList(c, f, func(pid int64) (*meta.Project, bool) {
+	s.packageList(c, f, true, func(pid int64) (*meta.Project, bool) {
 		p, ok := projects[pid]
 		if !ok {
 			p, _ = s.Store.ProjectByID(c.Request.Context(), pid)
@@ -157,12 +192,12 @@ func (s *Server) listGroupPackages(c *gin.Context) {
 	})
 }
 
-func (s *Server) packageList(c *gin.Context, f meta.PackageFilter, project func(int64) (*meta.Project, bool)) {
+func (s *Server) packageList(c *gin.Context, f meta.PackageFilter, group bool, project func(int64) (*meta.Project, bool)) {
 	list(c, s.Cfg.ExternalURL, func(limit, offset int) ([]meta.Package, int, error) {
 		return s.Store.ListPackages(c.Request.Context(), f, limit, offset)
 	}, func(p *meta.Package) gin.H {
 		proj, canDelete := project(p.ProjectID)
-		return s.packageJSON(p, proj, canDelete)
+		return s.packageJSON(p, proj, canDelete, group)
 	})
 }
 
@@ -216,10 +251,10 @@ func (s *Server) getPackage(c *gin.Context) {
 		httpx.Abort(c, err)
 		return
 	}
-	out := s.packageJSON(pkg, p, canDelete)
+	out := s.packageJSON(pkg, p, canDelete, false)
 	versions := make([]gin.H, 0, len(others))
 	for i := range others {
-		versions = append(versions, s.packageJSON(&others[i], p, canDelete))
+		versions = append(versions, s.packageJSON(&others[i], p, canDelete, false))
 	}
 	out["versions"] = versions
 	c.JSON(http.StatusOK, out)
@@ -265,16 +300,32 @@ func (s *Server) listPackageFiles(c *gin.Context) {
 		httpx.Abort(c, err)
 		return
 	}
-	pkg, err := s.findPackage(c, p)
+	// Parameters are checked before the package is looked up, as Grape
+	// validates before the handler runs.
+	pid, err := httpx.ParseID(c, "package_id")
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	orderBy, desc, err := orderParams(c, packageFileOrders)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	pkg, err := s.displayedPackage(c, p, pid)
 	if err != nil {
 		httpx.Abort(c, err)
 		return
 	}
 	list(c, s.Cfg.ExternalURL, func(limit, offset int) ([]meta.PackageFile, int, error) {
-		return s.Store.ListFiles(c.Request.Context(), pkg.ID, limit, offset)
+		return s.Store.ListFiles(c.Request.Context(), pkg.ID, orderBy, desc, limit, offset)
 	}, fileJSON)
 }
 
+// deletePackageFile follows GitLab's order (gitlabhq
+// lib/api/package_files.rb): both ids are validated (400), then the role
+// (403), then the package (404 "404 Not found", the record lookup's text)
+// and the file (404 "404 Not Found", GitLab's not_found!).
 func (s *Server) deletePackageFile(c *gin.Context) {
 	const op = "gateway.deletePackageFile"
 	p, canDelete, err := s.packagesProject(c)
@@ -282,7 +333,7 @@ func (s *Server) deletePackageFile(c *gin.Context) {
 		httpx.Abort(c, err)
 		return
 	}
-	pkg, err := s.findPackage(c, p)
+	pid, err := httpx.ParseID(c, "package_id")
 	if err != nil {
 		httpx.Abort(c, err)
 		return
@@ -296,12 +347,68 @@ func (s *Server) deletePackageFile(c *gin.Context) {
 		httpx.Abort(c, errForbidden(op))
 		return
 	}
+	pkg, err := s.displayedPackage(c, p, pid)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
 	meta.SetAuditTarget(c.Request.Context(), packageTarget("Packages::PackageFile", fid, p, pkg))
 	if err := s.Store.DeleteFile(c.Request.Context(), pkg.ID, fid); err != nil {
+		if errs.Is(err, errs.NotFound) {
+			err = errs.New(op, errs.NotFound, "404 Not Found")
+		}
 		httpx.Abort(c, err)
 		return
 	}
 	c.Status(http.StatusNoContent)
+}
+
+// downloadPackageFile is GitLab 18.4's download of one package file by id
+// (gitlabhq lib/api/package_files.rb): whoever may read the project's
+// packages (a PAT, or anonymous on a public project; deploy tokens are not
+// credentials here, as on the rest of this API) gets the file as the format
+// routes serve it: attachment, ranges, X-Checksum-SHA256. A missing package
+// is the record lookup's "404 Not found", a missing file GitLab's
+// not_found! "404 Not Found".
+//
+// Decision: the attachment's name is the stored file name's last segment,
+// so a generic file stored with directories (dir%2Ffile) downloads as
+// "file", as the generic route names it.
+func (s *Server) downloadPackageFile(c *gin.Context) {
+	const op = "gateway.downloadPackageFile"
+	p, _, err := s.packagesProject(c)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	pid, err := httpx.ParseID(c, "package_id")
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	fid, err := httpx.ParseID(c, "package_file_id")
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	pkg, err := s.displayedPackage(c, p, pid)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	f, err := s.Store.FileByID(c.Request.Context(), pkg.ID, fid)
+	if err != nil {
+		if errs.Is(err, errs.NotFound) {
+			err = errs.New(op, errs.NotFound, "404 Not Found")
+		}
+		httpx.Abort(c, err)
+		return
+	}
+	name := f.FileName
+	if i := strings.LastIndex(name, "%2F"); i >= 0 {
+		name = name[i+len("%2F"):]
+	}
+	formats.ServeFile(c, s.Deps(), pkg, f, formats.ServeOptions{FileName: name})
 }
 
 // packageTarget names a package (or one of its files) in an audit event

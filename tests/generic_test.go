@@ -67,8 +67,20 @@ func TestGenericNamesAndPaths(t *testing.T) {
 	// The path parameter is the same directory.
 	e.Must(201, e.Do("PUT", base+"pkg/2.0/g.txt?path=x/y", "x", DeployHdr(s.WriteToken)))
 	e.Must(200, e.Do("GET", base+"pkg/2.0/x/y/g.txt", nil, DeployHdr(s.ReadToken)))
+	// GitLab reads ?path on downloads too: it names the directory, so the
+	// root file of the same name is not what is served.
+	e.Must(201, e.Do("PUT", base+"pkg/2.0/g.txt", "root", DeployHdr(s.WriteToken)))
+	if r := e.Must(200, e.Do("GET", base+"pkg/2.0/g.txt?path=x/y", nil, DeployHdr(s.ReadToken))); string(r.Body) != "x" {
+		t.Errorf("GET ?path=x/y served %q, want the file under x/y", r.Body)
+	}
+	e.Must(404, e.Do("GET", base+"pkg/2.0/g.txt?path=x", nil, DeployHdr(s.ReadToken)))
+	e.Must(200, e.Do("HEAD", base+"pkg/2.0/g.txt?path=x/y", nil, DeployHdr(s.ReadToken)))
+	// An absolute path fails GitLab's file_path validation.
+	r := e.Do("PUT", base+"pkg/2.0/g.txt?path=/x/y", "x", DeployHdr(s.WriteToken))
+	e.Must(400, r)
+	ErrBody(t, r, "error", "path should be a valid file path")
 	// Unknown status/select values.
-	r := e.Do("PUT", base+"pkg/1.0/f.txt?status=processing", "x", DeployHdr(s.WriteToken))
+	r = e.Do("PUT", base+"pkg/1.0/f.txt?status=processing", "x", DeployHdr(s.WriteToken))
 	e.Must(400, r)
 	ErrBody(t, r, "error", "status does not have a valid value")
 	r = e.Do("PUT", base+"pkg/1.0/f.txt?select=everything", "x", DeployHdr(s.WriteToken))

@@ -266,3 +266,162 @@ func TestWhoMayCreateGroupsAndProjects(t *testing.T) {
 		}
 	}
 }
+
+// TestPackagesAPIListOrdersAndGroupFilters covers GitLab's list parameters
+// beyond the basic filters: package files' order_by (id, created_at,
+// file_name) and sort, and the group listing's exclude_subgroups and
+// order_by=project_path (python-gitlab declares exclude_subgroups).
+func TestPackagesAPIListOrdersAndGroupFilters(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	top := e.Project("top", s.GroupID, "private")
+	topTok, _, _ := e.DeployToken("projects", top, "write_package_registry")
+	put := func(project int64, tok, name, file string) {
+		e.Must(201, e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d/packages/generic/%s/1.0/%s", project, name, file), "x", DeployHdr(tok)))
+	}
+	for _, f := range []string{"b.bin", "a.bin", "c.bin"} {
+		put(s.ProjectID, s.WriteToken, "files", f)
+	}
+	put(top, topTok, "toppkg", "t.bin")
+
+	base := fmt.Sprintf("/api/v4/projects/%d/packages", s.ProjectID)
+	var pkgs []map[string]any
+	e.Must(200, e.Do("GET", base+"?package_name=files", nil, PAT(e.Admin))).JSON(t, &pkgs)
+	if len(pkgs) != 1 {
+		t.Fatalf("packages: %v", pkgs)
+	}
+	filesURL := fmt.Sprintf("%s/%v/package_files", base, pkgs[0]["id"])
+	names := func(query string) string {
+		t.Helper()
+		var files []map[string]any
+		e.Must(200, e.Do("GET", filesURL+query, nil, PAT(e.Admin))).JSON(t, &files)
+		var out []string
+		for _, f := range files {
+			out = append(out, f["file_name"].(string))
+		}
+		return strings.Join(out, ",")
+	}
+	for query, want := range map[string]string{
+		"":                                      "b.bin,a.bin,c.bin",
+		"?sort=desc":                            "c.bin,a.bin,b.bin",
+		"?order_by=id&sort=asc":                 "b.bin,a.bin,c.bin",
+		"?order_by=file_name":                   "a.bin,b.bin,c.bin",
+		"?order_by=file_name&sort=desc":         "c.bin,b.bin,a.bin",
+		"?order_by=created_at&sort=desc":        "c.bin,a.bin,b.bin",
+		"?order_by=file_name&per_page=1&page=2": "b.bin",
+	} {
+		if got := names(query); got != want {
+			t.Errorf("package_files%s = %s, want %s", query, got, want)
+		}
+	}
+	r := e.Must(400, e.Do("GET", filesURL+"?order_by=size", nil, PAT(e.Admin)))
+	ErrBody(t, r, "error", "order_by does not have a valid value")
+	r = e.Must(400, e.Do("GET", filesURL+"?sort=up", nil, PAT(e.Admin)))
+	ErrBody(t, r, "error", "sort does not have a valid value")
+	// Parameters are validated before the package is looked up.
+	e.Must(400, e.Do("GET", base+"/999999/package_files?order_by=size", nil, PAT(e.Admin)))
+
+	group := fmt.Sprintf("/api/v4/groups/%d/packages", s.GroupID)
+	paths := func(query string) string {
+		t.Helper()
+		var list []map[string]any
+		e.Must(200, e.Do("GET", group+query, nil, PAT(e.Admin))).JSON(t, &list)
+		var out []string
+		for _, p := range list {
+			out = append(out, p["project_path"].(string)+":"+p["name"].(string))
+		}
+		return strings.Join(out, ",")
+	}
+	for query, want := range map[string]string{
+		"?order_by=project_path":                 "acme/sub/app:files,acme/top:toppkg",
+		"?order_by=project_path&sort=desc":       "acme/top:toppkg,acme/sub/app:files",
+		"?exclude_subgroups=true":                "acme/top:toppkg",
+		"?exclude_subgroups=false&order_by=name": "acme/sub/app:files,acme/top:toppkg",
+	} {
+		if got := paths(query); got != want {
+			t.Errorf("group packages%s = %s, want %s", query, got, want)
+		}
+	}
+	r = e.Must(400, e.Do("GET", group+"?exclude_subgroups=maybe", nil, PAT(e.Admin)))
+	ErrBody(t, r, "error", "exclude_subgroups is invalid")
+	// order_by=project_path is the group listing's only.
+	e.Must(400, e.Do("GET", base+"?order_by=project_path", nil, PAT(e.Admin)))
+
+	// project_id and project_path belong to the group listing's entity.
+	var glist []map[string]any
+	e.Must(200, e.Do("GET", group+"?exclude_subgroups=true", nil, PAT(e.Admin))).JSON(t, &glist)
+	if len(glist) != 1 || glist[0]["project_id"] != float64(top) {
+		t.Errorf("group item lacks project_id: %v", glist)
+	}
+	one := e.Must(200, e.Do("GET", fmt.Sprintf("%s/%v", base, pkgs[0]["id"]), nil, PAT(e.Admin))).Map(t)
+	for _, item := range []map[string]any{pkgs[0], one} {
+		for _, k := range []string{"project_id", "project_path"} {
+			if _, ok := item[k]; ok {
+				t.Errorf("project package entity carries %s: %v", k, item)
+			}
+		}
+	}
+}
+
+// TestPackagesAPIDeleteFileCheckOrder: GitLab validates both ids, then the
+// role, then looks the package and the file up (gitlabhq
+// lib/api/package_files.rb), and a missing file is its not_found!.
+func TestPackagesAPIDeleteFileCheckOrder(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	devID, dev := e.User("dev")
+	e.Member("projects", s.ProjectID, devID, 30)
+	e.Must(201, e.Do("PUT", fmt.Sprintf("/api/v4/projects/%d/packages/generic/p/1.0/f", s.ProjectID), "x", DeployHdr(s.WriteToken)))
+	base := fmt.Sprintf("/api/v4/projects/%d/packages", s.ProjectID)
+	var list []map[string]any
+	e.Must(200, e.Do("GET", base, nil, PAT(e.Admin))).JSON(t, &list)
+	pkg := fmt.Sprintf("%s/%v", base, list[0]["id"])
+
+	ErrBody(t, e.Must(400, e.Do("DELETE", base+"/999999/package_files/abc", nil, PAT(e.Admin))), "error", "package_file_id is invalid")
+	ErrBody(t, e.Must(403, e.Do("DELETE", base+"/999999/package_files/1", nil, PAT(dev))), "message", "403 Forbidden")
+	ErrBody(t, e.Must(404, e.Do("DELETE", base+"/999999/package_files/1", nil, PAT(e.Admin))), "message", "404 Not found")
+	ErrBody(t, e.Must(404, e.Do("DELETE", pkg+"/package_files/999999", nil, PAT(e.Admin))), "message", "404 Not Found")
+}
+
+// TestPackagesAPIDownloadPackageFile: GitLab 18.4's
+// GET /projects/:id/packages/:package_id/package_files/:package_file_id/download
+// serves a file by id to whoever reads the project's packages.
+func TestPackagesAPIDownloadPackageFile(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	gen := fmt.Sprintf("/api/v4/projects/%d/packages/generic/", s.ProjectID)
+	e.Must(201, e.Do("PUT", gen+"tool/1.0/tool.bin", "0123456789", DeployHdr(s.WriteToken)))
+	e.Must(201, e.Do("PUT", gen+"tool/1.0/d/e/inner.txt", "inner", DeployHdr(s.WriteToken)))
+	base := fmt.Sprintf("/api/v4/projects/%d/packages", s.ProjectID)
+	var pkgs, files []map[string]any
+	e.Must(200, e.Do("GET", base, nil, PAT(e.Admin))).JSON(t, &pkgs)
+	pkg := fmt.Sprintf("%s/%v", base, pkgs[0]["id"])
+	e.Must(200, e.Do("GET", pkg+"/package_files", nil, PAT(e.Admin))).JSON(t, &files)
+	if len(files) != 2 {
+		t.Fatalf("files: %v", files)
+	}
+	dl := func(i int) string { return fmt.Sprintf("%s/package_files/%v/download", pkg, files[i]["id"]) }
+
+	r := e.Must(200, e.Do("GET", dl(0), nil, PAT(e.Admin)))
+	if string(r.Body) != "0123456789" || r.Header.Get("X-Checksum-SHA256") != files[0]["file_sha256"] ||
+		!strings.HasPrefix(r.Header.Get("Content-Disposition"), `attachment; filename="tool.bin"`) {
+		t.Errorf("download: %q %v", r.Body, r.Header)
+	}
+	r = e.Must(206, e.Do("GET", dl(0), nil, H{"PRIVATE-TOKEN": e.Admin, "Range": "bytes=2-4"}))
+	if string(r.Body) != "234" {
+		t.Errorf("range: %q", r.Body)
+	}
+	r = e.Must(200, e.Do("HEAD", dl(0), nil, PAT(e.Admin)))
+	if len(r.Body) != 0 || r.Header.Get("Content-Length") != "10" {
+		t.Errorf("HEAD: %q %v", r.Body, r.Header)
+	}
+	r = e.Must(200, e.Do("GET", dl(1), nil, PAT(e.Admin)))
+	if string(r.Body) != "inner" || !strings.HasPrefix(r.Header.Get("Content-Disposition"), `attachment; filename="inner.txt"`) {
+		t.Errorf("directory file: %q %v", r.Body, r.Header)
+	}
+	// Deploy tokens are not credentials on the packages API.
+	e.Must(404, e.Do("GET", dl(0), nil, DeployHdr(s.ReadToken)))
+	ErrBody(t, e.Must(404, e.Do("GET", pkg+"/package_files/999999/download", nil, PAT(e.Admin))), "message", "404 Not Found")
+	ErrBody(t, e.Must(404, e.Do("GET", base+"/999999/package_files/1/download", nil, PAT(e.Admin))), "message", "404 Not found")
+	ErrBody(t, e.Must(400, e.Do("GET", pkg+"/package_files/x/download", nil, PAT(e.Admin))), "error", "package_file_id is invalid")
+}

@@ -41,7 +41,8 @@ var ErrRouteNotFound = &errs.Error{Op: "generic.Parse", Kind: errs.NotFound, Msg
 // literal slashes first and percent-decodes each segment exactly once, so an
 // encoded slash (%2F) or dot-dot can never become a path separator.
 // dirParam is the optional `path` query parameter (an alternative way to
-// give the directory).
+// give the directory, on downloads as on uploads); an absolute one is
+// refused, as GitLab's file_path validator does.
 func ParsePath(escaped, dirParam string) (Target, error) {
 	const op = "generic.ParsePath"
 	raw := strings.Split(strings.TrimPrefix(escaped, "/"), "/")
@@ -59,10 +60,11 @@ func ParsePath(escaped, dirParam string) (Target, error) {
 	t := Target{Name: segs[0], Version: segs[1], FileName: segs[len(segs)-1]}
 	dirs := segs[2 : len(segs)-1]
 	if dirParam != "" {
-		if len(dirs) > 0 {
+		// GitLab's file_path validator refuses an absolute path.
+		if len(dirs) > 0 || strings.HasPrefix(dirParam, "/") {
 			return Target{}, errs.Param(op, "path should be a valid file path")
 		}
-		dirs = strings.Split(strings.Trim(dirParam, "/"), "/")
+		dirs = strings.Split(strings.TrimSuffix(dirParam, "/"), "/")
 	}
 	if err := ValidateName(t.Name); err != nil {
 		return Target{}, err

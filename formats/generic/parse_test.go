@@ -38,6 +38,8 @@ func TestParsePath(t *testing.T) {
 		{path: "/p/1.0/%00", kind: errs.Invalid},
 		{path: "/p/1.0/a/f", dir: "b", kind: errs.Invalid, msg: "path should be a valid file path"},
 		{path: "/p/1.0/f", dir: "../etc", kind: errs.Invalid},
+		{path: "/p/1.0/f", dir: "/etc", kind: errs.Invalid, msg: "path should be a valid file path"},
+		{path: "/p/1.0/f", dir: "//x", kind: errs.Invalid, msg: "path should be a valid file path"},
 	}
 	for _, c := range cases {
 		t.Run(c.path+"?"+c.dir, func(t *testing.T) {

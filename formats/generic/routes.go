@@ -58,11 +58,10 @@ const targetKey = "generic.target"
 // and 400 with one, before the project's 404 or the role's 403.
 func (h *handler) parse(upload bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		dir := ""
-		if upload {
-			dir = c.Query("path")
-		}
-		t, err := ParsePath(c.Param("path"), dir)
+		// GitLab declares `path` on the download as on the upload
+		// (gitlabhq lib/api/generic_packages.rb, encoded_file_name), so a
+		// file uploaded with ?path=dir is downloaded with ?path=dir too.
+		t, err := ParsePath(c.Param("path"), c.Query("path"))
 		if err == nil && upload {
 			err = uploadParams(c)
 		}

@@ -352,6 +352,16 @@ func (s *Store) NewestFile(ctx context.Context, packageID int64, name string) (*
 	return &f, nil
 }
 
+// FileByID returns one file of a package.
+func (s *Store) FileByID(ctx context.Context, packageID, fileID int64) (*PackageFile, error) {
+	var f PackageFile
+	err := s.db.GetContext(ctx, &f, fileSelect+` WHERE f.package_id = $1 AND f.id = $2`, packageID, fileID)
+	if err != nil {
+		return nil, wrap("meta.FileByID", err)
+	}
+	return &f, nil
+}
+
 // TouchDownload records a download, at most once a minute per package: an
 // in-process check skips the query entirely for hot packages.
 func (s *Store) TouchDownload(ctx context.Context, packageID int64) error {
@@ -367,15 +377,18 @@ func (s *Store) TouchDownload(ctx context.Context, packageID int64) error {
 
 // PackageFilter is the packages REST API's list query.
 type PackageFilter struct {
-	ProjectID          int64
-	GroupID            int64 // every project in the group tree
+	ProjectID int64
+	GroupID   int64 // every project in the group tree
+	// ExcludeSubgroups limits a group listing to the group's own projects
+	// (GitLab's exclude_subgroups).
+	ExcludeSubgroups   bool
 	VisibleTo          *User // for group listings: nil = public projects only
 	Type               string
 	Name               string // case-insensitive substring
 	Version            string
 	Status             string // empty: default, error, deprecated
 	IncludeVersionless bool
-	OrderBy            string // created_at, name, version, type
+	OrderBy            string // created_at, name, version, type, project_path (group listings)
 	Desc               bool
 }
 
@@ -390,7 +403,11 @@ func (f PackageFilter) where() (string, []any) {
 		// Projects with packages turned off have none to list, for anyone
 		// (GitLab's GroupPackagesFinder: with_feature_available_for_user
 		// :package_registry), as every package route of theirs refuses.
-		conds = append(conds, arg(f.GroupID)+" = ANY(n.traversal_ids)", "pr.packages_enabled")
+		if f.ExcludeSubgroups {
+			conds = append(conds, "n.id = "+arg(f.GroupID), "pr.packages_enabled")
+		} else {
+			conds = append(conds, arg(f.GroupID)+" = ANY(n.traversal_ids)", "pr.packages_enabled")
+		}
 		switch u := f.VisibleTo; {
 		case u == nil:
 			conds = append(conds, "pr.visibility = 'public'")
@@ -430,7 +447,8 @@ func (s *Store) ListPackages(ctx context.Context, f PackageFilter, limit, offset
 	if err := s.db.GetContext(ctx, &total, `SELECT count(*)`+from+where, args...); err != nil {
 		return nil, 0, wrap("meta.ListPackages", err)
 	}
-	order := map[string]string{"name": "p.name", "version": "p.version", "type": "p.package_type"}[f.OrderBy]
+	order := map[string]string{"name": "p.name", "version": "p.version", "type": "p.package_type",
+		"project_path": "(n.full_path || '/' || pr.path)"}[f.OrderBy]
 	if order == "" {
 		order = "p.created_at"
 	}
@@ -481,10 +499,20 @@ func (s *Store) DeletePackage(ctx context.Context, projectID, id int64) (*Packag
 	return &p, nil
 }
 
-// ListFiles pages a package's files by id.
-func (s *Store) ListFiles(ctx context.Context, packageID int64, limit, offset int) ([]PackageFile, int, error) {
+// ListFiles pages a package's files, ordered by orderBy (id, the default;
+// created_at; file_name) in the given direction, ties broken by id in the
+// same direction (GitLab's package_files order_by).
+func (s *Store) ListFiles(ctx context.Context, packageID int64, orderBy string, desc bool, limit, offset int) ([]PackageFile, int, error) {
+	order := map[string]string{"created_at": "f.created_at, ", "file_name": "f.file_name, "}[orderBy]
+	dir := " ASC"
+	if desc {
+		dir = " DESC"
+	}
+	if order != "" {
+		order = strings.Replace(order, ",", dir+",", 1)
+	}
 	var fs []PackageFile
-	if err := s.db.SelectContext(ctx, &fs, fileSelect+` WHERE f.package_id = $1 ORDER BY f.id LIMIT $2 OFFSET $3`, packageID, limit, offset); err != nil {
+	if err := s.db.SelectContext(ctx, &fs, fileSelect+` WHERE f.package_id = $1 ORDER BY `+order+`f.id`+dir+` LIMIT $2 OFFSET $3`, packageID, limit, offset); err != nil {
 		return nil, 0, wrap("meta.ListFiles", err)
 	}
 	var total int
