@@ -547,3 +547,47 @@ func TestPyPISimpleIndexAndAuth(t *testing.T) {
 		}
 	})
 }
+
+// TestPyPIHeadErrors: a HEAD the PyPI routes refuse answers what the GET
+// answers but the body: status, WWW-Authenticate, and the error body's
+// Content-Type and Content-Length (Rack keeps them for GitLab, and
+// httpx.Abort does on every route without a renderer of its own).
+func TestPyPIHeadErrors(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	rd := Basic("__token__", s.ReadToken)
+	proj := fmt.Sprintf("/api/v4/projects/%d/packages/pypi", s.ProjectID)
+	grp := fmt.Sprintf("/api/v4/groups/%d/-/packages/pypi", s.GroupID)
+	for _, tc := range []struct {
+		name, path string
+		h          H
+		status     int
+	}{
+		{"anonymous, private project", proj + "/simple/acme-hello/", nil, 401},
+		{"anonymous, private group", grp + "/simple/", nil, 401},
+		{"anonymous, project that does not exist", "/api/v4/projects/999999/packages/pypi/simple/", nil, 404},
+		{"no such package", proj + "/simple/nothing-here/", rd, 404},
+		{"no such file", fmt.Sprintf("%s/files/%s/x-1.0.tar.gz", proj, strings.Repeat("a", 64)), rd, 404},
+		{"bad package name", proj + "/simple/acme%0d%0ahello/", rd, 400},
+		{"project token on the group", grp + "/simple/", rd, 404},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			get := e.Must(tc.status, e.Do("GET", tc.path, nil, tc.h))
+			head := e.Must(tc.status, e.Do("HEAD", tc.path, nil, tc.h))
+			if len(head.Body) != 0 {
+				t.Fatalf("HEAD body %q", head.Body)
+			}
+			if !strings.HasPrefix(get.Header.Get("Content-Type"), "application/json") || get.Header.Get("Content-Length") != fmt.Sprint(len(get.Body)) {
+				t.Fatalf("GET Content-Type %q, Content-Length %q", get.Header.Get("Content-Type"), get.Header.Get("Content-Length"))
+			}
+			for k := range mergeKeys(get.Header, head.Header) {
+				if k == "Date" || k == "X-Request-Id" {
+					continue
+				}
+				if g, h := get.Header.Values(k), head.Header.Values(k); !slices.Equal(g, h) {
+					t.Errorf("%s: GET %q, HEAD %q", k, g, h)
+				}
+			}
+		})
+	}
+}
