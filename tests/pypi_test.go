@@ -591,3 +591,32 @@ func TestPyPIHeadErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestPyPIRangeReads: what uv does with a wheel when the index offers no
+// PEP 658 metadata: a HEAD for Accept-Ranges and the size, then range
+// requests for the zip's central directory (a suffix range first). Small
+// files and files streamed from the store answer alike.
+func TestPyPIRangeReads(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	rd := Basic("__token__", s.ReadToken)
+	for _, size := range []int{100, 3 << 20} {
+		content := bytes.Repeat([]byte("0123456789"), size/10)
+		version := fmt.Sprintf("1.%d", size)
+		fn := "acme-" + version + "-py3-none-any.whl"
+		e.Must(201, pypiPost(e, s.ProjectID, s.WriteToken, pypiGood("acme", version, fn, content)))
+		url := fmt.Sprintf("/api/v4/projects/%d/packages/pypi/files/%s/%s", s.ProjectID, pypiSHA256(content), fn)
+		h := e.Must(200, e.Do("HEAD", url, nil, rd))
+		if h.Header.Get("Accept-Ranges") != "bytes" || h.Header.Get("Content-Length") != fmt.Sprint(len(content)) {
+			t.Fatalf("%d bytes: HEAD headers %v", size, h.Header)
+		}
+		r := e.Must(206, e.Do("GET", url, nil, H{"Authorization": rd["Authorization"], "Range": "bytes=-7"}))
+		if !bytes.Equal(r.Body, content[len(content)-7:]) || r.Header.Get("Content-Range") != fmt.Sprintf("bytes %d-%d/%d", len(content)-7, len(content)-1, len(content)) {
+			t.Fatalf("%d bytes: suffix range %q %v", size, r.Body, r.Header)
+		}
+		r = e.Must(206, e.Do("GET", url, nil, H{"Authorization": rd["Authorization"], "Range": "bytes=10-19"}))
+		if !bytes.Equal(r.Body, content[10:20]) {
+			t.Fatalf("%d bytes: range %q", size, r.Body)
+		}
+	}
+}
