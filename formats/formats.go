@@ -71,6 +71,12 @@ type ServeOptions struct {
 	// Streamed keeps a download in the gateway when redirects are on:
 	// the answer carries headers a redirect to S3 would lose.
 	Streamed bool
+	// HeadIsNoDownload leaves last_downloaded_at alone on HEAD. GitLab's
+	// Maven download helper (download_package_file!) touches it only
+	// `unless request.head?` (Gradle sends HEADs to check changing
+	// modules); the other formats' helper (present_package_file!)
+	// records every request, HEAD included.
+	HeadIsNoDownload bool
 }
 
 // ContentDisposition builds an RFC 6266 attachment header value with both
@@ -125,7 +131,7 @@ func ServeFile(c *gin.Context, d Deps, pkg *meta.Package, f *meta.PackageFile, o
 		o.FileName = f.FileName
 	}
 	disposition := ContentDisposition(o.FileName)
-	if pkg != nil {
+	if pkg != nil && !(o.HeadIsNoDownload && c.Request.Method == http.MethodHead) {
 		id := pkg.ID
 		go d.Registry.Meta.TouchDownload(context.WithoutCancel(ctx), id) //nolint:errcheck // best effort
 	}

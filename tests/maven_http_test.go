@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -558,5 +559,35 @@ func mavenAssertNoOrphans(t *testing.T, e *Env) {
 	}
 	if dangling != 0 {
 		t.Fatalf("%d files without blob", dangling)
+	}
+}
+
+// TestMavenHeadIsNoDownload: a HEAD on a Maven file (Gradle checks
+// changing modules with them) does not set the package's
+// last_downloaded_at, as GitLab's download_package_file! skips it on
+// HEAD; a GET does.
+func TestMavenHeadIsNoDownload(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	base := mvnProject(s.ProjectID)
+	w := DeployHdr(s.WriteToken)
+	r := Basic(s.ReadUser, s.ReadToken)
+	mvnDeploy(t, e, base, "com/acme/headed/1.0.0/headed-1.0.0.jar", []byte("headed"), w)
+	mvnDeploy(t, e, base, "com/acme/fetched/1.0.0/fetched-1.0.0.jar", []byte("fetched"), w)
+	touched := func(name string) bool {
+		var ok bool
+		if err := e.Store.DB().Get(&ok, `SELECT last_downloaded_at IS NOT NULL FROM packages WHERE name = $1 AND version IS NOT NULL`, name); err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	e.Must(200, e.Do("HEAD", base+"/com/acme/headed/1.0.0/headed-1.0.0.jar", nil, r))
+	e.Must(200, e.Do("GET", base+"/com/acme/fetched/1.0.0/fetched-1.0.0.jar", nil, r))
+	// The GET's touch is recorded in the background; once it is, give
+	// a HEAD's the same time again before looking.
+	eventually(t, 10*time.Second, "the GET recorded as a download", func() bool { return touched("com/acme/fetched") })
+	time.Sleep(300 * time.Millisecond)
+	if touched("com/acme/headed") {
+		t.Fatal("a HEAD set last_downloaded_at")
 	}
 }

@@ -547,3 +547,76 @@ func TestPyPISimpleIndexAndAuth(t *testing.T) {
 		}
 	})
 }
+
+// TestPyPIHeadErrors: a HEAD the PyPI routes refuse answers what the GET
+// answers but the body: status, WWW-Authenticate, and the error body's
+// Content-Type and Content-Length (Rack keeps them for GitLab, and
+// httpx.Abort does on every route without a renderer of its own).
+func TestPyPIHeadErrors(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	rd := Basic("__token__", s.ReadToken)
+	proj := fmt.Sprintf("/api/v4/projects/%d/packages/pypi", s.ProjectID)
+	grp := fmt.Sprintf("/api/v4/groups/%d/-/packages/pypi", s.GroupID)
+	for _, tc := range []struct {
+		name, path string
+		h          H
+		status     int
+	}{
+		{"anonymous, private project", proj + "/simple/acme-hello/", nil, 401},
+		{"anonymous, private group", grp + "/simple/", nil, 401},
+		{"anonymous, project that does not exist", "/api/v4/projects/999999/packages/pypi/simple/", nil, 404},
+		{"no such package", proj + "/simple/nothing-here/", rd, 404},
+		{"no such file", fmt.Sprintf("%s/files/%s/x-1.0.tar.gz", proj, strings.Repeat("a", 64)), rd, 404},
+		{"bad package name", proj + "/simple/acme%0d%0ahello/", rd, 400},
+		{"project token on the group", grp + "/simple/", rd, 404},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			get := e.Must(tc.status, e.Do("GET", tc.path, nil, tc.h))
+			head := e.Must(tc.status, e.Do("HEAD", tc.path, nil, tc.h))
+			if len(head.Body) != 0 {
+				t.Fatalf("HEAD body %q", head.Body)
+			}
+			if !strings.HasPrefix(get.Header.Get("Content-Type"), "application/json") || get.Header.Get("Content-Length") != fmt.Sprint(len(get.Body)) {
+				t.Fatalf("GET Content-Type %q, Content-Length %q", get.Header.Get("Content-Type"), get.Header.Get("Content-Length"))
+			}
+			for k := range mergeKeys(get.Header, head.Header) {
+				if k == "Date" || k == "X-Request-Id" {
+					continue
+				}
+				if g, h := get.Header.Values(k), head.Header.Values(k); !slices.Equal(g, h) {
+					t.Errorf("%s: GET %q, HEAD %q", k, g, h)
+				}
+			}
+		})
+	}
+}
+
+// TestPyPIRangeReads: what uv does with a wheel when the index offers no
+// PEP 658 metadata: a HEAD for Accept-Ranges and the size, then range
+// requests for the zip's central directory (a suffix range first). Small
+// files and files streamed from the store answer alike.
+func TestPyPIRangeReads(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	rd := Basic("__token__", s.ReadToken)
+	for _, size := range []int{100, 3 << 20} {
+		content := bytes.Repeat([]byte("0123456789"), size/10)
+		version := fmt.Sprintf("1.%d", size)
+		fn := "acme-" + version + "-py3-none-any.whl"
+		e.Must(201, pypiPost(e, s.ProjectID, s.WriteToken, pypiGood("acme", version, fn, content)))
+		url := fmt.Sprintf("/api/v4/projects/%d/packages/pypi/files/%s/%s", s.ProjectID, pypiSHA256(content), fn)
+		h := e.Must(200, e.Do("HEAD", url, nil, rd))
+		if h.Header.Get("Accept-Ranges") != "bytes" || h.Header.Get("Content-Length") != fmt.Sprint(len(content)) {
+			t.Fatalf("%d bytes: HEAD headers %v", size, h.Header)
+		}
+		r := e.Must(206, e.Do("GET", url, nil, H{"Authorization": rd["Authorization"], "Range": "bytes=-7"}))
+		if !bytes.Equal(r.Body, content[len(content)-7:]) || r.Header.Get("Content-Range") != fmt.Sprintf("bytes %d-%d/%d", len(content)-7, len(content)-1, len(content)) {
+			t.Fatalf("%d bytes: suffix range %q %v", size, r.Body, r.Header)
+		}
+		r = e.Must(206, e.Do("GET", url, nil, H{"Authorization": rd["Authorization"], "Range": "bytes=10-19"}))
+		if !bytes.Equal(r.Body, content[10:20]) {
+			t.Fatalf("%d bytes: range %q", size, r.Body)
+		}
+	}
+}

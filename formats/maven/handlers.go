@@ -211,7 +211,8 @@ func (h *handler) serveStored(c *gin.Context, op string, p Path, f *meta.Package
 	}
 	// Never redirected, as GitLab does not for Maven: its X-Checksum
 	// headers spare Maven 3.9 a .sha1 request per file (spec 3.5).
-	formats.ServeFile(c, h.d, &meta.Package{ID: f.PackageID}, f, formats.ServeOptions{FileName: name, Streamed: true})
+	// A HEAD is no download (GitLab's download_package_file!).
+	formats.ServeFile(c, h.d, &meta.Package{ID: f.PackageID}, f, formats.ServeOptions{FileName: name, Streamed: true, HeadIsNoDownload: true})
 }
 
 func fileDigest(f *meta.PackageFile, alg string) string {

@@ -15,6 +15,16 @@ type Options struct {
 	// already holds a file of the same name refuses it with 400 "Duplicate
 	// package is not allowed". SNAPSHOT versions and versionless metadata
 	// are always writable.
+	//
+	// DECISION (spec 3.4 leaves the exact rule UNCONFIRMED): GitLab's
+	// FindOrCreatePackageService compares extensions (File.extname), so
+	// there a -sources.jar after the .jar, and every redeploy of a
+	// SNAPSHOT (new timestamped .jar next to the old one), is refused
+	// unless the exception regex matches; the spec notes that newest
+	// GitLab accepts another classifier. The gateway compares whole file
+	// names, which keeps classifiers, checksums and signatures deployable,
+	// and exempts SNAPSHOTs, which exist to be redeployed: what a user who
+	// turns duplicates off wants is immutable releases.
 	Duplicates formats.Duplicates
 }
 

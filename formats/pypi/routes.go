@@ -85,7 +85,9 @@ func (h *handler) groupScope(c *gin.Context) scope {
 }
 
 // errorRenderer installs the PyPI routes' error body writer. Bodies keep
-// the gateway's JSON shapes; what it changes is spec 4.1's special case:
+// the gateway's JSON shapes (a HEAD's included, whose body net/http drops
+// after sizing Content-Length by it); what it changes is spec 4.1's
+// special case:
 // an anonymous caller naming a project or group id that does not exist at
 // all gets 404 "Project Not Found" without a challenge (GitLab resolves
 // the id before authenticating on these routes), while an existing private
@@ -105,11 +107,10 @@ func (h *handler) errorRenderer(group bool) gin.HandlerFunc {
 				text = "404 Group Not Found"
 			}
 		}
-		if c.Request.Method == http.MethodHead {
-			c.Status(status)
-			c.Writer.WriteHeaderNow()
-			return
-		}
+		// HEAD gets the GET's answer too, whose body net/http drops: the
+		// status and every header, Content-Type and Content-Length
+		// included, as Rack answers HEAD for GitLab (httpx.Abort does the
+		// same on the routes without a renderer).
 		key := "message"
 		if shape == errs.ShapeError {
 			key = "error"
