@@ -50,6 +50,16 @@ var (
 	errPackageNotFound = &errs.Error{Op: "npm", Kind: errs.NotFound, Msg: "404 Package Not Found"}
 	errProjectOnly     = &errs.Error{Op: "npm", Kind: errs.NotFound,
 		Msg: "404 Not Found - tarballs, publish and unpublish exist only at project level (/api/v4/projects/:id/packages/npm/)"}
+	// errUnpublishProjectOnly answers npm unpublish's -rev requests at
+	// group and instance level. PROJECT DECISION: 400, not the 404 of
+	// routes GitLab lacks: npm treats a 404 from any unpublish request as
+	// "already unpublished", prints "- <name>@<version>" and exits 0, so a
+	// 404 here would report success while nothing was removed. (GitLab has
+	// no unpublish at all, spec 2.10; the gateway offers it per project.)
+	errUnpublishProjectOnly = &errs.Error{Op: "npm.Unpublish", Kind: errs.Invalid,
+		Msg: "400 Bad request - npm unpublish works only against a project-level registry " +
+			"(/api/v4/projects/:id/packages/npm/), not a group or instance one; run it with " +
+			"--@<scope>:registry=<project registry URL>"}
 )
 
 func (h *handler) project(c *gin.Context) {
@@ -116,6 +126,8 @@ func (h *handler) dispatch(c *gin.Context, t target, r Route) {
 		h.unpublishPackage(c, t, r)
 	case r.Kind == RouteTarballRev && m == http.MethodDelete && project:
 		h.unpublishTarball(c, t, r)
+	case (r.Kind == RouteRev || r.Kind == RouteTarballRev) && !project && (m == http.MethodPut || m == http.MethodDelete):
+		httpx.Abort(c, errUnpublishProjectOnly)
 	case (r.Kind == RouteTarball || r.Kind == RouteRev || r.Kind == RouteTarballRev || r.Kind == RoutePackument) && !project:
 		httpx.Abort(c, errProjectOnly)
 	case r.Kind == RouteDistTags && read:
