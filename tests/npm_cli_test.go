@@ -116,6 +116,14 @@ func TestNPMCLIPublishInstall(t *testing.T) {
 	if _, ok := pk["versions"].(map[string]any)["1.0.0"].(map[string]any)["deprecated"]; ok {
 		t.Fatalf("undeprecate left the key: %v", pk["versions"])
 	}
+	// npm 11's own undeprecate command: the same PUT, sent with
+	// "npm-command: undeprecate".
+	npm.must(t.TempDir(), writeRC, "deprecate", "@acme/hello@1.0.0", "again")
+	npm.must(t.TempDir(), writeRC, "undeprecate", "@acme/hello@1.0.0")
+	pk = e.Must(200, e.Do("GET", npmPkgPath(s.ProjectID, "@acme/hello"), nil, Bearer(s.ReadToken))).Map(t)
+	if _, ok := pk["versions"].(map[string]any)["1.0.0"].(map[string]any)["deprecated"]; ok {
+		t.Fatalf("npm undeprecate left the key: %v", pk["versions"])
+	}
 
 	// Unpublish one version: its files go, the others stay; latest falls
 	// back to the highest remaining release.

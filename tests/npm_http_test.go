@@ -597,6 +597,12 @@ func TestNPMUnpublishAndDeprecateHTTP(t *testing.T) {
 	}
 	// Deprecated versions stay installable.
 	e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d/packages/npm/@acme/hello/-/@acme/hello-1.2.0.tgz", s.ProjectID), nil, Bearer(s.ReadToken)))
+	// npm 11's `npm undeprecate` sends the same body as `npm deprecate
+	// <spec> ""`, with "npm-command: undeprecate".
+	e.Must(200, e.Do("PUT", path, `{"versions":{"1.2.0":{"deprecated":""}}}`, H{"Authorization": "Bearer " + s.WriteToken, "npm-command": "undeprecate"}))
+	if st := npmCount(e, `SELECT count(*) FROM packages WHERE version = '1.2.0' AND status = 'default' AND NOT metadata ? 'deprecated'`); st != 1 {
+		t.Fatal("undeprecate left 1.2.0 deprecated")
+	}
 
 	// Whole package.
 	rev = packument()["_rev"].(string)

@@ -113,7 +113,7 @@ func (h *handler) dispatch(c *gin.Context, t target, r Route) {
 	case r.Kind == RoutePackument && read:
 		h.packument(c, t, r.Name)
 	case r.Kind == RoutePackument && m == http.MethodPut && project:
-		if strings.EqualFold(c.GetHeader("npm-command"), "deprecate") {
+		if isDeprecate(c.GetHeader("npm-command")) {
 			h.deprecate(c, t, r.Name)
 			return
 		}
@@ -145,6 +145,16 @@ func (h *handler) dispatch(c *gin.Context, t target, r Route) {
 	default:
 		httpx.Abort(c, ErrRouteNotFound)
 	}
+}
+
+// isDeprecate reports whether a packument PUT is npm's deprecate rather
+// than a publish, by the npm-command header npm sends with every request.
+// GitLab checks for "deprecate" only; npm 11's `npm undeprecate` sends the
+// same body (every chosen version with "deprecated": "") under the command
+// name "undeprecate", which GitLab then takes for a broken publish (400).
+// PROJECT DECISION: both names deprecate, so `npm undeprecate` works.
+func isDeprecate(npmCommand string) bool {
+	return strings.EqualFold(npmCommand, "deprecate") || strings.EqualFold(npmCommand, "undeprecate")
 }
 
 // canRead applies the read check at project level (group and instance
