@@ -116,6 +116,14 @@ func TestNPMCLIPublishInstall(t *testing.T) {
 	if _, ok := pk["versions"].(map[string]any)["1.0.0"].(map[string]any)["deprecated"]; ok {
 		t.Fatalf("undeprecate left the key: %v", pk["versions"])
 	}
+	// npm 11's own undeprecate command: the same PUT, sent with
+	// "npm-command: undeprecate".
+	npm.must(t.TempDir(), writeRC, "deprecate", "@acme/hello@1.0.0", "again")
+	npm.must(t.TempDir(), writeRC, "undeprecate", "@acme/hello@1.0.0")
+	pk = e.Must(200, e.Do("GET", npmPkgPath(s.ProjectID, "@acme/hello"), nil, Bearer(s.ReadToken))).Map(t)
+	if _, ok := pk["versions"].(map[string]any)["1.0.0"].(map[string]any)["deprecated"]; ok {
+		t.Fatalf("npm undeprecate left the key: %v", pk["versions"])
+	}
 
 	// Unpublish one version: its files go, the others stay; latest falls
 	// back to the highest remaining release.
@@ -188,6 +196,48 @@ func TestNPMCLIReadOnlyTokenCannotPublish(t *testing.T) {
 	out, err = npm.run(npmPackageDir(t, "@acme/hello", "1.0.0", nil), rc, "publish")
 	if err == nil || !(strings.Contains(out, "E401") || strings.Contains(out, "ENEEDAUTH")) {
 		t.Fatalf("publish without a token: err=%v\n%s", err, out)
+	}
+}
+
+// TestNPMCLIUnpublishAboveProjectLevel: npm unpublish through a group or
+// instance registry (the install configuration GitLab documents) fails
+// loudly instead of printing "- <name>@<version>" over a 404 that npm
+// reads as "already unpublished"; pointing the scope at the project
+// registry, as the message says, unpublishes.
+func TestNPMCLIUnpublishAboveProjectLevel(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	gtok, _, _ := e.DeployToken("groups", s.GroupID, "read_package_registry", "write_package_registry")
+	npm := newNPMCLI(t)
+	projURL := fmt.Sprintf("%s/api/v4/projects/%d/packages/npm/", e.URL, s.ProjectID)
+	writeRC := npm.npmrc(projURL, projURL, s.WriteToken)
+	for _, v := range []string{"1.0.0", "1.1.0"} {
+		npm.must(npmPackageDir(t, "@acme/hello", v, nil), writeRC, "publish")
+	}
+	versions := func() int {
+		var n int
+		e.Store.DB().Get(&n, `SELECT count(*) FROM packages WHERE name = '@acme/hello'`)
+		return n
+	}
+	for name, reg := range map[string]string{
+		"group":    fmt.Sprintf("%s/api/v4/groups/%d/-/packages/npm/", e.URL, s.GroupID),
+		"instance": e.URL + "/api/v4/packages/npm/",
+	} {
+		rc := npm.npmrc(reg, e.URL+"/", gtok)
+		for _, args := range [][]string{{"unpublish", "@acme/hello@1.1.0"}, {"unpublish", "@acme/hello", "--force"}} {
+			out, err := npm.run(t.TempDir(), rc, args...)
+			if err == nil || !strings.Contains(out, "E400") || !strings.Contains(out, "npm unpublish works only against a project-level registry") {
+				t.Errorf("%s registry: npm %s: want E400 with the server's message, got %v:\n%s", name, strings.Join(args, " "), err, out)
+			}
+		}
+		if n := versions(); n != 2 {
+			t.Fatalf("%s registry: %d versions left, want 2", name, n)
+		}
+	}
+	rc := npm.npmrc(fmt.Sprintf("%s/api/v4/groups/%d/-/packages/npm/", e.URL, s.GroupID), e.URL+"/", gtok)
+	npm.must(t.TempDir(), rc, "unpublish", "@acme/hello@1.1.0", "--@acme:registry="+projURL)
+	if n := versions(); n != 1 {
+		t.Fatalf("%d versions left after unpublishing through the project registry, want 1", n)
 	}
 }
 

@@ -597,6 +597,12 @@ func TestNPMUnpublishAndDeprecateHTTP(t *testing.T) {
 	}
 	// Deprecated versions stay installable.
 	e.Must(200, e.Do("GET", fmt.Sprintf("/api/v4/projects/%d/packages/npm/@acme/hello/-/@acme/hello-1.2.0.tgz", s.ProjectID), nil, Bearer(s.ReadToken)))
+	// npm 11's `npm undeprecate` sends the same body as `npm deprecate
+	// <spec> ""`, with "npm-command: undeprecate".
+	e.Must(200, e.Do("PUT", path, `{"versions":{"1.2.0":{"deprecated":""}}}`, H{"Authorization": "Bearer " + s.WriteToken, "npm-command": "undeprecate"}))
+	if st := npmCount(e, `SELECT count(*) FROM packages WHERE version = '1.2.0' AND status = 'default' AND NOT metadata ? 'deprecated'`); st != 1 {
+		t.Fatal("undeprecate left 1.2.0 deprecated")
+	}
 
 	// Whole package.
 	rev = packument()["_rev"].(string)
@@ -607,4 +613,72 @@ func TestNPMUnpublishAndDeprecateHTTP(t *testing.T) {
 		t.Fatalf("%d files left", n)
 	}
 	npmNoOrphans(e)
+}
+
+// npm routes answer 401 without the packages Basic challenge, as GitLab's
+// npm endpoints do: npm 11 reads "WWW-Authenticate: Basic" as a failed
+// password login and sends the user to npmjs.com's password reset instead
+// of printing the status line. An expired or revoked token still gets the
+// Bearer invalid_token challenge GitLab's API guard sends, which npm
+// reports as an invalid token.
+func TestNPMUnauthorizedWithoutChallenge(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	e.Must(200, e.npmPublish(s.ProjectID, s.WriteToken, "@acme/hello", "1.0.0"))
+	pub := e.Group("pubg", 0, "public")
+	pubP := e.Project("pubp", pub, "public")
+	pubTok, _, _ := e.DeployToken("projects", pubP, "read_package_registry", "write_package_registry")
+	e.Must(200, e.npmPublish(pubP, pubTok, "@pubg/x", "1.0.0"))
+	proj := fmt.Sprintf("/api/v4/projects/%d/packages/npm/", s.ProjectID)
+	grp := fmt.Sprintf("/api/v4/groups/%d/-/packages/npm/", s.GroupID)
+	pubProj := fmt.Sprintf("/api/v4/projects/%d/packages/npm/", pubP)
+	unknown := Bearer("glpat-doesnotexist0000000")
+	for _, c := range []struct {
+		method, path string
+		h            H
+	}{
+		{"GET", proj + "@acme%2fhello", nil},
+		{"HEAD", proj + "@acme%2fhello", nil},
+		{"GET", proj + "@acme/hello/-/@acme/hello-1.0.0.tgz", nil},
+		{"PUT", proj + "@acme%2fhello", nil},
+		{"GET", proj + "-/package/@acme%2fhello/dist-tags", nil},
+		{"GET", proj + "-/whoami", nil},
+		{"GET", grp + "@acme%2fhello", nil},
+		{"GET", "/api/v4/packages/npm/@acme%2fhello", nil},
+		{"GET", proj + "@acme%2fhello", unknown},
+		{"GET", pubProj + "@pubg%2fx", unknown},
+		{"PUT", pubProj + "@pubg%2fx", nil},
+	} {
+		r := e.Do(c.method, c.path, nil, c.h)
+		if r.Status != 401 || r.Header.Get("WWW-Authenticate") != "" {
+			t.Errorf("%s %s: %d WWW-Authenticate %q, want 401 without a challenge", c.method, c.path, r.Status, r.Header.Get("WWW-Authenticate"))
+			continue
+		}
+		if c.method != "HEAD" {
+			npmErr(t, r, 401, "401 Unauthorized")
+		}
+	}
+	// The packages challenge stays on the other formats' routes.
+	if r := e.Do("GET", fmt.Sprintf("/api/v4/projects/%d/packages/maven/com/x/a/1/a-1.pom", s.ProjectID), nil, nil); r.Header.Get("WWW-Authenticate") != `Basic realm="GitLab Packages Registry"` {
+		t.Errorf("maven 401 lost its challenge: %d %v", r.Status, r.Header)
+	}
+
+	uid, _ := e.User("alice")
+	e.Member("projects", s.ProjectID, uid, 30)
+	patID, pat := e.newPAT(uid, "npm", []string{"api"}, "")
+	e.Must(200, e.Do("GET", proj+"@acme%2fhello", nil, Bearer(pat)))
+	e.Must(204, e.Do("DELETE", patPath(patID), nil, PAT(e.Admin)))
+	r := e.Do("GET", proj+"@acme%2fhello", nil, Bearer(pat))
+	if ch := r.Header.Get("WWW-Authenticate"); r.Status != 401 || !strings.HasPrefix(ch, "Bearer ") || !strings.Contains(ch, `error="invalid_token"`) {
+		t.Errorf("revoked PAT: %d WWW-Authenticate %q, want 401 with the Bearer invalid_token challenge", r.Status, ch)
+	}
+
+	// What npm makes of it: the status line and our message, not advice
+	// to reset an npmjs.com password.
+	projURL := e.URL + proj
+	npm := newNPMCLI(t)
+	out, err := npm.run(npmConsumerDir(t), npm.npmrc(projURL, projURL, "glpat-doesnotexist0000000"), "install", "@acme/hello")
+	if err == nil || !strings.Contains(out, "401 Unauthorized - GET "+projURL+"@acme%2fhello") || strings.Contains(out, "npmjs.com/forgot") {
+		t.Errorf("npm install with an unknown token: %v\n%s", err, out)
+	}
 }

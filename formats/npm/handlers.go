@@ -50,6 +50,16 @@ var (
 	errPackageNotFound = &errs.Error{Op: "npm", Kind: errs.NotFound, Msg: "404 Package Not Found"}
 	errProjectOnly     = &errs.Error{Op: "npm", Kind: errs.NotFound,
 		Msg: "404 Not Found - tarballs, publish and unpublish exist only at project level (/api/v4/projects/:id/packages/npm/)"}
+	// errUnpublishProjectOnly answers npm unpublish's -rev requests at
+	// group and instance level. PROJECT DECISION: 400, not the 404 of
+	// routes GitLab lacks: npm treats a 404 from any unpublish request as
+	// "already unpublished", prints "- <name>@<version>" and exits 0, so a
+	// 404 here would report success while nothing was removed. (GitLab has
+	// no unpublish at all, spec 2.10; the gateway offers it per project.)
+	errUnpublishProjectOnly = &errs.Error{Op: "npm.Unpublish", Kind: errs.Invalid,
+		Msg: "400 Bad request - npm unpublish works only against a project-level registry " +
+			"(/api/v4/projects/:id/packages/npm/), not a group or instance one; run it with " +
+			"--@<scope>:registry=<project registry URL>"}
 )
 
 func (h *handler) project(c *gin.Context) {
@@ -103,7 +113,7 @@ func (h *handler) dispatch(c *gin.Context, t target, r Route) {
 	case r.Kind == RoutePackument && read:
 		h.packument(c, t, r.Name)
 	case r.Kind == RoutePackument && m == http.MethodPut && project:
-		if strings.EqualFold(c.GetHeader("npm-command"), "deprecate") {
+		if isDeprecate(c.GetHeader("npm-command")) {
 			h.deprecate(c, t, r.Name)
 			return
 		}
@@ -116,6 +126,8 @@ func (h *handler) dispatch(c *gin.Context, t target, r Route) {
 		h.unpublishPackage(c, t, r)
 	case r.Kind == RouteTarballRev && m == http.MethodDelete && project:
 		h.unpublishTarball(c, t, r)
+	case (r.Kind == RouteRev || r.Kind == RouteTarballRev) && !project && (m == http.MethodPut || m == http.MethodDelete):
+		httpx.Abort(c, errUnpublishProjectOnly)
 	case (r.Kind == RouteTarball || r.Kind == RouteRev || r.Kind == RouteTarballRev || r.Kind == RoutePackument) && !project:
 		httpx.Abort(c, errProjectOnly)
 	case r.Kind == RouteDistTags && read:
@@ -133,6 +145,16 @@ func (h *handler) dispatch(c *gin.Context, t target, r Route) {
 	default:
 		httpx.Abort(c, ErrRouteNotFound)
 	}
+}
+
+// isDeprecate reports whether a packument PUT is npm's deprecate rather
+// than a publish, by the npm-command header npm sends with every request.
+// GitLab checks for "deprecate" only; npm 11's `npm undeprecate` sends the
+// same body (every chosen version with "deprecated": "") under the command
+// name "undeprecate", which GitLab then takes for a broken publish (400).
+// PROJECT DECISION: both names deprecate, so `npm undeprecate` works.
+func isDeprecate(npmCommand string) bool {
+	return strings.EqualFold(npmCommand, "deprecate") || strings.EqualFold(npmCommand, "undeprecate")
 }
 
 // canRead applies the read check at project level (group and instance

@@ -65,14 +65,17 @@ func attachmentMismatch(got, want string) error {
 // publish under a name it did not address (and authorise for).
 func ValidatePublish(urlName Name, doc *PublishDoc) (*Publication, error) {
 	const op = "npm.ValidatePublish"
+	// "versions" first: it is the one body parameter GitLab's route
+	// declares, so Grape refuses its absence before anything else is
+	// looked at (a body with neither key is "versions is missing").
+	if !doc.HasVersions {
+		return nil, errs.Param(op, "versions is missing")
+	}
 	if !doc.HasName {
 		return nil, errs.Param(op, "name is missing")
 	}
 	if doc.Name != urlName.String() {
 		return nil, nameMismatch(urlName, doc.Name)
-	}
-	if !doc.HasVersions {
-		return nil, errs.Param(op, "versions is missing")
 	}
 	switch len(doc.Versions) {
 	case 0:
@@ -227,19 +230,32 @@ type Deprecation struct {
 
 // ParseDeprecate reads the packument npm PUTs for `npm deprecate` and keeps
 // the versions carrying a "deprecated" key, GitLab's rule (the empty string
-// counts and means "undeprecate").
+// counts and means "undeprecate"). The deprecate PUT shares the publish
+// route's declared parameters, so a body without a "versions" object gets
+// Grape's answers first: "versions is missing" (absent or null) and
+// "versions is invalid" (not an object).
 func ParseDeprecate(body []byte) ([]Deprecation, error) {
 	const op = "npm.ParseDeprecate"
-	var doc struct {
-		Versions map[string]struct {
-			Deprecated *string `json:"deprecated"`
-		} `json:"versions"`
+	var top struct {
+		Versions json.RawMessage `json:"versions"`
 	}
-	if err := json.Unmarshal(body, &doc); err != nil {
+	if err := json.Unmarshal(body, &top); err != nil {
+		return nil, errs.New(op, errs.Invalid, "400 Bad request - malformed JSON: "+err.Error())
+	}
+	if len(top.Versions) == 0 || string(top.Versions) == "null" {
+		return nil, errs.Param(op, "versions is missing")
+	}
+	if top.Versions[0] != '{' {
+		return nil, errs.Param(op, "versions is invalid")
+	}
+	var versions map[string]struct {
+		Deprecated *string `json:"deprecated"`
+	}
+	if err := json.Unmarshal(top.Versions, &versions); err != nil {
 		return nil, errs.New(op, errs.Invalid, "400 Bad request - malformed JSON: "+err.Error())
 	}
 	var out []Deprecation
-	for v, d := range doc.Versions {
+	for v, d := range versions {
 		if d.Deprecated != nil {
 			out = append(out, Deprecation{Version: v, Message: *d.Deprecated})
 		}

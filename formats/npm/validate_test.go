@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -76,6 +77,10 @@ func TestValidatePublish(t *testing.T) {
 		{name: "name mismatch", mutate: func(d *PublishDoc) { d.Name = "@acme/other" },
 			err: `400 Bad request - package name in the URL (@acme/hello) does not match the name in the body ("@acme/other")`},
 		{name: "no versions", mutate: func(d *PublishDoc) { d.HasVersions, d.Versions = false, nil }, err: "versions is missing"},
+		// GitLab's route declares only "versions": Grape names it first.
+		{name: "neither name nor versions", mutate: func(d *PublishDoc) {
+			d.HasName, d.Name, d.HasVersions, d.Versions = false, "", false, nil
+		}, err: "versions is missing"},
 		{name: "empty versions", mutate: func(d *PublishDoc) { d.Versions = nil }, err: "Version is empty."},
 		{name: "empty version", mutate: func(d *PublishDoc) { d.Versions[0].Version = "" }, err: "Version is empty."},
 		{name: "two versions", mutate: func(d *PublishDoc) { d.Versions = append(d.Versions, d.Versions[0]) }, err: "400 Bad request - a publish must contain exactly one version"},
@@ -140,6 +145,32 @@ func TestEarlyCheck(t *testing.T) {
 	}
 	if _, err := EarlyCheck(url, &PublishDoc{Name: "x", HasName: true}, "x.tgz"); err == nil {
 		t.Fatal("name mismatch accepted")
+	}
+}
+
+// TestParseDeprecateParams: the deprecate PUT shares the publish route's
+// declared parameters, so GitLab's Grape answers a body without a
+// "versions" object before its own "not given" check.
+func TestParseDeprecateParams(t *testing.T) {
+	for _, c := range []struct {
+		body, err string
+		shape     errs.Shape
+	}{
+		{`{"name":"@acme/hello"}`, "versions is missing", errs.ShapeError},
+		{`{"name":"@acme/hello","versions":null}`, "versions is missing", errs.ShapeError},
+		{`{}`, "versions is missing", errs.ShapeError},
+		{`{"versions":[]}`, "versions is invalid", errs.ShapeError},
+		{`{"versions":"1.0.0"}`, "versions is invalid", errs.ShapeError},
+		{`{"versions":{}}`, `"package versions to deprecate" not given`, errs.ShapeError},
+		{`{"versions":{"1.0.0":{}}}`, `"package versions to deprecate" not given`, errs.ShapeError},
+		{`{"versions":{"1.0.0":{"deprecated":1}}}`, "", errs.ShapeMessage},
+		{`[]`, "", errs.ShapeMessage},
+	} {
+		_, err := ParseDeprecate([]byte(c.body))
+		var e *errs.Error
+		if !errors.As(err, &e) || e.Kind != errs.Invalid || e.Shape != c.shape || (c.err != "" && e.Msg != c.err) {
+			t.Errorf("ParseDeprecate(%s) = %v, want 400 %q (shape %d)", c.body, err, c.err, c.shape)
+		}
 	}
 }
 
