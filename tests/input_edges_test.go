@@ -152,8 +152,7 @@ func TestFormatInputEdges(t *testing.T) {
 
 // A name that only an unreadable project of a group holds: the group-level
 // routes answer as the instance level does (spec 2.3), 401 to an anonymous
-// caller, so npm says it is unauthorised instead of reporting no such
-// package.
+// caller, so npm asks for a token instead of reporting no such package.
 func TestNPMGroupRefusal(t *testing.T) {
 	e := NewEnv(t)
 	pg := e.Group("pubg", 0, "public")
@@ -168,9 +167,8 @@ func TestNPMGroupRefusal(t *testing.T) {
 		{http.MethodDelete, "/-/package/@pubg%2fsecret/dist-tags/latest"},
 	} {
 		r := e.Do(c.method, grp+c.path, `"1.0.0"`, nil)
-		// No challenge on npm routes, as in GitLab (formats/npm npmErrors).
-		if r.Status != 401 || r.Header.Get("WWW-Authenticate") != "" {
-			t.Errorf("anonymous %s %s: %d %v, want 401 without a challenge", c.method, c.path, r.Status, r.Header)
+		if r.Status != 401 || !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Basic") {
+			t.Errorf("anonymous %s %s: %d %v, want 401 with a challenge", c.method, c.path, r.Status, r.Header)
 		}
 	}
 	// A name held nowhere is still "not found", and a reader reads.

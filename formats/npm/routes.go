@@ -36,29 +36,17 @@ func Register(rg *gin.RouterGroup, d formats.Deps) {
 // npm endpoints do. It runs before authentication so 401/404 from the auth
 // middleware get the same shape.
 //
-// PROJECT DECISION (spec 1.3 leaves it open, "MAY"): npm 401s carry no
-// WWW-Authenticate header, the packages Basic challenge the auth middleware
-// sets for Maven and pip included. GitLab's npm endpoints answer 401 through
-// the API's unauthorized! helper, which sets no header (only the Maven
-// virtual registry overrides it). npm 11 reads a Basic challenge as a
-// password login gone wrong and prints "Incorrect or missing password ...
-// recover your password at https://www.npmjs.com/forgot" instead of the
-// status line and our message; without the header it prints
-// "401 Unauthorized - GET <url> - 401 Unauthorized", as against GitLab.
-// The Bearer invalid_token challenge of an expired or revoked token (its
-// error carries its own body and challenge, and GitLab's API guard sends
-// the same) is kept: npm then says the token seems to be invalid. No
-// challenge here may contain "otp", which npm would turn into a
-// one-time-password prompt.
+// Whether GitLab's npm 401s carry a WWW-Authenticate header is unconfirmed;
+// ours carry the packages Basic challenge the auth middleware sets for every
+// format. npm then reports "Unable to authenticate, need: Basic realm=..."
+// (it never retries), and the value holds no "otp", which npm would turn
+// into a one-time-password prompt.
 func npmErrors(c *gin.Context) {
 	c.Set(httpx.RendererKey, httpx.Renderer(renderError))
 	c.Next()
 }
 
 func renderError(c *gin.Context, status int, text string, shape errs.Shape) {
-	if status == http.StatusUnauthorized && c.Writer.Header().Get("WWW-Authenticate") == httpx.PackagesRealm {
-		c.Writer.Header().Del("WWW-Authenticate")
-	}
 	if c.Request.Method == http.MethodHead {
 		c.AbortWithStatus(status)
 		return
