@@ -36,11 +36,18 @@ func Register(rg *gin.RouterGroup, d formats.Deps) {
 // npm endpoints do. It runs before authentication so 401/404 from the auth
 // middleware get the same shape.
 //
-// Whether GitLab's npm 401s carry a WWW-Authenticate header is unconfirmed;
-// ours carry the packages Basic challenge the auth middleware sets for every
-// format. npm then reports "Unable to authenticate, need: Basic realm=..."
-// (it never retries), and the value holds no "otp", which npm would turn
-// into a one-time-password prompt.
+// DECISION (spec 1.3: the gateway MAY send the Basic challenge): npm 401s
+// carry the packages Basic challenge the auth middleware sets for every
+// format, although GitLab's npm routes send none (their unauthorized!,
+// gitlabhq lib/api/helpers.rb, sets no header). HTTP requires a challenge
+// on every 401 (RFC 9110 11.6.1), and the project's rule is one answer for
+// a missing credential on every protected path. The price is npm 11's
+// wording: for a Basic challenge it prints "Incorrect or missing
+// password" and npm's generic advice (npm lib/utils/error-message.js,
+// E401) where, without a header, it would print the status line; an
+// expired or revoked token's Bearer invalid_token challenge makes it say
+// the token seems to be invalid. npm never retries a 401, and no value
+// here holds "otp", which npm would turn into a one-time-password prompt.
 func npmErrors(c *gin.Context) {
 	c.Set(httpx.RendererKey, httpx.Renderer(renderError))
 	c.Next()
