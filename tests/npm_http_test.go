@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -613,4 +614,45 @@ func TestNPMUnpublishAndDeprecateHTTP(t *testing.T) {
 		t.Fatalf("%d files left", n)
 	}
 	npmNoOrphans(e)
+}
+
+// TestNPMHeadErrors: a refused HEAD on an npm route answers as its GET
+// does, Content-Type and Content-Length included, without the body.
+func TestNPMHeadErrors(t *testing.T) {
+	e := NewEnv(t)
+	s := e.NewScenario()
+	e.Must(200, e.npmPublish(s.ProjectID, s.WriteToken, "@acme/hello", "1.0.0"))
+	rd := DeployHdr(s.ReadToken)
+	proj := fmt.Sprintf("/api/v4/projects/%d/packages/npm/", s.ProjectID)
+	grp := fmt.Sprintf("/api/v4/groups/%d/-/packages/npm/", s.GroupID)
+	for _, tc := range []struct {
+		name, path string
+		h          H
+		status     int
+	}{
+		{"anonymous, private project", proj + "@acme%2fhello", nil, 401},
+		{"no such package", proj + "@acme%2fnothing", rd, 404},
+		{"no such tarball", proj + "@acme/hello/-/@acme/hello-9.9.9.tgz", rd, 404},
+		{"project that does not exist", "/api/v4/projects/999999/packages/npm/@acme%2fhello", rd, 404},
+		{"project token on the group", grp + "@acme%2fnothing", rd, 404},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			get := e.Must(tc.status, e.Do("GET", tc.path, nil, tc.h))
+			head := e.Must(tc.status, e.Do("HEAD", tc.path, nil, tc.h))
+			if len(head.Body) != 0 {
+				t.Fatalf("HEAD body %q", head.Body)
+			}
+			if !strings.HasPrefix(get.Header.Get("Content-Type"), "application/json") || get.Header.Get("Content-Length") != fmt.Sprint(len(get.Body)) {
+				t.Fatalf("GET Content-Type %q, Content-Length %q", get.Header.Get("Content-Type"), get.Header.Get("Content-Length"))
+			}
+			for k := range mergeKeys(get.Header, head.Header) {
+				if k == "Date" || k == "X-Request-Id" {
+					continue
+				}
+				if g, h := get.Header.Values(k), head.Header.Values(k); !slices.Equal(g, h) {
+					t.Errorf("%s: GET %q, HEAD %q", k, g, h)
+				}
+			}
+		})
+	}
 }

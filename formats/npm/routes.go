@@ -53,11 +53,11 @@ func npmErrors(c *gin.Context) {
 	c.Next()
 }
 
+// renderError writes a HEAD's error as the GET's, body included, which
+// net/http drops after sizing Content-Length by it: the same status and
+// headers, as Rack answers HEAD for GitLab (httpx.Abort does the same on
+// the routes without a renderer).
 func renderError(c *gin.Context, status int, text string, shape errs.Shape) {
-	if c.Request.Method == http.MethodHead {
-		c.AbortWithStatus(status)
-		return
-	}
 	if shape == errs.ShapeError {
 		c.AbortWithStatusJSON(status, gin.H{"error": text})
 		return
