@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,10 +20,15 @@ import (
 
 // Doc is a rendered metadata document, kept with its gzip form and an ETag.
 type Doc struct {
-	Body        []byte // nil: the builder found nothing to render
-	Modified    time.Time
-	Gzip        []byte
-	ETag        string
+	Body     []byte // nil: the builder found nothing to render
+	Modified time.Time
+	Gzip     []byte
+	ETag     string
+	// GzipETag is the gzip form's ETag: a strong validator names one
+	// representation's bytes (RFC 9110 8.8.3), and the compressed body is
+	// another representation, so a cache or a range request holding one
+	// can never be told it holds the other.
+	GzipETag    string
 	ContentType string
 	generation  int64
 	expires     time.Time
@@ -78,6 +84,7 @@ func (dc *DocCache) Get(ctx context.Context, key string, projectIDs []int64, typ
 			zw.Write(body)
 			zw.Close()
 			d.Gzip = buf.Bytes()
+			d.GzipETag = strings.TrimSuffix(d.ETag, `"`) + `-gzip"`
 		}
 		dc.mu.Lock()
 		if len(dc.m) >= dc.Max {
@@ -96,20 +103,24 @@ func (dc *DocCache) Get(ctx context.Context, key string, projectIDs []int64, typ
 }
 
 // Serve writes a document with ETag/If-None-Match (304) and gzip when the
-// client accepts it. HEAD gets the headers only.
+// client accepts it; each form has its own ETag, and a 304 answers only a
+// validator of the form this request would get. HEAD gets the headers
+// only.
 func (d *Doc) Serve(c *gin.Context, status int) {
 	h := c.Writer.Header()
-	h.Set("ETag", d.ETag)
+	body, etag, gz := d.Body, d.ETag, d.Gzip != nil && AcceptsGzip(c.GetHeader("Accept-Encoding"))
+	if gz {
+		body, etag = d.Gzip, d.GzipETag
+	}
+	h.Set("ETag", etag)
 	h.Set("Vary", "Accept, Accept-Encoding")
 	h.Set("Cache-Control", "private, no-cache")
-	if status == http.StatusOK && ETagMatch(c.GetHeader("If-None-Match"), d.ETag) {
+	if status == http.StatusOK && ETagMatch(c.GetHeader("If-None-Match"), etag) {
 		c.Status(http.StatusNotModified)
 		return
 	}
-	body := d.Body
-	if d.Gzip != nil && AcceptsGzip(c.GetHeader("Accept-Encoding")) {
+	if gz {
 		h.Set("Content-Encoding", "gzip")
-		body = d.Gzip
 	}
 	h.Set("Content-Type", d.ContentType)
 	if c.Request.Method == http.MethodHead {
