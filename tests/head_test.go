@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -221,4 +222,27 @@ func mergeKeys(hs ...http.Header) map[string]bool {
 		}
 	}
 	return keys
+}
+
+// refusedHeadLikeGet checks that a refused HEAD of path answers as its GET:
+// the same status and every header but Date and X-Request-Id, the GET's
+// JSON error sized by Content-Length, and no body.
+func refusedHeadLikeGet(t *testing.T, e *Env, path string, h H, status int) {
+	t.Helper()
+	get := e.Must(status, e.Do("GET", path, nil, h))
+	head := e.Must(status, e.Do("HEAD", path, nil, h))
+	if len(head.Body) != 0 {
+		t.Fatalf("HEAD body %q", head.Body)
+	}
+	if !strings.HasPrefix(get.Header.Get("Content-Type"), "application/json") || get.Header.Get("Content-Length") != fmt.Sprint(len(get.Body)) {
+		t.Fatalf("GET Content-Type %q, Content-Length %q", get.Header.Get("Content-Type"), get.Header.Get("Content-Length"))
+	}
+	for k := range mergeKeys(get.Header, head.Header) {
+		if k == "Date" || k == "X-Request-Id" {
+			continue
+		}
+		if g, h := get.Header.Values(k), head.Header.Values(k); !slices.Equal(g, h) {
+			t.Errorf("%s: GET %q, HEAD %q", k, g, h)
+		}
+	}
 }
