@@ -20,8 +20,8 @@ func TestRotatedPATExpiry(t *testing.T) {
 		{in: "  ", want: "2026-03-08"},
 		{in: "2026-04-01", want: "2026-04-01"},
 		{in: "2026-04-01T23:30:00-05:00", want: "2026-04-01"}, // the day as written
-		{in: "2020-01-01", want: "2020-01-01"},                 // the past is taken, as GitLab does
-		{in: "2027-03-01", want: "2027-03-01"},                 // today + 365 days
+		{in: "2020-01-01", want: "2020-01-01"},                // the past is taken, as GitLab does
+		{in: "2027-03-01", want: "2027-03-01"},                // today + 365 days
 		{in: "2027-03-02", msg: "400 Bad request - Expiration date must be before 2027-03-01"},
 		{in: "tomorrow", msg: "expires_at is invalid"},
 		{in: "2026-02-30", msg: "expires_at is invalid"},
