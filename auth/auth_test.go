@@ -228,3 +228,25 @@ func TestNumericID(t *testing.T) {
 		}
 	}
 }
+
+// TestRotationPath is GitLab's access_token_rotation_request?: the
+// requests on which a revoked token revokes its family.
+func TestRotationPath(t *testing.T) {
+	cases := []struct {
+		path string
+		want bool
+	}{
+		{"/api/v4/personal_access_tokens/12/rotate", true},
+		{"/api/v4/personal_access_tokens/self/rotate", true},
+		{"/api/v4/personal_access_tokens/self", false},
+		{"/api/v4/personal_access_tokens/12", false},
+		{"/api/v4/personal_access_tokens/abc/rotate", false},
+		{"/api/v4/personal_access_tokens/12/rotate/x", false},
+		{"/api/v4/user", false},
+	}
+	for _, c := range cases {
+		if got := rotationPath.MatchString(c.path); got != c.want {
+			t.Errorf("%s: %v, want %v", c.path, got, c.want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"regexp"
 	"slices"
 	"sync"
 	"time"
@@ -92,6 +93,11 @@ func (a *Authenticator) resolvePAT(ctx context.Context, secret string, clientIP 
 		return nil, errUnauthorized(op)
 	}
 	if pat.Revoked {
+		if rotation, _ := ctx.Value(rotationKey{}).(bool); rotation {
+			if err := a.revokeFamily(ctx, pat.ID); err != nil {
+				return nil, err
+			}
+		}
 		return nil, errInvalidToken(op, "Token has been revoked.")
 	}
 	if !pat.Active(a.now().UTC()) {
@@ -170,6 +176,9 @@ func (a *Authenticator) APIReadUser(ctx context.Context, r *http.Request, client
 // token must be revocable with nothing but itself.
 func (a *Authenticator) APIAnyScope(ctx context.Context, r *http.Request, clientIP func() string) (*Identity, error) {
 	ctx = context.WithValue(ctx, inlineUseKey{}, true)
+	if rotationPath.MatchString(r.URL.Path) {
+		ctx = context.WithValue(ctx, rotationKey{}, true)
+	}
 	c := Extract(r)
 	switch {
 	case c.Bearer != "":
@@ -180,6 +189,29 @@ func (a *Authenticator) APIAnyScope(ctx context.Context, r *http.Request, client
 		return nil, errUnauthorized("auth.API")
 	}
 	return &Identity{}, nil
+}
+
+// rotationPath is GitLab's access_token_rotation_request? (gitlabhq
+// lib/gitlab/auth/auth_finders.rb): a request to rotate a token, by id
+// or "self", on which a revoked token revokes its family (revokeFamily).
+var rotationPath = regexp.MustCompile(`access_tokens/(\d+|self)/rotate$`)
+
+// rotationKey marks, in a request's context, a rotation request
+// (rotationPath).
+type rotationKey struct{}
+
+// revokeFamily is GitLab's token reuse detection (revoke_token_family in
+// gitlabhq lib/gitlab/auth/auth_finders.rb): a revoked token presented to
+// rotate a token is taken for a leaked copy of one already rotated, whose
+// thief (or owner) may hold its successor, so the successor is revoked
+// too, on every node, and the request is refused as any revoked token is.
+// A revoked token used anywhere else is only refused, as in GitLab.
+func (a *Authenticator) revokeFamily(ctx context.Context, id int64) error {
+	ids, err := a.Store.RevokePATFamily(context.WithoutCancel(ctx), id)
+	for _, n := range ids {
+		a.Cache.ForgetPAT(n)
+	}
+	return err
 }
 
 // checkPATScope enforces api (everything) / read_api (GET and HEAD).

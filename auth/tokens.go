@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"slices"
+	"time"
 
 	"github.com/pkgate/pkgate/storage/meta"
 )
@@ -84,6 +85,21 @@ func IssuePAT(ctx context.Context, s *meta.Store, p *meta.PAT) (string, error) {
 		return "", err
 	}
 	return secret, nil
+}
+
+// RotatePAT replaces a token with a new one that keeps its name,
+// description and scopes and expires at expiresAt (meta.Store.RotatePAT),
+// drops the old one from this node's cache (the store tells the others),
+// and returns both and the new secret, which exists nowhere else
+// afterwards.
+func RotatePAT(ctx context.Context, s *meta.Store, c *Cache, id int64, expiresAt *time.Time) (old, rotated *meta.PAT, secret string, err error) {
+	secret, digest := NewSecret(PATPrefix)
+	old, rotated, err = s.RotatePAT(ctx, id, expiresAt, digest)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	c.ForgetPAT(old.ID)
+	return old, rotated, secret, nil
 }
 
 // IssueDeployToken stores a new deploy token and returns its secret.

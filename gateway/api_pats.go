@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,8 @@ func (s *Server) registerPATs(api, anyScope *gin.RouterGroup) {
 	anyScope.DELETE("/personal_access_tokens/self", s.revokeSelfPAT)
 	getAndHead(api, "/personal_access_tokens/:id", s.getPAT)
 	api.DELETE("/personal_access_tokens/:id", s.revokePAT)
+	anyScope.POST("/personal_access_tokens/self/rotate", s.rotateSelfPAT)
+	api.POST("/personal_access_tokens/:id/rotate", s.rotatePAT)
 }
 
 // listPATs: a user lists their own tokens, an admin everybody's or, with
@@ -152,10 +155,9 @@ func patFilter(c *gin.Context) (meta.PATFilter, error) {
 		}
 		t, ok := auth.ParseExpiry(v)
 		if ok && p.date {
-			// A Date parameter keeps the day as written, whatever time
-			// and offset follow it (Ruby's Date.parse).
-			d, err := time.Parse("2006-01-02", v[:min(len(v), 10)])
-			ok, t = err == nil, &d
+			var d time.Time
+			d, ok = dateParam(v)
+			t = &d
 		}
 		if !ok {
 			bad = append(bad, p.name+" is invalid")
@@ -285,4 +287,174 @@ func (s *Server) revokeAndRespond(c *gin.Context, tokenID int64) {
 	}
 	s.audit(c, id, PATAudit("personal_access_token.revoke", owner, p))
 	c.Status(http.StatusNoContent)
+}
+
+// Rotation, as GitLab does it (gitlabhq lib/api/personal_access_tokens.rb
+// POST ':id/rotate', lib/api/personal_access_tokens/self_rotation.rb,
+// lib/api/helpers/personal_access_tokens_helpers.rb rotate_token,
+// app/services/personal_access_tokens/rotate_service.rb,
+// lib/api/entities/personal_access_token_with_token.rb, and their specs
+// spec/requests/api/personal_access_tokens_spec.rb and
+// spec/requests/api/personal_access_tokens/self_rotation_spec.rb):
+//
+//   - The old token is revoked and a new one made for the same user, with
+//     the old one's name, description and scopes, in one transaction
+//     (meta.Store.RotatePAT); the answer is 200, not 201 (rotate_token sets
+//     status :ok), with the new token as on creation plus its secret in
+//     "token". Every node drops the old token from its cache at COMMIT.
+//   - expires_at (a Date: "" or absent means none given) is the new
+//     token's expiry; none given, one week from today (UTC). That is
+//     GitLab's rule with require_personal_access_token_expiry on, its
+//     default; with it off GitLab gives no expiry. The gateway has no such
+//     setting and takes the default. Past the instance's maximum lifetime,
+//     365 days from today (MAX_PERSONAL_ACCESS_TOKEN_LIFETIME_IN_DAYS of
+//     app/models/personal_access_token.rb; 400 behind GitLab's
+//     buffered_token_expiration_limit flag), it is 400 "Expiration date
+//     must be before <date>" and nothing changes. An unreadable one is
+//     400 {"error":"expires_at is invalid"}. A date in the past is taken,
+//     as GitLab's model does not refuse it: the new token is born expired.
+//   - A token revoked already is 400 "400 Bad request - Token already
+//     revoked", and nothing changes (rotating a rotated token by id with
+//     another, valid token, too). An expired but unrevoked token rotates:
+//     RotateService checks revocation only.
+//   - Token reuse detection: a revoked token presented to either rotation
+//     route revokes the live tokens rotated from it, then is refused with
+//     401 like any revoked token (auth's revokeFamily, GitLab's
+//     RevokeTokenFamilyService). A revoked token used elsewhere is only
+//     refused.
+//   - The event is recorded as personal_access_token.rotate (GitLab EE's
+//     personal_access_token_rotated) on the owner, naming both ids; the
+//     secret is never logged or audited.
+//
+// GitLab mails the owner about the rotation; the gateway sends no mail.
+
+// maxPATLifetimeDays is GitLab's MAX_PERSONAL_ACCESS_TOKEN_LIFETIME_IN_DAYS.
+const maxPATLifetimeDays = 365
+
+// rotatedPATExpiry is the expiry of a rotated token: expires_at as given
+// (the day as written, whatever time follows it, as Grape's Date reads
+// it), else a week from today; past today + maxPATLifetimeDays it is
+// refused with GitLab's message. today is a UTC date.
+func rotatedPATExpiry(op, v string, today time.Time) (*time.Time, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		t := today.AddDate(0, 0, 7)
+		return &t, nil
+	}
+	t, ok := dateParam(v)
+	if !ok {
+		return nil, errs.Param(op, "expires_at is invalid")
+	}
+	if max := today.AddDate(0, 0, maxPATLifetimeDays); t.After(max) {
+		return nil, errs.New(op, errs.Invalid, "400 Bad request - Expiration date must be before "+max.Format("2006-01-02"))
+	}
+	return &t, nil
+}
+
+// dateParam reads a Date parameter as Grape does (Ruby's Date.parse): any
+// form auth.ParseExpiry reads, keeping the day as written whatever time
+// and offset follow it.
+func dateParam(v string) (time.Time, bool) {
+	if t, ok := auth.ParseExpiry(v); !ok || t == nil {
+		return time.Time{}, false
+	}
+	d, err := time.Parse("2006-01-02", v[:min(len(v), 10)])
+	return d, err == nil
+}
+
+// utcToday is today's date in UTC, at 00:00.
+func utcToday() time.Time {
+	now := time.Now().UTC()
+	return time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+// rotatePAT is POST /personal_access_tokens/:id/rotate: the owner or an
+// admin rotates a token (see Rotation above). The parameters are checked
+// before the token is looked up, as Grape validates before the endpoint
+// runs. As for GET, only admins learn that a token does not exist (404
+// "404 Not Found"); anyone else gets 401 for a missing token and another
+// user's alike.
+func (s *Server) rotatePAT(c *gin.Context) {
+	const op = "gateway.rotatePAT"
+	id, p, ok := userParams(c, op)
+	if !ok {
+		return
+	}
+	v, _ := p.str("expires_at")
+	expires, err := rotatedPATExpiry(op, v, utcToday())
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	var pat *meta.PAT
+	tid, err := strconv.ParseInt(httpx.Param(c, "id"), 10, 64)
+	if err == nil {
+		pat, err = s.Store.PATByID(c.Request.Context(), tid)
+		if err != nil && !errs.Is(err, errs.NotFound) {
+			httpx.Abort(c, err)
+			return
+		}
+	}
+	if pat == nil || (!id.IsAdmin() && pat.UserID != id.User.ID) {
+		if id.IsAdmin() {
+			httpx.Abort(c, errs.New(op, errs.NotFound, "404 Not Found"))
+		} else {
+			httpx.Abort(c, errUnauthorized(op))
+		}
+		return
+	}
+	s.rotateAndRespond(c, pat.ID, expires)
+}
+
+// rotateSelfPAT is POST /personal_access_tokens/self/rotate: a token
+// rotates itself. It needs the api or the self_rotate scope (GitLab's
+// allow_access_with_scope :api and :self_rotate), else 403
+// insufficient_scope naming both; a deploy token, or none, is 401.
+func (s *Server) rotateSelfPAT(c *gin.Context) {
+	const op = "gateway.rotateSelfPAT"
+	id := identity(c)
+	if id.PAT == nil {
+		httpx.Abort(c, errUnauthorized(op))
+		return
+	}
+	if !slices.Contains(id.PAT.Scopes, "api") && !slices.Contains(id.PAT.Scopes, "self_rotate") {
+		httpx.Abort(c, auth.ErrInsufficientScope(op, "api self_rotate"))
+		return
+	}
+	p, err := readParams(c)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	v, _ := p.str("expires_at")
+	expires, err := rotatedPATExpiry(op, v, utcToday())
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	s.rotateAndRespond(c, id.PAT.ID, expires)
+}
+
+// rotateAndRespond rotates, records the audit event and answers 200 with
+// the new token and its secret.
+func (s *Server) rotateAndRespond(c *gin.Context, tokenID int64, expires *time.Time) {
+	old, pat, secret, err := auth.RotatePAT(c.Request.Context(), s.Store, s.Auth.Cache, tokenID, expires)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	id := identity(c)
+	owner := id.User
+	if owner == nil || owner.ID != pat.UserID {
+		if owner, err = s.Store.UserByID(c.Request.Context(), pat.UserID); err != nil {
+			// The token is rotated: record it without the owner's
+			// name rather than not at all.
+			httpx.Logger(c).Error("audit: token owner not found", "err", err.Error())
+			owner = &meta.User{ID: pat.UserID}
+		}
+	}
+	s.audit(c, id, PATRotatedAudit(owner, old, pat))
+	out := patJSON(pat)
+	out["token"] = secret
+	c.JSON(http.StatusOK, out)
 }

@@ -104,6 +104,18 @@ func PATAudit(action string, owner *meta.User, p *meta.PAT) *meta.AuditEvent {
 		map[string]any{"token_id": p.ID, "name": p.Name, "scopes": []string(p.Scopes)})
 }
 
+// PATRotatedAudit is the event of a personal access token's rotation
+// (action personal_access_token.rotate), without its author: on the
+// owner, as PATAudit's, naming the token rotated by id in the message and
+// token_id, and its successor in new_token_id with the new expiry. Never
+// the secret.
+func PATRotatedAudit(owner *meta.User, old, rotated *meta.PAT) *meta.AuditEvent {
+	return newAuditEvent("personal_access_token.rotate", userEntity(owner), meta.AuditTarget{Type: "User", ID: owner.ID, Details: owner.Name},
+		fmt.Sprintf("Rotated personal access token with id %d", old.ID),
+		map[string]any{"token_id": old.ID, "new_token_id": rotated.ID, "name": rotated.Name, "scopes": []string(rotated.Scopes),
+			"expires_at": dateOrNil(rotated.ExpiresAt)})
+}
+
 // deployTokenAudit is a deploy token's creation, revocation or deletion
 // on its project or group, with GitLab's message.
 func deployTokenAudit(action string, holder auditEntity, t *meta.DeployToken) *meta.AuditEvent {
@@ -282,6 +294,7 @@ var eventNames = map[string]string{
 	"deploy_token.delete":          "deploy_token_destroyed",
 	"personal_access_token.create": "personal_access_token_created",
 	"personal_access_token.revoke": "personal_access_token_revoked",
+	"personal_access_token.rotate": "personal_access_token_rotated",
 	"user.create":                  "user_created",
 	"user.block":                   "user_blocked",
 	"user.unblock":                 "user_unblocked",

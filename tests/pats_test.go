@@ -532,3 +532,216 @@ func TestUserBlock(t *testing.T) {
 		t.Errorf("audit events %s, want %s...", g, want)
 	}
 }
+
+// TestPATRotation rotates tokens by id and "self" as GitLab does (see the
+// Rotation notes in gateway/api_pats.go): who may rotate whose token and
+// with which statuses, the old token refused at once on every node, the
+// new one keeping name, description and scopes with a week's expiry by
+// default, revoked and expired tokens, the maximum lifetime, token reuse
+// detection and the audit event.
+func TestPATRotation(t *testing.T) {
+	a := NewEnv(t)
+	b := a.SecondNode()
+	aliceID, alice := a.User("alice")
+	bobID, _ := a.User("bob")
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	day := func(days int) string { return today.AddDate(0, 0, days).Format("2006-01-02") }
+	db := a.Store.DB()
+	rotate := func(n *Env, id any, body map[string]any, h H) *Resp {
+		t.Helper()
+		var b any
+		if body != nil {
+			b = body
+		}
+		return n.Do("POST", patPath(id)+"/rotate", b, h)
+	}
+	refused := func(n *Env, tok string) {
+		t.Helper()
+		r := n.Do("GET", "/api/v4/user", nil, PAT(tok))
+		n.Must(401, r)
+		ErrBody(t, r, "error", "invalid_token")
+	}
+	refusedSoon := func(n *Env, tok string) {
+		t.Helper()
+		eventually(t, 5*time.Second, "the other node refusing a rotated token", func() bool {
+			return n.Do("GET", "/api/v4/user", nil, PAT(tok)).Status == 401
+		})
+	}
+	works := func(n *Env, tok string) {
+		t.Helper()
+		n.Must(200, n.Do("GET", "/api/v4/user", nil, PAT(tok)))
+	}
+	revoked := func(id int64) bool {
+		t.Helper()
+		var r bool
+		if err := db.Get(&r, `SELECT revoked FROM personal_access_tokens WHERE id = $1`, id); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+
+	// By id, by its owner: 200 with the new token and its secret.
+	ciID, ci := a.newPAT(aliceID, "ci", []string{"api", "read_user"}, day(30))
+	if _, err := db.Exec(`UPDATE personal_access_tokens SET description = 'the CI token' WHERE id = $1`, ciID); err != nil {
+		t.Fatal(err)
+	}
+	works(a, ci)
+	works(b, ci) // cached on the other node
+	m := a.Must(200, rotate(a, ciID, nil, PAT(alice))).Map(t)
+	newID := int64(m["id"].(float64))
+	newTok, _ := m["token"].(string)
+	if newID == ciID || !strings.HasPrefix(newTok, "glpat-") || newTok == ci {
+		t.Fatalf("rotation answered %v", m)
+	}
+	if m["name"] != "ci" || m["description"] != "the CI token" || fmt.Sprint(m["scopes"]) != "[api read_user]" ||
+		m["user_id"] != float64(aliceID) || m["revoked"] != false || m["active"] != true || m["expires_at"] != day(7) {
+		t.Errorf("new token: %v", m)
+	}
+	refused(a, ci)
+	refusedSoon(b, ci)
+	works(a, newTok)
+	works(b, newTok)
+	var prev int64
+	if err := db.Get(&prev, `SELECT previous_personal_access_token_id FROM personal_access_tokens WHERE id = $1`, newID); err != nil || prev != ciID {
+		t.Errorf("previous token %d (%v), want %d", prev, err, ciID)
+	}
+	if old := a.Must(200, a.Do("GET", patPath(ciID), nil, PAT(alice))).Map(t); old["revoked"] != true || old["active"] != false {
+		t.Errorf("old token after rotation: %v", old)
+	}
+
+	// Rotating the rotated token again by id is GitLab's 400, and touches
+	// neither it nor its successor; using it elsewhere only fails.
+	r := rotate(a, ciID, nil, PAT(alice))
+	a.Must(400, r)
+	ErrBody(t, r, "message", "400 Bad request - Token already revoked")
+	refused(a, ci)
+	works(a, newTok)
+
+	// expires_at: as given; past the maximum lifetime or unreadable, 400
+	// and nothing changes.
+	keepID, keep := a.newPAT(aliceID, "keep", []string{"read_api"}, "")
+	r = rotate(a, keepID, map[string]any{"expires_at": day(366)}, PAT(alice))
+	a.Must(400, r)
+	ErrBody(t, r, "message", "400 Bad request - Expiration date must be before "+day(365))
+	r = rotate(a, keepID, map[string]any{"expires_at": "soon"}, PAT(alice))
+	a.Must(400, r)
+	ErrBody(t, r, "error", "expires_at is invalid")
+	works(a, keep)
+	m = a.Must(200, rotate(a, keepID, map[string]any{"expires_at": day(365)}, PAT(alice))).Map(t)
+	if m["expires_at"] != day(365) || fmt.Sprint(m["scopes"]) != "[read_api]" {
+		t.Errorf("rotated with expires_at: %v", m)
+	}
+	refused(a, keep)
+	works(a, m["token"].(string))
+
+	// An expired token rotates (RotateService checks revocation only).
+	oldID, _ := a.newPAT(aliceID, "expired", []string{"api"}, "2022-01-01")
+	if m := a.Must(200, rotate(a, oldID, nil, PAT(alice))).Map(t); m["expires_at"] != day(7) || m["active"] != true {
+		t.Errorf("rotated expired token: %v", m)
+	}
+
+	// Who may rotate which token.
+	bobTokID, bobTok := a.newPAT(bobID, "bobs", []string{"api"}, "")
+	_, aliceRO := a.newPAT(aliceID, "ro", []string{"read_api"}, "")
+	spareID, spare := a.newPAT(aliceID, "spare", []string{"api"}, "")
+	cases := []struct {
+		name     string
+		id       any
+		h        H
+		status   int
+		key, msg string
+	}{
+		{"anonymous", spareID, nil, 401, "message", "401 Unauthorized"},
+		{"other user's token", bobTokID, PAT(alice), 401, "message", "401 Unauthorized"},
+		{"missing token", 999999, PAT(alice), 401, "message", "401 Unauthorized"},
+		{"admin missing token", 999999, PAT(a.Admin), 404, "message", "404 Not Found"},
+		{"read_api token", spareID, PAT(aliceRO), 403, "error", "insufficient_scope"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := rotate(a, c.id, nil, c.h)
+			if r.Status != c.status {
+				t.Fatalf("status %d, want %d: %s", r.Status, c.status, r.Body)
+			}
+			ErrBody(t, r, c.key, c.msg)
+		})
+	}
+	works(a, bobTok)
+	works(a, spare)
+	// An admin rotates another user's token.
+	m = a.Must(200, rotate(a, bobTokID, nil, PAT(a.Admin))).Map(t)
+	if m["user_id"] != float64(bobID) || m["name"] != "bobs" {
+		t.Errorf("admin rotation: %v", m)
+	}
+	refused(a, bobTok)
+	works(a, m["token"].(string))
+
+	// Self: api or self_rotate, and nothing else, on a token of its own.
+	_, selfOnly := a.newPAT(aliceID, "self-only", []string{"read_api", "self_rotate"}, "")
+	_, readOnly := a.newPAT(aliceID, "read-only", []string{"read_api"}, "")
+	r = rotate(b, "self", nil, PAT(readOnly))
+	b.Must(403, r)
+	ErrBody(t, r, "error", "insufficient_scope")
+	if sc := r.Map(t)["scope"]; sc != "api self_rotate" {
+		t.Errorf("insufficient_scope names %v", sc)
+	}
+	works(a, readOnly)
+	b.Must(401, rotate(b, "self", nil, DeployHdr(a.NewScenario().ReadToken)))
+	m = b.Must(200, rotate(b, "self", map[string]any{"expires_at": day(10)}, PAT(selfOnly))).Map(t)
+	selfNew := m["token"].(string)
+	if m["name"] != "self-only" || m["expires_at"] != day(10) || fmt.Sprint(m["scopes"]) != "[read_api self_rotate]" {
+		t.Errorf("self rotation: %v", m)
+	}
+	refused(b, selfOnly)
+	refused(a, selfOnly)
+	works(a, selfNew)
+	works(b, selfNew) // cached on b
+	m = a.Must(200, rotate(a, "self", nil, PAT(spare))).Map(t)
+	if m["expires_at"] != day(7) {
+		t.Errorf("self rotation with api: %v", m)
+	}
+	refused(a, spare)
+
+	// Token reuse detection: the rotated token, presented to rotate
+	// again, is refused and revokes its successor on every node.
+	r = rotate(a, "self", nil, PAT(selfOnly))
+	a.Must(401, r)
+	ErrBody(t, r, "error", "invalid_token")
+	refused(a, selfNew)
+	refusedSoon(b, selfNew)
+	// Presented to rotate by id, the same: the first rotated token
+	// revokes the current one of its chain.
+	r = rotate(a, newID, nil, PAT(ci))
+	a.Must(401, r)
+	ErrBody(t, r, "error", "invalid_token")
+	refused(a, newTok)
+	refusedSoon(b, newTok)
+	if !revoked(newID) {
+		t.Error("the successor of a reused token is not revoked")
+	}
+	works(a, alice) // alice's other tokens are untouched
+
+	// Each rotation is one event on the owner, by whoever rotated, with
+	// both ids and never a secret.
+	var events []map[string]any
+	a.Must(200, a.Do("GET", "/api/v4/audit_events?action=personal_access_token.rotate&per_page=100", nil, PAT(a.Admin))).JSON(t, &events)
+	if len(events) != 6 {
+		t.Fatalf("%d rotation events, want 6: %v", len(events), events)
+	}
+	var authors []string
+	for _, ev := range events {
+		authors = append(authors, fmt.Sprint(ev["author_name"]))
+		d, _ := ev["details"].(map[string]any)
+		if ev["event_name"] != "personal_access_token_rotated" || ev["entity_type"] != "User" || d["token_id"] == nil || d["new_token_id"] == nil ||
+			!strings.HasPrefix(fmt.Sprint(d["custom_message"]), "Rotated personal access token with id ") {
+			t.Errorf("event: %v", ev)
+		}
+		if strings.Contains(fmt.Sprint(ev), "glpat-") {
+			t.Errorf("event shows a secret: %v", ev)
+		}
+	}
+	slices.Sort(authors)
+	if want := []string{"alice", "alice", "alice", "alice", "alice", "root"}; !slices.Equal(authors, want) {
+		t.Errorf("authors %v, want %v", authors, want)
+	}
+}

@@ -44,6 +44,21 @@ func TestPythonGitlabPersonalAccessTokens(t *testing.T) {
 	}
 }
 
+// TestPythonGitlabRotatePersonalAccessTokens rotates tokens with
+// python-gitlab's rotate(): the manager's, by id and "self", and the
+// object's.
+func TestPythonGitlabRotatePersonalAccessTokens(t *testing.T) {
+	requireTool(t, "/usr/bin/python3", "-c", "import gitlab")
+	e := NewEnv(t)
+	script, _ := filepath.Abs("testdata/pythongitlab/pat_rotate.py")
+	cmd := exec.Command("/usr/bin/python3", script)
+	cmd.Env = append(os.Environ(), "GATEWAY_URL="+e.URL, "ADMIN_TOKEN="+e.Admin)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "ROTATE OK") {
+		t.Fatalf("python-gitlab token rotation failed: %v\n%s", err, out)
+	}
+}
+
 // TestCurlCIJob does what a CI job does with curl and a deploy token.
 func TestCurlCIJob(t *testing.T) {
 	requireTool(t, "curl", "--version")

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pkgate/pkgate/internal/errs"
 )
 
 // PATFilter narrows the personal access token list the way GitLab's
@@ -199,4 +201,81 @@ func (s *Store) SetUserState(ctx context.Context, id int64, state string) (bool,
 	}
 	_ = s.Notify(ctx, TokensChannel, "user:"+itoaInt64(id))
 	return true, nil
+}
+
+// ErrPATRevoked is RotatePAT's refusal of a token already revoked, with
+// GitLab's message (gitlabhq app/services/personal_access_tokens/rotate_service.rb).
+var ErrPATRevoked = errs.New("meta.RotatePAT", errs.Invalid, "400 Bad request - Token already revoked")
+
+// RotatePAT replaces a token, in one transaction, as GitLab's
+// RotateService does: the token is revoked and a new one stored for the
+// same user with its name, description and scopes, expiresAt as its
+// expiry and the old token as its previous_personal_access_token_id
+// (the chain RevokePATFamily walks). A token revoked already is
+// ErrPATRevoked, and nothing changes; a missing one is NotFound. The row
+// is locked first, so two rotations of one token at once make one new
+// token, and the loser is refused as GitLab refuses a revoked token. The
+// other nodes are told to drop the old token at COMMIT; the caller drops
+// it from this node's cache. digest is the new secret's.
+func (s *Store) RotatePAT(ctx context.Context, id int64, expiresAt *time.Time, digest []byte) (old, rotated *PAT, err error) {
+	const op = "meta.RotatePAT"
+	err = s.Tx(ctx, func(tx *Tx) error {
+		var p PAT
+		if err := tx.tx.GetContext(ctx, &p, `SELECT `+patCols+` FROM personal_access_tokens WHERE id = $1 FOR UPDATE`, id); err != nil {
+			return wrap(op, err)
+		}
+		if p.Revoked {
+			return ErrPATRevoked
+		}
+		if _, err := tx.tx.ExecContext(ctx, `UPDATE personal_access_tokens SET revoked = true WHERE id = $1`, id); err != nil {
+			return wrap(op, err)
+		}
+		p.Revoked = true
+		var n PAT
+		if err := tx.tx.GetContext(ctx, &n, `INSERT INTO personal_access_tokens
+			(user_id, name, description, token_digest, scopes, expires_at, previous_personal_access_token_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+patCols,
+			p.UserID, p.Name, p.Description, digest, p.Scopes, expiresAt, p.ID); err != nil {
+			return wrap(op, err)
+		}
+		// Delivered at COMMIT, never for a rotation rolled back.
+		if _, err := tx.tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, TokensChannel, "pat:"+itoaInt64(p.ID)); err != nil {
+			return wrap(op, err)
+		}
+		old, rotated = &p, &n
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return old, rotated, nil
+}
+
+// RevokePATFamily revokes the live descendants of a token: the tokens
+// rotated from it, from those, and so on (normally one, the current
+// token of the chain), and returns their ids. It is GitLab's
+// RevokeTokenFamilyService (gitlabhq
+// app/services/personal_access_tokens/revoke_token_family_service.rb),
+// which, like its pat_family.active, leaves revoked and expired members
+// as they are. The other nodes are told to drop each; the caller drops
+// them from this node's cache.
+func (s *Store) RevokePATFamily(ctx context.Context, id int64) ([]int64, error) {
+	const op = "meta.RevokePATFamily"
+	var ids []int64
+	err := s.db.SelectContext(ctx, &ids, `WITH RECURSIVE family AS (
+			SELECT id FROM personal_access_tokens WHERE previous_personal_access_token_id = $1
+			UNION
+			SELECT t.id FROM personal_access_tokens t JOIN family f ON t.previous_personal_access_token_id = f.id
+		)
+		UPDATE personal_access_tokens SET revoked = true
+		WHERE id IN (SELECT id FROM family) AND NOT revoked
+			AND (expires_at IS NULL OR expires_at > (now() AT TIME ZONE 'UTC')::date)
+		RETURNING id`, id)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	for _, n := range ids {
+		_ = s.Notify(ctx, TokensChannel, "pat:"+itoaInt64(n))
+	}
+	return ids, nil
 }
