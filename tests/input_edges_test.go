@@ -171,7 +171,10 @@ func TestNPMGroupRefusal(t *testing.T) {
 			t.Errorf("anonymous %s %s: %d %v, want 401 with a challenge", c.method, c.path, r.Status, r.Header)
 		}
 	}
-	// A name held nowhere is still "not found", and a reader reads.
-	e.Must(404, e.Do("GET", grp+"/@pubg%2fnothing", nil, nil))
+	// A name held nowhere gets the same answer from an anonymous caller
+	// (which names the private project holds is nobody's business), and
+	// "not found" from a signed-in one; a reader reads.
+	e.Must(401, e.Do("GET", grp+"/@pubg%2fnothing", nil, nil))
+	e.Must(404, e.Do("GET", grp+"/@pubg%2fnothing", nil, PAT(e.Admin)))
 	e.Must(200, e.Do("GET", grp+"/@pubg%2fsecret", nil, PAT(e.Admin)))
 }

@@ -644,3 +644,44 @@ func TestNPMHeadErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) { refusedHeadLikeGet(t, e, tc.path, tc.h, tc.status) })
 	}
 }
+
+// TestNPMAnonymousMissRevealsNothing: at group and instance level an
+// anonymous caller must not learn which package names private or internal
+// projects hold. A miss in a tree that holds projects hidden from them is
+// 401 (npm then asks for a token) whether or not the name exists there,
+// as Maven's group level answers; a tree without hidden projects is 404.
+func TestNPMAnonymousMissRevealsNothing(t *testing.T) {
+	e := NewEnv(t)
+	pub := e.Group("pub", 0, "public")
+	sub := e.Group("psub", pub, "public")
+	open := e.Project("open", pub, "public")
+	secret := e.Project("secret", sub, "private")
+	inner := e.Project("inner", pub, "internal")
+	e.Must(200, e.npmPublish(open, e.Admin, "@pub/open", "1.0.0"))
+	e.Must(200, e.npmPublish(secret, e.Admin, "@pub/secret", "1.0.0"))
+	e.Must(200, e.npmPublish(inner, e.Admin, "@pub/inner", "1.0.0"))
+	bare := e.Group("bare", 0, "public")
+	bareOpen := e.Project("open", bare, "public")
+	e.Must(200, e.npmPublish(bareOpen, e.Admin, "@bare/open", "1.0.0"))
+
+	for _, name := range []string{"secret", "inner", "nothing"} {
+		for _, p := range []string{
+			fmt.Sprintf("/api/v4/groups/%d/-/packages/npm/@pub%%2f%s", pub, name),
+			"/api/v4/packages/npm/@pub%2f" + name,
+			fmt.Sprintf("/api/v4/groups/%d/-/packages/npm/-/package/@pub%%2f%s/dist-tags", pub, name),
+			"/api/v4/packages/npm/-/package/@pub%2f" + name + "/dist-tags",
+		} {
+			npmErr(t, e.Do("GET", p, nil, nil), 401, "401 Unauthorized")
+		}
+	}
+	e.Must(200, e.Do("GET", "/api/v4/packages/npm/@pub%2fopen", nil, nil))
+	// Nothing hidden below: a miss is a plain miss.
+	npmErr(t, e.Do("GET", fmt.Sprintf("/api/v4/groups/%d/-/packages/npm/@bare%%2fnothing", bare), nil, nil), 404, "Packages not found")
+	npmErr(t, e.Do("GET", "/api/v4/packages/npm/@bare%2fnothing", nil, nil), 404, "Packages not found")
+	// A signed-in outsider still hears 404 for both.
+	_, alice := e.User("alice")
+	for _, name := range []string{"secret", "nothing"} {
+		npmErr(t, e.Do("GET", "/api/v4/packages/npm/@pub%2f"+name, nil, Bearer(alice)), 404, "Packages not found")
+	}
+	e.Must(200, e.Do("GET", "/api/v4/packages/npm/@pub%2finner", nil, Bearer(alice)))
+}

@@ -169,11 +169,11 @@ func canRead(t target) error {
 // instanceProjects resolves an instance-level package name: the scope must
 // be a top-level namespace (group or user), and the packages count from
 // every project under it that the caller may read. When none is readable
-// the newest project's refusal is answered: 401 for anonymous callers
-// (npm then says it needs a token), 403 for a token that sees but may not
-// read, and "not found" for projects the caller cannot see at all (GitLab
-// answers 403 there, which would reveal private packages; we keep the
-// gateway-wide rule that invisible is 404). The scope matches the
+// the newest project's refusal is answered: 403 for a token that sees but
+// may not read, and "not found" for projects the caller cannot see at all
+// (GitLab answers 403 there, which would reveal private packages; we keep
+// the gateway-wide rule that invisible is 404). An anonymous caller gets
+// anonymousMiss, which does not depend on the name. The scope matches the
 // namespace path case-insensitively, as GitLab paths do (unconfirmed for
 // GitLab's npm lookup); the package name itself must match exactly.
 func (h *handler) instanceProjects(c *gin.Context, id *auth.Identity, name Name) ([]int64, error) {
@@ -196,7 +196,30 @@ func (h *handler) instanceProjects(c *gin.Context, id *auth.Identity, name Name)
 	if err != nil {
 		return nil, err
 	}
-	return h.readableOf(ctx, id, ids, errPackagesNotFound)
+	readable, err := h.readableOf(ctx, id, ids, errPackagesNotFound)
+	if id.Anonymous() && (errs.Is(err, errs.Unauthorized) || errs.Is(err, errs.Forbidden) || errs.Is(err, errs.NotFound)) {
+		return nil, h.anonymousMiss(ctx, ns.ID, errPackagesNotFound)
+	}
+	return readable, err
+}
+
+// anonymousMiss answers an anonymous caller who can read no project of a
+// namespace tree holding the name asked for. Decision (spec 2.3 has 401
+// only where the name exists): 401 whenever the tree holds a project
+// hidden from anonymous callers, so that npm asks for a token, and
+// notFound otherwise, whether or not such a project holds the name; an
+// answer depending on the name would tell anyone which names private and
+// internal projects hold. Maven's group level answers the same way
+// (maven.groupGet).
+func (h *handler) anonymousMiss(ctx context.Context, namespaceID int64, notFound error) error {
+	hidden, err := h.d.Registry.Meta.HasNonPublicProjects(ctx, namespaceID)
+	if err != nil {
+		return err
+	}
+	if hidden {
+		return errs.New("npm", errs.Unauthorized, "401 Unauthorized")
+	}
+	return notFound
 }
 
 // readableOf keeps the projects among ids whose packages the caller may
@@ -233,12 +256,15 @@ func (h *handler) readableOf(ctx context.Context, id *auth.Identity, ids []int64
 
 // missing answers a request for a name that no project of the target
 // holds. At group level a project of the group's tree the caller may not
-// read can hold it: then that project's refusal is the answer (401 for an
-// anonymous caller, so npm asks for a token; 403 for a token that sees
-// but may not read), as at instance level (spec 2.3).
+// read can hold it: then that project's refusal is the answer (403 for a
+// token that sees but may not read), as at instance level (spec 2.3); an
+// anonymous caller gets anonymousMiss, which does not depend on the name.
 func (h *handler) missing(ctx context.Context, t target, name Name, notFound error) error {
 	if t.level != groupLevel || t.group == nil {
 		return notFound
+	}
+	if t.identity.Anonymous() {
+		return h.anonymousMiss(ctx, t.group.ID, notFound)
 	}
 	ids, err := h.d.Registry.Meta.NPMProjectIDs(ctx, t.group.ID, name.String())
 	if err != nil {

@@ -87,6 +87,18 @@ func (s *Store) NPMProjectIDs(ctx context.Context, namespaceID int64, name strin
 	return ids, wrap("meta.NPMProjectIDs", err)
 }
 
+// HasNonPublicProjects reports whether the tree of a namespace (it and
+// every subgroup) holds a project with packages enabled that is not public,
+// whose packages an anonymous caller therefore cannot read: an anonymous
+// miss at group or instance level is then answered with 401 whatever the
+// name, so that the answer tells nothing of the names such projects hold.
+func (s *Store) HasNonPublicProjects(ctx context.Context, namespaceID int64) (bool, error) {
+	var ok bool
+	err := s.db.GetContext(ctx, &ok, `SELECT EXISTS (SELECT 1 FROM projects p JOIN namespaces n ON n.id = p.namespace_id
+		WHERE $1 = ANY(n.traversal_ids) AND p.packages_enabled AND p.visibility <> 'public')`, namespaceID)
+	return ok, wrap("meta.HasNonPublicProjects", err)
+}
+
 // NPMNewestProject returns, among projectIDs, the project holding the newest
 // installable package of that name (group-level writes act on it).
 func (s *Store) NPMNewestProject(ctx context.Context, projectIDs []int64, name string) (int64, error) {
