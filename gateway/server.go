@@ -279,8 +279,14 @@ func (s *Server) routes() *gin.Engine {
 	e.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "404 Not Found"})
 	})
-	e.GET("/-/health", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	// HEAD too, as GitLab's: load balancers' HTTP checks (HAProxy's
+	// "option httpchk HEAD", for one) send it, and a 404 took every node
+	// out of service.
+	health := func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
+	e.GET("/-/health", health)
+	e.HEAD("/-/health", health)
 	e.GET("/-/readiness", s.readiness)
+	e.HEAD("/-/readiness", s.readiness)
 	e.GET("/-/metrics", s.metrics.handler())
 
 	web.Register(e, web.Deps{Store: s.Store, Auth: s.Auth, ExternalURL: s.Cfg.ExternalURL, TrustedProxies: proxies, Log: s.Log,

@@ -65,3 +65,15 @@ func TestStartWaitsForAnotherNodesMigration(t *testing.T) {
 	}
 	e.Must(200, e.Do("GET", "/-/readiness", nil, nil))
 }
+
+// TestHealthAnswersHead: the health and readiness checks answer HEAD as
+// GET, status and no body, as GitLab's do; load balancers send HEAD.
+func TestHealthAnswersHead(t *testing.T) {
+	e := NewEnv(t)
+	for _, path := range []string{"/-/health", "/-/readiness"} {
+		r := e.Must(200, e.Do("HEAD", path, nil, nil))
+		if len(r.Body) != 0 {
+			t.Errorf("HEAD %s: body %q", path, r.Body)
+		}
+	}
+}
