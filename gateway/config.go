@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -153,6 +154,13 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("config: GATEWAY_LISTEN: %q is not host:port", c.Listen)
 	}
+	if _, port, _ := net.SplitHostPort(c.Listen); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			// Checked here, or the default external URL built from it
+			// failed under GATEWAY_EXTERNAL_URL, which nobody had set.
+			return fmt.Errorf("config: GATEWAY_LISTEN: %q: the port must be a number from 0 to 65535", c.Listen)
+		}
+	}
 	if c.ExternalURL == "" {
 		host, port, _ := net.SplitHostPort(c.Listen)
 		if host == "" || host == "0.0.0.0" || host == "::" {
@@ -163,6 +171,11 @@ func (c *Config) Validate() error {
 	u, err := url.Parse(c.ExternalURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("config: GATEWAY_EXTERNAL_URL: %q is not an absolute http(s) URL", c.ExternalURL)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(c.ExternalURL, "?") || strings.HasSuffix(c.ExternalURL, "#") || u.User != nil {
+		// Every URL the gateway writes is this base and a path: a query,
+		// fragment or credentials here would end up in the middle of them.
+		return fmt.Errorf("config: GATEWAY_EXTERNAL_URL: %q must not have a query, fragment or user info", c.ExternalURL)
 	}
 	c.ExternalURL = strings.TrimRight(c.ExternalURL, "/")
 	if c.DatabaseURL == "" {
@@ -193,6 +206,11 @@ func (c *Config) Validate() error {
 		}
 	default:
 		return fmt.Errorf("config: GATEWAY_BLOB_DRIVER: must be fs or s3, got %q", c.BlobDriver)
+	}
+	if c.PprofListen != "" {
+		if _, _, err := net.SplitHostPort(c.PprofListen); err != nil {
+			return fmt.Errorf("config: GATEWAY_PPROF_LISTEN: %q is not host:port", c.PprofListen)
+		}
 	}
 	if _, err := ParseLogLevel(c.LogLevel); err != nil {
 		return fmt.Errorf("config: GATEWAY_LOG_LEVEL: %v", err)
@@ -236,6 +254,7 @@ func (c *Config) Validate() error {
 		{"GATEWAY_SHUTDOWN_TIMEOUT", c.ShutdownTimeout < 0},
 		{"GATEWAY_GC_INTERVAL", c.GCInterval < 0},
 		{"GATEWAY_GC_GRACE", c.GCGrace < 0},
+		{"GATEWAY_S3_ETAG_PROBE_EVERY", c.S3ETagProbeEvery < 0},
 	} {
 		if v.neg {
 			return fmt.Errorf("config: %s: must be >= 0", v.name)

@@ -119,14 +119,28 @@ func sentBytes(c *gin.Context) int {
 	return 0
 }
 
+// methodLabel is the method as a metrics label: net/http accepts any
+// token as a method, and each new one made new series (one counter and a
+// 15-bucket histogram), so anonymous requests with made-up methods grew
+// the gateway's memory and the scrape without bound.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
+}
+
 func (m *metrics) middleware(c *gin.Context) {
 	start := time.Now()
 	c.Next()
 	route := c.FullPath()
 	format := formatOf(route)
 	status := c.Writer.Status()
-	m.requests.WithLabelValues(format, route, c.Request.Method, strconv.Itoa(status)).Inc()
-	m.duration.WithLabelValues(format, c.Request.Method).Observe(time.Since(start).Seconds())
+	method := methodLabel(c.Request.Method)
+	m.requests.WithLabelValues(format, route, method, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(format, method).Observe(time.Since(start).Seconds())
 	if c.Request.ContentLength > 0 {
 		m.bytesIn.WithLabelValues(format).Add(float64(c.Request.ContentLength))
 	}

@@ -71,6 +71,12 @@ func OpenBlobs(ctx context.Context, c Config) (blob.Driver, error) {
 	}
 }
 
+// StartupCheckTimeout is how long each of New's checks may take: the
+// database's answer, the blob store's, the blob store's ETag probe.
+// Migrations are not bounded by it (a long one, or the wait for another
+// node's, must finish).
+var StartupCheckTimeout = 15 * time.Second
+
 // New connects to Postgres and the blob store (failing with a clear message
 // when either is unreachable), migrates when configured, and builds routes.
 func New(ctx context.Context, c Config, log *slog.Logger) (*Server, error) {
@@ -81,7 +87,10 @@ func New(ctx context.Context, c Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("database: GATEWAY_DATABASE_URL: %w", err)
 	}
-	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	// Each check gets its own time: one deadline for them all ran out
+	// while migrations ran (or waited for another node's), and the blob
+	// store, checked next, was then reported unreachable.
+	pctx, cancel := context.WithTimeout(ctx, StartupCheckTimeout)
 	defer cancel()
 	if err := store.DB().PingContext(pctx); err != nil {
 		store.Close()
@@ -98,7 +107,9 @@ func New(ctx context.Context, c Config, log *slog.Logger) (*Server, error) {
 		store.Close()
 		return nil, fmt.Errorf("blob store: %w", err)
 	}
-	if err := blobs.Ping(pctx); err != nil {
+	bctx, cancel := context.WithTimeout(ctx, StartupCheckTimeout)
+	defer cancel()
+	if err := blobs.Ping(bctx); err != nil {
 		store.Close()
 		return nil, fmt.Errorf("blob store unreachable (GATEWAY_BLOB_DRIVER=%s): %v", c.BlobDriver, err)
 	}
@@ -136,7 +147,9 @@ func New(ctx context.Context, c Config, log *slog.Logger) (*Server, error) {
 		store.Close()
 		return nil, fmt.Errorf("database: listen for token invalidations: %w", err)
 	}
-	go s.watchStoredMD5(ctx, s.probeStoredMD5(pctx))
+	ectx, cancel := context.WithTimeout(ctx, StartupCheckTimeout)
+	defer cancel()
+	go s.watchStoredMD5(ctx, s.probeStoredMD5(ectx))
 	s.engine = s.routes()
 	return s, nil
 }
@@ -266,8 +279,14 @@ func (s *Server) routes() *gin.Engine {
 	e.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "404 Not Found"})
 	})
-	e.GET("/-/health", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	// HEAD too, as GitLab's: load balancers' HTTP checks (HAProxy's
+	// "option httpchk HEAD", for one) send it, and a 404 took every node
+	// out of service.
+	health := func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
+	e.GET("/-/health", health)
+	e.HEAD("/-/health", health)
 	e.GET("/-/readiness", s.readiness)
+	e.HEAD("/-/readiness", s.readiness)
 	e.GET("/-/metrics", s.metrics.handler())
 
 	web.Register(e, web.Deps{Store: s.Store, Auth: s.Auth, ExternalURL: s.Cfg.ExternalURL, TrustedProxies: proxies, Log: s.Log,

@@ -79,6 +79,7 @@ func root() *cobra.Command {
 	serve := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the HTTP server (migrates first unless GATEWAY_MIGRATE=false)",
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := validated()
 			if err != nil {
@@ -116,6 +117,7 @@ func root() *cobra.Command {
 	migrate := &cobra.Command{
 		Use:   "migrate",
 		Short: "Apply pending database migrations",
+		Args:  cobra.NoArgs,
 		RunE: withStore(func(ctx context.Context, c gateway.Config, store *meta.Store) error {
 			applied, err := migrations.Up(ctx, store.DB().DB, gateway.NewLogger(c))
 			if err != nil {
@@ -126,11 +128,18 @@ func root() *cobra.Command {
 		}),
 	}
 
-	admin := &cobra.Command{Use: "admin", Short: "Administrative commands"}
+	// A group command: without a known subcommand it is a mistake (exit
+	// 1), not a request for help on stdout with exit 0, which a script
+	// capturing `gateway admin bootstap` would have taken for a token.
+	admin := &cobra.Command{Use: "admin", Short: "Administrative commands", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return fmt.Errorf("admin: a subcommand is required (bootstrap); see gateway admin --help")
+		}}
 	var username string
 	bootstrap := &cobra.Command{
 		Use:   "bootstrap",
 		Short: "Create the admin user if missing and print a new personal access token (scope api) on stdout",
+		Args:  cobra.NoArgs,
 		RunE: withStore(func(ctx context.Context, c gateway.Config, store *meta.Store) error {
 			if _, err := migrations.Up(ctx, store.DB().DB, nil); err != nil {
 				return err
@@ -177,6 +186,16 @@ func root() *cobra.Command {
 	gc := &cobra.Command{
 		Use:   "gc",
 		Short: "Free blobs and objects that nothing references, older than a grace period (safe while serving)",
+		// A stray word is refused: `gateway gc dry-run` used to run a real gc.
+		Args: cobra.NoArgs,
+		PreRunE: func(*cobra.Command, []string) error {
+			// A negative grace puts the cut-off in the future: every
+			// upload still running would be cut and its object freed.
+			if grace < 0 {
+				return fmt.Errorf("gc: --grace must be >= 0, got %s", grace)
+			}
+			return nil
+		},
 		RunE: withStore(func(ctx context.Context, c gateway.Config, store *meta.Store) error {
 			// gc must sweep the store serve writes to, and reach it before
 			// it deletes a row: a row goes before its object, so an

@@ -12,6 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -54,6 +57,27 @@ func Open(dsn string) (*Store, error) {
 // through JSON, which sends text. The error never repeats the DSN, which
 // may hold a password.
 func oneRoundTrip(dsn string) (string, error) {
+	dsn, err := connDSN(dsn)
+	if err != nil {
+		return "", err
+	}
+	return dsn + " binary_parameters=yes", nil
+}
+
+// DefaultConnectTimeout bounds opening a connection, the server's answer
+// to the start-up message included, unless the DSN (connect_timeout) or
+// PGCONNECT_TIMEOUT says otherwise. lib/pq waits forever without one and
+// does not watch the context while Postgres answers the handshake: a
+// server that accepts connections and says nothing (one stuck in
+// recovery, a wrong port on a proxy, a packet filter that lets the SYN
+// through) held the gateway's start-up, and every request that needed a
+// new connection, for good.
+var DefaultConnectTimeout = 10 * time.Second
+
+var connectTimeoutKey = regexp.MustCompile(`(^|\s)connect_timeout\s*=`)
+
+// connDSN is the DSN in lib/pq's key=value form with a connect_timeout.
+func connDSN(dsn string) (string, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		kv, err := pq.ParseURL(dsn)
 		if err != nil {
@@ -61,7 +85,11 @@ func oneRoundTrip(dsn string) (string, error) {
 		}
 		dsn = kv
 	}
-	return dsn + " binary_parameters=yes", nil
+	if secs := int(DefaultConnectTimeout / time.Second); secs > 0 && !connectTimeoutKey.MatchString(dsn) && os.Getenv("PGCONNECT_TIMEOUT") == "" {
+		// First, so that nothing the DSN says is overridden.
+		dsn = "connect_timeout=" + strconv.Itoa(secs) + " " + dsn
+	}
+	return dsn, nil
 }
 
 // DB exposes the pool (migrations, tests).

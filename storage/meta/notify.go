@@ -147,6 +147,10 @@ func (s *Store) Notify(ctx context.Context, channel, payload string) error {
 // lost connection fn is called with payload "*" (notifications may have
 // been missed), and the listener reconnects by itself.
 func Listen(ctx context.Context, dsn, channel string, fn func(payload string)) error {
+	dsn, err := connDSN(dsn)
+	if err != nil {
+		return err
+	}
 	l := pq.NewListener(dsn, 500*time.Millisecond, 10*time.Second, func(ev pq.ListenerEventType, err error) {
 		if ev == pq.ListenerEventReconnected || ev == pq.ListenerEventConnectionAttemptFailed {
 			fn("*")
