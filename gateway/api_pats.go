@@ -203,13 +203,23 @@ func (s *Server) getPAT(c *gin.Context) {
 	if !ok {
 		return
 	}
+	if p, ok := s.shownPAT(c, op, id); ok {
+		s.patWithIPs(c, p)
+	}
+}
+
+// shownPAT finds the token named by the id parameter for its owner or an
+// admin. Only admins learn that a token does not exist (404); anyone else
+// gets 401 for a missing token and for another user's alike, as GitLab
+// answers. On false the answer is written.
+func (s *Server) shownPAT(c *gin.Context, op string, id *auth.Identity) (*meta.PAT, bool) {
 	var p *meta.PAT
 	tid, err := strconv.ParseInt(httpx.Param(c, "id"), 10, 64)
 	if err == nil {
 		p, err = s.Store.PATByID(c.Request.Context(), tid)
 		if err != nil && !errs.Is(err, errs.NotFound) {
 			httpx.Abort(c, err)
-			return
+			return nil, false
 		}
 	}
 	if p == nil || (!id.IsAdmin() && p.UserID != id.User.ID) {
@@ -218,9 +228,9 @@ func (s *Server) getPAT(c *gin.Context) {
 		} else {
 			httpx.Abort(c, errUnauthorized(op))
 		}
-		return
+		return nil, false
 	}
-	s.patWithIPs(c, p)
+	return p, true
 }
 
 // revokePAT revokes a token of the caller's, or anybody's for an admin.
@@ -265,6 +275,22 @@ func (s *Server) revokeSelfPAT(c *gin.Context) {
 	s.revokeAndRespond(c, id.PAT.ID)
 }
 
+// patOwner is the owner of a token just revoked or rotated, for its audit
+// event: the caller, or the user looked up. The change is made, so a
+// failed lookup records the event without the owner's name rather than
+// not at all.
+func (s *Server) patOwner(c *gin.Context, id *auth.Identity, userID int64) *meta.User {
+	if id.User != nil && id.User.ID == userID {
+		return id.User
+	}
+	owner, err := s.Store.UserByID(c.Request.Context(), userID)
+	if err != nil {
+		httpx.Logger(c).Error("audit: token owner not found", "err", err.Error())
+		return &meta.User{ID: userID}
+	}
+	return owner
+}
+
 // revokeAndRespond revokes, drops the token from this node's cache at once
 // (RevokePAT tells the other nodes), records the audit event as deploy
 // token revocations are, and answers 204.
@@ -276,16 +302,7 @@ func (s *Server) revokeAndRespond(c *gin.Context, tokenID int64) {
 	}
 	s.Auth.Cache.ForgetPAT(p.ID)
 	id := identity(c)
-	owner := id.User
-	if owner == nil || owner.ID != p.UserID {
-		if owner, err = s.Store.UserByID(c.Request.Context(), p.UserID); err != nil {
-			// The token is revoked: record it without the owner's name
-			// rather than not at all.
-			httpx.Logger(c).Error("audit: token owner not found", "err", err.Error())
-			owner = &meta.User{ID: p.UserID}
-		}
-	}
-	s.audit(c, id, PATAudit("personal_access_token.revoke", owner, p))
+	s.audit(c, id, PATAudit("personal_access_token.revoke", s.patOwner(c, id, p.UserID), p))
 	c.Status(http.StatusNoContent)
 }
 
@@ -386,24 +403,9 @@ func (s *Server) rotatePAT(c *gin.Context) {
 		httpx.Abort(c, err)
 		return
 	}
-	var pat *meta.PAT
-	tid, err := strconv.ParseInt(httpx.Param(c, "id"), 10, 64)
-	if err == nil {
-		pat, err = s.Store.PATByID(c.Request.Context(), tid)
-		if err != nil && !errs.Is(err, errs.NotFound) {
-			httpx.Abort(c, err)
-			return
-		}
+	if pat, ok := s.shownPAT(c, op, id); ok {
+		s.rotateAndRespond(c, pat.ID, expires)
 	}
-	if pat == nil || (!id.IsAdmin() && pat.UserID != id.User.ID) {
-		if id.IsAdmin() {
-			httpx.Abort(c, errs.New(op, errs.NotFound, "404 Not Found"))
-		} else {
-			httpx.Abort(c, errUnauthorized(op))
-		}
-		return
-	}
-	s.rotateAndRespond(c, pat.ID, expires)
 }
 
 // rotateSelfPAT is POST /personal_access_tokens/self/rotate: a token
@@ -444,16 +446,7 @@ func (s *Server) rotateAndRespond(c *gin.Context, tokenID int64, expires *time.T
 		return
 	}
 	id := identity(c)
-	owner := id.User
-	if owner == nil || owner.ID != pat.UserID {
-		if owner, err = s.Store.UserByID(c.Request.Context(), pat.UserID); err != nil {
-			// The token is rotated: record it without the owner's
-			// name rather than not at all.
-			httpx.Logger(c).Error("audit: token owner not found", "err", err.Error())
-			owner = &meta.User{ID: pat.UserID}
-		}
-	}
-	s.audit(c, id, PATRotatedAudit(owner, old, pat))
+	s.audit(c, id, PATRotatedAudit(s.patOwner(c, id, pat.UserID), old, pat))
 	out := patJSON(pat)
 	out["token"] = secret
 	c.JSON(http.StatusOK, out)
