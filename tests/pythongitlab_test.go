@@ -17,46 +17,34 @@ func requireTool(t *testing.T, path string, args ...string) {
 	}
 }
 
-func TestPythonGitlabScenario(t *testing.T) {
+// runPythonGitlab runs a python-gitlab script of testdata/pythongitlab
+// against a fresh gateway (GATEWAY_URL, ADMIN_TOKEN, WORK) and fails the
+// test unless it exits 0 having printed done.
+func runPythonGitlab(t *testing.T, script, done string) {
+	t.Helper()
 	requireTool(t, "/usr/bin/python3", "-c", "import gitlab")
 	e := NewEnv(t)
-	script, _ := filepath.Abs("testdata/pythongitlab/scenario.py")
-	cmd := exec.Command("/usr/bin/python3", script)
+	path, _ := filepath.Abs(filepath.Join("testdata/pythongitlab", script))
+	cmd := exec.Command("/usr/bin/python3", path)
 	cmd.Env = append(os.Environ(), "GATEWAY_URL="+e.URL, "ADMIN_TOKEN="+e.Admin, "WORK="+t.TempDir())
 	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "SCENARIO OK") {
-		t.Fatalf("python-gitlab scenario failed: %v\n%s", err, out)
+	if err != nil || !strings.Contains(string(out), done) {
+		t.Fatalf("python-gitlab %s failed: %v\n%s", script, err, out)
 	}
 }
+
+func TestPythonGitlabScenario(t *testing.T) { runPythonGitlab(t, "scenario.py", "SCENARIO OK") }
 
 // TestPythonGitlabPersonalAccessTokens drives the personal access token
 // API with python-gitlab: list, get by id and "self", delete by id, "self"
 // and through the object.
-func TestPythonGitlabPersonalAccessTokens(t *testing.T) {
-	requireTool(t, "/usr/bin/python3", "-c", "import gitlab")
-	e := NewEnv(t)
-	script, _ := filepath.Abs("testdata/pythongitlab/pats.py")
-	cmd := exec.Command("/usr/bin/python3", script)
-	cmd.Env = append(os.Environ(), "GATEWAY_URL="+e.URL, "ADMIN_TOKEN="+e.Admin)
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "PATS OK") {
-		t.Fatalf("python-gitlab personal access tokens failed: %v\n%s", err, out)
-	}
-}
+func TestPythonGitlabPersonalAccessTokens(t *testing.T) { runPythonGitlab(t, "pats.py", "PATS OK") }
 
 // TestPythonGitlabRotatePersonalAccessTokens rotates tokens with
 // python-gitlab's rotate(): the manager's, by id and "self", and the
 // object's.
 func TestPythonGitlabRotatePersonalAccessTokens(t *testing.T) {
-	requireTool(t, "/usr/bin/python3", "-c", "import gitlab")
-	e := NewEnv(t)
-	script, _ := filepath.Abs("testdata/pythongitlab/pat_rotate.py")
-	cmd := exec.Command("/usr/bin/python3", script)
-	cmd.Env = append(os.Environ(), "GATEWAY_URL="+e.URL, "ADMIN_TOKEN="+e.Admin)
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "ROTATE OK") {
-		t.Fatalf("python-gitlab token rotation failed: %v\n%s", err, out)
-	}
+	runPythonGitlab(t, "pat_rotate.py", "ROTATE OK")
 }
 
 // TestCurlCIJob does what a CI job does with curl and a deploy token.
