@@ -54,6 +54,9 @@ func up(ctx context.Context, db *sql.DB, log *slog.Logger, version int64) ([]int
 	if err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)
 	}
+	if log != nil {
+		warnIfNewer(ctx, p, log)
+	}
 	var applied []int64
 	for _, r := range res {
 		if r.Source != nil {
@@ -64,4 +67,24 @@ func up(ctx context.Context, db *sql.DB, log *slog.Logger, version int64) ([]int
 		}
 	}
 	return applied, nil
+}
+
+// warnIfNewer says so when the database's schema is newer than this
+// binary's: a newer release migrated it, and this node runs on (a rolling
+// upgrade has old and new nodes on one schema for a while, which each
+// migration is written to allow), but an operator who rolled back, or
+// left one node behind, should hear it at start-up rather than from an
+// odd error later. goose itself applies nothing and says nothing then.
+func warnIfNewer(ctx context.Context, p *goose.Provider, log *slog.Logger) {
+	srcs := p.ListSources()
+	if len(srcs) == 0 {
+		return
+	}
+	known := srcs[len(srcs)-1].Version
+	db, err := p.GetDBVersion(ctx)
+	if err != nil || db <= known {
+		return
+	}
+	log.Warn("the database schema is newer than this binary's: a newer release migrated it; upgrade this node",
+		"database_version", db, "binary_version", known)
 }

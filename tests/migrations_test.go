@@ -1,9 +1,12 @@
 package tests
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -66,6 +69,47 @@ func TestMigrationsConcurrentAndIdempotent(t *testing.T) {
 	again, err := migrations.Up(ctx, dbs[1], nil)
 	if err != nil || len(again) != 0 {
 		t.Fatalf("second run applied %v (%v)", again, err)
+	}
+}
+
+// TestMigrationsWarnOfNewerSchema: a node started on a database a newer
+// release migrated applies nothing, fails nothing (rolling upgrades), and
+// warns naming both schema versions; on an up-to-date database it says
+// nothing of the kind.
+func TestMigrationsWarnOfNewerSchema(t *testing.T) {
+	ctx := context.Background()
+	dsn, err := harness.NewDatabase(ctx, adminDSN, "newer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var logs bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	if _, err := migrations.Up(ctx, db, log); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := migrations.Up(ctx, db, log); err != nil || strings.Contains(logs.String(), "newer than this binary") {
+		t.Fatalf("up-to-date schema: %v\n%s", err, logs.String())
+	}
+	var known int64
+	if err := db.QueryRow(`SELECT max(version_id) FROM goose_db_version`).Scan(&known); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO goose_db_version (version_id, is_applied) VALUES ($1, true)`, known+1); err != nil {
+		t.Fatal(err)
+	}
+	logs.Reset()
+	applied, err := migrations.Up(ctx, db, log)
+	if err != nil || len(applied) != 0 {
+		t.Fatalf("newer schema: applied %v, %v", applied, err)
+	}
+	want := fmt.Sprintf(`"database_version":%d,"binary_version":%d`, known+1, known)
+	if !strings.Contains(logs.String(), "newer than this binary") || !strings.Contains(logs.String(), want) {
+		t.Fatalf("no warning naming %s:\n%s", want, logs.String())
 	}
 }
 
