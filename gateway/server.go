@@ -428,10 +428,22 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    1 << 20,
 	}
+	// The profiler's address is taken before anything is served: a busy
+	// or unusable one fails the start, naming the variable, instead of a
+	// log line after it that nobody reads until the profile is needed.
+	var pprofLn net.Listener
+	if s.Cfg.PprofListen != "" {
+		l, err := net.Listen("tcp", s.Cfg.PprofListen)
+		if err != nil {
+			return fmt.Errorf("GATEWAY_PPROF_LISTEN: %w", err)
+		}
+		pprofLn = l
+		defer l.Close()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	if s.Cfg.PprofListen != "" {
-		go servePprof(s.Cfg.PprofListen, s.Log)
+	if pprofLn != nil {
+		go servePprof(pprofLn, s.Log)
 	}
 	// Digests that large uploads left for later (storage/registry).
 	if s.Cfg.DigestBackfill {
@@ -542,16 +554,16 @@ func (w jsonWriter) WriteHeaderNow() {
 
 // servePprof exposes the Go profiler on its own (loopback) address. It is
 // off unless GATEWAY_PPROF_LISTEN is set: profiles reveal internals.
-func servePprof(addr string, log *slog.Logger) {
+func servePprof(ln net.Listener, log *slog.Logger) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	log.Info("pprof listening", "addr", addr)
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	if err := srv.ListenAndServe(); err != nil {
+	log.Info("pprof listening", "addr", ln.Addr().String())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
 		log.Error("pprof", "err", err.Error())
 	}
 }

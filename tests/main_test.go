@@ -137,6 +137,16 @@ func NewEnv(t testing.TB, opts ...EnvOption) *Env {
 // MinIO or Postgres process to stop and restart).
 func NewEnvOn(t testing.TB, pgAdminDSN string, s3svc harness.S3, opts ...EnvOption) *Env {
 	t.Helper()
+	cfg, bucket := envConfig(t, pgAdminDSN, s3svc, opts...)
+	e := startEnv(t, cfg, bucket)
+	e.Admin = e.bootstrapAdmin()
+	return e
+}
+
+// envConfig makes a fresh database and bucket on the given services and
+// the configuration of a gateway on them, before start.
+func envConfig(t testing.TB, pgAdminDSN string, s3svc harness.S3, opts ...EnvOption) (gateway.Config, string) {
+	t.Helper()
 	ctx := context.Background()
 	dsn, err := harness.NewDatabase(ctx, pgAdminDSN, "gw")
 	if err != nil {
@@ -161,9 +171,7 @@ func NewEnvOn(t testing.TB, pgAdminDSN string, s3svc harness.S3, opts ...EnvOpti
 	for _, o := range opts {
 		o(&cfg)
 	}
-	e := startEnv(t, cfg, bucket)
-	e.Admin = e.bootstrapAdmin()
-	return e
+	return cfg, bucket
 }
 
 func startEnv(t testing.TB, cfg gateway.Config, bucket string) *Env {

@@ -3,11 +3,14 @@ package tests
 import (
 	"context"
 	"database/sql"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/pkgate/pkgate/gateway"
-	"github.com/pkgate/pkgate/tests/harness"
 )
 
 // TestStartWaitsForAnotherNodesMigration: a node that starts while
@@ -20,23 +23,8 @@ func TestStartWaitsForAnotherNodesMigration(t *testing.T) {
 	gateway.StartupCheckTimeout = 2 * time.Second
 	t.Cleanup(func() { gateway.StartupCheckTimeout = old })
 	ctx := context.Background()
-	dsn, err := harness.NewDatabase(ctx, adminDSN, "gw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bucket, err := harness.NewBucket(ctx, s3svc, "gw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("AWS_ACCESS_KEY_ID", s3svc.AccessKey)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", s3svc.SecretKey)
-	cfg, err := gateway.LoadConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.DatabaseURL, cfg.Migrate = dsn, true
-	cfg.BlobDriver, cfg.S3Bucket, cfg.S3Region, cfg.S3Endpoint, cfg.S3PathStyle = "s3", bucket, s3svc.Region, s3svc.Endpoint, true
-	cfg.ShutdownTimeout = 10 * time.Second
+	cfg, bucket := envConfig(t, adminDSN, s3svc)
+	dsn := cfg.DatabaseURL
 
 	// Another node migrating: it holds goose's session lock a little longer
 	// than one check may take.
@@ -75,5 +63,39 @@ func TestHealthAnswersHead(t *testing.T) {
 		if len(r.Body) != 0 {
 			t.Errorf("HEAD %s: body %q", path, r.Body)
 		}
+	}
+}
+
+// TestPprofAddressTakenFailsStart: a GATEWAY_PPROF_LISTEN address that
+// cannot be had fails the start, naming the variable; it was only logged
+// after the gateway had started serving.
+func TestPprofAddressTakenFailsStart(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	cfg, _ := envConfig(t, adminDSN, s3svc, func(c *gateway.Config) { c.PprofListen = busy.Addr().String() })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := gateway.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, ln) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "GATEWAY_PPROF_LISTEN") {
+			t.Fatalf("Run: %v, want an error naming GATEWAY_PPROF_LISTEN", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the gateway started serving with its profiler's address taken")
 	}
 }
