@@ -151,10 +151,11 @@ func LoadConfig() (Config, error) {
 // Validate checks every setting and fills derived defaults. The first
 // problem is returned as one line naming the setting.
 func (c *Config) Validate() error {
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil {
 		return fmt.Errorf("config: GATEWAY_LISTEN: %q is not host:port", c.Listen)
 	}
-	if _, port, _ := net.SplitHostPort(c.Listen); port != "" {
+	if port != "" {
 		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 			// Checked here, or the default external URL built from it
 			// failed under GATEWAY_EXTERNAL_URL, which nobody had set.
@@ -162,7 +163,6 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.ExternalURL == "" {
-		host, port, _ := net.SplitHostPort(c.Listen)
 		if host == "" || host == "0.0.0.0" || host == "::" {
 			host = "127.0.0.1"
 		}
