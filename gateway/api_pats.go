@@ -368,6 +368,18 @@ func rotatedPATExpiry(op, v string, today time.Time) (*time.Time, error) {
 	return &t, nil
 }
 
+// rotationExpiry reads a rotation's expires_at (rotatedPATExpiry); on
+// false the answer is written.
+func rotationExpiry(c *gin.Context, op string, p *params) (*time.Time, bool) {
+	v, _ := p.str("expires_at")
+	expires, err := rotatedPATExpiry(op, v, utcToday())
+	if err != nil {
+		httpx.Abort(c, err)
+		return nil, false
+	}
+	return expires, true
+}
+
 // dateParam reads a Date parameter as Grape does (Ruby's Date.parse): any
 // form auth.ParseExpiry reads, keeping the day as written whatever time
 // and offset follow it.
@@ -397,10 +409,8 @@ func (s *Server) rotatePAT(c *gin.Context) {
 	if !ok {
 		return
 	}
-	v, _ := p.str("expires_at")
-	expires, err := rotatedPATExpiry(op, v, utcToday())
-	if err != nil {
-		httpx.Abort(c, err)
+	expires, ok := rotationExpiry(c, op, p)
+	if !ok {
 		return
 	}
 	if pat, ok := s.shownPAT(c, op, id); ok {
@@ -428,13 +438,9 @@ func (s *Server) rotateSelfPAT(c *gin.Context) {
 		httpx.Abort(c, err)
 		return
 	}
-	v, _ := p.str("expires_at")
-	expires, err := rotatedPATExpiry(op, v, utcToday())
-	if err != nil {
-		httpx.Abort(c, err)
-		return
+	if expires, ok := rotationExpiry(c, op, p); ok {
+		s.rotateAndRespond(c, id.PAT.ID, expires)
 	}
-	s.rotateAndRespond(c, id.PAT.ID, expires)
 }
 
 // rotateAndRespond rotates, records the audit event and answers 200 with
